@@ -1,0 +1,30 @@
+# The two quick-start commands: `make serve` and `make test`.
+# Both create .venv and install the project on first use. Nothing is printed on
+# stdout before the server starts (stdout is the MCP stdio transport).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export NBAMCP_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: serve test lint format bench
+.SILENT:
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV) 1>&2
+	$(PY) -m pip install --quiet --upgrade pip 1>&2
+	$(PY) -m pip install --quiet -e ".[test]" 1>&2
+	touch $@
+
+serve: $(STAMP)
+	exec $(VENV)/bin/nbamcp serve $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .

@@ -1,0 +1,194 @@
+"""Configuration: TOML files decoded into strict msgspec Structs, then env overrides.
+
+Load order (later wins):
+
+1. the Struct defaults below (identical to ``configs/default.toml``; a test keeps
+   them in step, so an installed wheel without ``configs/`` behaves the same);
+2. ``configs/default.toml``;
+3. ``configs/<env>.toml`` where ``env`` is ``NBAMCP_ENV`` (``dev`` / ``prod``);
+4. the file named by ``--config`` or ``NBAMCP_CONFIG``;
+5. environment variables: ``NBAMCP_HOME``, ``NBAMCP_DATA_DIR``, ``NBAMCP_BUS_URL``,
+   ``NBAMCP_LOG_LEVEL``.
+
+Unknown keys and wrong types are rejected with one line naming the file, the key
+and what was expected. Secrets (the NATS token) come only from the environment
+(``NBAMCP_NATS_TOKEN``) or a file (``bus.token_file`` / ``NBAMCP_NATS_TOKEN_FILE``)
+and are wrapped in :class:`Secret`, whose repr never shows the value.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from nbamcp.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = PROJECT_ROOT / "configs"
+ENVIRONMENTS = ("default", "dev", "prod")
+
+
+class Secret:
+    """A string that refuses to be printed or logged."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    pass
+
+
+class PathsConfig(_Section):
+    # Every file the server writes lives under home: store, registry, logs of
+    # predictions. Empty means ~/.nbamcp. Relative paths are relative to the cwd.
+    home: str = ""
+    # Where source data is read from. Empty means ../shared/data beside the
+    # project when it exists (the development layout).
+    data_dir: str = ""
+
+
+class BusConfig(_Section):
+    url: str = "memory://"
+    request_timeout_s: float = 10.0
+    connect_timeout_s: float = 2.0
+    token_file: str = ""
+
+
+class ServerConfig(_Section):
+    transport: Literal["stdio", "sse", "http"] = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # How long health waits for workers to answer the scatter-gather ping.
+    health_timeout_s: float = 1.0
+
+
+class LogConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class WorkersConfig(_Section):
+    # Workers started as tasks by `nbamcp serve` on the in-memory bus.
+    embedded: list[str] = msgspec.field(default_factory=lambda: ["stats"])
+    # Messages one worker handles at once; more wait in the bus.
+    concurrency: int = 32
+    # On SIGTERM, in-flight messages get this long to finish before cancellation.
+    stop_deadline_s: float = 10.0
+
+
+class Config(_Section):
+    env: str = "default"
+    paths: PathsConfig = PathsConfig()
+    bus: BusConfig = BusConfig()
+    server: ServerConfig = ServerConfig()
+    log: LogConfig = LogConfig()
+    workers: WorkersConfig = WorkersConfig()
+
+    # ---- derived values -------------------------------------------------
+    @property
+    def home(self) -> Path:
+        return Path(self.paths.home).expanduser() if self.paths.home else Path.home() / ".nbamcp"
+
+    @property
+    def data_dir(self) -> Path:
+        if self.paths.data_dir:
+            return Path(self.paths.data_dir).expanduser()
+        return (PROJECT_ROOT.parent / "shared" / "data").resolve()
+
+    def nats_token(self) -> Secret | None:
+        token = os.environ.get("NBAMCP_NATS_TOKEN")
+        if token:
+            return Secret(token)
+        path = os.environ.get("NBAMCP_NATS_TOKEN_FILE") or self.bus.token_file
+        if not path:
+            return None
+        try:
+            return Secret(Path(path).expanduser().read_text().strip())
+        except OSError as exc:
+            raise ConfigError(f"bus.token_file: cannot read {path!r}: {exc.strerror}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _decode(raw: dict[str, Any], origin: str) -> Config:
+    try:
+        return msgspec.convert(raw, Config)
+    except msgspec.ValidationError as exc:
+        # msgspec says e.g. "Expected `int`, got `str` - at `$.server.port`":
+        # turn the JSON path into the TOML key a person would edit.
+        text = str(exc).replace("`$.", "`").replace("`$`", "the top level")
+        raise ConfigError(f"invalid config ({origin}): {text}") from None
+
+
+def load_config(config_file: str | Path | None = None, *, environ: dict[str, str] | None = None) -> Config:
+    """Build the effective configuration; raises ConfigError with one clear line."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    origins: list[str] = []
+    name = env.get("NBAMCP_ENV", "default") or "default"
+    if name not in ENVIRONMENTS:
+        raise ConfigError(f"NBAMCP_ENV={name!r} is not one of {', '.join(ENVIRONMENTS)}")
+    files = [CONFIG_DIR / "default.toml"] if (CONFIG_DIR / "default.toml").exists() else []
+    if name != "default":
+        files.append(CONFIG_DIR / f"{name}.toml")
+    extra = config_file or env.get("NBAMCP_CONFIG")
+    if extra:
+        files.append(Path(extra))
+    for path in files:
+        layer = _read_toml(path)
+        _decode(layer, str(path))  # reject bad keys with the file that has them
+        raw = _merge(raw, layer)
+        origins.append(str(path))
+    raw["env"] = name
+    overrides = {
+        "NBAMCP_HOME": ("paths", "home"),
+        "NBAMCP_DATA_DIR": ("paths", "data_dir"),
+        "NBAMCP_BUS_URL": ("bus", "url"),
+        "NBAMCP_LOG_LEVEL": ("log", "level"),
+    }
+    for var, (section, key) in overrides.items():
+        if env.get(var):
+            raw.setdefault(section, {})[key] = env[var]
+            origins.append(var)
+    return _decode(raw, " + ".join(origins) or "defaults")
+
+
+def redact_url(url: str) -> str:
+    """nats://user:pass@host -> nats://***@host, for logs and health output."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

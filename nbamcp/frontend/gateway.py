@@ -1,0 +1,114 @@
+"""The front end's one door to the bus: typed request/reply with request ids.
+
+Turns bus failures into errors a person can act on ("the stats worker is not
+running") and ``ErrorReply`` messages into ``RemoteError`` with the actor's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypeVar
+
+import msgspec
+import structlog
+
+from nbamcp.bus.base import REQUEST_ID_HEADER, Bus, Msg
+from nbamcp.errors import BusTimeout, NoResponders, RemoteError, Unavailable
+from nbamcp.log import current_request_id, new_request_id
+from nbamcp.messages import ErrorReply, HealthPing, HealthReport, decode, encode
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+HEALTH_SUBJECT = "nba.health"
+
+
+class Gateway:
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        timeout_s: float,
+        expected_workers: list[str],
+        workers_ready: asyncio.Event | None = None,
+    ) -> None:
+        self.bus = bus
+        self.timeout_s = timeout_s
+        self.expected_workers = list(expected_workers)
+        # Embedded mode starts workers in the background so that the MCP
+        # handshake is not held up by their imports; calls wait for them.
+        self._workers_ready = workers_ready
+
+    async def _wait_ready(self) -> None:
+        if self._workers_ready is not None and not self._workers_ready.is_set():
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    await self._workers_ready.wait()
+            except TimeoutError:
+                raise Unavailable(f"workers did not become ready within {self.timeout_s:g}s") from None
+
+    async def call(
+        self, subject: str, request: msgspec.Struct, reply_type: type[T], *, timeout_s: float | None = None
+    ) -> T:
+        """Send ``request`` to ``subject``; return the reply or raise RemoteError."""
+        await self._wait_ready()
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        rid = current_request_id() or new_request_id()
+        worker = subject.split(".")[1] if subject.count(".") >= 1 else subject
+        try:
+            msg = await self.bus.request(
+                subject, encode(request), timeout=timeout, headers={REQUEST_ID_HEADER: rid}
+            )
+        except NoResponders:
+            raise Unavailable(
+                f"no worker answers {subject}: is the {worker!r} worker running on this bus?"
+            ) from None
+        except BusTimeout:
+            raise Unavailable(f"the {worker!r} worker did not answer {subject} within {timeout:g}s") from None
+        reply = decode(msg.data, reply_type | ErrorReply)  # type: ignore[operator]
+        if isinstance(reply, ErrorReply):
+            raise RemoteError(reply.code, reply.message, details=reply.details)
+        return reply
+
+    async def health(self, timeout_s: float) -> list[HealthReport]:
+        """Scatter-gather: every worker instance answers ``nba.health``.
+
+        Returns once every expected worker has answered at least once, or when
+        the timeout ends (then the missing ones are simply absent).
+        """
+        await self._wait_ready()
+        reports: list[HealthReport] = []
+        seen: set[str] = set()
+        done = asyncio.Event()
+        expected = set(self.expected_workers)
+
+        async def on_reply(msg: Msg) -> None:
+            try:
+                report = decode(msg.data, HealthReport)
+            except msgspec.MsgspecError as exc:
+                log.warning("health.bad_reply", error=str(exc))
+                return
+            reports.append(report)
+            seen.add(report.name)
+            if expected and expected <= seen:
+                done.set()
+
+        inbox = self.bus.new_inbox()
+        sub = await self.bus.subscribe(inbox, on_reply)
+        try:
+            rid = current_request_id() or new_request_id()
+            await self.bus.publish(
+                HEALTH_SUBJECT, encode(HealthPing()), reply=inbox, headers={REQUEST_ID_HEADER: rid}
+            )
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await done.wait()
+            except TimeoutError:
+                pass  # the missing workers are reported as down
+        finally:
+            await sub.unsubscribe()
+        return sorted(reports, key=lambda r: (r.name, r.instance))
+
+
+def to_builtins(value: Any) -> Any:
+    return msgspec.to_builtins(value)

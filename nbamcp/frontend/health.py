@@ -1,0 +1,49 @@
+"""The ``health`` tool: ask every worker over the bus how it is."""
+
+from __future__ import annotations
+
+import msgspec
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CallToolResult
+
+from nbamcp.config import redact_url
+from nbamcp.frontend.gateway import Gateway
+from nbamcp.frontend.tooling import make_tool, tool_result
+from nbamcp.log import current_request_id
+from nbamcp.messages import HealthReport
+
+
+class HealthSummary(msgspec.Struct, frozen=True, kw_only=True):
+    status: str  # "ok" when every expected worker answered, else "degraded"
+    bus: str
+    bus_url: str
+    request_id: str
+    workers: list[HealthReport]
+    missing: list[str]
+
+
+def health_tools(gw: Gateway, *, bus_url: str, timeout_s: float) -> list[Tool]:
+    async def health() -> CallToolResult:
+        """Report each worker's name, status, version, uptime and bus, asked over the bus."""
+        reports = await gw.health(timeout_s)
+        names = {r.name for r in reports}
+        missing = sorted(set(gw.expected_workers) - names)
+        ok = not missing and all(r.status == "ok" for r in reports)
+        summary = HealthSummary(
+            status="ok" if ok else "degraded",
+            bus=gw.bus.kind,
+            bus_url=redact_url(bus_url),
+            request_id=current_request_id() or "",
+            workers=reports,
+            missing=missing,
+        )
+        lines = [f"nbamcp {summary.status} on the {summary.bus} bus ({summary.bus_url})"]
+        lines += [
+            f"- {r.name} [{r.instance}]: {r.status}, v{r.version}, up {r.uptime_s:.1f}s, "
+            f"handled {r.handled}, failed {r.failed}"
+            for r in reports
+        ]
+        lines += [f"- {name}: DOWN (no answer within {timeout_s:g}s)" for name in missing]
+        return tool_result(summary, "\n".join(lines))
+
+    return [make_tool(health, HealthSummary)]

@@ -1,0 +1,112 @@
+"""Process launchers: ``serve`` (front end, plus embedded workers on the
+in-memory bus) and ``worker`` (one actor in its own process on NATS).
+
+The only module besides the CLI that imports both the front end and the
+workers: it decides what runs where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+
+import anyio
+import structlog
+
+from nbamcp.actor import Actor
+from nbamcp.bus import Bus, connect_bus
+from nbamcp.config import Config, redact_url
+from nbamcp.frontend.app import build_server
+from nbamcp.frontend.gateway import Gateway
+
+log = structlog.get_logger(__name__)
+
+
+async def open_bus(config: Config, *, name: str) -> Bus:
+    token = config.nats_token()
+    return await connect_bus(
+        config.bus.url,
+        name=name,
+        token=token.reveal() if token else None,
+        connect_timeout=config.bus.connect_timeout_s,
+    )
+
+
+def build_actor(config: Config, bus: Bus, name: str) -> Actor:
+    from workers import worker_class
+
+    return worker_class(name).from_config(bus, config)
+
+
+async def stop_actors(actors: list[Actor], deadline_s: float) -> None:
+    # Reverse order: consumers stop before the services they call.
+    for actor in reversed(actors):
+        await actor.stop(deadline_s)
+
+
+async def _until_signal(on_signal: Callable[[], None]) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("process.signal", signal=signal.Signals(signum).name)
+            on_signal()
+            return
+
+
+async def serve(config: Config, *, transport: str, host: str, port: int) -> None:
+    """Run the MCP front end; on the in-memory bus, every worker too."""
+    bus = await open_bus(config, name="nbamcp-frontend")
+    embedded = bus.kind == "memory"
+    names = list(config.workers.embedded)
+    ready = asyncio.Event() if embedded else None
+    gw = Gateway(
+        bus, timeout_s=config.bus.request_timeout_s, expected_workers=names, workers_ready=ready
+    )
+    server = build_server(gw, bus_url=config.bus.url, health_timeout_s=config.server.health_timeout_s)
+    actors: list[Actor] = []
+    log.info("serve.start", transport=transport, bus=redact_url(config.bus.url), workers=names)
+
+    async def start_embedded() -> None:
+        # Started beside the transport so the MCP handshake does not wait on
+        # worker imports; the gateway holds calls until `ready` is set.
+        assert ready is not None
+        for name in names:
+            actor = build_actor(config, bus, name)
+            await actor.start()
+            actors.append(actor)
+        ready.set()
+
+    runners: dict[str, Callable[[], Awaitable[None]]] = {
+        "stdio": server.run_stdio_async,
+        "sse": lambda: server.run_sse_async(host=host, port=port),
+        "http": lambda: server.run_streamable_http_async(host=host, port=port),
+    }
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_until_signal, tg.cancel_scope.cancel)
+            if embedded:
+                tg.start_soon(start_embedded)
+            await runners[transport]()
+            tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await stop_actors(actors, config.workers.stop_deadline_s)
+            await bus.close()
+            log.info("serve.stopped")
+
+
+async def run_worker(config: Config, name: str) -> None:
+    """Run one worker until SIGTERM/SIGINT, then stop it gracefully."""
+    bus = await open_bus(config, name=f"nbamcp-{name}")
+    actor = build_actor(config, bus, name)
+    try:
+        await actor.start()
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_until_signal, stop.set)
+            await stop.wait()
+            tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await actor.stop(config.workers.stop_deadline_s)
+            await bus.close()

@@ -1,0 +1,30 @@
+"""The workers: one module per actor, each a subclass of ``nbamcp.actor.Actor``.
+
+Classes are imported lazily by name so that a process loads only the worker
+it runs (the inference worker's onnxruntime stays out of the stats worker).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from nbamcp.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from nbamcp.actor import Actor
+
+WORKERS: dict[str, str] = {
+    "stats": "workers.stats:StatsWorker",
+}
+
+
+def worker_class(name: str) -> type[Actor]:
+    try:
+        target = WORKERS[name]
+    except KeyError:
+        raise InvalidInput(
+            f"unknown worker {name!r}; the workers are: {', '.join(sorted(WORKERS))}"
+        ) from None
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
