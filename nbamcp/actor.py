@@ -34,13 +34,12 @@ from nbamcp.bus.base import REQUEST_ID_HEADER, Bus, Msg, Subscription
 from nbamcp.errors import NbaError
 from nbamcp.log import bind_request, request_id_from
 from nbamcp.messages import ErrorReply, HealthPing, HealthReport, decoder_for, encode
+from nbamcp.subjects import HEALTH as HEALTH_SUBJECT
 
 if TYPE_CHECKING:
     from nbamcp.config import Config
 
 log = structlog.get_logger(__name__)
-
-HEALTH_SUBJECT = "nba.health"
 
 
 @dataclass(slots=True)
@@ -99,7 +98,9 @@ class Actor:
     @classmethod
     def from_config(cls, bus: Bus, config: Config) -> Self:
         """Build the actor from the process configuration (subclasses add their settings)."""
-        return cls(bus, concurrency=config.workers.concurrency, stop_deadline_s=config.workers.stop_deadline_s)
+        return cls(
+            bus, concurrency=config.workers.concurrency, stop_deadline_s=config.workers.stop_deadline_s
+        )
 
     # ---- to override ---------------------------------------------------
     def routes(self) -> list[Route]:
@@ -177,9 +178,7 @@ class Actor:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 self.failed += 1
                 log.warning("actor.bad_message", error=str(exc))
-                reply = ErrorReply(
-                    code="invalid_input", message=f"malformed message on {msg.subject}: {exc}"
-                )
+                reply = ErrorReply(code="invalid_input", message=f"malformed message on {msg.subject}: {exc}")
             else:
                 ctx = Context(request_id=request_id, subject=msg.subject, headers=msg.headers, bus=self.bus)
                 try:

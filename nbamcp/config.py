@@ -110,6 +110,24 @@ class Config(_Section):
             return Path(self.paths.data_dir).expanduser()
         return (PROJECT_ROOT.parent / "shared" / "data").resolve()
 
+    @property
+    def store_path(self) -> Path:
+        """The stats store (games, players, quality reports)."""
+        return self.home / "store.sqlite"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.home / "registry.sqlite"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Content-addressed model artifacts."""
+        return self.home / "artifacts"
+
+    @property
+    def predlog_path(self) -> Path:
+        return self.home / "predlog.sqlite"
+
     def nats_token(self) -> Secret | None:
         token = os.environ.get("NBAMCP_NATS_TOKEN")
         if token:

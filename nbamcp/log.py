@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Iterator
 
 import structlog
 

@@ -16,11 +16,10 @@ from nbamcp.bus.base import REQUEST_ID_HEADER, Bus, Msg
 from nbamcp.errors import BusTimeout, NoResponders, RemoteError, Unavailable
 from nbamcp.log import current_request_id, new_request_id
 from nbamcp.messages import ErrorReply, HealthPing, HealthReport, decode, encode
+from nbamcp.subjects import HEALTH as HEALTH_SUBJECT
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-
-HEALTH_SUBJECT = "nba.health"
 
 
 class Gateway:

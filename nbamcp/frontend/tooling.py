@@ -24,7 +24,9 @@ from nbamcp.log import bind_request, new_request_id
 log = structlog.get_logger(__name__)
 P = ParamSpec("P")
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+READ_ONLY = ToolAnnotations(
+    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
+)
 ADMIN = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 
 
@@ -41,9 +43,7 @@ def output_schema(struct_type: type[msgspec.Struct]) -> dict[str, Any]:
     return root
 
 
-def tool_result(
-    value: msgspec.Struct, text: str, extra: list[ContentBlock] | None = None
-) -> CallToolResult:
+def tool_result(value: msgspec.Struct, text: str, extra: list[ContentBlock] | None = None) -> CallToolResult:
     return CallToolResult(
         content=[TextContent(type="text", text=text), *(extra or [])],
         structured_content=msgspec.to_builtins(value),

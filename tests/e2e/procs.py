@@ -1,0 +1,100 @@
+"""Real `nbamcp` processes for end-to-end tests, awaited by their log events.
+
+A process is ready when it says so on stderr (a structured log line, or
+uvicorn's banner): tests await that line with a timeout instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from mcp.client.stdio import StdioServerParameters
+
+
+def server_env(home: Path, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NBAMCP_")}
+    env.update(NBAMCP_HOME=str(home), NBAMCP_DATA_DIR=str(data_dir), **extra)
+    return env
+
+
+def stdio_params(env: dict[str, str], *args: str) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=["-m", "nbamcp.cli", *args], env=env)
+
+
+class Proc:
+    """A child process whose stderr lines are kept and can be awaited."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._changed = asyncio.Condition()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc.stderr is not None
+        async for raw in self.proc.stderr:
+            async with self._changed:
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+                self._changed.notify_all()
+        async with self._changed:
+            self._changed.notify_all()
+
+    def events(self) -> list[dict[str, object]]:
+        out = []
+        for line in self.lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    async def wait_for(self, needle: str, timeout: float = 30.0) -> str:
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                seen = 0
+                while True:
+                    for line in self.lines[seen:]:
+                        if needle in line:
+                            return line
+                    seen = len(self.lines)
+                    if self._reader.done():
+                        raise AssertionError(f"process exited before {needle!r}:\n" + "\n".join(self.lines))
+                    await self._changed.wait()
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        try:
+            async with asyncio.timeout(timeout):
+                code = await self.proc.wait()
+        except TimeoutError:
+            self.proc.kill()
+            code = await self.proc.wait()
+        await self._reader
+        return code
+
+
+@asynccontextmanager
+async def nbamcp_proc(env: dict[str, str], *args: str) -> AsyncIterator[Proc]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "nbamcp.cli",
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    p = Proc(proc)
+    try:
+        yield p
+    finally:
+        await p.stop()
