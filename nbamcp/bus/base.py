@@ -50,7 +50,7 @@ class Msg:
     async def respond(self, data: bytes, headers: Mapping[str, str] | None = None) -> None:
         """Publish ``data`` to this message's reply subject."""
         if not self.reply or self._responder is None:
-            # Imported here, off the hot path: this runs once per reply.
+            # Imported on this error path only: respond() runs for every reply.
             from nbamcp.errors import BusError
 
             raise BusError(f"message on {self.subject!r} has no reply subject to respond to")
