@@ -1,0 +1,216 @@
+"""The project's own team ratings: Elo with margin of victory, home court and carry-over.
+
+Point in time by construction: a rating only moves when a result is fed in.
+Between seasons every rating is pulled toward the mean (``carry`` keeps that
+fraction of the distance); a franchise never seen before starts at the mean.
+The defaults were tuned by walk-forward log loss on the 1980-2000 seasons
+(``tune_elo``; numbers in docs/model.md) so that later seasons stay untouched
+for model selection and backtests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+
+import msgspec
+
+from nbamcp.errors import InvalidInput
+from nbamcp.ml.dataset import GameRow
+
+
+class EloParams(msgspec.Struct, frozen=True):
+    """Elo knobs.
+
+    ``carry`` in [0, 1] is the share of a rating's distance from the mean kept
+    over the summer. Home court is learnt from results when ``hca_window`` > 0:
+    the Elo gap that matches the home win rate of the previous ``hca_window``
+    seasons, times ``hca_scale`` (home court fell from ~100 to ~60 Elo points
+    between the 1980s and the 2020s, so a fixed value is wrong for one era or
+    the other). ``home_adv`` is used until enough seasons were seen, or always
+    when ``hca_window`` is 0.
+    """
+
+    k: float = 20.0
+    home_adv: float = 100.0
+    carry: float = 0.75
+    hca_window: int = 3
+    hca_scale: float = 1.1
+    mean: float = 1500.0
+
+
+_MIN_HCA_GAMES = 500
+
+# Chosen by tune_elo on 1980-2000 (see docs/model.md).
+DEFAULT_ELO = EloParams(k=20.0, home_adv=100.0, carry=0.75, hca_window=1, hca_scale=1.1)
+
+
+class RatingPoint(msgspec.Struct, frozen=True):
+    """One team's rating around one game: for a team-rating chart."""
+
+    game_id: str
+    date: str
+    season: int
+    team: str
+    rating_before: float
+    rating_after: float
+
+
+def win_prob(diff: float) -> float:
+    """P(first side wins) for an Elo difference that already includes home court."""
+    return 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
+
+
+def mov_multiplier(margin: int, winner_diff: float) -> float:
+    """FiveThirtyEight's margin-of-victory multiplier.
+
+    Grows with the margin but less for favourites (``winner_diff`` is the
+    winner's pre-game advantage including home court), which stops strong teams'
+    ratings from inflating through blow-outs they were expected to win.
+    """
+    return (abs(margin) + 3.0) ** 0.8 / (7.5 + 0.006 * winner_diff)
+
+
+class Elo:
+    """Mutable Elo state for every franchise seen so far."""
+
+    def __init__(self, params: EloParams = DEFAULT_ELO) -> None:
+        if not 0.0 <= params.carry <= 1.0:
+            raise InvalidInput(f"Elo carry must be in [0, 1], got {params.carry}")
+        if params.k <= 0:
+            raise InvalidInput(f"Elo k must be positive, got {params.k}")
+        self.params = params
+        self._rating: dict[str, float] = {}
+        self._season: dict[str, int] = {}
+        # season -> [home wins, games] over non-neutral games, for the learnt home court
+        self._home_record: dict[int, list[int]] = {}
+        self._hca: dict[int, float] = {}
+        self._max_season = -1
+
+    def teams(self) -> list[str]:
+        return sorted(self._rating)
+
+    def rating(self, team: str, season: int) -> float:
+        """The team's rating entering a game of ``season`` (carry-over applied, state untouched)."""
+        p = self.params
+        r = self._rating.get(team)
+        if r is None:
+            return p.mean
+        if self._season[team] < season:
+            return p.mean + p.carry * (r - p.mean)
+        return r
+
+    def home_adv(self, season: int) -> float:
+        """Home court in Elo points for ``season``, from earlier seasons' results only."""
+        hca = self._hca.get(season)
+        if hca is None:
+            p = self.params
+            wins = games = 0
+            for s in range(season - p.hca_window, season):
+                w, n = self._home_record.get(s, (0, 0))
+                wins, games = wins + w, games + n
+            if p.hca_window > 0 and games >= _MIN_HCA_GAMES:
+                rate = wins / games
+                hca = p.hca_scale * 400.0 * math.log10(rate / (1.0 - rate))
+            else:
+                hca = p.home_adv
+            # Only cache once the season is under way: its own games never feed its value.
+            if self._max_season >= season:
+                self._hca[season] = hca
+        return hca
+
+    def diff(self, home: str, away: str, season: int, *, neutral: bool) -> float:
+        """Home rating minus away rating, plus home court unless neutral."""
+        hca = 0.0 if neutral else self.home_adv(season)
+        return self.rating(home, season) - self.rating(away, season) + hca
+
+    def prob(self, home: str, away: str, season: int, *, neutral: bool) -> float:
+        return win_prob(self.diff(home, away, season, neutral=neutral))
+
+    def update(self, game: GameRow) -> tuple[float, float, float, float]:
+        """Feed one result; return (home_before, away_before, home_after, away_after)."""
+        hb = self.rating(game.home, game.season)
+        ab = self.rating(game.away, game.season)
+        d = hb - ab + (0.0 if game.neutral else self.home_adv(game.season))
+        margin = game.home_pts - game.away_pts
+        won = 1.0 if margin > 0 else 0.0
+        winner_diff = d if margin > 0 else -d
+        shift = self.params.k * mov_multiplier(margin, winner_diff) * (won - win_prob(d))
+        self._rating[game.home], self._rating[game.away] = hb + shift, ab - shift
+        self._season[game.home] = self._season[game.away] = game.season
+        self._max_season = max(self._max_season, game.season)
+        if not game.neutral:
+            rec = self._home_record.setdefault(game.season, [0, 0])
+            rec[0] += margin > 0
+            rec[1] += 1
+        return hb, ab, hb + shift, ab - shift
+
+
+def rating_series(games: Iterable[GameRow], params: EloParams = DEFAULT_ELO) -> list[RatingPoint]:
+    """Two points per game (home, then away) in game order: each team's rating before and after."""
+    elo = Elo(params)
+    out: list[RatingPoint] = []
+    for g in games:
+        hb, ab, ha, aa = elo.update(g)
+        out.append(RatingPoint(g.game_id, g.date, g.season, g.home, round(hb, 2), round(ha, 2)))
+        out.append(RatingPoint(g.game_id, g.date, g.season, g.away, round(ab, 2), round(aa, 2)))
+    return out
+
+
+def walk_forward_log_loss(
+    games: Sequence[GameRow], params: EloParams, *, score_from: int, score_to: int
+) -> tuple[float, int]:
+    """Log loss of Elo's own pre-game probability on seasons [score_from, score_to].
+
+    Every earlier game only warms the ratings up. Returns (log loss, n games).
+    """
+    elo = Elo(params)
+    total, n = 0.0, 0
+    for g in games:
+        if g.season > score_to:
+            break
+        if g.season >= score_from:
+            p = min(max(elo.prob(g.home, g.away, g.season, neutral=g.neutral), 1e-12), 1 - 1e-12)
+            total -= math.log(p if g.home_win else 1.0 - p)
+            n += 1
+        elo.update(g)
+    if n == 0:
+        raise InvalidInput(f"no games to score in seasons {score_from}-{score_to}")
+    return total / n, n
+
+
+class EloTuning(msgspec.Struct, frozen=True):
+    params: EloParams
+    log_loss: float
+    n: int
+
+
+def tune_elo(
+    games: Sequence[GameRow],
+    *,
+    score_from: int = 1980,
+    score_to: int = 2000,
+    ks: Sequence[float] = (15.0, 20.0, 25.0),
+    carries: Sequence[float] = (0.65, 0.75, 0.85),
+    hca_windows: Sequence[int] = (0, 1, 3),
+    hca_scales: Sequence[float] = (1.0, 1.1, 1.2),
+    home_advs: Sequence[float] = (80.0, 100.0),
+) -> list[EloTuning]:
+    """Grid search by walk-forward log loss; best first.
+
+    ``home_advs`` only varies for the fixed home court (``hca_window`` 0) and
+    ``hca_scales`` only for the learnt one, so the grid has no duplicates.
+    """
+    grid: list[EloParams] = []
+    for k, carry, window in itertools.product(ks, carries, hca_windows):
+        if window == 0:
+            grid += [EloParams(k=k, carry=carry, hca_window=0, home_adv=h) for h in home_advs]
+        else:
+            grid += [EloParams(k=k, carry=carry, hca_window=window, hca_scale=sc) for sc in hca_scales]
+    results = []
+    for params in grid:
+        ll, n = walk_forward_log_loss(games, params, score_from=score_from, score_to=score_to)
+        results.append(EloTuning(params, ll, n))
+    results.sort(key=lambda r: r.log_loss)
+    return results

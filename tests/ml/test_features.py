@@ -1,0 +1,95 @@
+"""Point-in-time features: no look-ahead, one code path for training and live prediction."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from nbamcp.errors import InvalidInput, NotFound
+from nbamcp.ml.dataset import GameRow
+from nbamcp.ml.features import (
+    FEATURE_NAMES,
+    FeatureState,
+    build_training_matrix,
+    season_for_date,
+)
+
+
+def test_no_look_ahead_later_games_change_nothing(recent_games: list[GameRow]) -> None:
+    games = [g for g in recent_games if g.season <= 2012]
+    cutoff = "2011-01-15"
+    early = [g for g in games if g.date < cutoff]
+    X_all, y_all, meta_all = build_training_matrix(games)
+    X_early, _, meta_early = build_training_matrix(early)
+    n = len(early)
+    assert meta_all.game_id[:n] == meta_early.game_id
+    np.testing.assert_array_equal(X_all[:n], X_early)
+    # Flip every later result: earlier features must not move, later ones must.
+    flipped = early + [
+        GameRow(
+            **{
+                **{f: getattr(g, f) for f in g.__struct_fields__},
+                "home_pts": g.away_pts,
+                "away_pts": g.home_pts,
+            }
+        )
+        for g in games[n:]
+    ]
+    X_flip, y_flip, _ = build_training_matrix(flipped)
+    np.testing.assert_array_equal(X_flip[:n], X_all[:n])
+    assert not np.array_equal(X_flip[n:], X_all[n:])
+    assert (y_flip[n:] != y_all[n:]).all()
+
+
+def test_same_day_results_are_not_features_of_that_day() -> None:
+    day1 = GameRow("a", "2020-01-01", 2020, "regular", "AAA", "BBB", 120, 90)
+    # A doubleheader: the second game of the day must not see the first one's result.
+    day2a = GameRow("b", "2020-01-02", 2020, "regular", "AAA", "BBB", 90, 120)
+    day2b = GameRow("c", "2020-01-02", 2020, "regular", "AAA", "BBB", 100, 99)
+    X, _, _ = build_training_matrix([day1, day2a, day2b])
+    np.testing.assert_array_equal(X[1], X[2])
+    assert X[1, FEATURE_NAMES.index("home_b2b")] == 1.0
+    assert X[1, FEATURE_NAMES.index("home_form_margin")] == 30.0
+
+
+def test_live_features_equal_training_features(recent_games: list[GameRow]) -> None:
+    games = [g for g in recent_games if g.season <= 2016]
+    X, _, meta = build_training_matrix(games)
+    target = next(i for i, g in enumerate(games) if g.date == "2016-03-01")
+    day = games[target].date
+    state = FeatureState()
+    state.consume_all(g for g in games if g.date < day)
+    g = games[target]
+    live = state.features_for(g.home, g.away, g.date, neutral=g.neutral, playoff=g.playoff)
+    assert live.dtype == np.float32 and live.shape == (len(FEATURE_NAMES),)
+    np.testing.assert_array_equal(live, X[target])
+    assert meta.season[target] == 2016
+
+
+def test_new_season_has_missing_form_and_full_rest(recent_games: list[GameRow]) -> None:
+    state = FeatureState()
+    state.consume_all(g for g in recent_games if g.season <= 2015)
+    v = state.features_for("BOS", "NYK", "2015-10-28")
+    named = dict(zip(FEATURE_NAMES, v.tolist(), strict=True))
+    assert math.isnan(named["home_form_margin"]) and math.isnan(named["away_season_wins"])
+    assert named["home_rest"] == 7.0 and named["season_frac"] == 0.0
+    assert season_for_date(__import__("datetime").date(2015, 10, 28)) == 2016
+
+
+def test_bad_inputs_get_clear_errors(recent_games: list[GameRow]) -> None:
+    state = FeatureState()
+    state.consume_all(g for g in recent_games if g.season <= 2010)
+    with pytest.raises(NotFound, match=r"unknown home team 'XXX'.*BOS"):
+        state.features_for("XXX", "BOS", "2010-11-01")
+    with pytest.raises(NotFound, match="unknown away team"):
+        state.features_for("BOS", "", "2010-11-01")
+    with pytest.raises(InvalidInput, match="same team"):
+        state.features_for("BOS", "BOS", "2010-11-01")
+    with pytest.raises(InvalidInput, match="YYYY-MM-DD"):
+        state.features_for("BOS", "NYK", "yesterday")
+    with pytest.raises(InvalidInput, match="already holds results up to 2010-06"):
+        state.features_for("BOS", "NYK", "2009-01-01")
+    with pytest.raises(InvalidInput, match="form_n"):
+        FeatureState(form_n=0)

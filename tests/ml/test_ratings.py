@@ -1,0 +1,82 @@
+"""The project's Elo: margin of victory, learnt home court, carry-over, the rating series."""
+
+from __future__ import annotations
+
+import pytest
+
+from nbamcp.errors import InvalidInput
+from nbamcp.ml.dataset import GameRow
+from nbamcp.ml.ratings import (
+    DEFAULT_ELO,
+    Elo,
+    EloParams,
+    mov_multiplier,
+    rating_series,
+    tune_elo,
+    walk_forward_log_loss,
+)
+
+
+def game(
+    gid: str, date: str, season: int, home: str, away: str, hp: int, ap: int, neutral: bool = False
+) -> GameRow:
+    return GameRow(gid, date, season, "regular", home, away, hp, ap, neutral=neutral)
+
+
+def test_new_team_starts_at_mean_and_update_is_zero_sum() -> None:
+    elo = Elo(EloParams(hca_window=0, home_adv=100.0))
+    assert elo.rating("XYZ", 2020) == 1500.0
+    hb, ab, ha, aa = elo.update(game("1", "2020-01-01", 2020, "AAA", "BBB", 120, 100))
+    assert (hb, ab) == (1500.0, 1500.0)
+    assert ha > 1500.0 > aa
+    assert ha - hb == pytest.approx(ab - aa)
+
+
+def test_bigger_margins_move_more_but_less_for_favourites() -> None:
+    assert mov_multiplier(20, 0.0) > mov_multiplier(5, 0.0)
+    assert mov_multiplier(20, 200.0) < mov_multiplier(20, 0.0)
+
+
+def test_carry_over_pulls_toward_the_mean_between_seasons() -> None:
+    elo = Elo(EloParams(carry=0.5, hca_window=0))
+    elo.update(game("1", "2020-01-01", 2020, "AAA", "BBB", 130, 90))
+    r = elo.rating("AAA", 2020)
+    assert elo.rating("AAA", 2021) == pytest.approx(1500.0 + 0.5 * (r - 1500.0))
+
+
+def test_learnt_home_court_uses_earlier_seasons_only() -> None:
+    elo = Elo(EloParams(hca_window=1, home_adv=100.0))
+    # A season where home teams win 3 of 4 games (500+ games needed to learn: repeat).
+    teams = [f"T{i}" for i in range(20)]
+    for i in range(600):
+        h, a = teams[i % 20], teams[(i + 7) % 20]
+        win = i % 4 != 0
+        elo.update(game(str(i), "2010-01-01", 2010, h, a, 100 if win else 90, 90 if win else 100))
+    assert elo.home_adv(2010) == 100.0  # the season's own games do not feed its home court
+    learnt = elo.home_adv(2011)
+    assert learnt == pytest.approx(1.1 * 400 * 0.47712, rel=1e-3)  # log10(3) = 0.47712
+
+
+def test_rating_series_chains_before_and_after(recent_games: list[GameRow]) -> None:
+    games = [g for g in recent_games if g.season == 2016]
+    series = rating_series(games)
+    assert len(series) == 2 * len(games)
+    last: dict[str, float] = {}
+    for pt in series:
+        if pt.team in last:
+            assert pt.rating_before == pytest.approx(last[pt.team], abs=0.01)
+        last[pt.team] = pt.rating_after
+    gsw = [p for p in series if p.team == "GSW"]
+    assert gsw[-1].rating_after > 1700  # the 73-9 Warriors
+
+
+def test_tuning_ranks_by_walk_forward_log_loss(all_games: list[GameRow]) -> None:
+    old = [g for g in all_games if g.season <= 1985]
+    res = tune_elo(old, score_from=1984, score_to=1985, ks=(10.0, 20.0), carries=(0.75,), hca_windows=(1,),
+                   hca_scales=(1.1,))  # fmt: skip
+    assert [r.log_loss for r in res] == sorted(r.log_loss for r in res)
+    assert res[0].n == sum(1 for g in old if g.season >= 1984)
+    with pytest.raises(InvalidInput, match="no games to score"):
+        walk_forward_log_loss(old, DEFAULT_ELO, score_from=2030, score_to=2031)
+    with pytest.raises(InvalidInput, match="carry"):
+        Elo(EloParams(carry=1.5))
