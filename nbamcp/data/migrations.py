@@ -1,0 +1,199 @@
+"""The store's schema, as an ordered list of migrations (``PRAGMA user_version`` = how many ran).
+
+Never edit a released migration: append a new one. Each runs in its own
+transaction together with the ``user_version`` bump, so a crash leaves the file at
+the previous version, never half way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import aiosqlite
+import msgspec
+
+MigrationStep = str | Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+class Migration(msgspec.Struct, frozen=True):
+    version: int
+    title: str
+    steps: tuple[MigrationStep, ...]
+
+
+_V1 = (
+    """
+    CREATE TABLE franchises (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        active INTEGER NOT NULL CHECK (active IN (0, 1)),
+        first_season INTEGER NOT NULL,
+        last_season INTEGER
+    )
+    """,
+    # One row per (code, era): a code can come back (PTP, NOH) and an era has several codes.
+    """
+    CREATE TABLE team_codes (
+        code TEXT NOT NULL,
+        franchise_id TEXT NOT NULL REFERENCES franchises(id),
+        city TEXT NOT NULL,
+        nickname TEXT NOT NULL,
+        league TEXT NOT NULL,
+        first_season INTEGER NOT NULL,
+        last_season INTEGER,
+        PRIMARY KEY (code, first_season)
+    )
+    """,
+    """
+    CREATE TABLE games (
+        game_id TEXT PRIMARY KEY,
+        date TEXT NOT NULL,
+        season INTEGER NOT NULL,
+        season_type TEXT NOT NULL CHECK (season_type IN ('regular', 'playoffs')),
+        home TEXT NOT NULL REFERENCES franchises(id),
+        away TEXT NOT NULL REFERENCES franchises(id),
+        home_code TEXT NOT NULL,
+        away_code TEXT NOT NULL,
+        home_pts INTEGER NOT NULL,
+        away_pts INTEGER NOT NULL,
+        neutral INTEGER NOT NULL DEFAULT 0 CHECK (neutral IN (0, 1)),
+        elo538_home_prob REAL,
+        raptor538_home_prob REAL,
+        sources TEXT NOT NULL,
+        nba_game_id TEXT
+    )
+    """,
+    "CREATE INDEX games_season ON games (season, season_type)",
+    "CREATE INDEX games_home ON games (home, season)",
+    "CREATE INDEX games_away ON games (away, season)",
+    """
+    CREATE TABLE players (
+        player_id TEXT PRIMARY KEY,
+        name TEXT,
+        hall_of_fame INTEGER NOT NULL DEFAULT 0,
+        pos TEXT,
+        height_in INTEGER,
+        weight_lb INTEGER
+    )
+    """,
+    """
+    CREATE TABLE player_seasons (
+        player_id TEXT NOT NULL REFERENCES players(player_id),
+        season INTEGER NOT NULL,
+        season_type TEXT NOT NULL CHECK (season_type IN ('regular', 'playoffs')),
+        team_code TEXT NOT NULL,
+        franchise_id TEXT REFERENCES franchises(id),
+        is_total INTEGER NOT NULL CHECK (is_total IN (0, 1)),
+        stint INTEGER NOT NULL DEFAULT 0,  -- 0 = TOT, else 1, 2... in the order he played for them
+        pos TEXT, age INTEGER,
+        gp INTEGER, gs INTEGER, min REAL,
+        fgm INTEGER, fga INTEGER, fg_pct REAL, fg3m INTEGER, fg3a INTEGER, fg3_pct REAL,
+        fg2m INTEGER, fg2a INTEGER, fg2_pct REAL, efg_pct REAL,
+        ftm INTEGER, fta INTEGER, ft_pct REAL,
+        oreb INTEGER, dreb INTEGER, reb INTEGER, ast INTEGER, stl INTEGER, blk INTEGER,
+        tov INTEGER, pf INTEGER, pts INTEGER,
+        per REAL, ts_pct REAL, fg3a_rate REAL, fta_rate REAL, oreb_pct REAL, dreb_pct REAL,
+        reb_pct REAL, ast_pct REAL, stl_pct REAL, blk_pct REAL, tov_pct REAL, usg_pct REAL,
+        ows REAL, dws REAL, ws REAL, ws_per48 REAL, obpm REAL, dbpm REAL, bpm REAL, vorp REAL,
+        sources TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (player_id, season, season_type, team_code)
+    )
+    """,
+    "CREATE INDEX player_seasons_season ON player_seasons (season, season_type)",
+    """
+    CREATE TABLE ingest_runs (
+        run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        report TEXT,
+        quality TEXT
+    )
+    """,
+    """
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER REFERENCES ingest_runs(run_id),
+        source TEXT NOT NULL,
+        row_no INTEGER NOT NULL,
+        rule TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        UNIQUE (source, rule, raw)
+    )
+    """,
+)
+
+# v2: play-in games got their own flag. The 538 file marks them playoff=1 from 2021
+# on; these are the play-in windows, so rows stored by v1 are back-filled.
+PLAYIN_WINDOWS: dict[int, tuple[str, str]] = {
+    2021: ("2021-05-18", "2021-05-21"),
+    2022: ("2022-04-12", "2022-04-15"),
+    2023: ("2023-04-11", "2023-04-14"),
+}
+
+
+async def _backfill_playin(conn: aiosqlite.Connection) -> None:
+    for season, (first, last) in PLAYIN_WINDOWS.items():
+        await conn.execute(
+            "UPDATE games SET playin = 1 WHERE season = ? AND season_type = 'playoffs' "
+            "AND date BETWEEN ? AND ?",
+            (season, first, last),
+        )
+
+
+_V2 = (
+    "ALTER TABLE games ADD COLUMN playin INTEGER NOT NULL DEFAULT 0 CHECK (playin IN (0, 1))",
+    _backfill_playin,
+)
+
+_V3 = (
+    """
+    CREATE TABLE raptor (
+        player_id TEXT NOT NULL REFERENCES players(player_id),
+        season INTEGER NOT NULL,
+        poss INTEGER, mp INTEGER,
+        raptor_offense REAL, raptor_defense REAL, raptor_total REAL,
+        war_total REAL, war_reg_season REAL, war_playoffs REAL,
+        predator_offense REAL, predator_defense REAL, predator_total REAL, pace_impact REAL,
+        PRIMARY KEY (player_id, season)
+    )
+    """,
+    # Basketball-Reference's team seasons, kept to cross-check what the games say.
+    """
+    CREATE TABLE team_seasons_bref (
+        franchise_id TEXT NOT NULL REFERENCES franchises(id),
+        season INTEGER NOT NULL,
+        nickname TEXT NOT NULL,
+        w INTEGER, l INTEGER, finish TEXT, srs REAL, pace REAL,
+        ortg REAL, drtg REAL, nrtg REAL, playoffs TEXT, sw INTEGER, sl INTEGER,
+        PRIMARY KEY (franchise_id, season)
+    )
+    """,
+    "CREATE INDEX games_nba_id ON games (nba_game_id) WHERE nba_game_id IS NOT NULL",
+    "CREATE INDEX player_seasons_player ON player_seasons (player_id, season_type, season)",
+)
+
+# v4: fingerprints of ingested files, so that re-ingesting an unchanged file is a look-up.
+_V4 = (
+    """
+    CREATE TABLE ingest_files (
+        sha256 TEXT NOT NULL,
+        layout TEXT NOT NULL,
+        season_type TEXT NOT NULL,
+        loader_version INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        run_id INTEGER REFERENCES ingest_runs(run_id),
+        future_rows INTEGER NOT NULL,
+        report TEXT NOT NULL,
+        PRIMARY KEY (sha256, layout, season_type, loader_version)
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _V1),
+    Migration(2, "play-in flag on games", _V2),
+    Migration(3, "RAPTOR, Basketball-Reference team seasons, lookup indexes", _V3),
+    Migration(4, "ingested file fingerprints", _V4),
+)
+LATEST_VERSION = MIGRATIONS[-1].version

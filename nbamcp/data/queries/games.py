@@ -1,0 +1,220 @@
+"""Game look-ups: filtered game lists and head-to-head records between two franchises."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from nbamcp.data.franchises import FRANCHISES
+from nbamcp.data.queries.common import check_choice, check_limit, parse_season, require_season, season_span
+from nbamcp.data.queries.common import team as _team
+from nbamcp.data.store import Store
+from nbamcp.errors import InvalidInput
+
+GAME_TYPES = ("all", "regular", "playoffs", "playin")
+_COLS = (
+    "game_id, date, season, season_type, playin, home, away, home_code, away_code, home_pts, away_pts, "
+    "neutral, sources, nba_game_id"
+)
+
+
+class GameOut(msgspec.Struct, frozen=True):
+    """One game; ``home`` / ``away`` are franchise ids, the names those of the time."""
+
+    game_id: str
+    date: str
+    season: int
+    season_type: str
+    playin: bool
+    home: str
+    home_name: str
+    away: str
+    away_name: str
+    home_pts: int
+    away_pts: int
+    winner: str
+    neutral: bool
+    sources: list[str]
+
+
+class GameList(msgspec.Struct, frozen=True):
+    total: int  # games matching the filters
+    limit: int
+    order: str
+    games: list[GameOut]
+
+
+class Record(msgspec.Struct, frozen=True):
+    wins: int
+    losses: int
+
+
+class SeriesResult(msgspec.Struct, frozen=True):
+    season: int
+    winner: str
+    a_wins: int
+    b_wins: int
+
+
+class HeadToHead(msgspec.Struct, frozen=True):
+    team_a: str
+    team_a_name: str
+    team_b: str
+    team_b_name: str
+    season_from: int
+    season_to: int
+    games: int
+    a_wins: int
+    b_wins: int
+    regular: Record  # from team_a's side
+    playoffs: Record
+    a_at_home: Record
+    a_avg_margin: float | None
+    playoff_series: list[SeriesResult]
+    first_meeting: str | None
+    last_meeting: str | None
+    recent: list[GameOut]  # the last 10 meetings, newest first
+
+
+def game_out(r: Any) -> GameOut:
+    home, away, season = r["home"], r["away"], r["season"]
+    return GameOut(
+        game_id=r["game_id"], date=r["date"], season=season, season_type=r["season_type"],
+        playin=bool(r["playin"]), home=home, home_name=FRANCHISES[home].name_in(season), away=away,
+        away_name=FRANCHISES[away].name_in(season), home_pts=r["home_pts"], away_pts=r["away_pts"],
+        winner=home if r["home_pts"] > r["away_pts"] else away, neutral=bool(r["neutral"]),
+        sources=r["sources"].split(","),
+    )  # fmt: skip
+
+
+def _iso(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise InvalidInput(f"{name} must be a date like 2023-01-31, got {value!r}") from None
+
+
+def type_filter(season_type: str) -> tuple[str, list[Any]]:
+    st = check_choice(season_type, "season_type", GAME_TYPES)
+    if st == "all":
+        return "", []
+    if st == "playin":
+        return "playin = 1", []
+    if st == "playoffs":
+        return "season_type = 'playoffs' AND playin = 0", []
+    return "season_type = 'regular'", []
+
+
+async def games(
+    store: Store,
+    team: str | None = None,
+    opponent: str | None = None,
+    season: int | str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    season_type: str = "all",
+    limit: int = 50,
+) -> GameList:
+    """Games matching every given filter, newest first; ``total`` counts all matches."""
+    check_limit(limit)
+    where, args = [], []
+    s = None if season is None else await require_season(store, season)
+    if s is not None:
+        where.append("season = ?")
+        args.append(s)
+    if opponent is not None and team is None:
+        raise InvalidInput("opponent needs team: give both to list the games between two teams")
+    if team is not None:
+        t = _team(team, s)
+        if opponent is not None:
+            o = _team(opponent, s)
+            if o.id == t.id:
+                raise InvalidInput(f"team and opponent are the same franchise ({t.id})")
+            where.append("((home = ? AND away = ?) OR (home = ? AND away = ?))")
+            args += [t.id, o.id, o.id, t.id]
+        else:
+            where.append("(home = ? OR away = ?)")
+            args += [t.id, t.id]
+    d_from, d_to = _iso(date_from, "date_from"), _iso(date_to, "date_to")
+    if d_from and d_to and d_from > d_to:
+        raise InvalidInput(f"date_from {d_from} is after date_to {d_to}")
+    if d_from:
+        where.append("date >= ?")
+        args.append(d_from)
+    if d_to:
+        where.append("date <= ?")
+        args.append(d_to)
+    cond, _ = type_filter(season_type)
+    if cond:
+        where.append(cond)
+    sql_where = (" WHERE " + " AND ".join(where)) if where else ""
+    total_row = await store.fetchone(f"SELECT COUNT(*) FROM games{sql_where}", args)
+    rows = await store.fetchall(
+        f"SELECT {_COLS} FROM games{sql_where} ORDER BY date DESC, game_id DESC LIMIT ?", [*args, limit]
+    )
+    return GameList(int(total_row[0]) if total_row else 0, limit, "newest first", [game_out(r) for r in rows])
+
+
+async def head_to_head(
+    store: Store,
+    team_a: str,
+    team_b: str,
+    season_from: int | str | None = None,
+    season_to: int | str | None = None,
+) -> HeadToHead:
+    """Every meeting of two franchises (all their eras) in the season range, from team_a's side."""
+    first, last = await season_span(store)
+    lo = first if season_from is None else await require_season(store, season_from)
+    hi = last if season_to is None else await require_season(store, season_to)
+    if lo > hi:
+        raise InvalidInput(f"season_from {lo} is after season_to {hi}")
+    a, b = _team(team_a), _team(team_b)
+    if a.id == b.id:
+        raise InvalidInput(f"team_a and team_b are the same franchise ({a.id}: {a.name})")
+    rows = await store.fetchall(
+        f"SELECT {_COLS} FROM games WHERE ((home = ? AND away = ?) OR (home = ? AND away = ?)) "
+        "AND season BETWEEN ? AND ? ORDER BY date, game_id",
+        (a.id, b.id, b.id, a.id, lo, hi),
+    )
+    out = [game_out(r) for r in rows]
+    rec = {"regular": [0, 0], "playoffs": [0, 0], "home": [0, 0]}
+    margin = 0
+    series: dict[int, list[int]] = {}
+    for g in out:
+        a_won = g.winner == a.id
+        kind = "playoffs" if g.season_type == "playoffs" else "regular"
+        rec[kind][0 if a_won else 1] += 1
+        if g.home == a.id and not g.neutral:
+            rec["home"][0 if a_won else 1] += 1
+        margin += (g.home_pts - g.away_pts) * (1 if g.home == a.id else -1)
+        if g.season_type == "playoffs" and not g.playin:
+            series.setdefault(g.season, [0, 0])[0 if a_won else 1] += 1
+    a_wins = rec["regular"][0] + rec["playoffs"][0]
+    return HeadToHead(
+        team_a=a.id, team_a_name=a.name, team_b=b.id, team_b_name=b.name, season_from=lo, season_to=hi,
+        games=len(out), a_wins=a_wins, b_wins=len(out) - a_wins,
+        regular=Record(*rec["regular"]), playoffs=Record(*rec["playoffs"]), a_at_home=Record(*rec["home"]),
+        a_avg_margin=round(margin / len(out), 1) if out else None,
+        playoff_series=[
+            SeriesResult(season, a.id if w > lost else b.id, w, lost)
+            for season, (w, lost) in sorted(series.items())
+        ],
+        first_meeting=out[0].date if out else None, last_meeting=out[-1].date if out else None,
+        recent=list(reversed(out[-10:])),
+    )  # fmt: skip
+
+
+__all__ = [
+    "GAME_TYPES",
+    "GameList",
+    "GameOut",
+    "HeadToHead",
+    "Record",
+    "games",
+    "head_to_head",
+    "parse_season",
+]

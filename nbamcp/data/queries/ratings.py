@@ -1,0 +1,105 @@
+"""A team's rating over time, computed from every game up to the end of the range.
+
+The rating function is the project's own Elo (``nbamcp.ml.ratings.rating_series``),
+imported lazily so the data layer loads without the ML code; a caller (or a test)
+may pass another function with the same shape: games in date order in, points
+with ``team``, ``date``, ``season``, ``game_id`` and ``rating_after`` out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from nbamcp.data.queries.common import require_season
+from nbamcp.data.queries.common import team as _team
+from nbamcp.data.store import Store
+from nbamcp.errors import InvalidInput, NotFound
+
+RatingFn = Callable[[Sequence[Any]], Sequence[Any]]
+
+
+class RatingPoint(msgspec.Struct, frozen=True):
+    date: str
+    season: int
+    game_id: str
+    rating: float  # after the game
+
+
+class SeasonRating(msgspec.Struct, frozen=True):
+    season: int
+    games: int
+    start: float  # after the season's first game
+    end: float
+    high: float
+    low: float
+
+
+class RatingHistory(msgspec.Struct, frozen=True):
+    team: str
+    name: str
+    season_from: int
+    season_to: int
+    method: str
+    points: list[RatingPoint]
+    seasons: list[SeasonRating]
+
+
+def _default_rating_fn() -> tuple[RatingFn, str]:
+    from nbamcp.ml.ratings import rating_series
+
+    return (
+        rating_series,
+        "Elo with margin of victory, learnt home court and season carry-over (nbamcp.ml.ratings)",
+    )
+
+
+async def _series(store: Store, fn: RatingFn) -> Sequence[Any]:
+    """Ratings over every game, computed once per store generation and rating function.
+
+    Point in time: a rating after a game depends only on earlier games, so the
+    whole-history series serves any season range.
+    """
+    key = f"ratings:{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
+    series = store.cache.get(key)
+    if series is None:
+        from nbamcp.ml.dataset import load_games
+
+        games = await load_games(store.conn)
+        series = store.cache[key] = await asyncio.to_thread(lambda: list(fn(games)))
+    return series
+
+
+async def team_rating_history(
+    store: Store,
+    team: str,
+    season_from: int | str,
+    season_to: int | str,
+    *,
+    rating_fn: RatingFn | None = None,
+) -> RatingHistory:
+    """The franchise's rating after each of its games in [season_from, season_to]."""
+    lo, hi = await require_season(store, season_from), await require_season(store, season_to)
+    if lo > hi:
+        raise InvalidInput(f"season_from {lo} is after season_to {hi}")
+    f = _team(team, hi)
+    if rating_fn is None:
+        fn, method = _default_rating_fn()
+    else:
+        fn = rating_fn
+        method = ((fn.__doc__ or fn.__name__).strip().splitlines() or [fn.__name__])[0]
+    points = [
+        RatingPoint(p.date, p.season, p.game_id, round(float(p.rating_after), 1))
+        for p in await _series(store, fn)
+        if p.team == f.id and lo <= p.season <= hi
+    ]
+    if not points:
+        raise NotFound(f"{f.name} ({f.id}) has no games in {lo}-{hi}")
+    by_season: dict[int, list[float]] = {}
+    for p in points:
+        by_season.setdefault(p.season, []).append(p.rating)
+    seasons = [SeasonRating(s, len(v), v[0], v[-1], max(v), min(v)) for s, v in sorted(by_season.items())]
+    return RatingHistory(f.id, f.name, lo, hi, method, points, seasons)

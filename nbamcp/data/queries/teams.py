@@ -1,0 +1,264 @@
+"""Team queries computed from games: a team's season (record, splits, playoff run) and standings.
+
+Conference and division come from :mod:`nbamcp.data.divisions` (1990 on); earlier
+standings are league-wide (NBA, ABA, BAA). Known gaps of the source file are
+stated in ``notes`` rather than papered over.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from nbamcp.data.divisions import CONFERENCES, FIRST_ALIGNED_SEASON, parse_conference, place
+from nbamcp.data.franchises import FRANCHISES
+from nbamcp.data.queries.common import require_season, season_label
+from nbamcp.data.queries.common import team as _team
+from nbamcp.data.queries.games import GameOut, game_out
+from nbamcp.data.queries.playoffs import Bracket, bracket, round_name
+from nbamcp.data.store import Store
+from nbamcp.errors import InvalidInput, NotFound
+
+_COLS = "game_id, date, season, season_type, playin, home, away, home_pts, away_pts, neutral, sources"
+
+
+class Split(msgspec.Struct, frozen=True):
+    wins: int
+    losses: int
+
+
+class PlayoffSeries(msgspec.Struct, frozen=True):
+    round: int
+    round_name: str
+    opponent: str
+    opponent_name: str
+    wins: int
+    losses: int
+    won: bool | None
+
+
+class PlayoffRun(msgspec.Struct, frozen=True):
+    made_playoffs: bool
+    wins: int
+    losses: int
+    series: list[PlayoffSeries]
+    series_won: int
+    champion: bool
+    result: str
+
+
+class TeamSeason(msgspec.Struct, frozen=True):
+    franchise: str
+    name: str  # the name of that season
+    season: int
+    season_label: str
+    league: str
+    conference: str | None
+    division: str | None
+    games: int
+    wins: int
+    losses: int
+    win_pct: float
+    home: Split
+    away: Split
+    neutral: Split
+    pts_for: float  # per game
+    pts_against: float
+    avg_margin: float
+    playin: list[GameOut]
+    playoffs: PlayoffRun
+    notes: list[str]
+
+
+class StandingRow(msgspec.Struct, frozen=True):
+    rank: int
+    team: str
+    name: str
+    conference: str | None
+    division: str | None
+    wins: int
+    losses: int
+    win_pct: float
+    games_behind: float
+    home: str
+    away: str
+    pts_for: float
+    pts_against: float
+    avg_margin: float
+
+
+class StandingsGroup(msgspec.Struct, frozen=True):
+    name: str  # "East" / "West", or a league before 1990
+    rows: list[StandingRow]
+
+
+class Standings(msgspec.Struct, frozen=True):
+    season: int
+    season_label: str
+    conference: str | None
+    through: str  # date of the last regular-season game in the data
+    groups: list[StandingsGroup]
+    notes: list[str]
+
+
+async def _season_games(store: Store, season: int, season_type: str) -> list[Any]:
+    return await store.fetchall(
+        f"SELECT {_COLS} FROM games WHERE season = ? AND season_type = ? ORDER BY date, game_id",
+        (season, season_type),
+    )
+
+
+def _notes(season: int, regular: list[Any], playoffs: list[Any], br: Bracket, latest: int) -> list[str]:
+    notes = []
+    last = regular[-1]["date"] if regular else None
+    if season == 2020 and last and last < "2020-07-01":
+        notes.append(
+            f"the data stops on {last}: the 2020 bubble games and the 2020 playoffs are not in "
+            "FiveThirtyEight's file"
+        )
+    elif not playoffs and season < latest:
+        notes.append(f"no playoff games in the data for {season}")
+    for league in br.finals_missing:
+        notes.append(f"the {season} {league} Finals are not in the data: no champion is named")
+    return notes
+
+
+def _record(games: list[Any], fid: str) -> dict[str, Any]:
+    rec = {"w": 0, "l": 0, "home": [0, 0], "away": [0, 0], "neutral": [0, 0], "pf": 0, "pa": 0}
+    for g in games:
+        is_home = g["home"] == fid
+        pf, pa = (g["home_pts"], g["away_pts"]) if is_home else (g["away_pts"], g["home_pts"])
+        won = pf > pa
+        rec["w" if won else "l"] += 1
+        where = "neutral" if g["neutral"] else ("home" if is_home else "away")
+        rec[where][0 if won else 1] += 1
+        rec["pf"] += pf
+        rec["pa"] += pa
+    return rec
+
+
+def _run(fid: str, season: int, br: Bracket, playoff_games: list[Any]) -> PlayoffRun:
+    mine = [s for s in br.series if fid in (s.team_a, s.team_b)]
+    if not mine:
+        text = "no playoff games in the data" if not playoff_games else "did not make the playoffs"
+        return PlayoffRun(False, 0, 0, [], 0, False, text)
+    out = []
+    for s in mine:
+        opp = s.team_b if s.team_a == fid else s.team_a
+        w, lost = (s.a_wins, s.b_wins) if s.team_a == fid else (s.b_wins, s.a_wins)
+        name = round_name(s.round, br.rounds[s.league], season, s.league, s.league not in br.finals_missing)
+        won = None if s.winner is None else s.winner == fid
+        out.append(PlayoffSeries(s.round, name, opp, FRANCHISES[opp].name_in(season), w, lost, won))
+    last = out[-1]
+    league = mine[-1].league
+    champion = br.champions.get(league) == fid
+    if champion:
+        result = f"won the {season} {league} Finals (champion)"
+    elif last.won is False:
+        result = f"lost in the {last.round_name} to {last.opponent_name} ({last.wins}-{last.losses})"
+    elif league in br.finals_missing:
+        result = f"won the {last.round_name}; the Finals are not in the data"
+    else:
+        result = f"{last.round_name} {last.wins}-{last.losses} against {last.opponent_name}"
+    return PlayoffRun(
+        True,
+        sum(s.wins for s in out),
+        sum(s.losses for s in out),
+        out,
+        sum(1 for s in out if s.won),
+        champion,
+        result,
+    )
+
+
+async def team_season(store: Store, team: str, season: int | str) -> TeamSeason:
+    """A franchise's season from its games: record, splits, scoring and its playoff run."""
+    s = await require_season(store, season)
+    f = _team(team, s)
+    regular_all = await _season_games(store, s, "regular")
+    playoffs_all = await _season_games(store, s, "playoffs")
+    regular = [g for g in regular_all if f.id in (g["home"], g["away"])]
+    if not regular:
+        seasons = await store.fetchall(
+            "SELECT MIN(season), MAX(season) FROM games WHERE home = ? OR away = ?", (f.id, f.id)
+        )
+        lo, hi = seasons[0]
+        span = f"its seasons in the data: {lo}-{hi}" if lo is not None else "it has no games in the data"
+        raise NotFound(f"{f.name} ({f.id}) played no regular-season games in {s}; {span}")
+    rec = _record(regular, f.id)
+    n = rec["w"] + rec["l"]
+    br = bracket(s, playoffs_all)
+    latest = (await store.fetchone("SELECT MAX(season) FROM games"))[0]
+    era = f.era(s)
+    conf_div = place(f.id, s)
+    return TeamSeason(
+        franchise=f.id, name=f.name_in(s), season=s, season_label=season_label(s),
+        league=era.league_in(s) if era else "NBA",
+        conference=conf_div[0] if conf_div else None, division=conf_div[1] if conf_div else None,
+        games=n, wins=rec["w"], losses=rec["l"], win_pct=round(rec["w"] / n, 3),
+        home=Split(*rec["home"]), away=Split(*rec["away"]), neutral=Split(*rec["neutral"]),
+        pts_for=round(rec["pf"] / n, 1), pts_against=round(rec["pa"] / n, 1),
+        avg_margin=round((rec["pf"] - rec["pa"]) / n, 1),
+        playin=[game_out(g) for g in playoffs_all if g["playin"] and f.id in (g["home"], g["away"])],
+        playoffs=_run(f.id, s, br, playoffs_all),
+        notes=_notes(s, regular_all, playoffs_all, br, latest),
+    )  # fmt: skip
+
+
+async def standings(store: Store, season: int | str, conference: str | None = None) -> Standings:
+    """Regular-season standings from games: by conference from 1990, by league before."""
+    s = await require_season(store, season)
+    conf = None if conference is None else parse_conference(conference)
+    if conf is not None and s < FIRST_ALIGNED_SEASON:
+        raise InvalidInput(
+            f"conference alignment is known from {FIRST_ALIGNED_SEASON} on; for {s} ask without a "
+            "conference (league-wide standings)"
+        )
+    regular = await _season_games(store, s, "regular")
+    teams = sorted({g["home"] for g in regular} | {g["away"] for g in regular})
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for fid in teams:
+        rec = _record([g for g in regular if fid in (g["home"], g["away"])], fid)
+        cd = place(fid, s)
+        era = FRANCHISES[fid].era(s)
+        group = cd[0] if cd else (era.league_in(s) if era else "NBA")
+        n = rec["w"] + rec["l"]
+        groups.setdefault(group, []).append(
+            {"fid": fid, "cd": cd, "w": rec["w"], "l": rec["l"], "pct": rec["w"] / n, "rec": rec, "n": n}
+        )
+    order = [g for g in (*CONFERENCES, "NBA", "BAA", "ABA") if g in groups]
+    out = []
+    for name in order:
+        if conf is not None and name != conf:
+            continue
+        rows = sorted(groups[name], key=lambda t: (-t["pct"], -t["w"], t["fid"]))
+        lead = rows[0]
+        out.append(
+            StandingsGroup(
+                name,
+                [
+                    StandingRow(
+                        rank=i + 1,
+                        team=t["fid"],
+                        name=FRANCHISES[t["fid"]].name_in(s),
+                        conference=t["cd"][0] if t["cd"] else None,
+                        division=t["cd"][1] if t["cd"] else None,
+                        wins=t["w"],
+                        losses=t["l"],
+                        win_pct=round(t["pct"], 3),
+                        games_behind=((lead["w"] - t["w"]) + (t["l"] - lead["l"])) / 2,
+                        home="{}-{}".format(*t["rec"]["home"]),
+                        away="{}-{}".format(*t["rec"]["away"]),
+                        pts_for=round(t["rec"]["pf"] / t["n"], 1),
+                        pts_against=round(t["rec"]["pa"] / t["n"], 1),
+                        avg_margin=round((t["rec"]["pf"] - t["rec"]["pa"]) / t["n"], 1),
+                    )
+                    for i, t in enumerate(rows)
+                ],
+            )
+        )
+    playoffs = await _season_games(store, s, "playoffs")
+    latest = (await store.fetchone("SELECT MAX(season) FROM games"))[0]
+    notes = _notes(s, regular, playoffs, bracket(s, playoffs), latest)
+    return Standings(s, season_label(s), conf, regular[-1]["date"] if regular else "", out, notes)

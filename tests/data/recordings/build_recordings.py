@@ -1,0 +1,197 @@
+"""Rebuild the recorded nba_api responses used by tests/data/test_live.py (run by hand, offline).
+
+``leaguegamelog_team_2022-23.json`` holds the first 12 game ids (both team rows each) of
+gamelogs/team_gamelog_2022-23.csv in the exact dict ``LeagueGameLog(...).get_dict()``
+returns: upper-case headers, numbers as JSON numbers, ids as strings.
+``leaguegamelog_player_2022-23.json`` is hand-built in the player layout (a few
+rows, one player with two teams); its numbers are illustrative, not real box scores.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = Path(os.environ.get("NBAMCP_DATA_DIR") or HERE.parents[3] / "shared" / "data")
+_STRINGS = {"SEASON_ID", "TEAM_ABBREVIATION", "TEAM_NAME", "GAME_ID", "GAME_DATE", "MATCHUP", "WL"}
+
+
+def _value(col: str, raw: str) -> object:
+    if col in _STRINGS or raw == "":
+        return raw or None
+    return float(raw) if "." in raw else int(raw)
+
+
+def team_recording(games: int = 12) -> dict:
+    with (DATA / "gamelogs" / "team_gamelog_2022-23.csv").open(newline="") as f:
+        reader = csv.reader(f)
+        headers = [h.upper() for h in next(reader)]
+        every = list(reader)
+    gid = headers.index("GAME_ID")
+    keep = sorted({r[gid] for r in every})[:games]
+    rows = [r for r in every if r[gid] in keep]
+    return {
+        "resource": "leaguegamelog",
+        "parameters": {
+            "Counter": 0, "Direction": "ASC", "LeagueID": "00", "PlayerOrTeam": "T", "Season": "2022-23",
+            "SeasonType": "Regular Season", "Sorter": "DATE", "DateFrom": None, "DateTo": None,
+        },
+        "resultSets": [
+            {"name": "LeagueGameLog", "headers": headers,
+             "rowSet": [[_value(h, v) for h, v in zip(headers, r, strict=True)] for r in rows]}
+        ],
+    }  # fmt: skip
+
+
+PLAYER_HEADERS = [
+    "SEASON_ID", "PLAYER_ID", "PLAYER_NAME", "TEAM_ID", "TEAM_ABBREVIATION", "TEAM_NAME", "GAME_ID",
+    "GAME_DATE", "MATCHUP", "WL", "MIN", "FGM", "FGA", "FG_PCT", "FG3M", "FG3A", "FG3_PCT", "FTM", "FTA",
+    "FT_PCT", "OREB", "DREB", "REB", "AST", "STL", "BLK", "TOV", "PF", "PTS", "PLUS_MINUS", "FANTASY_PTS",
+    "VIDEO_AVAILABLE",
+]  # fmt: skip
+
+
+def _p(pid, name, tid, team, tname, gid, date, matchup, wl, mn, fgm, fga, fg3m, fg3a, ftm, fta, oreb, dreb,
+       ast, stl, blk, tov, pf) -> list:  # fmt: skip
+    pts = 2 * fgm + fg3m + ftm
+    return ["22022", pid, name, tid, team, tname, gid, date, matchup, wl, mn, fgm, fga,
+            round(fgm / fga, 3) if fga else None, fg3m, fg3a, round(fg3m / fg3a, 3) if fg3a else None,
+            ftm, fta, round(ftm / fta, 3) if fta else None, oreb, dreb, oreb + dreb, ast, stl, blk, tov, pf,
+            pts, 0, 0.0, 1]  # fmt: skip
+
+
+def player_recording() -> dict:
+    bkn, phx, den = (1610612751, "BKN", "Brooklyn Nets"), (1610612756, "PHX", "Phoenix Suns"), (
+        1610612743, "DEN", "Denver Nuggets")  # fmt: skip
+    kd, joker = (201142, "Kevin Durant"), (203999, "Nikola Jokić")
+    rows = [
+        _p(
+            *kd,
+            *bkn,
+            "0022200005",
+            "2022-10-19",
+            "BKN vs. NOP",
+            "L",
+            36,
+            13,
+            25,
+            1,
+            4,
+            5,
+            6,
+            1,
+            6,
+            6,
+            1,
+            1,
+            3,
+            2,
+        ),
+        _p(
+            *kd,
+            *bkn,
+            "0022200020",
+            "2022-10-21",
+            "BKN @ TOR",
+            "L",
+            38,
+            12,
+            22,
+            2,
+            5,
+            6,
+            7,
+            0,
+            7,
+            5,
+            0,
+            2,
+            2,
+            3,
+        ),
+        _p(
+            *kd,
+            *phx,
+            "0022200900",
+            "2023-03-01",
+            "PHX @ CHA",
+            "W",
+            28,
+            9,
+            15,
+            2,
+            4,
+            3,
+            3,
+            0,
+            6,
+            2,
+            1,
+            1,
+            1,
+            2,
+        ),
+        _p(
+            *joker,
+            *den,
+            "0022200001",
+            "2022-10-18",
+            "DEN @ UTA",
+            "L",
+            34,
+            9,
+            12,
+            0,
+            2,
+            9,
+            11,
+            3,
+            7,
+            9,
+            1,
+            0,
+            4,
+            3,
+        ),
+        _p(
+            *joker,
+            *den,
+            "0022200030",
+            "2022-10-22",
+            "DEN vs. OKC",
+            "W",
+            29,
+            6,
+            10,
+            1,
+            2,
+            2,
+            2,
+            2,
+            10,
+            13,
+            2,
+            1,
+            3,
+            2,
+        ),
+    ]
+    return {
+        "resource": "leaguegamelog",
+        "note": "hand-built sample in the LeagueGameLog player layout; numbers are illustrative",
+        "parameters": {
+            "LeagueID": "00",
+            "PlayerOrTeam": "P",
+            "Season": "2022-23",
+            "SeasonType": "Regular Season",
+        },
+        "resultSets": [{"name": "LeagueGameLog", "headers": PLAYER_HEADERS, "rowSet": rows}],
+    }
+
+
+if __name__ == "__main__":
+    (HERE / "leaguegamelog_team_2022-23.json").write_text(json.dumps(team_recording(), indent=1) + "\n")
+    (HERE / "leaguegamelog_player_2022-23.json").write_text(json.dumps(player_recording(), indent=1) + "\n")
