@@ -1,0 +1,613 @@
+"""The in-process durable stream: an SQLite outbox with durable consumers.
+
+What JetStream gives across processes, kept as far as one process can: a
+publish returns once its event is committed to ``events.sqlite`` (WAL,
+``synchronous=NORMAL``: it survives the process being killed), and each
+consumer's progress (its ack floor) is committed too, so after a restart every
+event a consumer had not acknowledged is delivered again.
+
+- One writer task commits whatever is queued in one transaction (group commit):
+  concurrent publishes and ack floors share a commit, made in ONE call into the
+  writer's own thread (a plain sqlite3 connection that only that thread uses).
+  Consumers read through a second, read-only aiosqlite connection.
+- A consumer's state is in memory while the process runs (delivered, not yet
+  acked messages and their ack deadlines); only the floor (every event up to
+  it is done) is persisted. Acks above a gap in the floor are redelivered after
+  a restart: delivery is at least once, as on JetStream.
+- Events are pruned once every known consumer's floor has passed them, or
+  when older than ``max_age_s`` (JetStream's limits retention).
+
+One process owns the file: two processes on one outbox are not supported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import msgspec
+import structlog
+
+from nbamcp.bus.base import Bus
+from nbamcp.bus.durable import (
+    PublishAck,
+    StreamSettings,
+    check_consumer,
+    check_event_subject,
+)
+from nbamcp.bus.subjects import check_headers, has_wildcard, matches
+from nbamcp.errors import BusClosed, InvalidInput, Unavailable
+from nbamcp.subjects import EVENTS_ALL
+
+log = structlog.get_logger(__name__)
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    subject TEXT NOT NULL,
+    data BLOB NOT NULL,
+    headers BLOB,
+    msg_id TEXT,
+    ts REAL NOT NULL
+);
+CREATE UNIQUE INDEX events_msg_id ON events (msg_id) WHERE msg_id IS NOT NULL;
+CREATE INDEX events_ts ON events (ts);
+CREATE TABLE consumers (
+    name TEXT PRIMARY KEY,
+    filter TEXT NOT NULL,
+    ack_floor INTEGER NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+_MAX_GROUP = 4096  # queued writes committed together at most
+_PRUNE_EVERY_S = 30.0
+_headers_enc = msgspec.msgpack.Encoder()
+_headers_dec = msgspec.msgpack.Decoder(dict[str, str])
+
+
+@dataclass(slots=True)
+class _Append:
+    subject: str
+    data: bytes
+    headers: bytes | None
+    msg_id: str | None
+    fut: asyncio.Future[PublishAck]
+
+
+@dataclass(slots=True)
+class _Floor:
+    name: str
+    filter: str
+    floor: int
+    fut: asyncio.Future[None] | None = None
+
+
+@dataclass(slots=True)
+class _Prune:
+    fut: asyncio.Future[None] | None
+
+
+_STOP = object()
+
+
+class SqliteMsg:
+    """One delivery of an outbox event."""
+
+    __slots__ = ("_settled", "_state", "data", "headers", "num_delivered", "seq", "subject")
+
+    def __init__(
+        self, state: _ConsumerState, seq: int, subject: str, data: bytes, headers: dict[str, str], n: int
+    ) -> None:
+        self._state = state
+        self._settled = False
+        self.seq = seq
+        self.subject = subject
+        self.data = data
+        self.headers = headers
+        self.num_delivered = n
+
+    # The first of ack / nak / term settles this delivery; later calls do nothing (as on JetStream).
+    async def ack(self) -> None:
+        self.settle_done()
+
+    async def term(self) -> None:
+        self.settle_done()
+
+    async def nak(self, delay_s: float = 0.0) -> None:
+        if not self._settled:
+            self._settled = True
+            self._state.nak(self.seq, delay_s)
+
+    def settle_done(self) -> None:
+        if not self._settled:
+            self._settled = True
+            self._state.done(self.seq)
+
+
+@dataclass(slots=True)
+class _Out:
+    """A delivered, not yet acked event."""
+
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    num_delivered: int
+    ready_at: float  # when it may be delivered again
+
+
+class _ConsumerState:
+    """One durable consumer, shared by every handle with its name."""
+
+    def __init__(self, events: SqliteEvents, name: str, filter: str, floor: int) -> None:
+        self.events = events
+        self.name = name
+        self.filter = filter
+        self.floor_saved = floor
+        self.cursor = floor  # highest seq read from the table
+        self.outstanding: dict[int, _Out] = {}
+        self.handles = 0
+        self.lock = asyncio.Lock()
+
+    @property
+    def floor(self) -> int:
+        return (min(self.outstanding) - 1) if self.outstanding else self.cursor
+
+    def done(self, seq: int) -> None:
+        self.outstanding.pop(seq, None)
+
+    def nak(self, seq: int, delay_s: float) -> None:
+        out = self.outstanding.get(seq)
+        if out is not None:
+            out.ready_at = time.monotonic() + max(delay_s, 0.0)
+            self.events._wake()
+
+    def save_floor(self, *, wait: bool) -> asyncio.Future[None] | None:
+        floor = self.floor
+        if floor == self.floor_saved and not wait:
+            return None
+        self.floor_saved = floor
+        return self.events._enqueue_floor(self.name, self.filter, floor, wait=wait)
+
+    def reset(self) -> None:
+        """No handle left: what was in flight is delivered again to the next one."""
+        self.cursor = self.floor
+        self.outstanding.clear()
+
+
+class SqliteConsumer:
+    """A handle on a durable consumer of the outbox."""
+
+    def __init__(self, state: _ConsumerState) -> None:
+        self._state = state
+        self.name = state.name
+        self.filter = state.filter
+        self._closed = False
+
+    async def fetch(self, max_msgs: int, timeout: float) -> list[SqliteMsg]:
+        if max_msgs < 1:
+            raise InvalidInput(f"max_msgs must be >= 1, got {max_msgs}")
+        st = self._state
+        ev = st.events
+        deadline = time.monotonic() + max(timeout, 0.0)
+        async with st.lock:
+            while True:
+                if self._closed or ev._closing:
+                    return []
+                out = self._redeliveries(max_msgs)
+                if len(out) < max_msgs:
+                    out += await self._new(max_msgs - len(out))
+                if out:
+                    st.save_floor(wait=False)
+                    return out
+                now = time.monotonic()
+                if now >= deadline:
+                    st.save_floor(wait=False)
+                    return []
+                wake_at = min((o.ready_at for o in st.outstanding.values()), default=deadline)
+                await ev._wait(min(deadline, wake_at) - now)
+
+    def _redeliveries(self, limit: int) -> list[SqliteMsg]:
+        st = self._state
+        now = time.monotonic()
+        due = sorted(seq for seq, o in st.outstanding.items() if o.ready_at <= now)
+        out: list[SqliteMsg] = []
+        settings = st.events.settings
+        for seq in due:
+            if len(out) >= limit:
+                break
+            o = st.outstanding[seq]
+            if o.num_delivered >= settings.max_deliver:
+                del st.outstanding[seq]
+                log.warning(
+                    "durable.max_deliver_reached", consumer=st.name, seq=seq, subject=o.subject,
+                    deliveries=o.num_delivered,
+                )  # fmt: skip
+                continue
+            o.num_delivered += 1
+            o.ready_at = now + settings.ack_wait_s
+            out.append(SqliteMsg(st, seq, o.subject, o.data, o.headers, o.num_delivered))
+        return out
+
+    async def _new(self, limit: int) -> list[SqliteMsg]:
+        st = self._state
+        ev = st.events
+        out: list[SqliteMsg] = []
+        while len(out) < limit and st.cursor < ev.last_seq:
+            hi = ev.last_seq
+            need = limit - len(out)
+            rows = await ev._read(st.cursor, hi, st.filter, need)
+            ready_at = time.monotonic() + ev.settings.ack_wait_s
+            for seq, subject, data, headers in rows:
+                if not matches(st.filter, subject):
+                    continue
+                hdrs = _headers_dec.decode(headers) if headers else {}
+                st.outstanding[seq] = _Out(subject, data, hdrs, 1, ready_at)
+                out.append(SqliteMsg(st, seq, subject, data, hdrs, 1))
+            # Fewer rows than asked: everything up to hi has been seen.
+            st.cursor = rows[-1][0] if len(rows) == need else hi
+        return out
+
+    async def ack_all(self, msgs: list[SqliteMsg]) -> None:  # type: ignore[override]
+        for m in msgs:
+            m.settle_done()
+        fut = self._state.save_floor(wait=True)
+        if fut is not None:
+            await fut
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        st = self._state
+        st.events._wake()
+        async with st.lock:
+            st.handles -= 1
+            if st.handles == 0:
+                st.reset()
+                st.events._states.pop(st.name, None)
+            if not st.events._closing:
+                fut = st.save_floor(wait=True)
+                if fut is not None:
+                    with contextlib.suppress(BusClosed):
+                        await fut
+
+
+class _OutboxWriter:
+    """The write side: one sqlite3 connection, used only from its own thread.
+
+    A group commit is ONE call into that thread (dedup, inserts, floors, prune,
+    commit), not a thread hop per statement: that is most of a publish's cost.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="events-writer")
+        self.conn: sqlite3.Connection | None = None
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    def open(self) -> int:
+        """Connect, migrate; returns the last sequence number ever assigned."""
+        conn = self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        (version,) = conn.execute("PRAGMA user_version").fetchone() or (0,)
+        if version > SCHEMA_VERSION:
+            raise Unavailable(
+                f"the event outbox {self.path} has schema version {version}, newer than this code "
+                f"({SCHEMA_VERSION}); upgrade nbamcp or remove the file"
+            )
+        if version < 1:
+            conn.executescript(f"BEGIN;\n{_SCHEMA}\nPRAGMA user_version = 1;\nCOMMIT;")
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return int(row[0]) if row else 0
+
+    def commit(
+        self,
+        appends: list[tuple[str, bytes, bytes | None, str | None]],
+        floors: list[tuple[str, str, int]],
+        prune_before: float | None,
+    ) -> list[tuple[int, bool]]:
+        """Store events (a known msg_id is not stored again) and floors in one transaction.
+
+        Returns (seq, duplicate) per append, in order.
+        """
+        conn = self.conn
+        assert conn is not None
+        now = time.time()
+        out: list[tuple[int, bool]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            seen: dict[str, int] = {}
+            for subject, data, headers, msg_id in appends:
+                if msg_id:
+                    seq = seen.get(msg_id)
+                    if seq is None:
+                        row = conn.execute("SELECT seq FROM events WHERE msg_id = ?", (msg_id,)).fetchone()
+                        seq = row[0] if row else None
+                    if seq is not None:
+                        out.append((int(seq), True))
+                        continue
+                cur = conn.execute(
+                    "INSERT INTO events (subject, data, headers, msg_id, ts) VALUES (?, ?, ?, ?, ?)",
+                    (subject, data, headers, msg_id, now),
+                )
+                seq = int(cur.lastrowid or 0)
+                if msg_id:
+                    seen[msg_id] = seq
+                out.append((seq, False))
+            for name, filter, floor in floors:
+                conn.execute(
+                    "INSERT INTO consumers (name, filter, ack_floor, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET filter = excluded.filter, "
+                    "ack_floor = excluded.ack_floor, updated_at = excluded.updated_at",
+                    (name, filter, floor, now),
+                )
+            if prune_before is not None:
+                conn.execute(
+                    "DELETE FROM events WHERE ts < ? OR seq <= (SELECT MIN(ack_floor) FROM consumers)",
+                    (prune_before,),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return out
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class SqliteEvents:
+    """The outbox. Build it with :meth:`open`; one per process (see ``open_durable``)."""
+
+    def __init__(
+        self,
+        writer: _OutboxWriter,
+        reader: aiosqlite.Connection,
+        path: Path,
+        settings: StreamSettings,
+        bus: Bus | None,
+        last_seq: int,
+    ) -> None:
+        self._w = writer
+        self._r = reader
+        self.path = path
+        self._settings = settings
+        self._bus = bus
+        self.last_seq = last_seq
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._states: dict[str, _ConsumerState] = {}
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._closing = False
+        self._last_prune = 0.0
+        self._writer_task = asyncio.create_task(self._writer_loop(), name="durable-sqlite-writer")
+
+    @classmethod
+    async def open(
+        cls, path: str | Path, *, settings: StreamSettings | None = None, bus: Bus | None = None
+    ) -> SqliteEvents:
+        """Open (creating if needed) the outbox at ``path``; ``bus`` also gets every publish."""
+        p = Path(path)
+        writer = _OutboxWriter(p)
+        reader: aiosqlite.Connection | None = None
+        try:
+            await writer.call(p.parent.mkdir, 0o777, True, True)
+            last_seq = await writer.call(writer.open)
+            reader = await aiosqlite.connect(p)
+            await reader.execute("PRAGMA query_only = ON")
+        except BaseException as exc:
+            await writer.call(writer.close)
+            writer.pool.shutdown(wait=False)
+            if reader is not None:
+                await reader.close()
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise Unavailable(f"cannot open the event outbox at {p}: {exc}") from exc
+            raise
+        return cls(writer, reader, p, settings or StreamSettings(), bus, last_seq)
+
+    @property
+    def kind(self) -> str:
+        return "sqlite"
+
+    @property
+    def settings(self) -> StreamSettings:
+        return self._settings
+
+    # ---- publishing ---------------------------------------------------------------------------------
+    async def publish(
+        self,
+        subject: str,
+        data: bytes,
+        *,
+        headers: Mapping[str, str] | None = None,
+        msg_id: str | None = None,
+    ) -> PublishAck:
+        if self._closing:
+            raise BusClosed(f"the event outbox is closed: cannot publish {subject!r}")
+        check_event_subject(subject, self._settings)
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        hdrs = check_headers(subject, len(data), headers, 1 << 62) if headers else None
+        fut: asyncio.Future[PublishAck] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(
+            _Append(subject, data, _headers_enc.encode(hdrs) if hdrs else None, msg_id or None, fut)
+        )
+        return await fut
+
+    def _enqueue_floor(
+        self, name: str, filter: str, floor: int, *, wait: bool
+    ) -> asyncio.Future[None] | None:
+        if self._writer_task.done():
+            if wait:
+                raise BusClosed("the event outbox is closed")
+            return None
+        fut = asyncio.get_running_loop().create_future() if wait else None
+        self._queue.put_nowait(_Floor(name, filter, floor, fut))
+        return fut
+
+    async def _writer_loop(self) -> None:
+        stop = False
+        while not stop:
+            ops = [await self._queue.get()]
+            while not self._queue.empty() and len(ops) < _MAX_GROUP:
+                ops.append(self._queue.get_nowait())
+            if _STOP in ops:
+                stop = True
+                ops = [op for op in ops if op is not _STOP]
+            if ops:
+                await self._apply(ops)
+
+    async def _apply(self, ops: list[Any]) -> None:
+        appends = [op for op in ops if isinstance(op, _Append)]
+        floors = [op for op in ops if isinstance(op, _Floor)]
+        prunes = [op for op in ops if isinstance(op, _Prune)]
+        prune_before = None
+        if prunes or (floors and time.monotonic() - self._last_prune > _PRUNE_EVERY_S):
+            self._last_prune = time.monotonic()
+            prune_before = time.time() - self._settings.max_age_s
+        try:
+            results = await self._w.call(
+                self._w.commit,
+                [(a.subject, a.data, a.headers, a.msg_id) for a in appends],
+                [(f.name, f.filter, f.floor) for f in floors],
+                prune_before,
+            )
+        except asyncio.CancelledError:
+            self._fail(ops, BusClosed("the event outbox was closed before the write committed"))
+            raise
+        except Exception as exc:
+            log.exception("durable.write_failed", path=str(self.path), events=len(appends))
+            self._fail(ops, Unavailable(f"the event outbox {self.path} could not store the event: {exc}"))
+            return
+        for a, (seq, dup) in zip(appends, results, strict=True):
+            if seq > self.last_seq:
+                self.last_seq = seq
+            if not a.fut.done():
+                a.fut.set_result(PublishAck(self._settings.name, seq, dup))
+        for op in (*floors, *prunes):
+            if op.fut is not None and not op.fut.done():
+                op.fut.set_result(None)
+        self._wake()
+        if self._bus is not None:
+            # Plain subscribers of the core bus (cache invalidation) see durable events too.
+            for a, (_, dup) in zip(appends, results, strict=True):
+                if dup:
+                    continue
+                try:
+                    hdrs = _headers_dec.decode(a.headers) if a.headers else None
+                    await self._bus.publish(a.subject, a.data, headers=hdrs)
+                except BusClosed:
+                    break
+                except Exception as exc:  # the event is stored: a core fan-out failure is only logged
+                    log.warning("durable.core_publish_failed", subject=a.subject, error=str(exc))
+
+    def _fail(self, ops: list[Any], exc: Exception) -> None:
+        for op in ops:
+            fut = op.fut
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+
+    # ---- consuming -----------------------------------------------------------------------------------
+    async def consumer(self, name: str, filter: str = EVENTS_ALL) -> SqliteConsumer:
+        if self._closing:
+            raise BusClosed("the event outbox is closed")
+        check_consumer(name, filter, self._settings)
+        st = self._states.get(name)
+        if st is not None:
+            if st.filter != filter:
+                raise InvalidInput(
+                    f"consumer {name!r} is open with filter {st.filter!r}; close it before using {filter!r}"
+                )
+        else:
+            async with self._r.execute("SELECT ack_floor FROM consumers WHERE name = ?", (name,)) as cur:
+                row = await cur.fetchone()
+            # A new consumer starts at the oldest stored event (JetStream's DeliverPolicy.ALL).
+            st = self._states[name] = _ConsumerState(self, name, filter, int(row[0]) if row else 0)
+            fut = st.save_floor(wait=True)
+            if fut is not None:
+                await fut
+        st.handles += 1
+        return SqliteConsumer(st)
+
+    async def _read(self, after: int, hi: int, filter: str, limit: int) -> list[tuple[Any, ...]]:
+        if not has_wildcard(filter):
+            sql = "SELECT seq, subject, data, headers FROM events WHERE seq > ? AND seq <= ? AND subject = ?"
+            args: tuple[Any, ...] = (after, hi, filter)
+        else:
+            # Narrow by the literal prefix in SQL; the wildcard match is done in Python.
+            prefix = filter.split("*", 1)[0].split(">", 1)[0]
+            sql = (
+                "SELECT seq, subject, data, headers FROM events WHERE seq > ? AND seq <= ? "
+                "AND substr(subject, 1, ?) = ?"
+            )
+            args = (after, hi, len(prefix), prefix)
+        async with self._r.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit)) as cur:
+            return [tuple(r) for r in await cur.fetchall()]
+
+    def _wake(self) -> None:
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._waiters.clear()
+
+    async def _wait(self, timeout: float) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(fut)
+        try:
+            await asyncio.wait({fut}, timeout=max(timeout, 0.0))
+        finally:
+            self._waiters.discard(fut)
+
+    async def stored(self) -> int:
+        """How many events the outbox holds (not yet pruned)."""
+        async with self._r.execute("SELECT COUNT(*) FROM events") as cur:
+            (n,) = await cur.fetchone() or (0,)
+        return int(n)
+
+    async def prune(self) -> None:
+        """Drop what every consumer is done with, and what is older than ``max_age_s``, now.
+
+        Normally done at most every ~30 s, with a saved ack floor.
+        """
+        if self._closing:
+            raise BusClosed("the event outbox is closed")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Prune(fut))
+        await fut
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._wake()
+        for st in list(self._states.values()):
+            st.save_floor(wait=False)
+        self._queue.put_nowait(_STOP)
+        try:
+            async with asyncio.timeout(10):
+                await self._writer_task
+        except TimeoutError:
+            self._writer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer_task
+        for op in list(self._queue._queue):  # type: ignore[attr-defined]
+            if op is not _STOP and op.fut is not None and not op.fut.done():
+                op.fut.set_exception(BusClosed("the event outbox was closed"))
+        await self._r.close()
+        await self._w.call(self._w.close)
+        self._w.pool.shutdown(wait=True)

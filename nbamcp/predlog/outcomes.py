@@ -1,0 +1,229 @@
+"""The feedback book: predictions awaiting results, and their realized outcomes.
+
+The monitor keeps its own slim copy of each logged prediction (fed by the same
+durable stream as the prediction log, in stream order), so that a results event
+always finds every prediction published before it, whether or not the log
+writer has flushed yet. When results arrive, each waiting prediction of those
+games gets its outcome row: who won, and the prediction's Brier, log loss and
+pick. Realized metrics aggregate those rows per model version, counting each
+game once per version (its latest prediction before the result).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiosqlite
+
+from nbamcp.messages import PredictionEvent, RealizedMetrics
+from nbamcp.predlog.db import open_db, scalar, transaction
+from nbamcp.predlog.metrics import score
+from nbamcp.predlog.results import GameResult
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE predictions (
+        id INTEGER PRIMARY KEY,
+        request_id TEXT NOT NULL,
+        model_name TEXT NOT NULL,
+        model_version INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        ts REAL NOT NULL,
+        home TEXT NOT NULL,
+        away TEXT NOT NULL,
+        date TEXT NOT NULL,
+        neutral INTEGER NOT NULL,
+        game_id TEXT,
+        home_win_prob REAL NOT NULL,
+        cached INTEGER NOT NULL,
+        UNIQUE (request_id, model_name, model_version, date, home, away)
+    );
+    CREATE INDEX predictions_game ON predictions (date, home, away);
+    CREATE TABLE outcomes (
+        prediction_id INTEGER PRIMARY KEY REFERENCES predictions (id),
+        game_id TEXT NOT NULL,
+        home_pts INTEGER NOT NULL,
+        away_pts INTEGER NOT NULL,
+        home_win INTEGER NOT NULL,
+        brier REAL NOT NULL,
+        log_loss REAL NOT NULL,
+        correct INTEGER NOT NULL,
+        resolved_at REAL NOT NULL
+    );
+    CREATE INDEX outcomes_game ON outcomes (game_id);
+    CREATE TABLE results_events (
+        id INTEGER PRIMARY KEY,
+        received_at REAL NOT NULL,
+        date_from TEXT NOT NULL,
+        date_to TEXT NOT NULL,
+        games INTEGER NOT NULL,
+        resolved INTEGER NOT NULL
+    );
+    """,
+)
+
+_INSERT_PREDICTION = (
+    "INSERT OR IGNORE INTO predictions (request_id, model_name, model_version, source, ts, home, away, "
+    "date, neutral, game_id, home_win_prob, cached) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_REALIZED = """
+WITH scored AS (
+    SELECT p.model_name, p.model_version, p.source, p.date, o.game_id, o.brier, o.log_loss, o.correct,
+           ROW_NUMBER() OVER (
+               PARTITION BY p.model_name, p.model_version, p.source, o.game_id
+               ORDER BY p.ts DESC, p.id DESC
+           ) AS rn,
+           COUNT(*) OVER (PARTITION BY p.model_name, p.model_version, p.source) AS n_predictions
+    FROM predictions p JOIN outcomes o ON o.prediction_id = p.id
+)
+SELECT model_name, model_version, source, COUNT(*), MAX(n_predictions), AVG(correct), AVG(brier),
+       AVG(log_loss), MIN(date), MAX(date)
+FROM scored WHERE rn = 1
+GROUP BY model_name, model_version, source
+ORDER BY model_name, model_version DESC, source
+"""
+
+
+class OutcomeBook:
+    """The monitor's file (``config.monitor_path``); the monitor is its only writer."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str | Path) -> OutcomeBook:
+        return cls(await open_db(path, MIGRATIONS, what="monitor database"), Path(path))
+
+    async def add_predictions(self, events: Sequence[PredictionEvent]) -> int:
+        """Record predictions (a redelivered one is stored once); returns how many were new."""
+        if not events:
+            return 0
+        before = self.conn.total_changes
+        async with transaction(self.conn) as conn:
+            await conn.executemany(
+                _INSERT_PREDICTION,
+                [
+                    (e.request_id, e.model_name, e.model_version, e.source, e.ts, e.home, e.away, e.date,
+                     int(e.neutral), e.game_id, e.home_win_prob, int(e.cached))
+                    for e in events
+                ],
+            )  # fmt: skip
+        return self.conn.total_changes - before
+
+    async def resolve(self, games: Sequence[GameResult], *, date_from: str, date_to: str) -> int:
+        """Join waiting predictions with these results; returns how many were resolved.
+
+        A prediction matches its game by ``game_id`` when it carried one, else by
+        (date, home, away); a neutral-site game also matches with the teams
+        swapped. Of a doubleheader's two games, the first takes the prediction.
+        """
+        now = time.time()
+        rows: list[tuple[object, ...]] = []
+        if games:
+            by_id = {g.game_id: g for g in games}
+            by_key: dict[tuple[str, str, str], GameResult] = {}
+            for g in sorted(games, key=lambda g: g.game_id, reverse=True):
+                by_key[(g.date, g.home, g.away)] = g  # the first of a doubleheader wins
+            lo = min(g.date for g in games)
+            hi = max(g.date for g in games)
+            sql = (
+                "SELECT p.id, p.game_id, p.date, p.home, p.away, p.neutral, p.home_win_prob "
+                "FROM predictions p LEFT JOIN outcomes o ON o.prediction_id = p.id "
+                "WHERE o.prediction_id IS NULL AND p.date BETWEEN ? AND ?"
+            )
+            async with self.conn.execute(sql, (lo, hi)) as cur:
+                waiting = list(await cur.fetchall())
+            for pid, gid, date, home, away, neutral, prob in waiting:
+                match = _match(by_id, by_key, gid, date, home, away, bool(neutral))
+                if match is None:
+                    continue
+                g, swapped = match
+                home_pts, away_pts = (g.away_pts, g.home_pts) if swapped else (g.home_pts, g.away_pts)
+                if home_pts == away_pts:
+                    continue  # no winner recorded: nothing to score
+                brier, log_loss, correct = score(float(prob), home_pts > away_pts)
+                rows.append(
+                    (pid, g.game_id, home_pts, away_pts, int(home_pts > away_pts), brier, log_loss,
+                     int(correct), now)
+                )  # fmt: skip
+        before = self.conn.total_changes
+        async with transaction(self.conn) as conn:
+            await conn.executemany("INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            resolved = self.conn.total_changes - before
+            await conn.execute(
+                "INSERT INTO results_events (received_at, date_from, date_to, games, resolved) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (now, date_from, date_to, len(games), resolved),
+            )
+        return resolved
+
+    async def realized(self, model_name: str | None = None) -> list[RealizedMetrics]:
+        async with self.conn.execute(_REALIZED) as cur:
+            rows = list(await cur.fetchall())
+        return [
+            RealizedMetrics(
+                model_name=name,
+                model_version=int(version),
+                source=source,
+                role="",
+                n_games=int(n_games),
+                n_predictions=int(n_pred),
+                accuracy=round(acc, 4),
+                brier=round(brier, 4),
+                log_loss=round(ll, 4),
+                first_game=first,
+                last_game=last,
+            )
+            for name, version, source, n_games, n_pred, acc, brier, ll, first, last in rows
+            if model_name is None or name == model_name
+        ]
+
+    async def pending(self) -> int:
+        return int(
+            await scalar(  # type: ignore[arg-type]
+                self.conn,
+                "SELECT COUNT(*) FROM predictions p WHERE NOT EXISTS "
+                "(SELECT 1 FROM outcomes o WHERE o.prediction_id = p.id)",
+            )
+            or 0
+        )
+
+    async def predictions(self) -> int:
+        return int(await scalar(self.conn, "SELECT COUNT(*) FROM predictions") or 0)  # type: ignore[arg-type]
+
+    async def results_summary(self) -> tuple[int, str | None]:
+        """(results events handled, "from..to" of the latest one)."""
+        latest = "SELECT date_from || '..' || date_to FROM results_events ORDER BY id DESC LIMIT 1"
+        async with self.conn.execute(f"SELECT COUNT(*), ({latest}) FROM results_events") as cur:
+            row = await cur.fetchone()
+        return (int(row[0]), row[1]) if row else (0, None)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+def _match(
+    by_id: dict[str, GameResult],
+    by_key: dict[tuple[str, str, str], GameResult],
+    game_id: str | None,
+    date: str,
+    home: str,
+    away: str,
+    neutral: bool,
+) -> tuple[GameResult, bool] | None:
+    """The game a prediction was about, and whether the store has its teams the other way round."""
+    if game_id:
+        g = by_id.get(game_id)
+        if g is None:
+            return None
+        return g, g.home != home
+    g = by_key.get((date, home, away))
+    if g is not None:
+        return g, False
+    g = by_key.get((date, away, home))
+    if g is not None and (g.neutral or neutral):
+        return g, True
+    return None

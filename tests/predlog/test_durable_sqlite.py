@@ -1,0 +1,147 @@
+"""What only the SQLite outbox has: surviving a killed process, pruning, its schema, one per bus."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from nbamcp.bus.durable import open_durable
+from nbamcp.bus.durable_sqlite import SqliteEvents
+from nbamcp.bus.memory import InMemoryBus
+from nbamcp.config import Config, PathsConfig
+from nbamcp.errors import BusClosed, Unavailable
+from nbamcp.subjects import EVENTS_GAMES, EVENTS_PREDICTION
+from tests.predlog.conftest import TEST_SETTINGS
+
+REPO = Path(__file__).resolve().parents[2]
+
+# A process that publishes as fast as it can and reports each publish that returned,
+# after acking the first 50 events as the consumer "w".
+CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    from nbamcp.bus.durable_sqlite import SqliteEvents
+
+    async def main(path):
+        ev = await SqliteEvents.open(path)
+        for i in range(60):
+            await ev.publish("nba.events.prediction", f"e{i}".encode())
+        c = await ev.consumer("w", "nba.events.prediction")
+        got = []
+        while len(got) < 50:
+            got += await c.fetch(50 - len(got), 1.0)
+        await c.ack_all(got)
+        print("acked 50", flush=True)
+        i = 60
+        while True:
+            batch = [ev.publish("nba.events.prediction", f"e{i + k}".encode()) for k in range(8)]
+            await asyncio.gather(*batch)
+            print(f"stored {i + 7}", flush=True)
+            i += 8
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+async def test_a_killed_process_loses_no_stored_event_and_no_ack(tmp_path: Path) -> None:
+    path = tmp_path / "events.sqlite"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, str(path), cwd=REPO, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    last_stored = -1
+    try:
+        async with asyncio.timeout(30):
+            assert (await proc.stdout.readline()).strip() == b"acked 50"
+            while last_stored < 400:
+                line = (await proc.stdout.readline()).decode().split()
+                assert line and line[0] == "stored", line
+                last_stored = int(line[1])
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    ev = await SqliteEvents.open(path, settings=TEST_SETTINGS)
+    try:
+        consumer = await ev.consumer("w", EVENTS_PREDICTION)
+        got: list[bytes] = []
+        async with asyncio.timeout(10):
+            while True:
+                batch = await consumer.fetch(500, timeout=0.2)
+                if not batch:
+                    break
+                got += [m.data for m in batch]
+                await consumer.ack_all(batch)
+    finally:
+        await ev.close()
+    # Every publish that had returned is there; the 50 acked ones are not delivered again.
+    assert got[0] == b"e50"
+    assert [f"e{i}".encode() for i in range(50, last_stored + 1)] == got[: last_stored + 1 - 50]
+
+
+async def test_events_every_consumer_is_done_with_are_pruned(tmp_path: Path) -> None:
+    ev = await SqliteEvents.open(tmp_path / "events.sqlite", settings=TEST_SETTINGS)
+    try:
+        for i in range(20):
+            await ev.publish(EVENTS_PREDICTION if i % 2 else EVENTS_GAMES, str(i).encode())
+        everything = await ev.consumer("all")
+        games = await ev.consumer("games", EVENTS_GAMES)
+        await everything.ack_all(await everything.fetch(20, timeout=1.0))
+        await ev.prune()
+        assert await ev.stored() == 20  # "games" has not acked yet
+        await games.ack_all(await games.fetch(20, timeout=1.0))
+        await ev.prune()
+        assert await ev.stored() == 0
+        ack = await ev.publish(EVENTS_GAMES, b"new")
+        assert ack.seq == 21  # sequence numbers never go back, even after pruning
+        [m] = await games.fetch(5, timeout=1.0)
+        assert m.data == b"new"
+    finally:
+        await ev.close()
+
+
+async def test_an_outbox_from_newer_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "events.sqlite"
+    async with aiosqlite.connect(path) as conn:
+        await conn.execute("PRAGMA user_version = 99")
+        await conn.commit()
+    with pytest.raises(Unavailable, match="newer than this code"):
+        await SqliteEvents.open(path)
+
+
+async def test_publish_after_close_is_refused(tmp_path: Path) -> None:
+    ev = await SqliteEvents.open(tmp_path / "events.sqlite")
+    await ev.close()
+    await ev.close()  # idempotent
+    with pytest.raises(BusClosed):
+        await ev.publish(EVENTS_GAMES, b"late")
+
+
+async def test_actors_of_one_bus_share_one_outbox(tmp_path: Path) -> None:
+    config = Config(paths=PathsConfig(home=str(tmp_path)))
+    bus = InMemoryBus()
+    producer = await open_durable(bus, config)
+    consumer_side = await open_durable(bus, config)
+    other_bus = await open_durable(InMemoryBus(), Config(paths=PathsConfig(home=str(tmp_path / "b"))))
+    try:
+        assert producer.kind == consumer_side.kind == "sqlite"
+        consumer = await consumer_side.consumer("c", EVENTS_GAMES)
+        await producer.publish(EVENTS_GAMES, b"hello")
+        # The consumer's handle wakes on the producer's publish: same outbox object.
+        async with asyncio.timeout(5):
+            [m] = await consumer.fetch(1, timeout=5.0)
+        assert m.data == b"hello"
+        await consumer.close()
+        await producer.close()
+        await consumer_side.publish(EVENTS_GAMES, b"still open")  # the other handle keeps it alive
+    finally:
+        await consumer_side.close()
+        await other_bus.close()
+    with pytest.raises(BusClosed):
+        await producer.publish(EVENTS_GAMES, b"closed handle")
