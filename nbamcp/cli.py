@@ -36,6 +36,41 @@ def _parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run one worker in this process (needs --bus nats://...)")
     w.add_argument("name", help="worker name, e.g. stats")
     w.add_argument("--bus", help="nats://HOST:PORT (default: bus.url)")
+
+    i = sub.add_parser(
+        "ingest", help="ingest data files into the store (offline; a running server: ingest_games)"
+    )
+    i.add_argument("paths", nargs="*", help="files or folders (every supported file inside, layout detected)")
+    i.add_argument("--format", default="auto", help="auto (default) or a layout name")
+    i.add_argument("--live", type=int, metavar="SEASON", help="fetch SEASON's game log from stats.nba.com")
+    i.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+    budgets = ["default", "small", "tiny"]
+    t = sub.add_parser("train", help="train a game model on the store's games and register it")
+    t.add_argument("--train-from", type=int, help="first training season (default: trainer.train_from)")
+    t.add_argument("--valid-seasons", type=int, help="latest seasons held out for selection (default 2)")
+    t.add_argument("--seed", type=int, help="random seed (default: trainer.seed)")
+    t.add_argument("--name", help="registry model name (default: trainer.model_name)")
+    t.add_argument("--budget", choices=budgets, help="search size (default: trainer.budget)")
+    t.add_argument("--threads", type=int, help="OpenMP/BLAS threads, 0 = library default")
+    t.add_argument(
+        "--promote",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="make it champion (default: only when there is no champion yet)",
+    )
+    t.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+    b = sub.add_parser("backtest", help="walk-forward backtest on the store's games, 538 beside")
+    b.add_argument("--from-season", type=int, default=2015, help="first season predicted (default 2015)")
+    b.add_argument("--to-season", type=int, help="last season predicted (default: the store's last)")
+    b.add_argument("--train-from", type=int, default=1990, help="first training season (default 1990)")
+    b.add_argument("--valid-seasons", type=int, default=2, help="seasons held out for selection")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--budget", choices=budgets, default="default", help="search size per season")
+    b.add_argument("--threads", type=int, default=1, help="OpenMP/BLAS threads, 0 = library default")
+    b.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    b.add_argument("--predictions", action="store_true", help="with --json: every game's prediction too")
     return p
 
 
@@ -64,6 +99,14 @@ def _run(args: argparse.Namespace) -> None:
                 "(the in-memory bus only exists inside `nbamcp serve`)"
             )
         anyio.run(lambda: launch.run_worker(config, args.name))
+    elif args.command == "ingest":
+        from nbamcp.data.ingest.offline import run_ingest  # offline job: no bus, no server
+
+        print(anyio.run(run_ingest, config, args.paths, args.format, args.live, args.json))
+    elif args.command in ("train", "backtest"):
+        from workers.training import run_offline  # offline jobs: no bus, no server
+
+        print(anyio.run(run_offline, config, args))
 
 
 def _leaf(exc: BaseException) -> BaseException:

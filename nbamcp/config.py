@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -91,6 +91,91 @@ class WorkersConfig(_Section):
     stop_deadline_s: float = 10.0
 
 
+class EventsConfig(_Section):
+    # The durable stream of events that must not be lost (predictions, new
+    # results): JetStream on NATS, an SQLite outbox under paths.home in process.
+    stream: str = "NBA_EVENTS"
+    max_age_days: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    # Unacked events are delivered again after ack_wait_s, at most max_deliver times.
+    ack_wait_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    max_deliver: Annotated[int, msgspec.Meta(ge=1)] = 5
+    publish_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+
+
+class PredlogConfig(_Section):
+    # Events written to the prediction log per transaction, and the longest an
+    # event waits for its batch to fill.
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
+    max_delay_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.05
+
+
+class MonitorConfig(_Section):
+    # Events handled per transaction by the feedback join.
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
+    max_delay_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.1
+    # A results event whose games cannot be read from the store yet is retried after this long.
+    results_retry_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+
+
+class InferenceConfig(_Section):
+    # The registry model whose champion (and challenger) the inference worker serves.
+    model_name: str = "game"
+    # "shadow": the champion answers and the challenger, when set, is scored on the
+    # same rows and logged beside it; "champion": the challenger is not scored.
+    traffic: Literal["shadow", "champion"] = "shadow"
+    # Micro-batching: at most this many rows per onnxruntime call; a request waits
+    # at most max_wait_ms for others to join (less when the event loop has no more).
+    max_batch_size: int = 256
+    max_wait_ms: float = 2.0
+    # Games in one predict_games call (one bus request, one reply).
+    max_slate: int = 500
+    top_contributions: int = 5
+    # Replies remembered by request id (a retried request gets the same answer, logged once).
+    idempotency_entries: int = 10000
+    # The front end's path to the worker: per-attempt timeout, retries with
+    # exponential backoff on timeouts / no responders, and the circuit breaker.
+    timeout_s: float = 3.0
+    retries: int = 2
+    retry_backoff_ms: float = 20.0
+    breaker_failures: int = 3
+    breaker_cooldown_s: float = 15.0
+
+
+class CacheConfig(_Section):
+    # Per-instance LRU of served predictions; entries live at most ttl_s.
+    max_entries: int = 20000
+    ttl_s: float = 3600.0
+    # On NATS, a shared second level in this JetStream key-value bucket ("" turns it off).
+    kv_bucket: str = "nbamcp-predictions"
+    # The front end asks the cache first; it gives up on it after this long.
+    lookup_timeout_s: float = 0.5
+
+
+class StatsConfig(_Section):
+    # Ingest NBAMCP_DATA_DIR on the first start when the store is empty.
+    auto_ingest: bool = True
+    # Folders (besides data_dir and home) that the ingest_games tool may read.
+    ingest_roots: list[str] = msgspec.field(default_factory=list)
+
+
+class TrainerConfig(_Section):
+    # The registry model the trainer trains and promotes (the one inference serves).
+    model_name: str = "game"
+    # On start with no champion, train one in the background and make it champion,
+    # so that the quick start serves a real model without a manual step.
+    auto_train: bool = True
+    # What a job trains on unless it says otherwise: seasons from train_from on,
+    # the latest valid_seasons seasons held out to choose the winner.
+    train_from: Annotated[int, msgspec.Meta(ge=1947)] = 2001
+    valid_seasons: Annotated[int, msgspec.Meta(ge=1, le=10)] = 2
+    seed: int = 0
+    # Hyperparameter search size: "default" (three families, full grid),
+    # "small" (smaller grid) or "tiny" (one logistic regression, for tests).
+    budget: Literal["default", "small", "tiny"] = "default"
+    # OpenMP/BLAS threads for the fits (0: the libraries' default).
+    threads: Annotated[int, msgspec.Meta(ge=0)] = 1
+
+
 class Config(_Section):
     env: str = "default"
     paths: PathsConfig = PathsConfig()
@@ -98,6 +183,13 @@ class Config(_Section):
     server: ServerConfig = ServerConfig()
     log: LogConfig = LogConfig()
     workers: WorkersConfig = WorkersConfig()
+    stats: StatsConfig = StatsConfig()
+    inference: InferenceConfig = InferenceConfig()
+    cache: CacheConfig = CacheConfig()
+    events: EventsConfig = EventsConfig()
+    predlog: PredlogConfig = PredlogConfig()
+    monitor: MonitorConfig = MonitorConfig()
+    trainer: TrainerConfig = TrainerConfig()
 
     # ---- derived values -------------------------------------------------
     @property
@@ -127,6 +219,16 @@ class Config(_Section):
     @property
     def predlog_path(self) -> Path:
         return self.home / "predlog.sqlite"
+
+    @property
+    def events_path(self) -> Path:
+        """The durable event outbox used on the in-memory bus."""
+        return self.home / "events.sqlite"
+
+    @property
+    def monitor_path(self) -> Path:
+        """Predictions awaiting results and their realized outcomes (the monitor's own file)."""
+        return self.home / "monitor.sqlite"
 
     def nats_token(self) -> Secret | None:
         token = os.environ.get("NBAMCP_NATS_TOKEN")
@@ -202,11 +304,3 @@ def load_config(config_file: str | Path | None = None, *, environ: dict[str, str
             raw.setdefault(section, {})[key] = env[var]
             origins.append(var)
     return _decode(raw, " + ".join(origins) or "defaults")
-
-
-def redact_url(url: str) -> str:
-    """nats://user:pass@host -> nats://***@host, for logs and health output."""
-    scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest:
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url

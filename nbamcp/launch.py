@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -16,7 +17,9 @@ import structlog
 
 from nbamcp.actor import Actor
 from nbamcp.bus import Bus, connect_bus
-from nbamcp.config import Config, redact_url
+from nbamcp.bus.connect import redact_url
+from nbamcp.config import Config
+from nbamcp.errors import BusUnreachable
 from nbamcp.frontend.app import build_server
 from nbamcp.frontend.gateway import Gateway
 
@@ -24,13 +27,27 @@ log = structlog.get_logger(__name__)
 
 
 async def open_bus(config: Config, *, name: str) -> Bus:
+    """Connect, retrying refused connections for ``bus.connect_timeout_s``.
+
+    Under honcho, nats-server and the workers start together: a worker that
+    comes up a few milliseconds early must not take the whole Procfile down.
+    """
     token = config.nats_token()
-    return await connect_bus(
-        config.bus.url,
-        name=name,
-        token=token.reveal() if token else None,
-        connect_timeout=config.bus.connect_timeout_s,
-    )
+    deadline = time.monotonic() + config.bus.connect_timeout_s
+    delay = 0.05
+    while True:
+        try:
+            return await connect_bus(
+                config.bus.url,
+                name=name,
+                token=token.reveal() if token else None,
+                connect_timeout=config.bus.connect_timeout_s,
+            )
+        except BusUnreachable:
+            if time.monotonic() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def build_actor(config: Config, bus: Bus, name: str) -> Actor:
@@ -59,9 +76,7 @@ async def serve(config: Config, *, transport: str, host: str, port: int) -> None
     embedded = bus.kind == "memory"
     names = list(config.workers.embedded)
     ready = asyncio.Event() if embedded else None
-    gw = Gateway(
-        bus, timeout_s=config.bus.request_timeout_s, expected_workers=names, workers_ready=ready
-    )
+    gw = Gateway(bus, timeout_s=config.bus.request_timeout_s, expected_workers=names, workers_ready=ready)
     server = build_server(gw, bus_url=config.bus.url, health_timeout_s=config.server.health_timeout_s)
     actors: list[Actor] = []
     log.info("serve.start", transport=transport, bus=redact_url(config.bus.url), workers=names)

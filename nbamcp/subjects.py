@@ -12,10 +12,29 @@ def stats(query: str) -> str:
 
 
 PREDICT = "nba.predict"  # request/reply, queue "inference"
+PREDICT_LOOKUP = "nba.predict.lookup"  # request/reply, queue "cache": cached predictions
+PREDICT_BASELINE = "nba.predict.baseline"  # request/reply, queue "cache": Elo baseline, no model needed
+PREDICT_SERVED = "nba.predict.served"  # event, queue "cache": fresh model predictions to cache
 EVENTS_PREDICTION = "nba.events.prediction"  # event, durable: predlog, monitor, cache fill
 EVENTS_GAMES = "nba.events.games"  # event, durable: new results -> features, feedback, cache
+EVENTS_ALL = "nba.events.>"  # what the durable stream (JetStream NBA_EVENTS / SQLite outbox) captures
 MODELS_CHANGED = "nba.models.changed"  # event: inference reload, cache invalidation
 TRAIN_JOBS = "nba.train.jobs"  # durable work queue
 TRAIN_PROGRESS = "nba.train.progress"  # nba.train.progress.<job>
 MONITOR_PREFIX = "nba.monitor"  # nba.monitor.<query>, request/reply
+MONITOR_STATUS = "nba.monitor.status"  # request/reply, queue "monitor": champion/challenger, realized metrics
 ALERTS = "nba.alerts"  # event
+
+# Training and registry (trainer worker).
+TRAIN_CONTROL = "nba.train.control"  # nba.train.control.<job>: cancel / status, answered by the job's owner
+MODELS_LIST = "nba.models.list"  # request/reply, queue "trainer"
+MODELS_PROMOTE = "nba.models.promote"  # request/reply, queue "trainer"; publishes nba.models.changed
+MODELS_CARD = "nba.models.card"  # request/reply, queue "trainer": the model card behind nba://models/...
+
+
+def train_progress(job_id: str) -> str:
+    return f"{TRAIN_PROGRESS}.{job_id}"
+
+
+def train_control(job_id: str) -> str:
+    return f"{TRAIN_CONTROL}.{job_id}"

@@ -104,7 +104,10 @@ async def test_reply_and_request_id_flow_through_events(bus: InMemoryBus) -> Non
 async def test_malformed_message_gets_invalid_input(bus: InMemoryBus) -> None:
     actor = EchoActor(bus)
     await actor.start()
-    for raw in (b"\xc1", encode(HealthReport(name="x", instance="x", status="ok", version="1", uptime_s=0, bus="m"))):
+    for raw in (
+        b"\xc1",
+        encode(HealthReport(name="x", instance="x", status="ok", version="1", uptime_s=0, bus="m")),
+    ):
         msg = await bus.request("test.echo", raw, timeout=5)
         reply = decode(msg.data, ErrorReply)
         assert reply.code == "invalid_input"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nbamcp.config import CONFIG_DIR, Config, Secret, _decode, _read_toml, load_config, redact_url
+from nbamcp.config import CONFIG_DIR, Config, Secret, _decode, _read_toml, load_config
 from nbamcp.errors import ConfigError
 
 
@@ -83,11 +83,6 @@ def test_secret_never_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert isinstance(secret, Secret)
     assert secret.reveal() == "s3cr3t"
     assert "s3cr3t" not in repr(secret) and "s3cr3t" not in f"{secret}"
-
-
-def test_redact_url() -> None:
-    assert redact_url("nats://user:pw@host:4222") == "nats://***@host:4222"
-    assert redact_url("nats://host:4222") == "nats://host:4222"
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

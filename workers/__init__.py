@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 WORKERS: dict[str, str] = {
     "stats": "workers.stats:StatsWorker",
+    "inference": "workers.inference:InferenceWorker",
+    "cache": "workers.cache:CacheWorker",
+    "predlog": "workers.predlog:PredlogWorker",
+    "monitor": "workers.monitor:MonitorWorker",
+    "trainer": "workers.trainer:TrainerWorker",
 }
 
 

@@ -6,7 +6,7 @@ import msgspec
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult
 
-from nbamcp.config import redact_url
+from nbamcp.bus.connect import redact_url
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.tooling import make_tool, tool_result
 from nbamcp.log import current_request_id

@@ -21,6 +21,8 @@ from mcp.client.stdio import StdioServerParameters
 def server_env(home: Path, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NBAMCP_")}
     env.update(NBAMCP_HOME=str(home), NBAMCP_DATA_DIR=str(data_dir), **extra)
+    if (home / "e2e.toml").exists():
+        env["NBAMCP_CONFIG"] = str(home / "e2e.toml")
     return env
 
 

@@ -43,15 +43,15 @@ async def _check_health(session: ClientSession, bus: str) -> dict:
     return health
 
 
-async def test_stdio_embedded(tmp_path: Path, data_dir: Path) -> None:
-    env = server_env(tmp_path, data_dir)
+async def test_stdio_embedded(home: Path, data_dir: Path) -> None:
+    env = server_env(home, data_dir)
     with anyio.fail_after(TIMEOUT):
         async with stdio_client(stdio_params(env, "serve")) as (r, w), ClientSession(r, w) as session:
             await _check_health(session, "memory")
 
 
-async def test_stdio_with_workers_on_nats(tmp_path: Path, data_dir: Path, nats_server) -> None:
-    env = server_env(tmp_path, data_dir)
+async def test_stdio_with_workers_on_nats(home: Path, data_dir: Path, nats_server) -> None:
+    env = server_env(home, data_dir)
     with anyio.fail_after(TIMEOUT):
         async with nbamcp_proc(env, "worker", "stats", "--bus", nats_server.url) as worker:
             await worker.wait_for('"actor.started"')
@@ -67,9 +67,9 @@ async def test_stdio_with_workers_on_nats(tmp_path: Path, data_dir: Path, nats_s
 
 
 @pytest.mark.parametrize("transport", ["http", "sse"])
-async def test_remote_transports(tmp_path: Path, data_dir: Path, transport: str) -> None:
+async def test_remote_transports(home: Path, data_dir: Path, transport: str) -> None:
     port = free_port()
-    env = server_env(tmp_path, data_dir)
+    env = server_env(home, data_dir)
     with anyio.fail_after(TIMEOUT):
         async with nbamcp_proc(env, "serve", "--transport", transport, "--port", str(port)) as server:
             await server.wait_for("Uvicorn running on")

@@ -2,79 +2,12 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from nbamcp.data.ingest.rules import RULES
+from nbamcp.messages import FileReport, IngestReport, QualityIssue, QualityReport, SkippedFile
 
 # Quality categories, in the order a reader checks them.
 CATEGORIES = ("schema", "types", "nulls", "ranges", "duplicates", "integrity", "conflicts", "impossible")
 SEVERITIES = ("error", "warning", "info")  # error = row quarantined; warning = kept, flagged
-
-
-class QualityIssue(msgspec.Struct, frozen=True):
-    """One rule that fired, how often, and a few examples. ``file`` is '' in run totals."""
-
-    category: str
-    rule: str
-    severity: str
-    count: int
-    examples: list[str] = []
-    file: str = ""
-
-
-class FileReport(msgspec.Struct, frozen=True):
-    """One file (or one live response): what was read and what it changed."""
-
-    path: str
-    layout: str
-    season_type: str | None
-    rows_read: int
-    inserted: int
-    updated: int
-    unchanged: int
-    quarantined: int
-    new_game_ids: list[str]
-    quality: list[QualityIssue]
-    elapsed_s: float
-    summary: str
-    related: dict[str, int] = {}
-
-
-class SkippedFile(msgspec.Struct, frozen=True):
-    path: str
-    reason: str
-
-
-class QualityReport(msgspec.Struct, frozen=True):
-    """The run's data-quality report: counts per rule over every file."""
-
-    run_id: int
-    created_at: str
-    files_checked: int
-    rows_read: int
-    rows_quarantined: int
-    errors: int
-    warnings: int
-    by_rule: dict[str, int]
-    issues: list[QualityIssue]
-
-
-class IngestReport(msgspec.Struct, frozen=True):
-    """The result of ``ingest_paths``; ``new_game_ids`` feeds the later feedback loop."""
-
-    run_id: int
-    started_at: str
-    elapsed_s: float
-    files: list[FileReport]
-    skipped: list[SkippedFile]
-    new_game_ids: list[str]
-    rows_read: int
-    inserted: int
-    updated: int
-    unchanged: int
-    quarantined: int
-    quality: QualityReport
-    summary: str
 
 
 def build_run_report(run_id: int, started: str, elapsed: float, files: list[FileReport],

@@ -5,77 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import msgspec
-
 from nbamcp.data.franchises import FRANCHISES
 from nbamcp.data.queries.common import check_choice, check_limit, parse_season, require_season, season_span
 from nbamcp.data.queries.common import team as _team
 from nbamcp.data.store import Store
 from nbamcp.errors import InvalidInput
+from nbamcp.messages import GameList, GameOut, HeadToHead, Record, SeriesResult
 
 GAME_TYPES = ("all", "regular", "playoffs", "playin")
 _COLS = (
     "game_id, date, season, season_type, playin, home, away, home_code, away_code, home_pts, away_pts, "
     "neutral, sources, nba_game_id"
 )
-
-
-class GameOut(msgspec.Struct, frozen=True):
-    """One game; ``home`` / ``away`` are franchise ids, the names those of the time."""
-
-    game_id: str
-    date: str
-    season: int
-    season_type: str
-    playin: bool
-    home: str
-    home_name: str
-    away: str
-    away_name: str
-    home_pts: int
-    away_pts: int
-    winner: str
-    neutral: bool
-    sources: list[str]
-
-
-class GameList(msgspec.Struct, frozen=True):
-    total: int  # games matching the filters
-    limit: int
-    order: str
-    games: list[GameOut]
-
-
-class Record(msgspec.Struct, frozen=True):
-    wins: int
-    losses: int
-
-
-class SeriesResult(msgspec.Struct, frozen=True):
-    season: int
-    winner: str
-    a_wins: int
-    b_wins: int
-
-
-class HeadToHead(msgspec.Struct, frozen=True):
-    team_a: str
-    team_a_name: str
-    team_b: str
-    team_b_name: str
-    season_from: int
-    season_to: int
-    games: int
-    a_wins: int
-    b_wins: int
-    regular: Record  # from team_a's side
-    playoffs: Record
-    a_at_home: Record
-    a_avg_margin: float | None
-    playoff_series: list[SeriesResult]
-    first_meeting: str | None
-    last_meeting: str | None
-    recent: list[GameOut]  # the last 10 meetings, newest first
 
 
 def game_out(r: Any) -> GameOut:

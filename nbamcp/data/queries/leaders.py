@@ -18,8 +18,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import msgspec
-
 from nbamcp.data.queries.common import (
     PER_MODES,
     SEASON_TYPES,
@@ -31,6 +29,7 @@ from nbamcp.data.queries.common import (
 from nbamcp.data.queries.statline import ADV_RATES, ADV_TOTALS, COUNTING, PCTS, STAT_NAMES
 from nbamcp.data.store import Store
 from nbamcp.errors import InvalidInput, NotFound
+from nbamcp.messages import Leader, Leaders
 
 SEASON_GAMES = {1999: 50, 2012: 66, 2020: 72, 2021: 72}
 FULL_SEASON = 82
@@ -39,27 +38,6 @@ PCT_MADE = {"fg_pct": ("fgm", 300), "efg_pct": ("fgm", 300), "ts_pct": ("fgm", 3
             "fg3_pct": ("fg3m", 82), "ft_pct": ("ftm", 125)}  # fmt: skip
 RATE_MINUTES = 1500
 PLAYOFF_GAMES_SHARE = 0.5
-
-
-class Leader(msgspec.Struct, frozen=True):
-    rank: int
-    player_id: str
-    name: str
-    team: str  # "TOT" for a player who played for several teams
-    teams: list[str]
-    gp: int
-    value: float
-
-
-class Leaders(msgspec.Struct, frozen=True):
-    stat: str
-    season: int
-    season_label: str
-    season_type: str
-    per: str
-    qualification: str
-    qualified: int  # players who met the minimum
-    leaders: list[Leader]
 
 
 def _scale(season: int, season_type: str, max_gp: int) -> tuple[float, str]:

@@ -9,31 +9,7 @@ from nbamcp.data.franchises import FRANCHISES
 from nbamcp.data.ingest.report import QualityReport
 from nbamcp.data.store import Store
 from nbamcp.errors import NotFound
-
-
-class EraInfo(msgspec.Struct, frozen=True):
-    first_season: int
-    last_season: int | None
-    name: str
-    league: str
-    codes: list[str]
-
-
-class FranchiseInfo(msgspec.Struct, frozen=True):
-    id: str
-    name: str
-    active: bool
-    first_season: int
-    last_season: int | None
-    conference: str | None  # current alignment, active franchises only
-    division: str | None
-    codes: list[str]
-    eras: list[EraInfo]
-
-
-class FranchiseList(msgspec.Struct, frozen=True):
-    franchises: list[FranchiseInfo]
-    note: str
+from nbamcp.messages import EraInfo, FranchiseInfo, FranchiseList
 
 
 def list_franchises(season: int = 2024) -> FranchiseList:

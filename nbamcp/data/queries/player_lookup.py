@@ -15,24 +15,11 @@ from nbamcp.data.franchises import normalize
 from nbamcp.data.queries.common import check_limit
 from nbamcp.data.store import Store
 from nbamcp.errors import Ambiguous, InvalidInput, NotFound
+from nbamcp.messages import PlayerMatch, PlayerSearch
 
 _MIN_SHOWN = 60.0  # find_player lists matches from here
 _MIN_RESOLVED = 80.0  # a name query resolves to one player only from here
 _TIE = 2.0
-
-
-class PlayerMatch(msgspec.Struct, frozen=True):
-    player_id: str
-    name: str
-    hall_of_fame: bool
-    first_season: int | None
-    last_season: int | None
-    score: float
-
-
-class PlayerSearch(msgspec.Struct, frozen=True):
-    query: str
-    matches: list[PlayerMatch]
 
 
 class _Entry(msgspec.Struct, frozen=True):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from nbamcp.data.franchises import FRANCHISES
 from nbamcp.data.queries.common import PER_MODES, SEASON_TYPES, check_choice, parse_season, season_label
 from nbamcp.data.queries.player_lookup import PlayerMatch, resolve_player
-from nbamcp.data.queries.statline import LOWER_BETTER, STAT_NAMES, StatLine, stat_line, stat_value, sum_rows
+from nbamcp.data.queries.statline import LOWER_BETTER, STAT_NAMES, stat_line, stat_value, sum_rows
 from nbamcp.data.store import Store
 from nbamcp.errors import InvalidInput, NotFound
+from nbamcp.messages import ComparedPlayer, PlayerCareer, PlayerComparison, PlayerSeasonStats, Raptor
 
 COVERAGE = "player stats: Basketball-Reference seasons 1990-2024 (earlier seasons are not in the data)"
 DEFAULT_COMPARE = (
@@ -29,57 +28,6 @@ DEFAULT_COMPARE = (
     "per",
 )
 MAX_COMPARE = 5
-
-
-class Raptor(msgspec.Struct, frozen=True):
-    """FiveThirtyEight RAPTOR for the season (Data: FiveThirtyEight, CC BY 4.0)."""
-
-    raptor_offense: float | None
-    raptor_defense: float | None
-    raptor_total: float | None
-    war_total: float | None
-
-
-class PlayerSeasonStats(msgspec.Struct, frozen=True):
-    player_id: str
-    name: str
-    hall_of_fame: bool
-    season: int
-    season_label: str
-    season_type: str
-    per: str
-    traded: bool
-    total: StatLine  # the TOT row for a traded player, else his one team
-    teams: list[StatLine]  # each team's part, in the order he played for them (traded only)
-    raptor: Raptor | None
-    seasons_available: list[int]
-
-
-class PlayerCareer(msgspec.Struct, frozen=True):
-    player_id: str
-    name: str
-    hall_of_fame: bool
-    season_type: str
-    seasons: list[StatLine]  # per game, one per season (TOT for traded seasons: no double counting)
-    totals: StatLine
-    per_game: StatLine
-    coverage: str
-
-
-class ComparedPlayer(msgspec.Struct, frozen=True):
-    player_id: str
-    name: str
-    label: str  # "2016 GSW" or "career 2010-2024"
-    values: dict[str, float | None]
-
-
-class PlayerComparison(msgspec.Struct, frozen=True):
-    season: int | None  # None = career regular-season averages
-    season_type: str
-    per: str
-    stats: list[str]
-    players: list[ComparedPlayer]
-    best: dict[str, str]  # stat -> player_id of the best value (lowest for tov, pf)
 
 
 async def _rows(store: Store, player_id: str, season_type: str) -> list[dict[str, Any]]:

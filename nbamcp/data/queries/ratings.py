@@ -12,40 +12,13 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import msgspec
-
 from nbamcp.data.queries.common import require_season
 from nbamcp.data.queries.common import team as _team
 from nbamcp.data.store import Store
 from nbamcp.errors import InvalidInput, NotFound
+from nbamcp.messages import RatingHistory, RatingPoint, SeasonRating
 
 RatingFn = Callable[[Sequence[Any]], Sequence[Any]]
-
-
-class RatingPoint(msgspec.Struct, frozen=True):
-    date: str
-    season: int
-    game_id: str
-    rating: float  # after the game
-
-
-class SeasonRating(msgspec.Struct, frozen=True):
-    season: int
-    games: int
-    start: float  # after the season's first game
-    end: float
-    high: float
-    low: float
-
-
-class RatingHistory(msgspec.Struct, frozen=True):
-    team: str
-    name: str
-    season_from: int
-    season_to: int
-    method: str
-    points: list[RatingPoint]
-    seasons: list[SeasonRating]
 
 
 def _default_rating_fn() -> tuple[RatingFn, str]:

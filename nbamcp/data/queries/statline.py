@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import msgspec
+from nbamcp.messages import StatLine
 
 COUNTING = (
     "pts", "reb", "oreb", "dreb", "ast", "stl", "blk", "tov", "pf",
@@ -25,46 +25,6 @@ DB_COLUMNS = ("gp", "gs", "min", *COUNTING, *PCTS, *ADV_RATES, *ADV_TOTALS)
 STAT_NAMES = ("gp", "gs", "min", *COUNTING, *PCTS, "per", "usg_pct", "ws", "ws_per48", "bpm", "vorp")
 # Lower is better for these.
 LOWER_BETTER = frozenset({"tov", "pf"})
-
-
-class StatLine(msgspec.Struct, frozen=True, omit_defaults=False):
-    """One row of stats. ``team`` is the source code of the time ("TOT" = all teams)."""
-
-    season: int | None
-    team: str
-    franchise: str | None
-    team_name: str | None
-    age: int | None
-    per: str
-    gp: int | None
-    gs: int | None
-    min: float | None
-    pts: float | None
-    reb: float | None
-    oreb: float | None
-    dreb: float | None
-    ast: float | None
-    stl: float | None
-    blk: float | None
-    tov: float | None
-    pf: float | None
-    fgm: float | None
-    fga: float | None
-    fg3m: float | None
-    fg3a: float | None
-    ftm: float | None
-    fta: float | None
-    fg_pct: float | None
-    fg3_pct: float | None
-    ft_pct: float | None
-    efg_pct: float | None
-    ts_pct: float | None
-    per_rating: float | None
-    usg_pct: float | None
-    ws: float | None
-    ws_per48: float | None
-    bpm: float | None
-    vorp: float | None
 
 
 def _scale(total: float | None, gp: int | None, minutes: float | None, per: str) -> float | None:

@@ -9,97 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from nbamcp.data.divisions import CONFERENCES, FIRST_ALIGNED_SEASON, parse_conference, place
 from nbamcp.data.franchises import FRANCHISES
 from nbamcp.data.queries.common import require_season, season_label
 from nbamcp.data.queries.common import team as _team
-from nbamcp.data.queries.games import GameOut, game_out
+from nbamcp.data.queries.games import game_out
 from nbamcp.data.queries.playoffs import Bracket, bracket, round_name
 from nbamcp.data.store import Store
 from nbamcp.errors import InvalidInput, NotFound
+from nbamcp.messages import (
+    PlayoffRun,
+    PlayoffSeries,
+    Split,
+    StandingRow,
+    Standings,
+    StandingsGroup,
+    TeamSeason,
+)
 
 _COLS = "game_id, date, season, season_type, playin, home, away, home_pts, away_pts, neutral, sources"
-
-
-class Split(msgspec.Struct, frozen=True):
-    wins: int
-    losses: int
-
-
-class PlayoffSeries(msgspec.Struct, frozen=True):
-    round: int
-    round_name: str
-    opponent: str
-    opponent_name: str
-    wins: int
-    losses: int
-    won: bool | None
-
-
-class PlayoffRun(msgspec.Struct, frozen=True):
-    made_playoffs: bool
-    wins: int
-    losses: int
-    series: list[PlayoffSeries]
-    series_won: int
-    champion: bool
-    result: str
-
-
-class TeamSeason(msgspec.Struct, frozen=True):
-    franchise: str
-    name: str  # the name of that season
-    season: int
-    season_label: str
-    league: str
-    conference: str | None
-    division: str | None
-    games: int
-    wins: int
-    losses: int
-    win_pct: float
-    home: Split
-    away: Split
-    neutral: Split
-    pts_for: float  # per game
-    pts_against: float
-    avg_margin: float
-    playin: list[GameOut]
-    playoffs: PlayoffRun
-    notes: list[str]
-
-
-class StandingRow(msgspec.Struct, frozen=True):
-    rank: int
-    team: str
-    name: str
-    conference: str | None
-    division: str | None
-    wins: int
-    losses: int
-    win_pct: float
-    games_behind: float
-    home: str
-    away: str
-    pts_for: float
-    pts_against: float
-    avg_margin: float
-
-
-class StandingsGroup(msgspec.Struct, frozen=True):
-    name: str  # "East" / "West", or a league before 1990
-    rows: list[StandingRow]
-
-
-class Standings(msgspec.Struct, frozen=True):
-    season: int
-    season_label: str
-    conference: str | None
-    through: str  # date of the last regular-season game in the data
-    groups: list[StandingsGroup]
-    notes: list[str]
 
 
 async def _season_games(store: Store, season: int, season_type: str) -> list[Any]:

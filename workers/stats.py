@@ -1,0 +1,227 @@
+"""The stats worker: answers ``nba.stats.<query>`` from the SQLite store.
+
+Owns one store connection (reads, and the writes of ``ingest``). Queue group
+``stats``: on NATS several instances share the load. On first start with an
+empty store it ingests ``NBAMCP_DATA_DIR`` (``stats.auto_ingest``), so that the
+one-command quick start answers questions straight away.
+
+After an ingest that added games, it publishes ``GamesIngested`` on
+``nba.events.games`` so that features, the feedback join and caches follow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import structlog
+
+from nbamcp import subjects
+from nbamcp.actor import Actor, Context, Route
+from nbamcp.bus import Bus
+from nbamcp.bus.durable import StreamHandle, open_durable, publish_durable
+from nbamcp.config import Config
+from nbamcp.data import queries as q
+from nbamcp.data.charts import render_rating_chart
+from nbamcp.data.ingest.runner import ingest_paths
+from nbamcp.data.store import Store, open_store
+from nbamcp.errors import InvalidInput, Unavailable
+from nbamcp.messages import (
+    ComparePlayersRequest,
+    FindPlayerRequest,
+    GamesIngested,
+    GamesRequest,
+    HeadToHeadRequest,
+    IngestReply,
+    IngestReport,
+    IngestRequest,
+    LeagueLeadersRequest,
+    PlayerCareerRequest,
+    PlayerSeasonStatsRequest,
+    QualityReportRequest,
+    StandingsRequest,
+    TeamRatingHistoryReply,
+    TeamRatingHistoryRequest,
+    TeamSeasonRequest,
+    TeamsRequest,
+)
+
+log = structlog.get_logger(__name__)
+
+ANNOUNCE_CHUNK = 2000
+ID_LIST_CAP = 100
+
+
+def ingest_reply(report: IngestReport) -> IngestReply:
+    """The report with its game-id lists cut: a full-history ingest adds ~73k games."""
+    cap = ID_LIST_CAP
+    files = [msgspec.structs.replace(f, new_game_ids=f.new_game_ids[:cap]) for f in report.files]
+    short = msgspec.structs.replace(report, files=files, new_game_ids=report.new_game_ids[:cap])
+    return IngestReply(report=short, new_games=len(report.new_game_ids))
+
+
+class StatsWorker(Actor):
+    name = "stats"
+
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        store_path: Path,
+        data_dir: Path,
+        ingest_roots: list[Path],
+        auto_ingest: bool = True,
+        config: Config | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(bus, **kw)
+        # New results go out on the durable stream (JetStream / the SQLite
+        # outbox), so the feedback join and the features never miss a game.
+        self._config = config or Config()
+        self._events: StreamHandle | None = None
+        self.store_path = store_path
+        self.data_dir = data_dir
+        self.ingest_roots = [p.resolve() for p in ingest_roots]
+        self.auto_ingest = auto_ingest
+        self._store: Store | None = None
+
+    @classmethod
+    def from_config(cls, bus: Bus, config: Config) -> StatsWorker:
+        roots = [config.data_dir, config.home, *(Path(p).expanduser() for p in config.stats.ingest_roots)]
+        return cls(
+            bus,
+            store_path=config.store_path,
+            data_dir=config.data_dir,
+            ingest_roots=roots,
+            auto_ingest=config.stats.auto_ingest,
+            config=config,
+            concurrency=config.workers.concurrency,
+            stop_deadline_s=config.workers.stop_deadline_s,
+        )
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise Unavailable("the stats store is not open")
+        return self._store
+
+    async def on_start(self) -> None:
+        self._events = await open_durable(self.bus, self._config)
+        self._store = await open_store(self.store_path)
+        row = await self._store.fetchone("SELECT count(*) FROM games")
+        if row and row[0] == 0 and self.auto_ingest:
+            if self.data_dir.is_dir():
+                report = await ingest_paths(self._store, [self.data_dir])
+                log.info("stats.auto_ingest", data_dir=str(self.data_dir), summary=report.summary)
+            else:
+                log.warning("stats.no_data", data_dir=str(self.data_dir), hint="set NBAMCP_DATA_DIR")
+
+    async def on_stop(self) -> None:
+        if self._events is not None:
+            await self._events.close()
+            self._events = None
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    def health_detail(self) -> dict[str, str]:
+        return {"store": str(self.store_path)}
+
+    def routes(self) -> list[Route]:
+        s = subjects.stats
+        return [
+            Route(s("find_player"), FindPlayerRequest, self.find_player),
+            Route(s("player_season_stats"), PlayerSeasonStatsRequest, self.player_season_stats),
+            Route(s("player_career"), PlayerCareerRequest, self.player_career),
+            Route(s("compare_players"), ComparePlayersRequest, self.compare_players),
+            Route(s("team_season"), TeamSeasonRequest, self.team_season),
+            Route(s("standings"), StandingsRequest, self.standings),
+            Route(s("games"), GamesRequest, self.games),
+            Route(s("head_to_head"), HeadToHeadRequest, self.head_to_head),
+            Route(s("league_leaders"), LeagueLeadersRequest, self.league_leaders),
+            Route(s("team_rating_history"), TeamRatingHistoryRequest, self.team_rating_history),
+            Route(s("teams"), TeamsRequest, self.teams),
+            Route(s("quality_report"), QualityReportRequest, self.quality_report),
+            Route(s("ingest"), IngestRequest, self.ingest),
+        ]
+
+    # ---- handlers: thin adapters from request Structs to the query layer ----
+    async def find_player(self, r: FindPlayerRequest, ctx: Context) -> msgspec.Struct:
+        return await q.find_player(self.store, r.query, r.limit)
+
+    async def player_season_stats(self, r: PlayerSeasonStatsRequest, ctx: Context) -> msgspec.Struct:
+        return await q.player_season_stats(self.store, r.player, r.season, r.season_type, r.per)
+
+    async def player_career(self, r: PlayerCareerRequest, ctx: Context) -> msgspec.Struct:
+        return await q.player_career(self.store, r.player, r.season_type)
+
+    async def compare_players(self, r: ComparePlayersRequest, ctx: Context) -> msgspec.Struct:
+        return await q.compare_players(self.store, r.players, r.season, r.stats)
+
+    async def team_season(self, r: TeamSeasonRequest, ctx: Context) -> msgspec.Struct:
+        return await q.team_season(self.store, r.team, r.season)
+
+    async def standings(self, r: StandingsRequest, ctx: Context) -> msgspec.Struct:
+        return await q.standings(self.store, r.season, r.conference)
+
+    async def games(self, r: GamesRequest, ctx: Context) -> msgspec.Struct:
+        return await q.games(
+            self.store, r.team, r.opponent, r.season, r.date_from, r.date_to, r.season_type, r.limit
+        )
+
+    async def head_to_head(self, r: HeadToHeadRequest, ctx: Context) -> msgspec.Struct:
+        return await q.head_to_head(self.store, r.team_a, r.team_b, r.season_from, r.season_to)
+
+    async def league_leaders(self, r: LeagueLeadersRequest, ctx: Context) -> msgspec.Struct:
+        return await q.league_leaders(self.store, r.stat, r.season, r.season_type, r.per, r.limit)
+
+    async def team_rating_history(self, r: TeamRatingHistoryRequest, ctx: Context) -> msgspec.Struct:
+        history = await q.team_rating_history(self.store, r.team, r.season_from, r.season_to)
+        png = None
+        if r.chart:
+            title = f"{history.name}: rating {history.season_from}-{history.season_to}"
+            png = render_rating_chart(history.points, title)
+        return TeamRatingHistoryReply(history=history, png=png)
+
+    async def teams(self, r: TeamsRequest, ctx: Context) -> msgspec.Struct:
+        return q.list_franchises(r.season)
+
+    async def quality_report(self, r: QualityReportRequest, ctx: Context) -> msgspec.Struct:
+        return await q.latest_quality_report(self.store)
+
+    async def ingest(self, r: IngestRequest, ctx: Context) -> msgspec.Struct:
+        if not r.paths:
+            raise InvalidInput("ingest needs at least one path (a file or a directory)")
+        paths = [self._allowed(p) for p in r.paths]
+        report = await ingest_paths(self.store, paths, fmt=r.format)
+        if report.new_game_ids:
+            await self._announce(report.new_game_ids, ctx)
+        return ingest_reply(report)
+
+    def _allowed(self, raw: str) -> Path:
+        path = Path(raw).expanduser().resolve()
+        if not any(path == root or path.is_relative_to(root) for root in self.ingest_roots):
+            roots = ", ".join(str(r) for r in self.ingest_roots)
+            raise InvalidInput(
+                f"{raw!r} is outside the folders ingest may read ({roots}); see stats.ingest_roots"
+            )
+        if not path.exists():
+            raise InvalidInput(f"{raw!r} does not exist")
+        return path
+
+    async def _announce(self, game_ids: list[str], ctx: Context) -> None:
+        # Chunked: a full-history ingest adds ~73k games, more than one message
+        # may carry and more than one SQL statement may bind.
+        for start in range(0, len(game_ids), ANNOUNCE_CHUNK):
+            chunk = game_ids[start : start + ANNOUNCE_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = await self.store.fetchall(
+                f"SELECT date, home, away FROM games WHERE game_id IN ({marks})", chunk
+            )
+            teams = sorted({r["home"] for r in rows} | {r["away"] for r in rows})
+            dates = sorted(r["date"] for r in rows)
+            event = GamesIngested(game_ids=chunk, teams=teams, date_from=dates[0], date_to=dates[-1])
+            if self._events is None:
+                raise Unavailable("the durable event stream is not open")
+            await publish_durable(self._events, subjects.EVENTS_GAMES, event, request_id=ctx.request_id)
