@@ -85,6 +85,11 @@ def _with_bus(config: Config, bus: str | None) -> Config:
 def _run(args: argparse.Namespace) -> None:
     config = _with_bus(load_config(args.config), getattr(args, "bus", None))
     configure_logging(config.log.level, fmt=config.log.format)
+    if args.command in ("train", "backtest"):
+        from workers.training import run_offline  # offline jobs: no bus, no server
+
+        print(anyio.run(run_offline, config, args))
+        return
     from nbamcp import launch
 
     if args.command == "serve":
@@ -103,10 +108,6 @@ def _run(args: argparse.Namespace) -> None:
         from nbamcp.data.ingest.offline import run_ingest  # offline job: no bus, no server
 
         print(anyio.run(run_ingest, config, args.paths, args.format, args.live, args.json))
-    elif args.command in ("train", "backtest"):
-        from workers.training import run_offline  # offline jobs: no bus, no server
-
-        print(anyio.run(run_offline, config, args))
 
 
 def _leaf(exc: BaseException) -> BaseException:

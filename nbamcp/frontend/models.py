@@ -1,0 +1,289 @@
+"""Model admin over MCP: ``train_model``, ``list_models``, ``promote_model`` and the model cards.
+
+Everything goes to the trainer worker as messages (the front end imports no
+ML code). ``train_model`` picks the job id itself and subscribes to the job's
+progress subject before asking for the job, so no event is missed; each event
+becomes an MCP progress notification (0-100). When the MCP request is
+cancelled, the tool's task is cancelled: it tells the trainer to cancel the job
+(shielded, bounded) and re-raises. If the trainer goes quiet, the tool asks for
+the job's status instead of waiting forever.
+
+The card of a version is the resource template ``nba://models/{name}/{version}``
+(``version``: a number, ``champion``, ``challenger`` or ``latest``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Literal
+
+import anyio
+import msgspec
+import structlog
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from nbamcp.bus.base import Msg
+from nbamcp.errors import NbaError, RemoteError, Unavailable
+from nbamcp.frontend.gateway import Gateway
+from nbamcp.frontend.tooling import ADMIN, READ_ONLY, make_tool, tool_result
+from nbamcp.log import current_request_id
+from nbamcp.messages import (
+    AliasMoved,
+    ListModelsRequest,
+    ModelCard,
+    ModelCardRequest,
+    ModelInfo,
+    ModelList,
+    PromoteRequest,
+    TrainCancel,
+    TrainJobAccepted,
+    TrainJobRequest,
+    TrainJobResult,
+    TrainJobState,
+    TrainProgress,
+    TrainStatusRequest,
+    decoder_for,
+)
+from nbamcp.subjects import (
+    MODELS_CARD,
+    MODELS_LIST,
+    MODELS_PROMOTE,
+    TRAIN_JOBS,
+    train_control,
+    train_progress,
+)
+
+log = structlog.get_logger(__name__)
+
+MODEL_NAME = "game"
+IDLE_CHECK_S = 30.0  # no progress for this long: ask the trainer how the job is doing
+CONTROL_TIMEOUT_S = 5.0  # status and cancel requests
+TERMINAL = ("done", "failed", "cancelled")
+
+TrainFrom = Annotated[
+    int,
+    Field(
+        ge=1947, le=2100, description="first training season (year it ends); earlier games warm up ratings"
+    ),
+]
+ValidSeasons = Annotated[
+    int, Field(ge=1, le=10, description="latest seasons with games held out to choose the winner")
+]
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1, description="random seed: same seed, same data, same model")]
+Version = Annotated[int, Field(ge=1, description="registry version number (see list_models)")]
+ModelName = Annotated[str, Field(min_length=1, max_length=64, description="registry model name")]
+Reason = Annotated[str, Field(max_length=500, description="why, for the audit trail")]
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def render_trained(r: TrainJobResult) -> str:
+    v = r.valid
+    lines = [
+        f"Trained {r.name} v{r.version} ({r.model_kind}) on seasons "
+        f"{r.train_seasons[0]}-{r.train_seasons[-1]}, chosen on {r.valid_seasons[0]}-{r.valid_seasons[-1]} "
+        f"in {r.training_seconds:.1f} s.",
+        f"Held-out: Brier {_num(v.brier)}, log loss {_num(v.log_loss)}, accuracy {_pct(v.accuracy)} "
+        f"({v.n} games).",
+        "Candidates: " + ", ".join(f"{c.name} Brier {c.brier:.4f}" for c in r.candidates) + ".",
+    ]
+    if r.promoted:
+        was = f" (was v{r.previous_champion})" if r.previous_champion is not None else ""
+        lines.append(f"It is now the champion{was}: predictions use it from now on.")
+    else:
+        lines.append(f"Not promoted: promote_model(version={r.version}, alias='champion') serves it.")
+    lines.append(f"Model card: {r.uri}")
+    return "\n".join(lines)
+
+
+def _model_line(m: ModelInfo) -> str:
+    roles = f" [{', '.join(m.aliases)}]" if m.aliases else ""
+    seasons = f", fitted on {m.fit_seasons[0]}-{m.fit_seasons[-1]}" if m.fit_seasons else ""
+    return (
+        f"- {m.name} v{m.version}{roles}: {m.model_kind}{seasons}, held-out Brier {_num(m.valid.brier)}, "
+        f"log loss {_num(m.valid.log_loss)}, accuracy {_pct(m.valid.accuracy)}; trained {m.trained_at[:16]}"
+    )
+
+
+def render_models(ml: ModelList) -> str:
+    if not ml.models:
+        return "No registered models yet: train_model trains one."
+    return "\n".join([f"{len(ml.models)} registered model version(s):", *map(_model_line, ml.models)])
+
+
+class _Progress:
+    """The job's progress events, decoded, in arrival order."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[TrainProgress] = asyncio.Queue()
+        self._decoder = decoder_for(TrainProgress)
+
+    async def __call__(self, msg: Msg) -> None:
+        try:
+            self.queue.put_nowait(self._decoder.decode(msg.data))
+        except msgspec.MsgspecError as exc:
+            log.warning("train_model.bad_progress", error=str(exc))
+
+
+def _final(state: str, result: TrainJobResult | None, code: str, message: str) -> TrainJobResult:
+    if state == "done" and result is not None:
+        return result
+    raise RemoteError(code or "internal", message or f"the training job ended as {state!r}")
+
+
+async def _job_status(gw: Gateway, job_id: str) -> TrainJobState:
+    try:
+        return await gw.call(
+            train_control(job_id),
+            TrainStatusRequest(job_id=job_id),
+            TrainJobState,
+            timeout_s=CONTROL_TIMEOUT_S,
+        )
+    except Unavailable:
+        raise Unavailable(
+            f"the trainer stopped answering for job {job_id} before it finished (restarted or gone?); "
+            "list_models shows what was registered"
+        ) from None
+
+
+async def _follow(gw: Gateway, job_id: str, progress: _Progress, ctx: Context) -> TrainJobResult:
+    """Relay progress until the job's final event (or its status, when events stop coming)."""
+    while True:
+        try:
+            async with asyncio.timeout(IDLE_CHECK_S):
+                ev = await progress.queue.get()
+        except TimeoutError:
+            st = await _job_status(gw, job_id)
+            if st.state in TERMINAL:
+                err = st.error
+                return _final(st.state, st.result, err.code if err else "", err.message if err else "")
+            continue
+        if ev.state == "done":
+            await ctx.report_progress(100.0, 100.0, ev.message)
+        if ev.state in TERMINAL:
+            err = ev.error
+            return _final(ev.state, ev.result, err.code if err else "", err.message if err else "")
+        await ctx.report_progress(round(100 * ev.fraction, 2), 100.0, ev.message)
+
+
+async def _cancel_job(gw: Gateway, job_id: str) -> None:
+    """Ask the trainer to stop ``job_id``; runs while the caller is being cancelled."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(CONTROL_TIMEOUT_S):
+        try:
+            await gw.call(
+                train_control(job_id),
+                TrainCancel(job_id=job_id, actor="mcp train_model (request cancelled)"),
+                TrainJobState,
+                timeout_s=CONTROL_TIMEOUT_S,
+            )
+            log.info("train_model.cancel_sent", job_id=job_id)
+        except NbaError as exc:  # the job may have ended meanwhile
+            log.info("train_model.cancel_failed", job_id=job_id, code=exc.code, error=exc.message)
+
+
+def model_tools(gw: Gateway) -> list[Tool]:
+    async def train_model(
+        ctx: Context,
+        train_from: TrainFrom = 2001,
+        valid_seasons: ValidSeasons = 2,
+        seed: Seed = 0,
+        promote: bool = False,
+    ) -> CallToolResult:
+        """Train a new game model on every game in the store (admin; takes from seconds to about a
+        minute). Trains on seasons from train_from, picks the best of logistic regression, gradient
+        boosting and a calibrated blend on the latest valid_seasons seasons, exports it to ONNX and
+        registers it as the next version. promote=true makes it the champion that serves predictions
+        (without it, the first model ever trained still becomes champion). Sends progress
+        notifications; cancelling the request cancels the job."""
+        job_id = uuid.uuid4().hex[:16]
+        progress = _Progress()
+        sub = await gw.bus.subscribe(train_progress(job_id), progress)
+        try:
+            req = TrainJobRequest(
+                job_id=job_id,
+                name=MODEL_NAME,
+                train_from=train_from,
+                valid_seasons=valid_seasons,
+                seed=seed,
+                promote=True if promote else None,
+                actor="mcp train_model",
+                reason=f"train_model(promote=true), request {current_request_id() or '?'}" if promote else "",
+            )
+            accepted = await gw.call(TRAIN_JOBS, req, TrainJobAccepted)
+            await ctx.report_progress(0.0, 100.0, f"job {accepted.job_id} started")
+            try:
+                result = await _follow(gw, job_id, progress, ctx)
+            except asyncio.CancelledError:
+                await _cancel_job(gw, job_id)
+                raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await sub.unsubscribe()
+        return tool_result(result, render_trained(result))
+
+    async def list_models(name: ModelName | None = None) -> CallToolResult:
+        """List the registered model versions (all models, or one by name): kind, aliases
+        (champion / challenger), the seasons each was fitted on, held-out Brier score, log loss and
+        accuracy, training time and the model card URI."""
+        ml = await gw.call(MODELS_LIST, ListModelsRequest(name=name), ModelList)
+        return tool_result(ml, render_models(ml))
+
+    async def promote_model(
+        version: Version,
+        alias: Literal["champion", "challenger"],
+        name: ModelName = MODEL_NAME,
+        reason: Reason = "",
+    ) -> CallToolResult:
+        """Point an alias at a registered version (admin): 'champion' serves predictions,
+        'challenger' is scored beside it in shadow mode. Recorded in the audit trail (who, when,
+        from, to, why); the inference workers reload at once."""
+        moved = await gw.call(
+            MODELS_PROMOTE,
+            PromoteRequest(
+                name=name,
+                version=version,
+                alias=alias,
+                actor="mcp promote_model",
+                reason=reason.strip() or f"promote_model(version={version}, alias={alias!r}) over MCP",
+            ),
+            AliasMoved,
+        )
+        was = f" (was v{moved.previous_version})" if moved.previous_version is not None else ""
+        text = (
+            f"{moved.name} v{moved.version} is now {moved.alias}{was}. Audit: {moved.actor}, {moved.reason}."
+        )
+        return tool_result(moved, text)
+
+    return [
+        make_tool(train_model, TrainJobResult, annotations=ADMIN),
+        make_tool(list_models, ModelList, annotations=READ_ONLY),
+        make_tool(promote_model, AliasMoved, annotations=ADMIN),
+    ]
+
+
+def register_model_resources(server: MCPServer, gw: Gateway) -> None:
+    @server.resource(
+        "nba://models/{name}/{version}", name="model_card", mime_type="application/json", title="Model card"
+    )
+    async def model_card(name: str, version: str) -> str:
+        """A registered model's card: lineage (data hash, feature set, code version), parameters,
+        held-out metrics, features, aliases and their audit trail. version: a number, 'champion',
+        'challenger' or 'latest'."""
+        try:
+            card = await gw.call(MODELS_CARD, ModelCardRequest(name=name, version=version), ModelCard)
+        except NbaError as exc:
+            if exc.code == "not_found":
+                raise ResourceNotFoundError(f"not_found: {exc.message}") from None
+            raise ResourceError(f"{exc.code}: {exc.message}") from None
+        return msgspec.json.encode(card.card).decode()
