@@ -84,7 +84,9 @@ class LogConfig(_Section):
 
 class WorkersConfig(_Section):
     # Workers started as tasks by `nbamcp serve` on the in-memory bus.
-    embedded: list[str] = msgspec.field(default_factory=lambda: ["stats"])
+    embedded: list[str] = msgspec.field(
+        default_factory=lambda: ["stats", "inference", "cache", "predlog", "monitor", "trainer"]
+    )
     # Messages one worker handles at once; more wait in the bus.
     concurrency: int = 32
     # On SIGTERM, in-flight messages get this long to finish before cancellation.

@@ -77,7 +77,7 @@ async def serve(config: Config, *, transport: str, host: str, port: int) -> None
     names = list(config.workers.embedded)
     ready = asyncio.Event() if embedded else None
     gw = Gateway(bus, timeout_s=config.bus.request_timeout_s, expected_workers=names, workers_ready=ready)
-    server = build_server(gw, bus_url=config.bus.url, health_timeout_s=config.server.health_timeout_s)
+    server = build_server(gw, config)
     actors: list[Actor] = []
     log.info("serve.start", transport=transport, bus=redact_url(config.bus.url), workers=names)
 

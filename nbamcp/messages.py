@@ -702,8 +702,9 @@ class MonitorStatus(Message, frozen=True):
 # take a PredictRequest and answer a PredictReply; ``nba.predict.lookup``
 # (cache worker) answers a CacheLookupReply; ``nba.predict.served`` carries
 # fresh model predictions from inference to the cache. PredictionEvent.source
-# is "model" for the answer served, "shadow" for the challenger scored beside
-# it, "baseline" for the Elo fallback (model_version 0).
+# is "model" for the champion's answer and for the challenger scored beside it
+# (shadow traffic: same request id, the challenger's name and version),
+# "baseline" for the Elo fallback (model_version 0).
 
 
 class GameQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -5,8 +5,13 @@ from __future__ import annotations
 from mcp.server.mcpserver import MCPServer
 
 from nbamcp import __version__
+from nbamcp.config import Config
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.health import health_tools
+from nbamcp.frontend.models import model_tools, register_model_resources
+from nbamcp.frontend.predict import predict_tools
+from nbamcp.frontend.stats import register_stats_resources, stats_tools
+from nbamcp.frontend.status import status_tools
 
 INSTRUCTIONS = (
     "NBA statistics from the league's history (players, teams, games, standings, leaders) "
@@ -15,8 +20,15 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(gw: Gateway, *, bus_url: str, health_timeout_s: float) -> MCPServer:
-    tools = [*health_tools(gw, bus_url=bus_url, timeout_s=health_timeout_s)]
+def build_server(gw: Gateway, config: Config | None = None) -> MCPServer:
+    config = config or Config()
+    tools = [
+        *health_tools(gw, bus_url=config.bus.url, timeout_s=config.server.health_timeout_s),
+        *stats_tools(gw),
+        *status_tools(gw),
+        *predict_tools(gw, config.inference, config.cache),
+        *model_tools(gw),
+    ]
     server: MCPServer = MCPServer(
         name="nbamcp",
         title="NBA stats and predictions",
@@ -24,4 +36,6 @@ def build_server(gw: Gateway, *, bus_url: str, health_timeout_s: float) -> MCPSe
         instructions=INSTRUCTIONS,
         tools=tools,
     )
+    register_stats_resources(server, gw)
+    register_model_resources(server, gw)
     return server

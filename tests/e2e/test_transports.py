@@ -51,6 +51,8 @@ async def test_stdio_embedded(home: Path, data_dir: Path) -> None:
 
 
 async def test_stdio_with_workers_on_nats(home: Path, data_dir: Path, nats_server) -> None:
+    # This deployment runs one worker process: the front end expects just that one.
+    (home / "e2e.toml").write_text((home / "e2e.toml").read_text() + '\n[workers]\nembedded = ["stats"]\n')
     env = server_env(home, data_dir)
     with anyio.fail_after(TIMEOUT):
         async with nbamcp_proc(env, "worker", "stats", "--bus", nats_server.url) as worker:

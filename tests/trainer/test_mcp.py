@@ -26,7 +26,7 @@ def text(result: Any) -> str:
 @asynccontextmanager
 async def served(bus: Bus, home: Home, **settings: object) -> AsyncIterator[Client]:
     gw = Gateway(bus, timeout_s=WAIT, expected_workers=["trainer"])
-    server = build_server(gw, bus_url="memory://", health_timeout_s=1.0)
+    server = build_server(gw)
     async with running(make_trainer(bus, home, **settings)), Client(server) as client:
         yield client
 
@@ -168,7 +168,7 @@ async def test_cancelling_the_call_cancels_the_job(bus: Bus, home: Home) -> None
 async def test_no_trainer_on_the_bus_is_unavailable(bus: Bus) -> None:
     gw = Gateway(bus, timeout_s=WAIT, expected_workers=[])
     with anyio.fail_after(WAIT):
-        async with Client(build_server(gw, bus_url="memory://", health_timeout_s=1.0)) as client:
+        async with Client(build_server(gw)) as client:
             r = await client.call_tool("train_model", {})
             listed = await client.call_tool("list_models", {})
     assert r.is_error and "unavailable: no worker answers nba.train.jobs" in text(r)

@@ -1,0 +1,128 @@
+"""Dynamic micro-batching: concurrent requests share one model call.
+
+``submit(items)`` queues a request's rows and waits for their results. A batch
+goes out when the queued rows reach ``max_batch``, when ``max_wait_s`` has
+passed since its first request, or as soon as one turn of the event loop adds
+no new request: an idle worker answers at once, a busy one batches whatever
+arrives together. ``run`` is a plain function (the onnxruntime call takes
+microseconds, less than a thread hop would); it gets at most ``max_batch`` rows
+per call, so a large slate is scored in several calls of the same flush.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+import structlog
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class MicroBatcher(Generic[T, R]):
+    def __init__(
+        self,
+        run: Callable[[list[T]], list[R]],
+        *,
+        max_batch: int,
+        max_wait_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        if max_wait_s < 0:
+            raise ValueError("max_wait_s must be >= 0")
+        self._run = run
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self._clock = clock
+        self._pending: list[tuple[Sequence[T], asyncio.Future[list[R]]]] = []
+        self._rows = 0
+        self._first_at = 0.0
+        self._seen = 0  # requests queued at the last turn of the loop
+        self._scheduled = False
+        # Counters (health detail, tests).
+        self.batches = 0  # flushes
+        self.calls = 0  # calls of ``run``
+        self.rows = 0
+        self.requests = 0
+        self.max_requests_in_batch = 0
+        self.max_rows_in_batch = 0
+
+    async def submit(self, items: Sequence[T]) -> list[R]:
+        """Results for ``items``, in order, computed in a batch with whatever else is queued."""
+        if not items:
+            return []
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[list[R]] = loop.create_future()
+        if not self._pending:
+            self._first_at = self._clock()
+        self._pending.append((items, fut))
+        self._rows += len(items)
+        if self._rows >= self.max_batch:
+            self._flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            self._seen = len(self._pending)
+            loop.call_soon(self._tick)
+        return await fut
+
+    def _tick(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        grew = len(self._pending) > self._seen
+        waited = self._clock() - self._first_at
+        if grew and waited < self.max_wait_s:
+            # More requests arrived during the last turn: give others one more turn.
+            self._seen = len(self._pending)
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._tick)
+            return
+        self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending, self._rows = self._pending, [], 0
+        if not pending:
+            return
+        items: list[T] = [item for chunk, _ in pending for item in chunk]
+        self.batches += 1
+        self.requests += len(pending)
+        self.rows += len(items)
+        self.max_requests_in_batch = max(self.max_requests_in_batch, len(pending))
+        self.max_rows_in_batch = max(self.max_rows_in_batch, len(items))
+        try:
+            results: list[R] = []
+            for start in range(0, len(items), self.max_batch):
+                self.calls += 1
+                out = self._run(items[start : start + self.max_batch])
+                if len(out) != min(self.max_batch, len(items) - start):
+                    raise RuntimeError(f"batch function returned {len(out)} results for a chunk")
+                results.extend(out)
+        except Exception as exc:  # boundary: one bad batch fails its requests, not the worker
+            log.exception("batch.failed", rows=len(items), requests=len(pending))
+            for _, fut in pending:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        pos = 0
+        for chunk, fut in pending:
+            n = len(chunk)
+            if not fut.done():  # the requester may have been cancelled
+                fut.set_result(results[pos : pos + n])
+            pos += n
+
+    def stats(self) -> dict[str, str]:
+        mean = self.rows / self.batches if self.batches else 0.0
+        return {
+            "batches": str(self.batches),
+            "batch_rows": str(self.rows),
+            "batch_requests": str(self.requests),
+            "mean_batch_rows": f"{mean:.2f}",
+            "max_batch_requests": str(self.max_requests_in_batch),
+            "max_batch_rows": str(self.max_rows_in_batch),
+        }

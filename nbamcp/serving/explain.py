@@ -1,0 +1,187 @@
+"""Explanations a fan can read: which features moved a prediction, and which way.
+
+Two methods, chosen per model when it is loaded:
+
+- **logistic** (a pipeline ending in a logistic regression): each feature's
+  effect is its coefficient times its standardized value, read straight from
+  the ONNX graph (imputer fill values, scaler offset/scale, coefficients). The
+  effects are in log-odds toward the home team and add up, with the
+  intercept, to the model's own logit; a load-time check verifies that.
+- **occlusion** (trees, blends, anything else): each feature's effect is the
+  change in the home team's win probability when that feature alone is
+  replaced by its training average (from the registry's reference
+  distributions). One onnxruntime call scores all the variants of a batch.
+
+The Elo baseline explains itself: the two ratings and home court, in Elo points.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+import numpy as np
+import onnx
+import structlog
+
+from nbamcp.messages import Contribution
+from nbamcp.ml.onnx_export import OnnxModel
+
+log = structlog.get_logger(__name__)
+
+LABELS = {
+    "elo_diff": "rating gap, home court included",
+    "home_form_margin": "{home}: point margin, last 10 games",
+    "away_form_margin": "{away}: point margin, last 10 games",
+    "home_form_wins": "{home}: win share, last 10 games",
+    "away_form_wins": "{away}: win share, last 10 games",
+    "home_rest": "{home}: days of rest",
+    "away_rest": "{away}: days of rest",
+    "home_b2b": "{home}: second night of a back-to-back",
+    "away_b2b": "{away}: second night of a back-to-back",
+    "season_frac": "how far into the season",
+    "playoff": "playoff game",
+    "playin": "play-in game",
+    "neutral": "neutral court",
+    "home_elo": "{home}: rating vs league average",
+    "away_elo": "{away}: rating vs league average",
+    "home_season_margin": "{home}: point margin this season",
+    "away_season_margin": "{away}: point margin this season",
+    "home_season_wins": "{home}: win share this season",
+    "away_season_wins": "{away}: win share this season",
+    "home_court": "home-court advantage",
+}
+LOGISTIC = (
+    "logistic model: effect = coefficient x standardized feature value, in log-odds toward the home "
+    "team (the effects plus the intercept give the model's log-odds)"
+)
+OCCLUSION = (
+    "effect = change in the home team's win probability when the feature alone is set to its "
+    "training average (positive: the feature helps the home team)"
+)
+BASELINE = (
+    "Elo baseline: win probability from the rating gap; effects are each team's rating above the "
+    "league average and home court, in Elo points toward the home team"
+)
+_LINEAR_TOLERANCE = 1e-4
+
+
+class Explainer(Protocol):
+    method: str
+    unit: str
+    description: str
+
+    def effects(self, X: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """Per-row, per-feature effects [n, n_features], signed toward the home team."""
+        ...
+
+
+class LinearExplainer:
+    method = "logistic"
+    unit = "log-odds"
+    description = LOGISTIC
+
+    def __init__(self, fill: np.ndarray, offset: np.ndarray, scale: np.ndarray, coef: np.ndarray,
+                 intercept: float) -> None:  # fmt: skip
+        self.fill, self.offset, self.scale, self.coef = fill, offset, scale, coef
+        self.intercept = intercept
+
+    def effects(self, X: np.ndarray, p: np.ndarray) -> np.ndarray:
+        filled = np.where(np.isnan(X), self.fill, X)
+        return (filled - self.offset) * self.scale * self.coef
+
+    @classmethod
+    def from_onnx(cls, data: bytes, n_features: int) -> LinearExplainer | None:
+        """Read imputer -> scaler -> logistic regression parameters; None for any other graph."""
+        graph = onnx.load_from_string(data).graph
+        ops = [n.op_type for n in graph.node]
+        if ops not in (["Imputer", "Scaler", "LinearClassifier"], ["Scaler", "LinearClassifier"]):
+            return None
+        attrs = {
+            n.op_type: {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute} for n in graph.node
+        }
+        lin = attrs["LinearClassifier"]
+        if lin.get("post_transform") != b"LOGISTIC":
+            return None
+        coef = np.asarray(lin["coefficients"], dtype=np.float64)
+        intercepts = np.asarray(lin["intercepts"], dtype=np.float64)
+        if coef.size == 2 * n_features:  # one row per class: class 1 is the home win
+            coef, intercept = coef[n_features:], float(intercepts[-1])
+        elif coef.size == n_features:
+            intercept = float(intercepts[0])
+        else:
+            return None
+        fill = np.asarray(
+            attrs.get("Imputer", {}).get("imputed_value_floats", [0.0] * n_features), np.float64
+        )
+        sc = attrs["Scaler"]
+        offset = np.asarray(sc["offset"], dtype=np.float64)
+        scale = np.asarray(sc["scale"], dtype=np.float64)
+        if not (fill.size == offset.size == scale.size == n_features):
+            return None
+        return cls(fill, offset, scale, coef, intercept)
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        return self.effects(X, np.empty(0)).sum(axis=1) + self.intercept
+
+
+class OcclusionExplainer:
+    method = "occlusion"
+    unit = "probability"
+    description = OCCLUSION
+
+    def __init__(self, model: OnnxModel, reference: np.ndarray) -> None:
+        self.model = model
+        self.reference = reference.astype(np.float32)
+
+    def effects(self, X: np.ndarray, p: np.ndarray) -> np.ndarray:
+        n, f = X.shape
+        variants = np.repeat(X, f, axis=0)
+        cols = np.tile(np.arange(f), n)
+        variants[np.arange(n * f), cols] = self.reference[cols]
+        q = self.model.predict_proba(variants).reshape(n, f)
+        return p.reshape(n, 1) - q
+
+
+def reference_means(reference: dict[str, Any], names: list[str]) -> np.ndarray:
+    feats = reference.get("features", {})
+    return np.array([feats.get(n, {}).get("mean", math.nan) for n in names], dtype=np.float32)
+
+
+def explainer_for(data: bytes, model: OnnxModel, reference: dict[str, Any], names: list[str]) -> Explainer:
+    """The logistic explainer when the graph is a logistic regression it reproduces, else occlusion."""
+    means = reference_means(reference, names)
+    linear = LinearExplainer.from_onnx(data, len(names))
+    if linear is not None:
+        rng = np.random.default_rng(0)
+        probe = np.vstack([np.nan_to_num(means), rng.normal(0.0, 1.0, (8, len(names)))]).astype(np.float32)
+        probe[1, :3] = np.nan  # the imputer's part, too
+        p = model.predict_proba(probe).astype(np.float64)
+        mine = 1.0 / (1.0 + np.exp(-linear.logits(probe)))
+        if float(np.max(np.abs(mine - p))) < _LINEAR_TOLERANCE:
+            return linear
+        log.warning("explain.linear_mismatch", max_diff=float(np.max(np.abs(mine - p))))
+    return OcclusionExplainer(model, means)
+
+
+def top_contributions(
+    names: list[str], x: np.ndarray, effects: np.ndarray, k: int, home: str, away: str
+) -> list[Contribution]:
+    """The ``k`` largest effects (by size), labelled with the team names."""
+    order = np.argsort(-np.abs(effects), kind="stable")[:k].tolist()
+    values, sizes = x.tolist(), effects.tolist()
+    out = []
+    for j in order:
+        e = sizes[j]
+        if e == 0.0 or not math.isfinite(e):
+            continue
+        v = values[j] if j < len(values) else math.nan
+        out.append(
+            Contribution(
+                feature=names[j],
+                label=LABELS.get(names[j], names[j]).format(home=home, away=away),
+                value=None if v != v else v,
+                effect=e,
+            )
+        )
+    return out

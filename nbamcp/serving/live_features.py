@@ -1,0 +1,219 @@
+"""Live features: the training feature code, kept current with the store's results.
+
+``LiveFeatures`` replays the store's games through ``nbamcp.ml.features.
+FeatureState`` exactly as ``build_training_matrix`` does (per day: the
+features of that day's games, then their results), so a served feature vector
+is computed by the same code as a training row. It keeps:
+
+- the state after the latest result, for games after it;
+- the point-in-time feature row of every played game, so predicting a game
+  already played gives the prediction made before it, beside its result;
+- a copy of the state at the start of each season, so a hypothetical game on a
+  past date is computed from the results before that date only (replayed from
+  the season's snapshot, at most one season of results).
+
+New results (``add``) are consumed in place when they all come after the
+latest one; anything older needs a rebuild from the store (``NeedsRebuild``),
+which the workers run in a thread and swap in when done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import aiosqlite
+import anyio
+import numpy as np
+import structlog
+
+from nbamcp.ml.dataset import GAME_COLUMNS, GameRow, games_from_rows, load_games
+from nbamcp.ml.features import FeatureState
+from nbamcp.serving.canonical import CanonicalGame
+
+log = structlog.get_logger(__name__)
+_ID_CHUNK = 500
+
+
+class NeedsRebuild(Exception):
+    """New results predate the latest one consumed: replay everything from the store."""
+
+
+class ResolvedGame(NamedTuple):
+    game: CanonicalGame  # neutral as actually played, for a played game
+    playoff: bool
+    x: np.ndarray  # float32, FEATURE_NAMES order
+    played: GameRow | None
+    home_results: int  # results of each team the state had seen (part of the cache key)
+    away_results: int
+
+
+class _Snapshot(NamedTuple):
+    date: str  # the season's first game day
+    index: int  # position of that day's first game in ``games``
+    state: FeatureState  # before that day's results
+
+
+class LiveFeatures:
+    def __init__(self, games: Sequence[GameRow] = ()) -> None:
+        self.state = FeatureState()
+        self.games: list[GameRow] = []
+        self.rows: list[np.ndarray] = []
+        self._played: dict[tuple[str, str, str], int] = {}
+        self._ids: set[str] = set()
+        self._results: Counter[str] = Counter()
+        self._snapshots: list[_Snapshot] = []
+        self._snapshot_dates: list[str] = []
+        self._season = -1
+        self._playoffs_from: dict[int, str] = {}
+        self._consume(games)
+
+    @property
+    def latest_date(self) -> str | None:
+        return self.games[-1].date if self.games else None
+
+    def __len__(self) -> int:
+        return len(self.games)
+
+    def results(self, team: str) -> int:
+        return self._results[team]
+
+    # ---- feeding results ---------------------------------------------------------------------------
+    def add(self, new: Sequence[GameRow]) -> list[GameRow]:
+        """Consume results not seen yet; return them. NeedsRebuild if one predates the latest day."""
+        fresh = sorted((g for g in new if g.game_id not in self._ids), key=lambda g: (g.date, g.game_id))
+        latest = self.latest_date
+        if fresh and latest is not None and fresh[0].date <= latest:
+            raise NeedsRebuild(
+                f"{len(fresh)} new result(s) from {fresh[0].date}, not after the latest one ({latest})"
+            )
+        self._consume(fresh)
+        return fresh
+
+    def _consume(self, games: Sequence[GameRow]) -> None:
+        # The same loop as nbamcp.ml.features.build_training_matrix (a test checks
+        # that the rows are identical), plus what serving needs on the side.
+        state = self.state
+        for date, day_iter in itertools.groupby(games, key=lambda g: g.date):
+            day = list(day_iter)
+            if day[0].season != self._season:
+                self._season = day[0].season
+                self._snapshots.append(_Snapshot(date, len(self.games), copy.deepcopy(state)))
+                self._snapshot_dates.append(date)
+            state.add_teams(t for g in day for t in (g.home, g.away))
+            for g in day:
+                self.rows.append(
+                    state.features_for(
+                        g.home, g.away, g.date, neutral=g.neutral, playoff=g.playoff,
+                        playin=g.playin, season=g.season,
+                    )
+                )  # fmt: skip
+            for g in day:
+                state.consume(g)
+                self._played.setdefault((g.date, g.home, g.away), len(self.games))
+                self._ids.add(g.game_id)
+                self._results[g.home] += 1
+                self._results[g.away] += 1
+                if g.playoff:
+                    self._playoffs_from.setdefault(g.season, g.date)
+                self.games.append(g)
+
+    # ---- features for queries -------------------------------------------------------------------------
+    def played(self, game: CanonicalGame) -> GameRow | None:
+        idx = self._played.get((game.date, game.home, game.away))
+        return None if idx is None else self.games[idx]
+
+    def playoff_on(self, season: int, date: str) -> bool:
+        """Whether the season's playoffs had started by ``date`` (as far as the results show)."""
+        first = self._playoffs_from.get(season)
+        return first is not None and date >= first
+
+    def resolve(self, games: Sequence[CanonicalGame]) -> list[ResolvedGame]:
+        """Feature rows for canonical games, in order (see the module docstring for the three cases)."""
+        out: list[ResolvedGame | None] = [None] * len(games)
+        latest = self.latest_date
+        past: dict[str, list[int]] = {}
+        for i, g in enumerate(games):
+            idx = self._played.get((g.date, g.home, g.away))
+            if idx is not None:
+                row = self.games[idx]
+                game = g._replace(neutral=row.neutral)
+                out[i] = self._resolved(game, row.playoff, self.rows[idx], row)
+            elif latest is None or g.date > latest:
+                out[i] = self._from_state(self.state, g)
+            else:
+                past.setdefault(g.date, []).append(i)
+        for date, state in self._replayed(sorted(past)):
+            for i in past[date]:
+                out[i] = self._from_state(state, games[i])
+        return [r for r in out if r is not None]
+
+    def _resolved(
+        self, game: CanonicalGame, playoff: bool, x: np.ndarray, played: GameRow | None
+    ) -> ResolvedGame:
+        return ResolvedGame(game, playoff, x, played, self._results[game.home], self._results[game.away])
+
+    def _from_state(self, state: FeatureState, g: CanonicalGame) -> ResolvedGame:
+        # A scheduled game reveals that both teams exist (a franchise with no result yet starts at the mean).
+        state.add_teams((g.home, g.away))
+        playoff = self.playoff_on(g.season, g.date)
+        x = state.features_for(g.home, g.away, g.date, neutral=g.neutral, playoff=playoff, season=g.season)
+        return self._resolved(g, playoff, x, None)
+
+    def _replayed(self, dates: list[str]) -> Iterator[tuple[str, FeatureState]]:
+        """(date, state holding every result before that date), dates ascending; one copy reused."""
+        working: FeatureState | None = None
+        current = -2
+        pos = 0
+        for date in dates:
+            si = bisect_right(self._snapshot_dates, date) - 1
+            if si < 0:
+                yield date, FeatureState()
+                continue
+            if working is None or si != current:
+                snap = self._snapshots[si]
+                working, current, pos = copy.deepcopy(snap.state), si, snap.index
+            while pos < len(self.games) and self.games[pos].date < date:
+                working.consume(self.games[pos])
+                pos += 1
+            yield date, working
+
+
+# ---- reading the store -----------------------------------------------------------------------------
+async def read_all_games(store_path: Path) -> list[GameRow]:
+    """Every played game in the store, ordered; [] (and a warning) when there is no store yet."""
+    if not await anyio.Path(store_path).exists():
+        log.warning("features.no_store", path=str(store_path))
+        return []
+    async with aiosqlite.connect(store_path) as conn:
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        return await load_games(conn)
+
+
+async def read_games_by_id(store_path: Path, game_ids: Sequence[str]) -> list[GameRow]:
+    """The games with these ids (those that exist), ordered by (date, game_id)."""
+    if not game_ids or not await anyio.Path(store_path).exists():
+        return []
+    rows: list[tuple[object, ...]] = []
+    async with aiosqlite.connect(store_path) as conn:
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        ids = list(dict.fromkeys(game_ids))
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT {', '.join(GAME_COLUMNS)} FROM games WHERE game_id IN ({marks})"
+            async with conn.execute(sql, chunk) as cur:
+                rows.extend(await cur.fetchall())
+    return games_from_rows(rows)
+
+
+async def build_live_features(store_path: Path) -> LiveFeatures:
+    """Replay the whole store (in a thread: the event loop keeps serving meanwhile)."""
+    games = await read_all_games(store_path)
+    return await asyncio.to_thread(LiveFeatures, games)

@@ -1,0 +1,190 @@
+"""From feature rows to GamePredictions and PredictionEvents: one path for model and baseline.
+
+``score_rows`` is what the micro-batcher runs: the champion's probabilities
+and explanation effects for a batch (one onnxruntime call each; the challenger
+scored on the same rows in shadow mode), or the Elo baseline when no model is
+loaded. ``build_prediction`` turns one resolved game and its score into the
+reply's GamePrediction; ``prediction_events`` into the log's events.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from nbamcp.messages import GamePrediction, GameResult, PredictionEvent, ShadowScore
+from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION
+from nbamcp.serving.explain import BASELINE, top_contributions
+from nbamcp.serving.keys import prediction_key
+from nbamcp.serving.live_features import ResolvedGame
+from nbamcp.serving.models import ModelSet, ServingModel
+
+BASELINE_NAME = "elo-baseline"
+BASELINE_TERMS = ["home_elo", "away_elo", "home_court"]
+_I = {n: i for i, n in enumerate(FEATURE_NAMES)}
+
+
+class RowScore(NamedTuple):
+    p: float  # P(home win)
+    effects: np.ndarray  # per term of ``terms``, toward the home team
+    terms: list[str]
+    values: np.ndarray  # the terms' values (features, or the baseline's rating terms)
+    model: ServingModel | None  # None: the Elo baseline
+    challenger: tuple[ServingModel, float] | None
+
+
+def elo_prob(diff: np.ndarray) -> np.ndarray:
+    """``nbamcp.ml.ratings.win_prob``, vectorized over rows."""
+    return 1.0 / (1.0 + 10.0 ** (-diff.astype(np.float64) / 400.0))
+
+
+def baseline_scores(X: np.ndarray) -> list[RowScore]:
+    diff = X[:, _I["elo_diff"]].astype(np.float64)
+    home, away = X[:, _I["home_elo"]].astype(np.float64), X[:, _I["away_elo"]].astype(np.float64)
+    terms = np.column_stack([home, -away, diff - (home - away)])
+    p = elo_prob(diff)
+    values = np.column_stack([home, away, diff - (home - away)])
+    return [RowScore(float(p[i]), terms[i], BASELINE_TERMS, values[i], None, None) for i in range(len(X))]
+
+
+def score_rows(models: ModelSet, rows: list[np.ndarray], *, shadow: bool) -> list[RowScore]:
+    """Score a batch with the champion (challenger beside it when ``shadow``), or the baseline."""
+    X = rows[0].reshape(1, -1) if len(rows) == 1 else np.vstack(rows)
+    X = X.astype(np.float32, copy=False)
+    champion = models.champion
+    if champion is None:
+        return baseline_scores(X)
+    p = champion.onnx.predict_proba(X)
+    effects = champion.explainer.effects(X, p)
+    challenger = models.challenger if shadow else None
+    pc = challenger.onnx.predict_proba(X) if challenger is not None else None
+    return [
+        RowScore(
+            float(p[i]),
+            effects[i],
+            FEATURE_NAMES,
+            X[i],
+            champion,
+            None if challenger is None or pc is None else (challenger, float(pc[i])),
+        )
+        for i in range(len(X))
+    ]
+
+
+def _features(x: np.ndarray) -> dict[str, float | None]:
+    # NaN (no game yet this season) becomes None: JSON has no NaN.
+    return {n: (None if v != v else v) for n, v in zip(FEATURE_NAMES, x.tolist(), strict=True)}
+
+
+def build_prediction(r: ResolvedGame, s: RowScore, *, top_k: int) -> GamePrediction:
+    g = r.game
+    p = min(max(s.p, 0.0), 1.0)
+    result = None
+    if r.played is not None:
+        pl = r.played
+        result = GameResult(
+            game_id=pl.game_id,
+            home_pts=pl.home_pts,
+            away_pts=pl.away_pts,
+            winner=pl.home if pl.home_win else pl.away,
+            season_type=pl.season_type,
+        )
+    model = s.model
+    home_wins = p >= 0.5
+    return GamePrediction(
+        home=g.home,
+        away=g.away,
+        home_name=g.home_name,
+        away_name=g.away_name,
+        date=g.date,
+        season=g.season,
+        neutral=g.neutral,
+        playoff=r.playoff,
+        home_win_prob=p,
+        away_win_prob=1.0 - p,
+        winner=g.home if home_wins else g.away,
+        winner_name=g.home_name if home_wins else g.away_name,
+        source="model" if model is not None else "baseline",
+        model_name=model.name if model is not None else BASELINE_NAME,
+        model_version=model.version if model is not None else 0,
+        unit=model.explainer.unit if model is not None else "elo",
+        explanation=model.explainer.description if model is not None else BASELINE,
+        contributions=top_contributions(s.terms, s.values, s.effects, top_k, g.home_name, g.away_name),
+        features=_features(r.x),
+        result=result,
+        challenger=(
+            None
+            if s.challenger is None
+            else ShadowScore(
+                model_name=s.challenger[0].name,
+                model_version=s.challenger[0].version,
+                home_win_prob=s.challenger[1],
+            )
+        ),
+    )
+
+
+def cache_key_for(r: ResolvedGame, model: str, champion: int, challenger: int | None) -> str:
+    g = r.game
+    return prediction_key(
+        model=model,
+        champion=champion,
+        challenger=challenger,
+        home=g.home,
+        away=g.away,
+        date=g.date,
+        neutral=g.neutral,
+        home_results=r.home_results,
+        away_results=r.away_results,
+    )
+
+
+def prediction_events(
+    request_id: str,
+    r: ResolvedGame,
+    pred: GamePrediction,
+    *,
+    latency_ms: float,
+    client: str,
+    cached: bool = False,
+) -> list[PredictionEvent]:
+    """The served prediction's event, plus the challenger's (shadow-scored) when it was scored."""
+    now = time.time()
+    features = [float(v) for v in r.x.tolist()]
+    base = {
+        "request_id": request_id,
+        "ts": now,
+        "home": pred.home,
+        "away": pred.away,
+        "date": pred.date,
+        "neutral": pred.neutral,
+        "feature_set": FEATURE_SET_VERSION,
+        "features": features,
+        "latency_ms": round(latency_ms, 3),
+        "game_id": pred.result.game_id if pred.result is not None else None,
+        "cached": cached,
+        "client": client,
+    }
+    events = [
+        PredictionEvent(
+            model_name=pred.model_name,
+            model_version=pred.model_version,
+            source=pred.source,
+            home_win_prob=pred.home_win_prob,
+            **base,
+        )
+    ]
+    if pred.challenger is not None and not cached:
+        c = pred.challenger
+        events.append(
+            PredictionEvent(
+                model_name=c.model_name,
+                model_version=c.model_version,
+                source="model",  # told apart by version: the served one is the reply's
+                home_win_prob=c.home_win_prob,
+                **base,
+            )
+        )
+    return events

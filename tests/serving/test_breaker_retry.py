@@ -1,0 +1,91 @@
+"""Circuit breaker states and retries with backoff, on injected clocks (no sleeping)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nbamcp.errors import InvalidInput, Unavailable
+from nbamcp.serving.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from nbamcp.serving.retry import RetryPolicy, retry_call
+from tests.serving.conftest import FakeClock
+
+
+def test_breaker_opens_after_n_failures_and_half_opens_after_cooldown(clock: FakeClock) -> None:
+    b = CircuitBreaker("x", failure_threshold=3, cooldown_s=10, clock=clock)
+    for _ in range(2):
+        assert b.allow()
+        b.record_failure()
+    assert b.state == CLOSED
+    b.record_success()  # a success resets the count
+    for _ in range(3):
+        assert b.allow()
+        b.record_failure()
+    assert b.state == OPEN and b.opened == 1
+    assert not b.allow() and b.rejected == 1
+    assert b.retry_in() == 10
+    clock.advance(9.9)
+    assert not b.allow()
+    clock.advance(0.1)
+    assert b.state == HALF_OPEN
+    assert b.allow()  # the one trial call
+    assert not b.allow()  # nobody else while it runs
+    b.record_failure()  # the trial failed: open for another cooldown
+    assert b.state == OPEN and b.opened == 2
+    clock.advance(10)
+    assert b.allow()
+    b.record_success()
+    assert b.state == CLOSED and b.allow()
+
+
+def test_breaker_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError):
+        CircuitBreaker("x", failure_threshold=0)
+
+
+async def test_retry_backs_off_then_succeeds() -> None:
+    pauses: list[float] = []
+    calls = 0
+
+    async def sleep(s: float) -> None:
+        pauses.append(s)
+
+    async def flaky() -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise Unavailable("worker restarting")
+        return "ok"
+
+    policy = RetryPolicy(retries=3, backoff_s=0.1, jitter=0.5)
+    assert (
+        await retry_call(flaky, policy=policy, transient=(Unavailable,), sleep=sleep, rnd=lambda: 0.0) == "ok"
+    )
+    assert calls == 3 and pauses == [0.1, 0.2]
+    assert policy.pause(2, 1.0) == pytest.approx(0.1)  # full jitter halves the pause
+    assert policy.pause(10, 0.0) == policy.max_backoff_s
+
+
+async def test_retry_gives_up_and_never_retries_user_errors() -> None:
+    calls = 0
+
+    async def sleep(s: float) -> None:
+        pass
+
+    async def down() -> None:
+        nonlocal calls
+        calls += 1
+        raise Unavailable("down")
+
+    with pytest.raises(Unavailable):
+        await retry_call(down, policy=RetryPolicy(retries=2), transient=(Unavailable,), sleep=sleep)
+    assert calls == 3
+
+    async def bad() -> None:
+        nonlocal calls
+        calls += 1
+        raise InvalidInput("bad team")
+
+    calls = 0
+    with pytest.raises(InvalidInput):
+        await retry_call(bad, policy=RetryPolicy(retries=2), transient=(Unavailable,), sleep=sleep)
+    assert calls == 1

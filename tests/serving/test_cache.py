@@ -1,0 +1,126 @@
+"""The cache worker: hits and misses, fills from inference, invalidation, TTL, counters."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nbamcp.bus.base import Bus
+from nbamcp.data.ingest.runner import ingest_paths
+from nbamcp.data.store import open_store
+from nbamcp.frontend.gateway import Gateway
+from nbamcp.messages import GameQuery, GamesIngested, ModelsChanged, encode
+from nbamcp.ml.dataset import load_games
+from nbamcp.serving.client import PredictClient
+from nbamcp.subjects import EVENTS_GAMES, MODELS_CHANGED
+from tests.serving.conftest import (
+    CUTOFF,
+    MODEL,
+    WAIT,
+    FakeClock,
+    Home,
+    Models,
+    Recorder,
+    make_cache,
+    make_inference,
+    register,
+    running,
+    wait_fills,
+)
+
+BOS_LAL = GameQuery(home="BOS", away="LAL", date="2023-04-20")
+DEN_PHX = GameQuery(home="Nuggets", away="Suns", date="2023-04-20")
+
+
+def client_for(bus: Bus) -> PredictClient:
+    return PredictClient(Gateway(bus, timeout_s=WAIT, expected_workers=[]).call)
+
+
+async def test_miss_then_fill_then_hit(bus: Bus, home: Home, models: Models, recorder: Recorder) -> None:
+    await register(home, models.lr1)
+    cache, inference = make_cache(bus, home), make_inference(bus, home)
+    client = client_for(bus)
+    async with running(cache, inference):
+        first = await client.predict([BOS_LAL, DEN_PHX])
+        assert first.cache_hits == 0 and not any(p.cached for p in first.predictions)
+        await wait_fills(cache, 2)
+        second = await client.predict(
+            [DEN_PHX, BOS_LAL, GameQuery(home="MIA", away="NYK", date="2023-04-20")]
+        )
+        assert second.cache_hits == 2
+        assert [p.cached for p in second.predictions] == [True, True, False]
+        assert second.predictions[1].home_win_prob == first.predictions[0].home_win_prob
+        assert cache.hits_l1 == 2 and cache.misses == 3
+        d = cache.health_detail()
+        assert d["hits_l1"] == "2" and d["misses"] == "3" and d["l2"] == "off"
+        events = await recorder.wait_for(None, 5)  # 2 + 1 fresh, 2 cached
+        assert sum(e.cached for e in events) == 2
+
+
+async def test_invalidated_when_the_model_changes(bus: Bus, home: Home, models: Models) -> None:
+    await register(home, models.lr1)
+    cache, inference = make_cache(bus, home), make_inference(bus, home)
+    client = client_for(bus)
+    async with running(cache, inference):
+        await client.predict([BOS_LAL])
+        await wait_fills(cache, 1)
+        assert (await client.predict([BOS_LAL])).cache_hits == 1
+        await register(home, models.lr2)
+        changed = (cache.models_changed, inference.models_changed)
+        await bus.publish(MODELS_CHANGED, encode(ModelsChanged(name=MODEL, alias="champion", version=2)))
+        async with asyncio.timeout(WAIT):
+            await asyncio.gather(*(e.wait() for e in changed))
+        assert len(cache.lru) == 0 and cache.invalidated == 1
+        again = await client.predict([BOS_LAL])
+        assert again.cache_hits == 0 and again.predictions[0].model_version == 2
+
+
+async def test_invalidated_for_the_teams_with_new_results(bus: Bus, home: Home, models: Models) -> None:
+    await register(home, models.lr1)
+    cache, inference = make_cache(bus, home), make_inference(bus, home)
+    client = client_for(bus)
+    store = await open_store(home.store)
+    try:
+        await ingest_paths(store, [home.later_csv])
+        later = [g for g in await load_games(store.conn) if g.date > CUTOFF]
+    finally:
+        await store.close()
+    # New results: the Celtics' games only (DEN and PHX play none of them).
+    bos = [g for g in later if "BOS" in (g.home, g.away) and not {"DEN", "PHX"} & {g.home, g.away}][:2]
+    teams = sorted({t for g in bos for t in (g.home, g.away)})
+    async with running(cache, inference):
+        await client.predict([BOS_LAL, DEN_PHX])
+        await wait_fills(cache, 2)
+        changed = (cache.features_changed, inference.features_changed)
+        msg = GamesIngested(
+            game_ids=[g.game_id for g in bos], teams=teams, date_from=bos[0].date, date_to=bos[-1].date
+        )
+        await bus.publish(EVENTS_GAMES, encode(msg))
+        async with asyncio.timeout(WAIT):
+            await asyncio.gather(*(e.wait() for e in changed))
+        assert cache.invalidated == 1  # BOS-LAL's entry, not DEN-PHX's
+        out = await client.predict([BOS_LAL, DEN_PHX])
+        assert [p.cached for p in out.predictions] == [False, True]
+
+
+async def test_entries_expire_after_the_ttl(bus: Bus, home: Home, models: Models, clock: FakeClock) -> None:
+    await register(home, models.lr1)
+    cache, inference = make_cache(bus, home, clock=clock, ttl_s=600.0), make_inference(bus, home)
+    client = client_for(bus)
+    async with running(cache, inference):
+        await client.predict([BOS_LAL])
+        await wait_fills(cache, 1)
+        clock.advance(599)
+        assert (await client.predict([BOS_LAL])).cache_hits == 1
+        clock.advance(1)
+        assert (await client.predict([BOS_LAL])).cache_hits == 0
+        assert cache.lru.expired == 1
+
+
+async def test_baseline_predictions_are_not_cached(bus: Bus, home: Home) -> None:
+    cache, inference = make_cache(bus, home), make_inference(bus, home)  # no champion: Elo baseline
+    client = client_for(bus)
+    async with running(cache, inference):
+        out = await client.predict([BOS_LAL])
+        assert out.predictions[0].source == "baseline" and not out.degraded
+        out = await client.predict([BOS_LAL])
+        assert out.cache_hits == 0 and cache.fills == 0

@@ -1,0 +1,217 @@
+"""The inference worker on the in-memory bus: predictions, events, baseline, reloads, new results."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+
+from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
+from nbamcp.data.ingest.runner import ingest_paths
+from nbamcp.data.store import open_store
+from nbamcp.messages import (
+    ErrorReply,
+    GameQuery,
+    GamesIngested,
+    ModelsChanged,
+    PredictReply,
+    PredictRequest,
+    decode,
+    encode,
+)
+from nbamcp.ml.artifacts import ArtifactStore
+from nbamcp.ml.dataset import load_games
+from nbamcp.ml.features import FEATURE_NAMES
+from nbamcp.ml.ratings import win_prob
+from nbamcp.subjects import EVENTS_GAMES, MODELS_CHANGED, PREDICT
+from tests.serving.conftest import (
+    CUTOFF,
+    MODEL,
+    WAIT,
+    Home,
+    Models,
+    Recorder,
+    make_inference,
+    register,
+    running,
+)
+
+
+async def ask(bus: Bus, req: PredictRequest, rid: str) -> PredictReply | ErrorReply:
+    msg = await bus.request(PREDICT, encode(req), timeout=WAIT, headers={REQUEST_ID_HEADER: rid})
+    return decode(msg.data, PredictReply | ErrorReply)  # type: ignore[arg-type]
+
+
+def one(home: str, away: str, date: str | None = None, neutral: bool = False) -> PredictRequest:
+    return PredictRequest(games=[GameQuery(home=home, away=away, date=date, neutral=neutral)], client="test")
+
+
+async def test_future_game_from_the_champion(
+    bus: Bus, home: Home, models: Models, recorder: Recorder
+) -> None:
+    await register(home, models.lr1)
+    worker = make_inference(bus, home)
+    async with running(worker):
+        reply = await ask(bus, one("Celtics", "lakers", "2023-04-05"), "r1")
+        assert isinstance(reply, PredictReply), reply
+        (p,) = reply.predictions
+        assert (p.home, p.away, p.date, p.season) == ("BOS", "LAL", "2023-04-05", 2023)
+        assert p.source == "model" and p.model_name == MODEL and p.model_version == 1
+        assert math.isclose(p.home_win_prob + p.away_win_prob, 1.0)
+        assert p.winner == ("BOS" if p.home_win_prob >= 0.5 else "LAL")
+        assert p.result is None and p.cached is False
+        assert set(p.features) == set(FEATURE_NAMES)
+        assert p.unit == "log-odds" and "coefficient" in p.explanation
+        assert 0 < len(p.contributions) <= 5
+        assert any("Boston Celtics" in c.label or "Los Angeles Lakers" in c.label for c in p.contributions)
+        # The event carries the request id; one per game.
+        (ev,) = await recorder.wait_for("r1")
+        assert ev.source == "model" and ev.model_version == 1 and ev.home == "BOS" and ev.client == "test"
+        assert ev.home_win_prob == p.home_win_prob and len(ev.features) == len(FEATURE_NAMES)
+
+
+async def test_played_game_gives_its_point_in_time_prediction_and_result(
+    bus: Bus, home: Home, models: Models, serving_data
+) -> None:
+    await register(home, models.lr1)
+    g = next(g for g in serving_data.games if g.season == 2022 and g.season_type == "playoffs")
+    async with running(make_inference(bus, home)):
+        reply = await ask(bus, one(g.home, g.away, g.date), "r2")
+        assert isinstance(reply, PredictReply), reply
+        (p,) = reply.predictions
+        assert p.result is not None and p.result.game_id == g.game_id
+        assert (p.result.home_pts, p.result.away_pts) == (g.home_pts, g.away_pts)
+        assert p.result.winner == (g.home if g.home_pts > g.away_pts else g.away)
+        assert p.playoff is True
+
+
+async def test_no_champion_answers_from_the_elo_baseline(bus: Bus, home: Home, recorder: Recorder) -> None:
+    worker = make_inference(bus, home)
+    async with running(worker):
+        reply = await ask(bus, one("BOS", "NYK", "2023-04-05"), "r3")
+        assert isinstance(reply, PredictReply), reply
+        (p,) = reply.predictions
+        assert p.source == "baseline" and p.model_version == 0 and p.unit == "elo"
+        assert math.isclose(p.home_win_prob, win_prob(p.features["elo_diff"]), rel_tol=1e-5)
+        assert {c.feature for c in p.contributions} <= {"home_elo", "away_elo", "home_court"}
+        assert (await recorder.wait_for("r3"))[0].source == "baseline"
+
+
+async def test_challenger_is_shadow_scored_and_both_are_logged(
+    bus: Bus, home: Home, models: Models, recorder: Recorder
+) -> None:
+    await register(home, models.lr1)
+    await register(home, models.lr2, alias="challenger")
+    async with running(make_inference(bus, home)):
+        reply = await ask(bus, one("DEN", "PHX", "2023-04-07"), "r4")
+        assert isinstance(reply, PredictReply)
+        (p,) = reply.predictions
+        assert p.model_version == 1 and p.challenger is not None and p.challenger.model_version == 2
+        assert p.challenger.home_win_prob != p.home_win_prob
+        events = await recorder.wait_for("r4", 2)
+        assert sorted((e.source, e.model_version) for e in events) == [
+            ("model", 1),
+            ("model", 2),
+        ]
+
+
+async def test_hot_reload_under_load_fails_no_request(bus: Bus, home: Home, models: Models) -> None:
+    await register(home, models.lr1)
+    worker = make_inference(bus, home)
+    async with running(worker):
+        teams = ["BOS", "LAL", "MIA", "DEN", "PHX", "GSW", "NYK", "CHI"]
+        stop = asyncio.Event()
+        seen: list[int] = []
+        progress = asyncio.Condition()
+        failures: list[object] = []
+
+        async def client(i: int) -> None:
+            n = 0
+            while not stop.is_set() or n < 3:
+                req = one(teams[i % 8], teams[(i + 1) % 8], f"2023-04-{10 + n % 15:02d}")
+                reply = await ask(bus, req, f"load-{i}-{n}")
+                async with progress:
+                    if isinstance(reply, PredictReply):
+                        seen.append(reply.predictions[0].model_version)
+                    else:
+                        failures.append(reply)
+                    progress.notify_all()
+                n += 1
+
+        async def until(count: int) -> None:
+            async with progress:
+                await progress.wait_for(lambda: len(seen) >= count)
+
+        async with asyncio.timeout(WAIT):
+            clients = [asyncio.create_task(client(i)) for i in range(16)]
+            await until(50)
+            changed = worker.models_changed
+            await register(home, models.lr2)  # v2 becomes champion
+            await bus.publish(MODELS_CHANGED, encode(ModelsChanged(name=MODEL, alias="champion", version=2)))
+            await changed.wait()
+            await until(len(seen) + 50)
+            stop.set()
+            await asyncio.gather(*clients)
+        assert failures == []
+        assert seen[0] == 1 and seen[-1] == 2 and set(seen) == {1, 2}
+        assert worker.reloads == 2  # start + the change
+
+
+async def test_tampered_artifact_keeps_the_old_model(bus: Bus, home: Home, models: Models) -> None:
+    await register(home, models.lr1)
+    worker = make_inference(bus, home)
+    async with running(worker):
+        await register(home, models.lr2)
+        # Flip a byte of v2's artifact: the registry's hash check must refuse it.
+        art = ArtifactStore(home.artifacts).path_for(hashlib.sha256(models.lr2.onnx_bytes).hexdigest())
+        data = bytearray(art.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        art.write_bytes(bytes(data))
+        changed = worker.models_changed
+        await bus.publish(MODELS_CHANGED, encode(ModelsChanged(name=MODEL, alias="champion", version=2)))
+        async with asyncio.timeout(WAIT):
+            await changed.wait()
+        assert worker.reload_error.startswith("integrity")
+        reply = await ask(bus, one("BOS", "LAL", "2023-04-05"), "r5")
+        assert isinstance(reply, PredictReply) and reply.predictions[0].model_version == 1
+
+
+async def test_new_results_update_the_live_features(bus: Bus, home: Home, models: Models) -> None:
+    await register(home, models.lr1)
+    worker = make_inference(bus, home)
+    async with running(worker):
+        before = await ask(bus, one("BOS", "MIL", "2023-04-20"), "r6")
+        assert isinstance(before, PredictReply)
+        store = await open_store(home.store)
+        try:
+            await ingest_paths(store, [home.later_csv])
+            later = [g for g in await load_games(store.conn) if g.date > CUTOFF]
+        finally:
+            await store.close()
+        changed = worker.features_changed
+        teams = sorted({t for g in later for t in (g.home, g.away)})
+        msg = GamesIngested(
+            game_ids=[g.game_id for g in later], teams=teams, date_from=later[0].date, date_to=later[-1].date
+        )
+        await bus.publish(EVENTS_GAMES, encode(msg))
+        async with asyncio.timeout(WAIT):
+            await changed.wait()
+        assert worker.live.latest_date == later[-1].date
+        # 2023-04-20 is now in the past: the played game (if any) or a replay from results before it.
+        after = await ask(bus, one("BOS", "MIL", "2023-06-20"), "r7")
+        assert isinstance(after, PredictReply)
+        assert after.predictions[0].features != before.predictions[0].features
+
+
+async def test_a_broken_challenger_does_not_stop_the_champion(bus: Bus, home: Home, models: Models) -> None:
+    await register(home, models.lr1)
+    await register(home, models.lr2, alias="challenger")
+    art = ArtifactStore(home.artifacts).path_for(hashlib.sha256(models.lr2.onnx_bytes).hexdigest())
+    art.write_bytes(art.read_bytes()[:100])  # truncated on disk
+    worker = make_inference(bus, home)
+    async with running(worker):
+        reply = await ask(bus, one("BOS", "LAL", "2023-04-05"), "r8")
+        assert isinstance(reply, PredictReply), reply
+        (p,) = reply.predictions
+        assert p.model_version == 1 and p.challenger is None
+        assert "challenger v2: integrity" in worker.health_detail()["reload_error"]

@@ -1,0 +1,89 @@
+"""On a real nats-server: inference instances share the load; cache instances share the KV level."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nbamcp.actor import Context
+from nbamcp.bus.nats import NatsBus
+from nbamcp.frontend.gateway import Gateway
+from nbamcp.messages import GameQuery, GamesIngested, PredictRequest
+from nbamcp.serving.client import PredictClient
+from tests.serving.conftest import WAIT, Home, Models, make_cache, make_inference, register, running
+
+TEAMS = ["BOS", "LAL", "MIA", "DEN", "PHX", "GSW", "NYK", "CHI", "DAL", "MIL", "SAC", "CLE"]
+
+
+async def connect(url: str, name: str) -> NatsBus:
+    return await NatsBus.connect(url, name=name)
+
+
+async def test_two_inference_workers_share_the_queue_group(nats_server, home: Home, models: Models) -> None:
+    await register(home, models.lr1)
+    buses = [await connect(nats_server.url, f"n{i}") for i in range(3)]
+    w1, w2 = make_inference(buses[0], home), make_inference(buses[1], home)
+    client = PredictClient(Gateway(buses[2], timeout_s=WAIT, expected_workers=[]).call)
+    try:
+        async with running(w1, w2):
+            games = [
+                [GameQuery(home=TEAMS[i % 12], away=TEAMS[(i + 5) % 12], date=f"2023-04-{1 + i % 28:02d}")]
+                for i in range(40)
+            ]
+            async with asyncio.timeout(WAIT):
+                outs = await asyncio.gather(*(client.predict(g) for g in games))
+            assert all(o.predictions[0].source == "model" and not o.degraded for o in outs)
+            # No cache worker: the lookups failed fast (no responders) and every game went to inference.
+            assert w1.predictions + w2.predictions == 40
+            assert w1.predictions > 0 and w2.predictions > 0, (w1.predictions, w2.predictions)
+    finally:
+        for b in buses:
+            await b.close()
+
+
+async def until(worker, attr: str, predicate) -> None:
+    """Await ``worker.<attr>`` (an event replaced after each change) until ``predicate()``."""
+    async with asyncio.timeout(WAIT):
+        while not predicate():
+            await getattr(worker, attr).wait()
+
+
+async def test_cache_instances_share_predictions_through_nats_kv(
+    nats_server, home: Home, models: Models
+) -> None:
+    await register(home, models.lr1)
+    buses = [await connect(nats_server.url, f"c{i}") for i in range(5)]
+    c1, c2 = make_cache(buses[0], home), make_cache(buses[1], home)
+    inference = make_inference(buses[2], home)
+    client = PredictClient(Gateway(buses[3], timeout_s=WAIT, expected_workers=[]).call)
+    game = GameQuery(home="Bucks", away="Heat", date="2023-04-16")
+    try:
+        async with running(c1, c2, inference):
+            assert c1.kv is not None and c2.kv is not None
+            await client.predict([game])
+            # One instance (queue group) takes the fill, into its L1 and the bucket; the other
+            # follows the bucket and has it a moment later.
+            async with asyncio.timeout(WAIT):
+                while c1.fills + c2.fills == 0:
+                    waits = [asyncio.ensure_future(c.filled.wait()) for c in (c1, c2)]
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    for w in waits:
+                        w.cancel()
+            filled, other = (c1, c2) if c1.fills else (c2, c1)
+            await until(other, "kv_changed", lambda: other.from_kv == 1)
+            assert (filled.fills, filled.from_kv, other.fills, other.from_kv) == (1, 0, 0, 1)
+            ctx = Context(request_id="kv-1", subject="nba.predict.lookup", headers={}, bus=buses[1])
+            (hit,) = (await other.lookup(PredictRequest(games=[game]), ctx)).hits
+            assert hit is not None and hit.cached and hit.source == "model"
+            assert other.hits_l2 == 1 and other.hits_l1 == 0
+            # A new instance starts warm with what the bucket holds.
+            c3 = make_cache(buses[4], home)
+            async with running(c3):
+                await until(c3, "kv_changed", lambda: c3.from_kv == 1)
+                # New results for the Bucks: one instance purges the bucket, every follower drops the entry.
+                msg = GamesIngested(game_ids=[], teams=["MIL"], date_from="2023-04-01", date_to="2023-04-01")
+                await filled.purge_shared(msg, ctx)
+                for c in (c1, c2, c3):
+                    await until(c, "kv_changed", lambda c=c: len(c.lru) == 0)
+    finally:
+        for b in buses:
+            await b.close()

@@ -1,0 +1,309 @@
+"""The cache worker: recent predictions by canonical key, and the Elo baseline when inference is down.
+
+Sits beside the inference worker; the front end asks it first and sends only
+the misses to inference. Subjects:
+
+- ``nba.predict.lookup`` (request/reply, queue "cache"): PredictRequest ->
+  CacheLookupReply, one hit (flagged ``cached``) or None per game. Games are
+  canonicalized exactly as inference does (so bad input fails here with the
+  same error) and keyed by model version + canonical game + how many results
+  of each team the features saw (``nbamcp.serving.keys``). Hits are logged as
+  PredictionEvents with ``cached=True``.
+- ``nba.predict.served`` (event, queue "cache"): fresh model predictions from
+  inference fill the LRU (and the NATS KV bucket).
+- ``nba.predict.baseline`` (request/reply, queue "cache"): PredictRequest ->
+  PredictReply from the Elo baseline (``source="baseline"``): what the front
+  end falls back to when no inference worker answers. It needs no model and no
+  onnxruntime, only the live feature state the cache keeps anyway for its keys.
+- ``nba.models.changed`` (broadcast): drop every entry, re-read the aliases.
+- ``nba.events.games`` (broadcast): drop the entries of those teams and feed
+  the results to the feature state; one instance (queue) purges them from KV.
+
+Levels: L1 is a per-instance LRU with TTL; on NATS, L2 is a JetStream KV bucket
+shared by every cache instance (its own TTL). Each instance follows the bucket
+and copies its entries into L1, so lookups never wait on the network; a hit on
+an entry that came through the bucket counts as an L2 hit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import msgspec
+import numpy as np
+import structlog
+from prometheus_client import Counter
+
+from nbamcp.actor import Actor, Context, Route
+from nbamcp.bus.base import Bus
+from nbamcp.config import CacheConfig, InferenceConfig
+from nbamcp.errors import Unavailable
+from nbamcp.messages import (
+    CacheLookupReply,
+    GamePrediction,
+    GamesIngested,
+    ModelsChanged,
+    PredictionsServed,
+    PredictReply,
+    PredictRequest,
+    encode,
+)
+from nbamcp.serving.canonical import Today, canonicalize_all
+from nbamcp.serving.event_log import PredictionEventLog
+from nbamcp.serving.idempotency import IdempotencyMap
+from nbamcp.serving.keys import key_teams
+from nbamcp.serving.live_features import LiveFeatures, NeedsRebuild, build_live_features, read_games_by_id
+from nbamcp.serving.lru import TtlLru
+from nbamcp.serving.models import alias_versions
+from nbamcp.serving.prediction_kv import PredictionKv
+from nbamcp.serving.scoring import baseline_scores, build_prediction, cache_key_for, prediction_events
+from nbamcp.subjects import (
+    EVENTS_GAMES,
+    MODELS_CHANGED,
+    PREDICT_BASELINE,
+    PREDICT_LOOKUP,
+    PREDICT_SERVED,
+)
+
+if TYPE_CHECKING:
+    from nbamcp.config import Config
+
+log = structlog.get_logger(__name__)
+
+HITS = Counter("nbamcp_prediction_cache_hits", "Prediction cache hits", ["level"])
+MISSES = Counter("nbamcp_prediction_cache_misses", "Prediction cache misses")
+
+
+class CacheWorker(Actor):
+    name = "cache"
+
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        store_path: Path,
+        registry_path: Path,
+        artifacts_dir: Path,
+        settings: CacheConfig | None = None,
+        inference: InferenceConfig | None = None,
+        today: Today = dt.date.today,
+        clock: Any = time.monotonic,
+        config: Config | None = None,
+        concurrency: int = 32,
+        stop_deadline_s: float = 10.0,
+    ) -> None:
+        super().__init__(bus, concurrency=concurrency, stop_deadline_s=stop_deadline_s)
+        self.store_path = Path(store_path)
+        self.registry_path = Path(registry_path)
+        self.artifacts_dir = Path(artifacts_dir)
+        self.settings = settings = settings or CacheConfig()
+        self.inference = inference = inference or InferenceConfig()
+        self._today = today
+        self.config = config
+        self.events = PredictionEventLog(bus)
+        # value: (prediction, came through the shared KV level)
+        self.lru: TtlLru[tuple[GamePrediction, bool]] = TtlLru(
+            settings.max_entries, settings.ttl_s, clock=clock
+        )
+        self.kv: PredictionKv | None = None
+        self._following: asyncio.Task[None] | None = None
+        self.live = LiveFeatures()
+        self.aliases: dict[str, int] = {}
+        self._idem_lookup: IdempotencyMap[CacheLookupReply] = IdempotencyMap(inference.idempotency_entries)
+        self._idem_baseline: IdempotencyMap[PredictReply] = IdempotencyMap(inference.idempotency_entries)
+        self._features_lock = asyncio.Lock()
+        self.hits_l1 = self.hits_l2 = self.misses = self.fills = self.invalidated = self.from_kv = 0
+        self.baseline_served = 0
+        # Set after each fill / invalidation: tests and benchmarks await them instead of polling.
+        self.filled = asyncio.Event()
+        self.kv_changed = asyncio.Event()
+        self.features_changed = asyncio.Event()
+        self.models_changed = asyncio.Event()
+
+    @classmethod
+    def from_config(cls, bus: Bus, config: Config) -> Self:
+        return cls(
+            bus,
+            store_path=config.store_path,
+            registry_path=config.registry_path,
+            artifacts_dir=config.artifacts_dir,
+            settings=config.cache,
+            inference=config.inference,
+            config=config,
+            concurrency=config.workers.concurrency,
+            stop_deadline_s=config.workers.stop_deadline_s,
+        )
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(PREDICT_LOOKUP, PredictRequest, self.lookup),
+            Route(PREDICT_BASELINE, PredictRequest, self.baseline),
+            Route(PREDICT_SERVED, PredictionsServed, self.fill),
+            Route(MODELS_CHANGED, ModelsChanged, self.on_models_changed, broadcast=True),
+            Route(EVENTS_GAMES, GamesIngested, self.on_games, broadcast=True),
+            Route(EVENTS_GAMES, GamesIngested, self.purge_shared),
+        ]
+
+    async def on_start(self) -> None:
+        await self.events.open(self.config)
+        self.live = await build_live_features(self.store_path)
+        self.aliases = await alias_versions(self.registry_path, self.artifacts_dir, self.inference.model_name)
+        if self.bus.kind == "nats" and self.settings.kv_bucket:
+            self.kv = await PredictionKv.open(self.bus, self.settings.kv_bucket, ttl_s=self.settings.ttl_s)
+            if self.kv is not None:
+                self._following = asyncio.create_task(self.kv.follow(self._from_kv, self._gone_from_kv))
+
+    async def on_stop(self) -> None:
+        await self.events.close()
+        if self.kv is not None:
+            await self.kv.close()
+        if self._following is not None:
+            self._following.cancel()
+            await asyncio.gather(self._following, return_exceptions=True)
+
+    def _from_kv(self, key: str, prediction: GamePrediction, age_s: float) -> None:
+        remaining = self.settings.ttl_s - age_s
+        if remaining > 0 and key not in self.lru:  # our own fills come back too: keep them as they are
+            self.lru.put(key, (prediction, True), key_teams(key), ttl_s=remaining)
+            self.from_kv += 1
+        self.kv_changed.set()
+        self.kv_changed = asyncio.Event()
+
+    def _gone_from_kv(self, key: str) -> None:
+        self.invalidated += self.lru.drop(key)
+        self.kv_changed.set()
+        self.kv_changed = asyncio.Event()
+
+    # ---- lookups ---------------------------------------------------------------------------------
+    def _versions(self) -> tuple[int, int | None] | None:
+        champion = self.aliases.get("champion")
+        if champion is None:
+            return None
+        challenger = self.aliases.get("challenger") if self.inference.traffic == "shadow" else None
+        return champion, None if challenger == champion else challenger
+
+    async def lookup(self, req: PredictRequest, ctx: Context) -> CacheLookupReply:
+        return await self._idem_lookup.run(ctx.request_id, encode(req), lambda: self._lookup(req, ctx))
+
+    async def _lookup(self, req: PredictRequest, ctx: Context) -> CacheLookupReply:
+        started = time.perf_counter()
+        games = canonicalize_all(req.games, today=self._today(), max_slate=self.inference.max_slate)
+        versions = self._versions()
+        if versions is None or not len(self.live):
+            self.misses += len(games)
+            MISSES.inc(len(games))
+            return CacheLookupReply(hits=[None] * len(games))
+        resolved = self.live.resolve(games)
+        model = self.inference.model_name
+        hits: list[GamePrediction | None] = []
+        for r in resolved:
+            entry = self.lru.get(cache_key_for(r, model, *versions))
+            if entry is None:
+                self.misses += 1
+                MISSES.inc()
+                hits.append(None)
+                continue
+            pred, shared = entry
+            if shared:
+                self.hits_l2 += 1
+                HITS.labels("l2").inc()
+            else:
+                self.hits_l1 += 1
+                HITS.labels("l1").inc()
+            hits.append(msgspec.structs.replace(pred, cached=True))
+        latency_ms = (time.perf_counter() - started) * 1e3
+        self.events.log(
+            ctx.request_id,
+            [
+                event
+                for r, hit in zip(resolved, hits, strict=True)
+                if hit is not None
+                for event in prediction_events(
+                    ctx.request_id, r, hit, latency_ms=latency_ms, client=req.client, cached=True
+                )
+            ],
+        )
+        return CacheLookupReply(hits=hits)
+
+    async def fill(self, msg: PredictionsServed, ctx: Context) -> None:
+        for entry in msg.entries:
+            self.lru.put(entry.key, (entry.prediction, False), key_teams(entry.key))
+            self.fills += 1
+        if self.kv is not None:
+            await self.kv.put_many(msg.entries)
+        self.filled.set()
+        self.filled = asyncio.Event()
+        self.kv_changed = asyncio.Event()
+
+    # ---- the baseline ------------------------------------------------------------------------------
+    async def baseline(self, req: PredictRequest, ctx: Context) -> PredictReply:
+        return await self._idem_baseline.run(ctx.request_id, encode(req), lambda: self._baseline(req, ctx))
+
+    async def _baseline(self, req: PredictRequest, ctx: Context) -> PredictReply:
+        started = time.perf_counter()
+        games = canonicalize_all(req.games, today=self._today(), max_slate=self.inference.max_slate)
+        if not len(self.live):
+            raise Unavailable(f"the store at {self.store_path} has no game results: ingest the games first")
+        resolved = self.live.resolve(games)
+        scores = baseline_scores(np.vstack([r.x for r in resolved]))
+        top_k = self.inference.top_contributions
+        preds = [build_prediction(r, s, top_k=top_k) for r, s in zip(resolved, scores, strict=True)]
+        latency_ms = (time.perf_counter() - started) * 1e3
+        self.events.log(
+            ctx.request_id,
+            [
+                event
+                for r, p in zip(resolved, preds, strict=True)
+                for event in prediction_events(ctx.request_id, r, p, latency_ms=latency_ms, client=req.client)
+            ],
+        )
+        self.baseline_served += len(preds)
+        return PredictReply(request_id=ctx.request_id, predictions=preds, traffic="baseline")
+
+    # ---- invalidation ------------------------------------------------------------------------------
+    async def on_models_changed(self, msg: ModelsChanged, ctx: Context) -> None:
+        if msg.name != self.inference.model_name:
+            return
+        self.invalidated += self.lru.clear()
+        # Keys carry the versions, so KV entries of the old model can no longer be hit; they expire.
+        self.aliases = await alias_versions(self.registry_path, self.artifacts_dir, self.inference.model_name)
+        log.info("cache.models_changed", aliases=self.aliases)
+        self.models_changed.set()
+        self.models_changed = asyncio.Event()
+
+    async def on_games(self, msg: GamesIngested, ctx: Context) -> None:
+        self.invalidated += self.lru.drop_teams(msg.teams)
+        async with self._features_lock:
+            games = await read_games_by_id(self.store_path, msg.game_ids)
+            try:
+                self.live.add(games)
+            except NeedsRebuild:
+                self.live = await build_live_features(self.store_path)
+        self.features_changed.set()
+        self.features_changed = asyncio.Event()
+
+    async def purge_shared(self, msg: GamesIngested, ctx: Context) -> None:
+        if self.kv is not None:
+            await self.kv.purge_teams(msg.teams)
+
+    def health_detail(self) -> dict[str, str]:
+        lookups = self.hits_l1 + self.hits_l2 + self.misses
+        return {
+            "entries": str(len(self.lru)),
+            "hits_l1": str(self.hits_l1),
+            "hits_l2": str(self.hits_l2),
+            "misses": str(self.misses),
+            "hit_rate": f"{(self.hits_l1 + self.hits_l2) / lookups:.3f}" if lookups else "0",
+            "fills": str(self.fills),
+            "from_kv": str(self.from_kv),
+            "invalidated": str(self.invalidated),
+            "evicted": str(self.lru.evicted),
+            "expired": str(self.lru.expired),
+            "l2": f"nats kv {self.settings.kv_bucket}" if self.kv is not None else "off",
+            "baseline_served": str(self.baseline_served),
+            "champion": str(self.aliases.get("champion", "none")),
+        }

@@ -1,0 +1,253 @@
+"""The inference worker: game predictions from the registry's champion, micro-batched.
+
+Subjects:
+- ``nba.predict`` (request/reply, queue "inference"): PredictRequest -> PredictReply.
+  Several instances share the load as one queue group.
+- ``nba.models.changed`` (broadcast: every instance): reload the champion and
+  challenger. The new sessions are loaded (artifact hash verified) before one
+  attribute swap; requests in flight finish on the models they started with.
+- ``nba.events.games`` (broadcast): new results from the store feed the live
+  feature state (the training feature code), so the next prediction sees them.
+
+Publishes a PredictionEvent per prediction on ``nba.events.prediction`` through
+the durable stream (the challenger's too, in the default shadow traffic mode:
+same request id, its own name and version) and the
+fresh predictions on ``nba.predict.served`` for the cache. With no champion in
+the registry it answers from the Elo baseline, flagged ``source="baseline"``.
+The same request id gets the same reply and is published once (bounded map).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Self
+
+import structlog
+
+from nbamcp.actor import Actor, Context, Route
+from nbamcp.bus.base import Bus
+from nbamcp.config import InferenceConfig
+from nbamcp.errors import NbaError, Unavailable
+from nbamcp.messages import (
+    CachedPrediction,
+    GamesIngested,
+    ModelsChanged,
+    PredictionsServed,
+    PredictReply,
+    PredictRequest,
+    encode,
+)
+from nbamcp.serving.batcher import MicroBatcher
+from nbamcp.serving.canonical import Today, canonicalize_all
+from nbamcp.serving.event_log import PredictionEventLog
+from nbamcp.serving.idempotency import IdempotencyMap
+from nbamcp.serving.live_features import (
+    LiveFeatures,
+    NeedsRebuild,
+    ResolvedGame,
+    build_live_features,
+    read_games_by_id,
+)
+from nbamcp.serving.models import ModelSet, load_model_set
+from nbamcp.serving.scoring import RowScore, build_prediction, cache_key_for, prediction_events, score_rows
+from nbamcp.subjects import EVENTS_GAMES, MODELS_CHANGED, PREDICT, PREDICT_SERVED
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from nbamcp.config import Config
+
+log = structlog.get_logger(__name__)
+
+
+class InferenceWorker(Actor):
+    name = "inference"
+
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        store_path: Path,
+        registry_path: Path,
+        artifacts_dir: Path,
+        settings: InferenceConfig | None = None,
+        today: Today = dt.date.today,
+        config: Config | None = None,
+        concurrency: int = 32,
+        stop_deadline_s: float = 10.0,
+    ) -> None:
+        super().__init__(bus, concurrency=concurrency, stop_deadline_s=stop_deadline_s)
+        self.store_path = Path(store_path)
+        self.registry_path = Path(registry_path)
+        self.artifacts_dir = Path(artifacts_dir)
+        self.settings = settings = settings or InferenceConfig()
+        self._today = today
+        self.config = config
+        self.events = PredictionEventLog(bus)
+        self.models = ModelSet()
+        self.live = LiveFeatures()
+        self.batcher: MicroBatcher[np.ndarray, RowScore] = MicroBatcher(
+            self._score, max_batch=settings.max_batch_size, max_wait_s=settings.max_wait_ms / 1e3
+        )
+        self._idem: IdempotencyMap[PredictReply] = IdempotencyMap(settings.idempotency_entries)
+        self._reload_lock = asyncio.Lock()
+        self._features_lock = asyncio.Lock()
+        self.reloads = 0
+        self.reload_error = ""
+        self.predictions = 0
+        # Set after each reload / feature update: tests and benchmarks await them instead of sleeping.
+        self.models_changed = asyncio.Event()
+        self.features_changed = asyncio.Event()
+
+    @classmethod
+    def from_config(cls, bus: Bus, config: Config) -> Self:
+        return cls(
+            bus,
+            store_path=config.store_path,
+            registry_path=config.registry_path,
+            artifacts_dir=config.artifacts_dir,
+            settings=config.inference,
+            config=config,
+            concurrency=config.workers.concurrency,
+            stop_deadline_s=config.workers.stop_deadline_s,
+        )
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(PREDICT, PredictRequest, self.predict),
+            Route(MODELS_CHANGED, ModelsChanged, self.on_models_changed, broadcast=True),
+            Route(EVENTS_GAMES, GamesIngested, self.on_games, broadcast=True),
+        ]
+
+    async def on_start(self) -> None:
+        await self.events.open(self.config)
+        self.live = await build_live_features(self.store_path)
+        await self._reload("start")
+        log.info(
+            "inference.ready",
+            games=len(self.live),
+            latest=self.live.latest_date,
+            champion=self.models.champion.describe() if self.models.champion else "none (Elo baseline)",
+        )
+
+    # ---- predictions -----------------------------------------------------------------------------
+    async def predict(self, req: PredictRequest, ctx: Context) -> PredictReply:
+        return await self._idem.run(ctx.request_id, encode(req), lambda: self._predict(req, ctx))
+
+    async def _predict(self, req: PredictRequest, ctx: Context) -> PredictReply:
+        started = time.perf_counter()
+        games = canonicalize_all(req.games, today=self._today(), max_slate=self.settings.max_slate)
+        if not len(self.live):
+            raise Unavailable(
+                f"the store at {self.store_path} has no game results to compute features from: "
+                "ingest the games first"
+            )
+        resolved = self.live.resolve(games)
+        scores = await self.batcher.submit([r.x for r in resolved])
+        top_k = self.settings.top_contributions
+        preds = [build_prediction(r, s, top_k=top_k) for r, s in zip(resolved, scores, strict=True)]
+        reply = PredictReply(request_id=ctx.request_id, predictions=preds, traffic=self.settings.traffic)
+        latency_ms = (time.perf_counter() - started) * 1e3
+        # Logged only once the whole slate is ready: an error above logs nothing.
+        self.events.log(
+            ctx.request_id,
+            [
+                event
+                for r, p in zip(resolved, preds, strict=True)
+                for event in prediction_events(ctx.request_id, r, p, latency_ms=latency_ms, client=req.client)
+            ],
+        )
+        await self._offer_to_cache(ctx, resolved, preds, scores)
+        self.predictions += len(preds)
+        return reply
+
+    def _score(self, rows: list[np.ndarray]) -> list[RowScore]:
+        # Runs inside the batcher's flush: the models of this moment score the whole batch.
+        return score_rows(self.models, rows, shadow=self.settings.traffic == "shadow")
+
+    async def _offer_to_cache(
+        self, ctx: Context, resolved: list[ResolvedGame], preds: list, scores: list[RowScore]
+    ) -> None:
+        entries = []
+        for r, p, s in zip(resolved, preds, scores, strict=True):
+            if s.model is None:
+                continue  # the baseline is a fallback, not worth caching
+            challenger = s.challenger[0].version if s.challenger is not None else None
+            entries.append(CachedPrediction(cache_key_for(r, s.model.name, s.model.version, challenger), p))
+        if entries:
+            try:
+                await ctx.publish(PREDICT_SERVED, PredictionsServed(entries=entries))
+            except NbaError as exc:  # the cache is an optimisation: never fail a prediction for it
+                log.warning("inference.cache_offer_failed", error=exc.message)
+
+    # ---- model reloads ---------------------------------------------------------------------------
+    async def on_models_changed(self, msg: ModelsChanged, ctx: Context) -> None:
+        if msg.name != self.settings.model_name:
+            return
+        await self._reload(f"{msg.alias} -> v{msg.version}")
+
+    async def _reload(self, why: str) -> None:
+        async with self._reload_lock:
+            try:
+                models = await load_model_set(
+                    self.registry_path,
+                    self.artifacts_dir,
+                    self.settings.model_name,
+                    current=self.models,
+                    challenger=self.settings.traffic == "shadow",
+                )
+            except NbaError as exc:
+                # Keep serving what is loaded; health shows the error.
+                self.reload_error = f"{exc.code}: {exc.message}"
+                self.status = "degraded"
+                log.error("inference.reload_failed", why=why, code=exc.code, error=exc.message)
+            else:
+                self.models = models  # the swap: one attribute, between two batches
+                self.reload_error = models.challenger_error
+                if self.status == "degraded":
+                    self.status = "ok"
+                self.reloads += 1
+                log.info(
+                    "inference.models",
+                    why=why,
+                    champion=models.champion.describe() if models.champion else "none",
+                    challenger=models.challenger.describe() if models.challenger else "none",
+                )
+            self.models_changed.set()
+            self.models_changed = asyncio.Event()
+
+    # ---- new results ------------------------------------------------------------------------------
+    async def on_games(self, msg: GamesIngested, ctx: Context) -> None:
+        async with self._features_lock:
+            games = await read_games_by_id(self.store_path, msg.game_ids)
+            try:
+                added = self.live.add(games)
+                log.info("inference.results", added=len(added), latest=self.live.latest_date)
+            except NeedsRebuild as exc:
+                log.info("inference.features_rebuild", reason=str(exc))
+                self.live = await build_live_features(self.store_path)
+            self.features_changed.set()
+            self.features_changed = asyncio.Event()
+
+    async def on_stop(self) -> None:
+        await self.events.close()
+
+    def health_detail(self) -> dict[str, str]:
+        m = self.models
+        return {
+            "champion": m.champion.describe() if m.champion else "none (Elo baseline)",
+            "challenger": m.challenger.describe() if m.challenger else "none",
+            "traffic": self.settings.traffic,
+            "games": str(len(self.live)),
+            "latest_result": self.live.latest_date or "none",
+            "predictions": str(self.predictions),
+            "reloads": str(self.reloads),
+            "reload_error": self.reload_error,
+            "idempotent_replays": str(self._idem.replays),
+            "events": f"{self.events.published} published, {self.events.lost} lost"
+            + (" (durable)" if self.events.durable else ""),
+            **self.batcher.stats(),
+        }
