@@ -6,7 +6,17 @@ import json
 import subprocess
 import sys
 
-FORBIDDEN = ("sklearn", "scipy", "pandas", "onnxruntime", "numpy", "skl2onnx", "workers", "nbamcp.ml", "nbamcp.data")
+FORBIDDEN = (
+    "sklearn",
+    "scipy",
+    "pandas",
+    "onnxruntime",
+    "numpy",
+    "skl2onnx",
+    "workers",
+    "nbamcp.ml",
+    "nbamcp.data",
+)
 
 
 def test_frontend_imports_nothing_heavy() -> None:

@@ -1,0 +1,47 @@
+"""Events shared by several actors: predictions served, results ingested, models changed."""
+
+from __future__ import annotations
+
+from nbamcp.messages.base import Message
+
+# ---------------------------------------------------------------------------
+# Events shared by several actors (contract between producers and consumers).
+
+
+class PredictionEvent(Message, frozen=True):
+    """One prediction served; published on ``nba.events.prediction`` (durable)."""
+
+    request_id: str
+    ts: float  # unix seconds
+    model_name: str
+    model_version: int  # 0 for the rating baseline used when no model answers
+    source: str  # "model" | "baseline"
+    home: str  # franchise ids
+    away: str
+    date: str  # YYYY-MM-DD of the game
+    neutral: bool
+    home_win_prob: float
+    feature_set: str
+    features: list[float]
+    latency_ms: float
+    game_id: str | None = None
+    cached: bool = False
+    client: str = ""
+
+
+class GamesIngested(Message, frozen=True):
+    """New results reached the store; published on ``nba.events.games``."""
+
+    game_ids: list[str]
+    teams: list[str]  # franchise ids with new results
+    date_from: str
+    date_to: str
+
+
+class ModelsChanged(Message, frozen=True):
+    """An alias moved; published on ``nba.models.changed``."""
+
+    name: str
+    alias: str
+    version: int
+    previous_version: int | None = None

@@ -1,0 +1,107 @@
+"""Predictions: ``nba.predict`` and the cache's lookup/baseline subjects."""
+
+from __future__ import annotations
+
+import msgspec
+
+from nbamcp.messages.base import Message
+
+# ---------------------------------------------------------------------------
+# Predictions
+#
+# ``nba.predict`` (inference worker) and ``nba.predict.baseline`` (cache worker)
+# take a PredictRequest and answer a PredictReply; ``nba.predict.lookup``
+# (cache worker) answers a CacheLookupReply; ``nba.predict.served`` carries
+# fresh model predictions from inference to the cache. PredictionEvent.source
+# is "model" for the champion's answer and for the challenger scored beside it
+# (shadow traffic: same request id, the challenger's name and version),
+# "baseline" for the Elo fallback (model_version 0).
+
+
+class GameQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One game as the user named it; the worker resolves the teams."""
+
+    home: str
+    away: str
+    date: str | None = None  # YYYY-MM-DD; None: today
+    neutral: bool = False
+
+
+class PredictRequest(Message, frozen=True):
+    """A whole slate in one request."""
+
+    games: list[GameQuery]
+    client: str = ""
+
+
+class Contribution(msgspec.Struct, frozen=True, kw_only=True):
+    """How one feature moved the prediction; ``effect`` > 0 favours the home team."""
+
+    feature: str
+    label: str  # what a fan reads: "Celtics' point margin, last 10 games"
+    value: float | None  # the feature's value (None when unknown, e.g. no game yet this season)
+    effect: float  # in the prediction's ``unit``, signed toward the home team
+
+
+class GameResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The actual result of a game already played."""
+
+    game_id: str
+    home_pts: int
+    away_pts: int
+    winner: str  # franchise id
+    season_type: str
+
+
+class ShadowScore(msgspec.Struct, frozen=True, kw_only=True):
+    """The challenger's probability for the same game (traffic mode "shadow")."""
+
+    model_name: str
+    model_version: int
+    home_win_prob: float
+
+
+class GamePrediction(msgspec.Struct, frozen=True, kw_only=True):
+    home: str  # franchise ids
+    away: str
+    home_name: str  # the team names of that season
+    away_name: str
+    date: str
+    season: int
+    neutral: bool
+    playoff: bool
+    home_win_prob: float
+    away_win_prob: float
+    winner: str  # the predicted winner's franchise id
+    winner_name: str
+    source: str  # "model" | "baseline"
+    model_name: str
+    model_version: int  # 0 for the baseline
+    unit: str  # unit of the contributions' effect: "log-odds" | "probability" | "elo"
+    explanation: str  # how the contributions were computed
+    contributions: list[Contribution]
+    features: dict[str, float | None]
+    cached: bool = False
+    result: GameResult | None = None
+    challenger: ShadowScore | None = None
+
+
+class PredictReply(Message, frozen=True):
+    request_id: str
+    predictions: list[GamePrediction]
+    traffic: str = "shadow"
+
+
+class CacheLookupReply(Message, frozen=True):
+    """One entry per requested game, in order: the cached prediction or None."""
+
+    hits: list[GamePrediction | None]
+
+
+class CachedPrediction(msgspec.Struct, frozen=True):
+    key: str
+    prediction: GamePrediction
+
+
+class PredictionsServed(Message, frozen=True):
+    entries: list[CachedPrediction]

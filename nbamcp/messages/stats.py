@@ -1,0 +1,514 @@
+"""Stats: requests on ``nba.stats.<query>`` and the result Structs they answer with."""
+
+from __future__ import annotations
+
+import msgspec
+
+from nbamcp.messages.base import Message
+
+# ---------------------------------------------------------------------------
+# Stats: requests on ``nba.stats.<query>`` (queue "stats"). The replies are the
+# result Structs in the "Stats results" section below.
+
+
+class FindPlayerRequest(Message, frozen=True):
+    query: str
+    limit: int = 10
+
+
+class PlayerSeasonStatsRequest(Message, frozen=True):
+    player: str
+    season: int | str | None = None
+    season_type: str = "regular"
+    per: str = "game"
+
+
+class PlayerCareerRequest(Message, frozen=True):
+    player: str
+    season_type: str = "regular"
+
+
+class ComparePlayersRequest(Message, frozen=True):
+    players: list[str]
+    season: int | str | None = None
+    stats: list[str] | None = None
+
+
+class TeamSeasonRequest(Message, frozen=True):
+    team: str
+    season: int | str
+
+
+class StandingsRequest(Message, frozen=True):
+    season: int | str
+    conference: str | None = None
+
+
+class GamesRequest(Message, frozen=True):
+    team: str | None = None
+    opponent: str | None = None
+    season: int | str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    season_type: str = "all"
+    limit: int = 50
+
+
+class HeadToHeadRequest(Message, frozen=True):
+    team_a: str
+    team_b: str
+    season_from: int | str | None = None
+    season_to: int | str | None = None
+
+
+class LeagueLeadersRequest(Message, frozen=True):
+    stat: str
+    season: int | str
+    season_type: str = "regular"
+    per: str = "game"
+    limit: int = 10
+
+
+class TeamRatingHistoryRequest(Message, frozen=True):
+    team: str
+    season_from: int | str
+    season_to: int | str
+    chart: bool = True
+
+
+class TeamsRequest(Message, frozen=True):
+    season: int = 2024
+
+
+class QualityReportRequest(Message, frozen=True):
+    pass
+
+
+class IngestRequest(Message, frozen=True):
+    paths: list[str]
+    format: str = "auto"
+
+
+# ---------------------------------------------------------------------------
+# Stats results: the replies on ``nba.stats.<query>`` (top-level ones tagged),
+# built by nbamcp/data/queries and nbamcp/data/ingest, read by the front end.
+# Field names use the NBA's abbreviations (pts, reb, ast, fg_pct, ...).
+
+
+# from nbamcp/data/queries/statline.py
+
+
+class StatLine(msgspec.Struct, frozen=True, omit_defaults=False):
+    """One row of stats. ``team`` is the source code of the time ("TOT" = all teams)."""
+
+    season: int | None
+    team: str
+    franchise: str | None
+    team_name: str | None
+    age: int | None
+    per: str
+    gp: int | None
+    gs: int | None
+    min: float | None
+    pts: float | None
+    reb: float | None
+    oreb: float | None
+    dreb: float | None
+    ast: float | None
+    stl: float | None
+    blk: float | None
+    tov: float | None
+    pf: float | None
+    fgm: float | None
+    fga: float | None
+    fg3m: float | None
+    fg3a: float | None
+    ftm: float | None
+    fta: float | None
+    fg_pct: float | None
+    fg3_pct: float | None
+    ft_pct: float | None
+    efg_pct: float | None
+    ts_pct: float | None
+    per_rating: float | None
+    usg_pct: float | None
+    ws: float | None
+    ws_per48: float | None
+    bpm: float | None
+    vorp: float | None
+
+
+# from nbamcp/data/queries/player_lookup.py
+
+
+class PlayerMatch(msgspec.Struct, frozen=True):
+    player_id: str
+    name: str
+    hall_of_fame: bool
+    first_season: int | None
+    last_season: int | None
+    score: float
+
+
+class PlayerSearch(Message, frozen=True):
+    query: str
+    matches: list[PlayerMatch]
+
+
+# from nbamcp/data/queries/players.py
+
+
+class Raptor(msgspec.Struct, frozen=True):
+    """FiveThirtyEight RAPTOR for the season (Data: FiveThirtyEight, CC BY 4.0)."""
+
+    raptor_offense: float | None
+    raptor_defense: float | None
+    raptor_total: float | None
+    war_total: float | None
+
+
+class PlayerSeasonStats(Message, frozen=True):
+    player_id: str
+    name: str
+    hall_of_fame: bool
+    season: int
+    season_label: str
+    season_type: str
+    per: str
+    traded: bool
+    total: StatLine  # the TOT row for a traded player, else his one team
+    teams: list[StatLine]  # each team's part, in the order he played for them (traded only)
+    raptor: Raptor | None
+    seasons_available: list[int]
+
+
+class PlayerCareer(Message, frozen=True):
+    player_id: str
+    name: str
+    hall_of_fame: bool
+    season_type: str
+    seasons: list[StatLine]  # per game, one per season (TOT for traded seasons: no double counting)
+    totals: StatLine
+    per_game: StatLine
+    coverage: str
+
+
+class ComparedPlayer(msgspec.Struct, frozen=True):
+    player_id: str
+    name: str
+    label: str  # "2016 GSW" or "career 2010-2024"
+    values: dict[str, float | None]
+
+
+class PlayerComparison(Message, frozen=True):
+    season: int | None  # None = career regular-season averages
+    season_type: str
+    per: str
+    stats: list[str]
+    players: list[ComparedPlayer]
+    best: dict[str, str]  # stat -> player_id of the best value (lowest for tov, pf)
+
+
+# from nbamcp/data/queries/games.py
+
+
+class GameOut(msgspec.Struct, frozen=True):
+    """One game; ``home`` / ``away`` are franchise ids, the names those of the time."""
+
+    game_id: str
+    date: str
+    season: int
+    season_type: str
+    playin: bool
+    home: str
+    home_name: str
+    away: str
+    away_name: str
+    home_pts: int
+    away_pts: int
+    winner: str
+    neutral: bool
+    sources: list[str]
+
+
+class GameList(Message, frozen=True):
+    total: int  # games matching the filters
+    limit: int
+    order: str
+    games: list[GameOut]
+
+
+class Record(msgspec.Struct, frozen=True):
+    wins: int
+    losses: int
+
+
+class SeriesResult(msgspec.Struct, frozen=True):
+    season: int
+    winner: str
+    a_wins: int
+    b_wins: int
+
+
+class HeadToHead(Message, frozen=True):
+    team_a: str
+    team_a_name: str
+    team_b: str
+    team_b_name: str
+    season_from: int
+    season_to: int
+    games: int
+    a_wins: int
+    b_wins: int
+    regular: Record  # from team_a's side
+    playoffs: Record
+    a_at_home: Record
+    a_avg_margin: float | None
+    playoff_series: list[SeriesResult]
+    first_meeting: str | None
+    last_meeting: str | None
+    recent: list[GameOut]  # the last 10 meetings, newest first
+
+
+# from nbamcp/data/queries/leaders.py
+
+
+class Leader(msgspec.Struct, frozen=True):
+    rank: int
+    player_id: str
+    name: str
+    team: str  # "TOT" for a player who played for several teams
+    teams: list[str]
+    gp: int
+    value: float
+
+
+class Leaders(Message, frozen=True):
+    stat: str
+    season: int
+    season_label: str
+    season_type: str
+    per: str
+    qualification: str
+    qualified: int  # players who met the minimum
+    leaders: list[Leader]
+
+
+# from nbamcp/data/queries/meta.py
+
+
+class EraInfo(msgspec.Struct, frozen=True):
+    first_season: int
+    last_season: int | None
+    name: str
+    league: str
+    codes: list[str]
+
+
+class FranchiseInfo(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    active: bool
+    first_season: int
+    last_season: int | None
+    conference: str | None  # current alignment, active franchises only
+    division: str | None
+    codes: list[str]
+    eras: list[EraInfo]
+
+
+class FranchiseList(Message, frozen=True):
+    franchises: list[FranchiseInfo]
+    note: str
+
+
+# from nbamcp/data/queries/ratings.py
+
+
+class RatingPoint(msgspec.Struct, frozen=True):
+    date: str
+    season: int
+    game_id: str
+    rating: float  # after the game
+
+
+class SeasonRating(msgspec.Struct, frozen=True):
+    season: int
+    games: int
+    start: float  # after the season's first game
+    end: float
+    high: float
+    low: float
+
+
+class RatingHistory(Message, frozen=True):
+    team: str
+    name: str
+    season_from: int
+    season_to: int
+    method: str
+    points: list[RatingPoint]
+    seasons: list[SeasonRating]
+
+
+# from nbamcp/data/queries/teams.py
+
+
+class Split(msgspec.Struct, frozen=True):
+    wins: int
+    losses: int
+
+
+class PlayoffSeries(msgspec.Struct, frozen=True):
+    round: int
+    round_name: str
+    opponent: str
+    opponent_name: str
+    wins: int
+    losses: int
+    won: bool | None
+
+
+class PlayoffRun(msgspec.Struct, frozen=True):
+    made_playoffs: bool
+    wins: int
+    losses: int
+    series: list[PlayoffSeries]
+    series_won: int
+    champion: bool
+    result: str
+
+
+class TeamSeason(Message, frozen=True):
+    franchise: str
+    name: str  # the name of that season
+    season: int
+    season_label: str
+    league: str
+    conference: str | None
+    division: str | None
+    games: int
+    wins: int
+    losses: int
+    win_pct: float
+    home: Split
+    away: Split
+    neutral: Split
+    pts_for: float  # per game
+    pts_against: float
+    avg_margin: float
+    playin: list[GameOut]
+    playoffs: PlayoffRun
+    notes: list[str]
+
+
+class StandingRow(msgspec.Struct, frozen=True):
+    rank: int
+    team: str
+    name: str
+    conference: str | None
+    division: str | None
+    wins: int
+    losses: int
+    win_pct: float
+    games_behind: float
+    home: str
+    away: str
+    pts_for: float
+    pts_against: float
+    avg_margin: float
+
+
+class StandingsGroup(msgspec.Struct, frozen=True):
+    name: str  # "East" / "West", or a league before 1990
+    rows: list[StandingRow]
+
+
+class Standings(Message, frozen=True):
+    season: int
+    season_label: str
+    conference: str | None
+    through: str  # date of the last regular-season game in the data
+    groups: list[StandingsGroup]
+    notes: list[str]
+
+
+# from nbamcp/data/ingest/report.py
+
+
+class QualityIssue(msgspec.Struct, frozen=True):
+    """One rule that fired, how often, and a few examples. ``file`` is '' in run totals."""
+
+    category: str
+    rule: str
+    severity: str
+    count: int
+    examples: list[str] = []
+    file: str = ""
+
+
+class FileReport(msgspec.Struct, frozen=True):
+    """One file (or one live response): what was read and what it changed."""
+
+    path: str
+    layout: str
+    season_type: str | None
+    rows_read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    quarantined: int
+    new_game_ids: list[str]
+    quality: list[QualityIssue]
+    elapsed_s: float
+    summary: str
+    related: dict[str, int] = {}
+
+
+class SkippedFile(msgspec.Struct, frozen=True):
+    path: str
+    reason: str
+
+
+class QualityReport(Message, frozen=True):
+    """The run's data-quality report: counts per rule over every file."""
+
+    run_id: int
+    created_at: str
+    files_checked: int
+    rows_read: int
+    rows_quarantined: int
+    errors: int
+    warnings: int
+    by_rule: dict[str, int]
+    issues: list[QualityIssue]
+
+
+class IngestReport(Message, frozen=True):
+    """The result of ``ingest_paths``; ``new_game_ids`` feeds the later feedback loop."""
+
+    run_id: int
+    started_at: str
+    elapsed_s: float
+    files: list[FileReport]
+    skipped: list[SkippedFile]
+    new_game_ids: list[str]
+    rows_read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    quarantined: int
+    quality: QualityReport
+    summary: str
+
+
+class TeamRatingHistoryReply(Message, frozen=True):
+    history: RatingHistory
+    png: bytes | None = None  # the chart, when asked for
+
+
+class IngestReply(Message, frozen=True):
+    """An ingest run's report, its game-id lists cut to the first 100 so the reply fits a bus message."""
+
+    report: IngestReport
+    new_games: int
