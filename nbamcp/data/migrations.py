@@ -190,10 +190,15 @@ _V4 = (
     """,
 )
 
+# v5: the meetings of two teams (head_to_head, games with an opponent) by index, not by
+# scanning one team's whole history.
+_V5 = ("CREATE INDEX games_matchup ON games (home, away, season)",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "play-in flag on games", _V2),
     Migration(3, "RAPTOR, Basketball-Reference team seasons, lookup indexes", _V3),
     Migration(4, "ingested file fingerprints", _V4),
+    Migration(5, "matchup index on games", _V5),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

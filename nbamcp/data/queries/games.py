@@ -121,19 +121,21 @@ async def head_to_head(
         "AND season BETWEEN ? AND ? ORDER BY date, game_id",
         (a.id, b.id, b.id, a.id, lo, hi),
     )
-    out = [game_out(r) for r in rows]
+    # Tallies straight from the rows: only the ten most recent become GameOut.
     rec = {"regular": [0, 0], "playoffs": [0, 0], "home": [0, 0]}
     margin = 0
     series: dict[int, list[int]] = {}
-    for g in out:
-        a_won = g.winner == a.id
-        kind = "playoffs" if g.season_type == "playoffs" else "regular"
-        rec[kind][0 if a_won else 1] += 1
-        if g.home == a.id and not g.neutral:
+    for r in rows:
+        home_pts, away_pts, a_home = r["home_pts"], r["away_pts"], r["home"] == a.id
+        a_won = (home_pts > away_pts) == a_home
+        playoff = r["season_type"] == "playoffs"
+        rec["playoffs" if playoff else "regular"][0 if a_won else 1] += 1
+        if a_home and not r["neutral"]:
             rec["home"][0 if a_won else 1] += 1
-        margin += (g.home_pts - g.away_pts) * (1 if g.home == a.id else -1)
-        if g.season_type == "playoffs" and not g.playin:
-            series.setdefault(g.season, [0, 0])[0 if a_won else 1] += 1
+        margin += (home_pts - away_pts) * (1 if a_home else -1)
+        if playoff and not r["playin"]:
+            series.setdefault(r["season"], [0, 0])[0 if a_won else 1] += 1
+    out = rows
     a_wins = rec["regular"][0] + rec["playoffs"][0]
     return HeadToHead(
         team_a=a.id, team_a_name=a.name, team_b=b.id, team_b_name=b.name, season_from=lo, season_to=hi,
@@ -144,8 +146,8 @@ async def head_to_head(
             SeriesResult(season, a.id if w > lost else b.id, w, lost)
             for season, (w, lost) in sorted(series.items())
         ],
-        first_meeting=out[0].date if out else None, last_meeting=out[-1].date if out else None,
-        recent=list(reversed(out[-10:])),
+        first_meeting=out[0]["date"] if out else None, last_meeting=out[-1]["date"] if out else None,
+        recent=[game_out(r) for r in reversed(out[-10:])],
     )  # fmt: skip
 
 

@@ -104,11 +104,15 @@ async def league_leaders(
     per = check_choice(per, "per", PER_MODES)
     check_limit(limit)
     s = await require_season(store, season, table="player_seasons")
+    col = "per" if stat == "per" else stat
+    # Only the columns ranking needs: ``stat`` is one of STAT_NAMES, all player_seasons columns.
+    cols = dict.fromkeys(("player_id", "team_code", "is_total", "gp", "min", "fgm", "fg3m", "ftm", col))
     rows = [
-        dict(r)
+        dict(zip(("name", *cols), r, strict=True))
         for r in await store.fetchall(
-            """
-            SELECT ps.*, p.name FROM player_seasons ps JOIN players p USING (player_id)
+            f"""
+            SELECT p.name, {", ".join(f"ps.{c}" for c in cols)}
+            FROM player_seasons ps JOIN players p USING (player_id)
             WHERE ps.season = ? AND ps.season_type = ?
             ORDER BY ps.player_id, ps.stint
             """,
@@ -125,7 +129,6 @@ async def league_leaders(
         else:
             teams.setdefault(r["player_id"], []).append(r["team_code"])
     season_rows = [r for r in rows if r["is_total"] or r["player_id"] not in has_tot]
-    col = "per" if stat == "per" else stat
     max_gp = max(r["gp"] or 0 for r in season_rows)
     test_col, need, text = _rule(stat, per, s, season_type, max_gp)
     qualified = [r for r in season_rows if (r.get(test_col) or 0) >= need]

@@ -10,6 +10,7 @@ directly.
 from __future__ import annotations
 
 import msgspec
+import numpy as np
 
 from nbamcp.data.franchises import normalize
 from nbamcp.data.queries.common import check_limit
@@ -26,13 +27,115 @@ class _Entry(msgspec.Struct, frozen=True):
     player_id: str
     name: str
     norm: str
-    tokens: frozenset[str]
     hall_of_fame: bool
     first: int | None
     last: int | None
 
 
-async def _index(store: Store) -> list[_Entry]:
+class _Index:
+    """Every named player, with the look-up tables a query needs, built once per store generation.
+
+    A name's score is ``(WRatio + token_sort_ratio) / 2``, except 100 for the exact
+    name and 96 when every word of the query is a word of the name. WRatio is the
+    costly half, so it is computed only where it can matter: token_sort_ratio (a
+    plain ratio over pre-sorted words, in rapidfuzz's C loop) gives every name an
+    upper bound ``(100 + T) / 2``, and WRatio runs only on names whose bound reaches
+    the cut the query needs. The scores that decide the answer are exact.
+    """
+
+    def __init__(self, entries: list[_Entry]) -> None:
+        self.entries = entries
+        self.norms = [e.norm for e in entries]
+        self.sorted_words = [_sorted_words(e.norm) for e in entries]
+        self.by_id = {e.player_id: e for e in entries}
+        self.by_norm: dict[str, list[int]] = {}
+        self.by_token: dict[str, set[int]] = {}
+        for i, e in enumerate(entries):
+            self.by_norm.setdefault(e.norm, []).append(i)
+            for tok in e.norm.split():
+                self.by_token.setdefault(tok, set()).add(i)
+        # Among equal scores, longer careers first (the better-known player), then by name.
+        self.career = [-((e.last or 0) - (e.first or 0)) for e in entries]
+
+    def bounds(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(upper bound of each score, token_sort_ratio, which scores are already exact)."""
+        from rapidfuzz import fuzz, process
+
+        t = process.cdist([_sorted_words(query)], self.sorted_words, scorer=fuzz.ratio, dtype=np.float64)[0]
+        upper = (100.0 + t) / 2.0
+        exact = np.zeros(len(t), dtype=bool)
+        sets = [self.by_token.get(tok) for tok in set(query.split())]
+        if sets and all(sets):
+            hits = list(set.intersection(*sets))  # type: ignore[arg-type]
+            upper[hits], exact[hits] = 96.0, True
+        same = self.by_norm.get(query, [])
+        upper[same], exact[same] = 100.0, True
+        return upper, t, exact
+
+    def scored(
+        self, query: str, bounds: tuple[np.ndarray, np.ndarray, np.ndarray], idx: np.ndarray
+    ) -> np.ndarray:
+        """Exact scores of the names at ``idx`` (-inf elsewhere)."""
+        from rapidfuzz import fuzz, process
+
+        upper, t, exact = bounds
+        scores = np.full(len(upper), -np.inf)
+        scores[idx] = upper[idx]
+        fuzzy = idx[~exact[idx]]
+        if len(fuzzy) > len(upper) // 4:
+            # Most names: one pass over the prebuilt list beats building a sub-list.
+            w = process.cdist([query], self.norms, scorer=fuzz.WRatio, dtype=np.float64)[0]
+            scores[fuzzy] = ((w + t) / 2.0)[fuzzy]
+        elif len(fuzzy):
+            names = [self.norms[i] for i in fuzzy]
+            w = process.cdist([query], names, scorer=fuzz.WRatio, dtype=np.float64)[0]
+            scores[fuzzy] = (w + t[fuzzy]) / 2.0
+        return scores
+
+    def order(self, scores: np.ndarray, cut: float) -> list[tuple[float, _Entry]]:
+        """The names scoring at least ``cut``, best first: score, then career length, then name."""
+        pick = np.flatnonzero(scores >= cut).tolist()
+        vals = scores.tolist() if len(pick) > 64 else {i: float(scores[i]) for i in pick}
+        pick.sort(key=lambda i: (-vals[i], self.career[i], self.entries[i].name))
+        return [(vals[i], self.entries[i]) for i in pick]
+
+    @staticmethod
+    def _kth(values: np.ndarray, k: int) -> float:
+        """The k-th largest of ``values`` (k <= len)."""
+        return float(np.partition(values, len(values) - k)[len(values) - k])
+
+    def top(self, query: str, k: int) -> list[tuple[float, _Entry]]:
+        """The ``k`` best names in ranking order (ties at the cut sorted, not guessed)."""
+        bounds = self.bounds(query)
+        upper = bounds[0]
+        k = min(k, len(upper))
+        if k == 0:
+            return []
+        # Exact scores of the k best bounds are real scores: their k-th best is a floor
+        # under the true k-th best, and no name whose bound is below it can make the cut.
+        first = np.argpartition(-upper, k - 1)[:k]
+        floor = self._kth(self.scored(query, bounds, first)[first], k)
+        scores = self.scored(query, bounds, np.flatnonzero(upper >= floor))
+        return self.order(scores, self._kth(scores, k))[:k]
+
+    def best_and_tied(self, query: str, tie: float) -> tuple[float, list[_Entry]]:
+        """The best score and every name within ``tie`` of it, in ranking order."""
+        bounds = self.bounds(query)
+        upper = bounds[0]
+        if not len(upper):
+            return 0.0, []
+        first = np.argpartition(-upper, min(5, len(upper)) - 1)[:5]
+        floor = float(self.scored(query, bounds, first)[first].max()) - tie
+        scores = self.scored(query, bounds, np.flatnonzero(upper >= floor))
+        best = float(scores.max())
+        return best, [e for _, e in self.order(scores, best - tie)]
+
+
+def _sorted_words(text: str) -> str:
+    return " ".join(sorted(text.split()))
+
+
+async def _index(store: Store) -> _Index:
     idx = store.cache.get("players")
     if idx is None:
         rows = await store.fetchall(
@@ -45,33 +148,18 @@ async def _index(store: Store) -> list[_Entry]:
             GROUP BY p.player_id
             """
         )
-        idx = []
-        for pid, name, hof, first, last in rows:
-            norm = normalize(name)
-            idx.append(_Entry(pid, name, norm, frozenset(norm.split()), bool(hof), first, last))
-        store.cache["players"] = idx
+        entries = [
+            _Entry(pid, name, normalize(name), bool(hof), first, last) for pid, name, hof, first, last in rows
+        ]
+        idx = store.cache["players"] = _Index(entries)
     return idx
 
 
-def _score(query: str, q_tokens: frozenset[str], e: _Entry) -> float:
-    from rapidfuzz import fuzz
-
-    if query == e.norm:
-        return 100.0
-    if q_tokens and q_tokens <= e.tokens:
-        return 96.0  # every word of the query is a word of the name
-    return (fuzz.WRatio(query, e.norm) + fuzz.token_sort_ratio(query, e.norm)) / 2.0
-
-
-def _ranked(query: str, idx: list[_Entry]) -> list[tuple[float, _Entry]]:
+def _query(query: str) -> str:
     q = normalize(query) if isinstance(query, str) else ""
     if not q:
         raise InvalidInput("player must be a name (or part of one), e.g. 'LeBron James', 'jokic'")
-    q_tokens = frozenset(q.split())
-    scored = [(_score(q, q_tokens, e), e) for e in idx]
-    # Among equal scores, longer careers first: the better-known player.
-    scored.sort(key=lambda se: (-se[0], -((se[1].last or 0) - (se[1].first or 0)), se[1].name))
-    return scored
+    return q
 
 
 def _match(score: float, e: _Entry) -> PlayerMatch:
@@ -86,16 +174,20 @@ async def find_player(store: Store, query: str, limit: int = 10) -> PlayerSearch
     """Players whose name matches ``query``, best first. Raises NotFound when none is close."""
     check_limit(limit)
     idx = await _index(store)
-    if not idx:
+    if not idx.entries:
         raise NotFound("the store has no players yet: ingest the player files first")
-    ranked = _ranked(query, idx)
+    ranked = idx.top(_query(query), max(limit, 5))
     shown = [_match(s, e) for s, e in ranked[:limit] if s >= _MIN_SHOWN]
     if not shown:
-        raise NotFound(
-            f"no player matches {query!r}; closest: {_describe([e for _, e in ranked[:5]])}",
-            details={"query": query, "closest": ",".join(e.player_id for _, e in ranked[:5])},
-        )
+        raise _not_found(query, ranked)
     return PlayerSearch(query, shown)
+
+
+def _not_found(query: str, ranked: list[tuple[float, _Entry]]) -> NotFound:
+    return NotFound(
+        f"no player matches {query!r}; closest: {_describe([e for _, e in ranked[:5]])}",
+        details={"query": query, "closest": ",".join(e.player_id for _, e in ranked[:5])},
+    )
 
 
 async def resolve_player(store: Store, query: str) -> PlayerMatch:
@@ -103,17 +195,13 @@ async def resolve_player(store: Store, query: str) -> PlayerMatch:
     if not isinstance(query, str) or not query.strip():
         raise InvalidInput("player must be a name (or part of one), e.g. 'LeBron James', 'jokic'")
     idx = await _index(store)
-    by_id = {e.player_id: e for e in idx}
-    if query.strip() in by_id:
-        return _match(100.0, by_id[query.strip()])
-    ranked = _ranked(query, idx)
-    if not ranked or ranked[0][0] < _MIN_RESOLVED:
-        raise NotFound(
-            f"no player matches {query!r}; closest: {_describe([e for _, e in ranked[:5]])}",
-            details={"query": query, "closest": ",".join(e.player_id for _, e in ranked[:5])},
-        )
-    best = ranked[0][0]
-    tied = [e for s, e in ranked if s >= best - _TIE]
+    by_id = idx.by_id.get(query.strip())
+    if by_id is not None:
+        return _match(100.0, by_id)
+    q = _query(query)
+    best, tied = idx.best_and_tied(q, _TIE)
+    if not tied or best < _MIN_RESOLVED:
+        raise _not_found(query, idx.top(q, 5))
     if len(tied) == 1:
         return _match(best, tied[0])
     raise Ambiguous(

@@ -9,6 +9,7 @@ with ``team``, ``date``, ``season``, ``game_id`` and ``rating_after`` out.
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,20 +31,37 @@ def _default_rating_fn() -> tuple[RatingFn, str]:
     )
 
 
-async def _series(store: Store, fn: RatingFn) -> Sequence[Any]:
-    """Ratings over every game, computed once per store generation and rating function.
+_TeamSeries = tuple[list[int], list[Any], bool]  # seasons, points (game order), seasons ascending
+
+
+async def _series(store: Store, fn: RatingFn) -> dict[str, _TeamSeries]:
+    """Ratings over every game, by team (seasons, points; in game order), computed once per
+    store generation and rating function.
 
     Point in time: a rating after a game depends only on earlier games, so the
     whole-history series serves any season range.
     """
     key = f"ratings:{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
-    series = store.cache.get(key)
-    if series is None:
+    by_team = store.cache.get(key)
+    if by_team is None:
         from nbamcp.ml.dataset import load_games
 
         games = await load_games(store.conn)
-        series = store.cache[key] = await asyncio.to_thread(lambda: list(fn(games)))
-    return series
+        series = await asyncio.to_thread(lambda: list(fn(games)))
+        grouped: dict[str, tuple[list[int], list[Any]]] = {}
+        for p in series:
+            seasons, points = grouped.setdefault(p.team, ([], []))
+            seasons.append(p.season)
+            points.append(p)
+        by_team = {t: (ss, ps, ss == sorted(ss)) for t, (ss, ps) in grouped.items()}
+        store.cache[key] = by_team
+    return by_team
+
+
+def _in_range(seasons: list[int], points: list[Any], ascending: bool, lo: int, hi: int) -> list[Any]:
+    if ascending:
+        return points[bisect.bisect_left(seasons, lo) : bisect.bisect_right(seasons, hi)]
+    return [p for p in points if lo <= p.season <= hi]  # a rating function out of season order
 
 
 async def team_rating_history(
@@ -66,8 +84,7 @@ async def team_rating_history(
         method = ((fn.__doc__ or fn.__name__).strip().splitlines() or [fn.__name__])[0]
     points = [
         RatingPoint(p.date, p.season, p.game_id, round(float(p.rating_after), 1))
-        for p in await _series(store, fn)
-        if p.team == f.id and lo <= p.season <= hi
+        for p in _in_range(*(await _series(store, fn)).get(f.id, ([], [], True)), lo, hi)
     ]
     if not points:
         raise NotFound(f"{f.name} ({f.id}) has no games in {lo}-{hi}")

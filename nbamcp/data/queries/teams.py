@@ -11,7 +11,7 @@ from typing import Any
 
 from nbamcp.data.divisions import CONFERENCES, FIRST_ALIGNED_SEASON, parse_conference, place
 from nbamcp.data.franchises import FRANCHISES
-from nbamcp.data.queries.common import require_season, season_label
+from nbamcp.data.queries.common import require_season, season_label, season_span
 from nbamcp.data.queries.common import team as _team
 from nbamcp.data.queries.games import game_out
 from nbamcp.data.queries.playoffs import Bracket, bracket, round_name
@@ -37,9 +37,58 @@ async def _season_games(store: Store, season: int, season_type: str) -> list[Any
     )
 
 
-def _notes(season: int, regular: list[Any], playoffs: list[Any], br: Bracket, latest: int) -> list[str]:
+async def _team_games(store: Store, season: int, fid: str) -> list[Any]:
+    """One franchise's regular-season games (through the home and away indexes)."""
+    return await store.fetchall(
+        f"SELECT {_COLS} FROM games WHERE season = ? AND season_type = 'regular' AND home = ? "
+        f"UNION ALL SELECT {_COLS} FROM games WHERE season = ? AND season_type = 'regular' AND away = ? "
+        "ORDER BY date, game_id",
+        (season, fid, season, fid),
+    )
+
+
+async def _last_dates(store: Store) -> dict[int, str]:
+    """season -> date of its last regular-season game; cached per store generation."""
+    last = store.cache.get("last_regular_dates")
+    if last is None:
+        rows = await store.fetchall(
+            "SELECT season, MAX(date) FROM games WHERE season_type = 'regular' GROUP BY season"
+        )
+        last = store.cache["last_regular_dates"] = {int(r[0]): r[1] for r in rows}
+    return last
+
+
+# Every team's regular-season record by side (0 home, 1 away) and site, summed by SQLite.
+# A tie (never in the data) counts as a loss, as in _record.
+_RECORDS = """
+SELECT 0, home, neutral, COUNT(*), SUM(home_pts > away_pts), SUM(home_pts), SUM(away_pts)
+FROM games WHERE season = ? AND season_type = 'regular' GROUP BY home, neutral
+UNION ALL
+SELECT 1, away, neutral, COUNT(*), SUM(away_pts > home_pts), SUM(away_pts), SUM(home_pts)
+FROM games WHERE season = ? AND season_type = 'regular' GROUP BY away, neutral
+"""
+
+
+async def _records(store: Store, season: int) -> dict[str, dict[str, Any]]:
+    """franchise id -> the ``_record`` of its regular season, for every team that played."""
+    recs: dict[str, dict[str, Any]] = {}
+    for side, fid, neutral, n, w, pf, pa in await store.fetchall(_RECORDS, (season, season)):
+        rec = recs.setdefault(
+            fid, {"w": 0, "l": 0, "home": [0, 0], "away": [0, 0], "neutral": [0, 0], "pf": 0, "pa": 0}
+        )
+        split = rec["neutral" if neutral else ("away" if side else "home")]
+        split[0] += w
+        split[1] += n - w
+        rec["w"] += w
+        rec["l"] += n - w
+        rec["pf"] += pf
+        rec["pa"] += pa
+    return recs
+
+
+def _notes(season: int, last: str | None, playoffs: list[Any], br: Bracket, latest: int) -> list[str]:
+    """``last``: the date of the season's last regular-season game (None without any)."""
     notes = []
-    last = regular[-1]["date"] if regular else None
     if season == 2020 and last and last < "2020-07-01":
         notes.append(
             f"the data stops on {last}: the 2020 bubble games and the 2020 playoffs are not in "
@@ -104,9 +153,8 @@ async def team_season(store: Store, team: str, season: int | str) -> TeamSeason:
     """A franchise's season from its games: record, splits, scoring and its playoff run."""
     s = await require_season(store, season)
     f = _team(team, s)
-    regular_all = await _season_games(store, s, "regular")
+    regular = await _team_games(store, s, f.id)
     playoffs_all = await _season_games(store, s, "playoffs")
-    regular = [g for g in regular_all if f.id in (g["home"], g["away"])]
     if not regular:
         seasons = await store.fetchall(
             "SELECT MIN(season), MAX(season) FROM games WHERE home = ? OR away = ?", (f.id, f.id)
@@ -117,7 +165,8 @@ async def team_season(store: Store, team: str, season: int | str) -> TeamSeason:
     rec = _record(regular, f.id)
     n = rec["w"] + rec["l"]
     br = bracket(s, playoffs_all)
-    latest = (await store.fetchone("SELECT MAX(season) FROM games"))[0]
+    latest = (await season_span(store))[1]
+    last_date = (await _last_dates(store)).get(s)
     era = f.era(s)
     conf_div = place(f.id, s)
     return TeamSeason(
@@ -130,7 +179,7 @@ async def team_season(store: Store, team: str, season: int | str) -> TeamSeason:
         avg_margin=round((rec["pf"] - rec["pa"]) / n, 1),
         playin=[game_out(g) for g in playoffs_all if g["playin"] and f.id in (g["home"], g["away"])],
         playoffs=_run(f.id, s, br, playoffs_all),
-        notes=_notes(s, regular_all, playoffs_all, br, latest),
+        notes=_notes(s, last_date, playoffs_all, br, latest),
     )  # fmt: skip
 
 
@@ -143,11 +192,10 @@ async def standings(store: Store, season: int | str, conference: str | None = No
             f"conference alignment is known from {FIRST_ALIGNED_SEASON} on; for {s} ask without a "
             "conference (league-wide standings)"
         )
-    regular = await _season_games(store, s, "regular")
-    teams = sorted({g["home"] for g in regular} | {g["away"] for g in regular})
     groups: dict[str, list[dict[str, Any]]] = {}
-    for fid in teams:
-        rec = _record([g for g in regular if fid in (g["home"], g["away"])], fid)
+    records = await _records(store, s)
+    for fid in sorted(records):
+        rec = records[fid]
         cd = place(fid, s)
         era = FRANCHISES[fid].era(s)
         group = cd[0] if cd else (era.league_in(s) if era else "NBA")
@@ -187,6 +235,7 @@ async def standings(store: Store, season: int | str, conference: str | None = No
             )
         )
     playoffs = await _season_games(store, s, "playoffs")
-    latest = (await store.fetchone("SELECT MAX(season) FROM games"))[0]
-    notes = _notes(s, regular, playoffs, bracket(s, playoffs), latest)
-    return Standings(s, season_label(s), conf, regular[-1]["date"] if regular else "", out, notes)
+    latest = (await season_span(store))[1]
+    last_date = (await _last_dates(store)).get(s)
+    notes = _notes(s, last_date, playoffs, bracket(s, playoffs), latest)
+    return Standings(s, season_label(s), conf, last_date or "", out, notes)
