@@ -75,6 +75,9 @@ class ServerConfig(_Section):
     port: int = 8000
     # How long health waits for workers to answer the scatter-gather ping.
     health_timeout_s: float = 1.0
+    # Tool calls made while the embedded workers start (the first start ingests
+    # the data) wait this long for them.
+    startup_timeout_s: float = 120.0
 
 
 class LogConfig(_Section):

@@ -76,7 +76,13 @@ async def serve(config: Config, *, transport: str, host: str, port: int) -> None
     embedded = bus.kind == "memory"
     names = list(config.workers.embedded)
     ready = asyncio.Event() if embedded else None
-    gw = Gateway(bus, timeout_s=config.bus.request_timeout_s, expected_workers=names, workers_ready=ready)
+    gw = Gateway(
+        bus,
+        timeout_s=config.bus.request_timeout_s,
+        expected_workers=names,
+        workers_ready=ready,
+        startup_timeout_s=config.server.startup_timeout_s,
+    )
     server = build_server(gw, config)
     actors: list[Actor] = []
     log.info("serve.start", transport=transport, bus=redact_url(config.bus.url), workers=names)

@@ -30,6 +30,7 @@ class Gateway:
         timeout_s: float,
         expected_workers: list[str],
         workers_ready: asyncio.Event | None = None,
+        startup_timeout_s: float = 120.0,
     ) -> None:
         self.bus = bus
         self.timeout_s = timeout_s
@@ -37,14 +38,20 @@ class Gateway:
         # Embedded mode starts workers in the background so that the MCP
         # handshake is not held up by their imports; calls wait for them.
         self._workers_ready = workers_ready
+        # The first start ingests the data (~10 s) before the stats worker
+        # subscribes: calls made meanwhile wait this long rather than fail.
+        self.startup_timeout_s = startup_timeout_s
 
     async def _wait_ready(self) -> None:
         if self._workers_ready is not None and not self._workers_ready.is_set():
             try:
-                async with asyncio.timeout(self.timeout_s):
+                async with asyncio.timeout(self.startup_timeout_s):
                     await self._workers_ready.wait()
             except TimeoutError:
-                raise Unavailable(f"workers did not become ready within {self.timeout_s:g}s") from None
+                raise Unavailable(
+                    f"the workers did not become ready within {self.startup_timeout_s:g}s "
+                    "(server.startup_timeout_s); see the server's log on stderr"
+                ) from None
 
     async def call(
         self, subject: str, request: msgspec.Struct, reply_type: type[T], *, timeout_s: float | None = None

@@ -1,0 +1,54 @@
+"""The gateway: waiting for embedded workers, and bus failures turned into clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nbamcp.bus import InMemoryBus, Msg
+from nbamcp.errors import RemoteError, Unavailable
+from nbamcp.frontend.gateway import Gateway
+from nbamcp.messages import ErrorReply, FindPlayerRequest, PlayerSearch, encode
+
+
+@pytest.fixture
+async def bus():
+    b = InMemoryBus()
+    yield b
+    await b.close()
+
+
+async def test_calls_wait_for_workers_that_are_still_starting(bus: InMemoryBus) -> None:
+    ready = asyncio.Event()
+    gw = Gateway(bus, timeout_s=5, expected_workers=["stats"], workers_ready=ready, startup_timeout_s=5)
+    call = asyncio.create_task(gw.call("nba.stats.find_player", FindPlayerRequest(query="x"), PlayerSearch))
+    await asyncio.sleep(0)  # the call is now parked on `ready`: nobody subscribes yet
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(encode(PlayerSearch(query="x", matches=[])))
+
+    await bus.subscribe("nba.stats.find_player", answer, queue="stats")
+    ready.set()
+    async with asyncio.timeout(5):
+        assert await call == PlayerSearch(query="x", matches=[])
+
+
+async def test_workers_that_never_start_give_a_clear_error(bus: InMemoryBus) -> None:
+    gw = Gateway(bus, timeout_s=5, expected_workers=[], workers_ready=asyncio.Event(), startup_timeout_s=0.01)
+    with pytest.raises(Unavailable, match=r"did not become ready within 0\.01s"):
+        await gw.call("nba.stats.find_player", FindPlayerRequest(query="x"), PlayerSearch)
+
+
+async def test_no_worker_and_error_replies(bus: InMemoryBus) -> None:
+    gw = Gateway(bus, timeout_s=5, expected_workers=[])
+    with pytest.raises(Unavailable, match="is the 'stats' worker running"):
+        await gw.call("nba.stats.find_player", FindPlayerRequest(query="x"), PlayerSearch)
+
+    async def refuse(msg: Msg) -> None:
+        await msg.respond(encode(ErrorReply(code="not_found", message="no such player")))
+
+    await bus.subscribe("nba.stats.find_player", refuse)
+    with pytest.raises(RemoteError) as err:
+        await gw.call("nba.stats.find_player", FindPlayerRequest(query="x"), PlayerSearch)
+    assert err.value.code == "not_found" and err.value.message == "no such player"
