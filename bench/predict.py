@@ -268,8 +268,8 @@ def serve_floor() -> None:
     import msgspec
     from mcp.server.mcpserver import MCPServer
 
-    from nbamcp.frontend.predict import PredictGameOutput, game_text, prediction_tool
-    from nbamcp.frontend.tooling import tool_result
+    from nbamcp.frontend.predict import PredictGameOutput, game_text
+    from nbamcp.frontend.tooling import make_tool, tool_result
 
     pred = sample_prediction()
     out = PredictGameOutput(**msgspec.structs.asdict(pred), request_id="0" * 32)
@@ -279,7 +279,7 @@ def serve_floor() -> None:
         """Returns a canned prediction."""
         return canned
 
-    server = MCPServer("floor", tools=[prediction_tool(shaped, PredictGameOutput)])
+    server = MCPServer("floor", tools=[make_tool(shaped, PredictGameOutput)])
 
     @server.tool()
     async def noop() -> str:

@@ -19,11 +19,9 @@ EVENTS_PREDICTION = "nba.events.prediction"  # event, durable: predlog, monitor,
 EVENTS_GAMES = "nba.events.games"  # event, durable: new results -> features, feedback, cache
 EVENTS_ALL = "nba.events.>"  # what the durable stream (JetStream NBA_EVENTS / SQLite outbox) captures
 MODELS_CHANGED = "nba.models.changed"  # event: inference reload, cache invalidation
-TRAIN_JOBS = "nba.train.jobs"  # durable work queue
+TRAIN_JOBS = "nba.train.jobs"  # request/reply, queue "trainer": start a job, reply with its id
 TRAIN_PROGRESS = "nba.train.progress"  # nba.train.progress.<job>
-MONITOR_PREFIX = "nba.monitor"  # nba.monitor.<query>, request/reply
 MONITOR_STATUS = "nba.monitor.status"  # request/reply, queue "monitor": champion/challenger, realized metrics
-ALERTS = "nba.alerts"  # event
 
 # Training and registry (trainer worker).
 TRAIN_CONTROL = "nba.train.control"  # nba.train.control.<job>: cancel / status, answered by the job's owner

@@ -11,6 +11,7 @@ After an ingest that added games, it publishes ``GamesIngested`` on
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,8 @@ class StatsWorker(Actor):
         png = None
         if r.chart:
             title = f"{history.name}: rating {history.season_from}-{history.season_to}"
-            png = render_rating_chart(history.points, title)
+            # matplotlib takes ~200 ms: off the event loop, so other queries go on meanwhile.
+            png = await asyncio.to_thread(render_rating_chart, history.points, title)
         return TeamRatingHistoryReply(history=history, png=png)
 
     async def teams(self, r: TeamsRequest, ctx: Context) -> msgspec.Struct:

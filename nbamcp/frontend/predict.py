@@ -9,8 +9,7 @@ inference is down) is ``nbamcp.serving.client.PredictClient``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from mcp.server.mcpserver.tools import Tool
@@ -19,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from nbamcp.config import CacheConfig, InferenceConfig
 from nbamcp.frontend.gateway import Gateway
-from nbamcp.frontend.tooling import make_tool, output_schema, tool_result
+from nbamcp.frontend.tooling import make_tool, tool_result
 from nbamcp.log import current_request_id
 from nbamcp.messages import GamePrediction, GameQuery
 from nbamcp.serving.client import PredictClient, PredictOutcome
@@ -63,38 +62,6 @@ class PredictGamesOutput(msgspec.Struct, frozen=True, kw_only=True):
     degraded: bool
     note: str
     predictions: list[GamePrediction]
-
-
-def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The same JSON schema, cheaper to validate: ``$ref`` inlined, ``anyOf`` of bare types as a type list.
-
-    Clients validate every structured result against the output schema (the
-    Python SDK with ``jsonschema``, where ref resolution and ``anyOf`` branches
-    make up a third of the time for these results).
-    """
-    defs = schema.get("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(x) for x in node]
-        if not isinstance(node, dict):
-            return node
-        if "$ref" in node:
-            return walk(defs[node["$ref"].rsplit("/", 1)[-1]])
-        out = {k: walk(v) for k, v in node.items() if k != "$defs"}
-        alts = out.get("anyOf")
-        if alts and all(set(a) == {"type"} and isinstance(a["type"], str) for a in alts):
-            del out["anyOf"]
-            out["type"] = [a["type"] for a in alts]
-        return out
-
-    return walk(schema)
-
-
-def prediction_tool(fn: Callable[..., Awaitable[CallToolResult]], output: type[msgspec.Struct]) -> Tool:
-    tool = make_tool(fn, output)
-    tool.fn_metadata.output_schema = compact_schema(output_schema(output))
-    return tool
 
 
 _UNITS = {"log-odds": "log-odds", "probability": "pts", "elo": "Elo"}
@@ -214,6 +181,6 @@ def predict_tools(
         "the actual result."
     )
     return [
-        prediction_tool(predict_game, PredictGameOutput),
-        prediction_tool(predict_games, PredictGamesOutput),
+        make_tool(predict_game, PredictGameOutput),
+        make_tool(predict_games, PredictGamesOutput),
     ]
