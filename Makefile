@@ -21,9 +21,13 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
+# Style, then the guard rails: DESIGN.md's import rules (import-linter, contracts in
+# pyproject.toml) and types (mypy, strictness in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

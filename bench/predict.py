@@ -98,9 +98,9 @@ def prepare(home: Path, data_dir: Path, seasons_from: int) -> None:
 
 
 async def _ingest_and_train(home: Path, src: Path, seasons_from: int) -> None:
+    from nbamcp.data.games import load_games
     from nbamcp.data.ingest.runner import ingest_paths
     from nbamcp.data.store import open_store
-    from nbamcp.ml.dataset import load_games
     from nbamcp.ml.registry import ModelRegistry
     from nbamcp.ml.train import Budget, register_result, train
 

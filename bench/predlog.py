@@ -39,14 +39,14 @@ import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nbamcp import endpoints as ep
 from nbamcp.bus.base import Bus
-from nbamcp.bus.durable import open_durable, publish_durable
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.config import Config, EventsConfig, PathsConfig, PredlogConfig
 from nbamcp.log import configure_logging
 from nbamcp.messages import PredictionEvent
 from nbamcp.predlog.predictions import MIGRATIONS, PredictionLog, row
-from nbamcp.subjects import EVENTS_PREDICTION
+from nbamcp.streams import open_durable, publish_durable
 from workers.predlog import PredlogWorker
 
 INFLIGHT = 64
@@ -134,7 +134,7 @@ async def through_worker(workdir: Path, n: int, *, batch: int, url: str | None) 
         for start in range(0, n, 500):
             await asyncio.gather(
                 *(
-                    publish_durable(events, EVENTS_PREDICTION, event(i))
+                    publish_durable(events, ep.PREDICTION_EVENTS, event(i))
                     for i in range(start, min(start + 500, n))
                 )
             )
@@ -186,13 +186,13 @@ async def publish_cost(workdir: Path, n: int, *, url: str | None) -> tuple[float
         lat = []
         for i in range(min(n, 3000)):
             t0 = time.perf_counter()
-            await publish_durable(events, EVENTS_PREDICTION, event(i))
+            await publish_durable(events, ep.PREDICTION_EVENTS, event(i))
             lat.append(time.perf_counter() - t0)
         sem = asyncio.Semaphore(INFLIGHT)
 
         async def one(i: int) -> None:
             async with sem:
-                await publish_durable(events, EVENTS_PREDICTION, event(i))
+                await publish_durable(events, ep.PREDICTION_EVENTS, event(i))
 
         t0 = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(n)))

@@ -40,15 +40,14 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nbamcp.config import load_config
+from nbamcp.data.games import GameRow, read_played_games
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
 from nbamcp.errors import Unavailable
 from nbamcp.log import configure_logging
 from nbamcp.ml.compress import distill_linear
-from nbamcp.ml.dataset import GameRow
 from nbamcp.ml.onnx_export import OnnxModel, median_latency, to_onnx_bytes
 from nbamcp.ml.train import train
-from workers.training import load_store_games
 
 TRAIN = range(2001, 2022)
 VALID = [2022, 2023]
@@ -68,12 +67,12 @@ def store_games(store: Path | None, tmp: Path) -> tuple[list[GameRow], str, floa
     path = store or config.store_path
     t0 = time.perf_counter()
     try:
-        games = asyncio.run(load_store_games(path))
+        games = asyncio.run(read_played_games(path))
     except Unavailable:
         path = tmp / "store.sqlite"
         asyncio.run(_ingest(path, config.data_dir / "games"))
         t0 = time.perf_counter()
-        games = asyncio.run(load_store_games(path))
+        games = asyncio.run(read_played_games(path))
         return games, f"{path} (built from {config.data_dir / 'games'})", time.perf_counter() - t0
     return games, str(path), time.perf_counter() - t0
 

@@ -24,22 +24,23 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import msgspec
 import structlog
 
 from nbamcp import __version__
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus, Msg, Subscription
-from nbamcp.errors import NbaError
+from nbamcp.endpoints import HEALTH, Endpoint, Event
+from nbamcp.errors import ErrorCode, NbaError
 from nbamcp.log import bind_request, request_id_from
 from nbamcp.messages import ErrorReply, HealthPing, HealthReport, decoder_for, encode
-from nbamcp.subjects import HEALTH as HEALTH_SUBJECT
 
 if TYPE_CHECKING:
     from nbamcp.config import Config
 
 log = structlog.get_logger(__name__)
+M = TypeVar("M", bound=msgspec.Struct)
 
 
 @dataclass(slots=True)
@@ -51,27 +52,40 @@ class Context:
     headers: Mapping[str, str]
     bus: Bus
 
-    async def publish(self, subject: str, msg: msgspec.Struct) -> None:
+    async def publish(self, event: Event[M], msg: M) -> None:
         """Publish an event that carries this request's id onward."""
-        await self.bus.publish(subject, encode(msg), headers={REQUEST_ID_HEADER: self.request_id})
+        await self.bus.publish(event.subject, encode(msg), headers={REQUEST_ID_HEADER: self.request_id})
 
 
 Handler = Callable[[Any, Context], Awaitable[msgspec.Struct | None]]
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """One subscription of an actor: subject, message type(s) and handler.
+_DEFAULT = object()
 
-    ``queue`` defaults to the actor's name so that several instances of a
-    worker share the load; ``broadcast=True`` subscribes without a queue group
-    (every instance gets every message: model reloads, cache invalidation).
+
+@dataclass(frozen=True, slots=True, init=False)
+class Route:
+    """One subscription of an actor: an endpoint (or event) of ``nbamcp.endpoints`` and its handler.
+
+    The queue group is the endpoint's (several instances of a worker share the
+    load); an event is subscribed with its usual group unless ``queue`` says
+    otherwise (``None``: every instance gets every message, e.g. model reloads).
     """
 
     subject: str
     types: Any
     handler: Handler
-    broadcast: bool = False
+    queue: str | None
+
+    def __init__(
+        self, endpoint: Endpoint[Any] | Event[Any], handler: Handler, *, queue: str | object | None = _DEFAULT
+    ) -> None:
+        types = endpoint.request if isinstance(endpoint, Endpoint) else endpoint.message
+        group = endpoint.queue if queue is _DEFAULT else queue
+        object.__setattr__(self, "subject", endpoint.subject)
+        object.__setattr__(self, "types", types)
+        object.__setattr__(self, "handler", handler)
+        object.__setattr__(self, "queue", group)
 
 
 class Actor:
@@ -120,14 +134,13 @@ class Actor:
         await self.on_start()
         for route in self.routes():
             decoder = decoder_for(route.types)
-            queue = None if route.broadcast else self.name
 
             async def on_msg(msg: Msg, route: Route = route, decoder: Any = decoder) -> None:
                 await self._admit(msg, route, decoder)
 
-            self._subs.append(await self.bus.subscribe(route.subject, on_msg, queue=queue))
+            self._subs.append(await self.bus.subscribe(route.subject, on_msg, queue=route.queue))
         # Health is plain (no queue group): every instance answers for itself.
-        for subject in (HEALTH_SUBJECT, f"{HEALTH_SUBJECT}.{self.name}"):
+        for subject in (HEALTH.subject, HEALTH.at(self.name).subject):
             self._subs.append(await self.bus.subscribe(subject, self._on_health))
         self._started_at = time.monotonic()
         self.status = "ok"
@@ -178,7 +191,9 @@ class Actor:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 self.failed += 1
                 log.warning("actor.bad_message", error=str(exc))
-                reply = ErrorReply(code="invalid_input", message=f"malformed message on {msg.subject}: {exc}")
+                reply = ErrorReply(
+                    code=ErrorCode.INVALID_INPUT, message=f"malformed message on {msg.subject}: {exc}"
+                )
             else:
                 ctx = Context(request_id=request_id, subject=msg.subject, headers=msg.headers, bus=self.bus)
                 try:
@@ -197,7 +212,7 @@ class Actor:
                     self.failed += 1
                     log.exception("actor.handler_crashed")
                     reply = ErrorReply(
-                        code="internal",
+                        code=ErrorCode.INTERNAL,
                         message=f"internal error in the {self.name} worker (request id {request_id})",
                     )
             if reply is not None and msg.reply:

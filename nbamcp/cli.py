@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> None:
     config = _with_bus(load_config(args.config), getattr(args, "bus", None))
     configure_logging(config.log.level, fmt=config.log.format)
     if args.command in ("train", "backtest"):
-        from workers.training import run_offline  # offline jobs: no bus, no server
+        from nbamcp.commands import run_offline  # offline jobs: no bus, no server
 
         print(anyio.run(run_offline, config, args))
         return

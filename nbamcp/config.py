@@ -53,7 +53,7 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pass
 
 
-class PathsConfig(_Section):
+class PathsConfig(_Section, frozen=True):
     # Every file the server writes lives under home: store, registry, logs of
     # predictions. Empty means ~/.nbamcp. Relative paths are relative to the cwd.
     home: str = ""
@@ -62,14 +62,14 @@ class PathsConfig(_Section):
     data_dir: str = ""
 
 
-class BusConfig(_Section):
+class BusConfig(_Section, frozen=True):
     url: str = "memory://"
     request_timeout_s: float = 10.0
     connect_timeout_s: float = 2.0
     token_file: str = ""
 
 
-class ServerConfig(_Section):
+class ServerConfig(_Section, frozen=True):
     transport: Literal["stdio", "sse", "http"] = "stdio"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -80,12 +80,12 @@ class ServerConfig(_Section):
     startup_timeout_s: float = 120.0
 
 
-class LogConfig(_Section):
+class LogConfig(_Section, frozen=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
 
 
-class WorkersConfig(_Section):
+class WorkersConfig(_Section, frozen=True):
     # Workers started as tasks by `nbamcp serve` on the in-memory bus.
     embedded: list[str] = msgspec.field(
         default_factory=lambda: ["stats", "inference", "cache", "predlog", "monitor", "trainer"]
@@ -96,7 +96,7 @@ class WorkersConfig(_Section):
     stop_deadline_s: float = 10.0
 
 
-class EventsConfig(_Section):
+class EventsConfig(_Section, frozen=True):
     # The durable stream of events that must not be lost (predictions, new
     # results): JetStream on NATS, an SQLite outbox under paths.home in process.
     stream: str = "NBA_EVENTS"
@@ -107,14 +107,14 @@ class EventsConfig(_Section):
     publish_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
 
 
-class PredlogConfig(_Section):
+class PredlogConfig(_Section, frozen=True):
     # Events written to the prediction log per transaction, and the longest an
     # event waits for its batch to fill.
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
     max_delay_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.05
 
 
-class MonitorConfig(_Section):
+class MonitorConfig(_Section, frozen=True):
     # Events handled per transaction by the feedback join.
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
     max_delay_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.1
@@ -122,7 +122,7 @@ class MonitorConfig(_Section):
     results_retry_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
 
 
-class InferenceConfig(_Section):
+class InferenceConfig(_Section, frozen=True):
     # The registry model whose champion (and challenger) the inference worker serves.
     model_name: str = "game"
     # "shadow": the champion answers and the challenger, when set, is scored on the
@@ -146,7 +146,7 @@ class InferenceConfig(_Section):
     breaker_cooldown_s: float = 15.0
 
 
-class CacheConfig(_Section):
+class CacheConfig(_Section, frozen=True):
     # Per-instance LRU of served predictions; entries live at most ttl_s.
     max_entries: int = 20000
     ttl_s: float = 3600.0
@@ -156,14 +156,14 @@ class CacheConfig(_Section):
     lookup_timeout_s: float = 0.5
 
 
-class StatsConfig(_Section):
+class StatsConfig(_Section, frozen=True):
     # Ingest NBAMCP_DATA_DIR on the first start when the store is empty.
     auto_ingest: bool = True
     # Folders (besides data_dir and home) that the ingest_games tool may read.
     ingest_roots: list[str] = msgspec.field(default_factory=list)
 
 
-class TrainerConfig(_Section):
+class TrainerConfig(_Section, frozen=True):
     # The registry model the trainer trains and promotes (the one inference serves).
     model_name: str = "game"
     # On start with no champion, train one in the background and make it champion,
@@ -181,7 +181,7 @@ class TrainerConfig(_Section):
     threads: Annotated[int, msgspec.Meta(ge=0)] = 1
 
 
-class Config(_Section):
+class Config(_Section, frozen=True):
     env: str = "default"
     paths: PathsConfig = PathsConfig()
     bus: BusConfig = BusConfig()

@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 
 from nbamcp.actor import Actor, Context, Route
 from nbamcp.bus import REQUEST_ID_HEADER, InMemoryBus, Msg
+from nbamcp.endpoints import Endpoint, Event
 from nbamcp.errors import NotFound
 from nbamcp.messages import ErrorReply, HealthPing, HealthReport, Message, decode, encode
 
@@ -33,6 +34,8 @@ class Echoed(Message, frozen=True):
 
 
 Reply = Echoed | ErrorReply
+ECHO = Endpoint("test.echo", Echo | Boom | Wait, Echoed, "echo")
+ECHOED = Event("test.events", Echoed)
 
 
 class EchoActor(Actor):
@@ -48,12 +51,12 @@ class EchoActor(Actor):
         self.entered: asyncio.Queue[str] = asyncio.Queue()
 
     def routes(self) -> list[Route]:
-        return [Route("test.echo", Echo | Boom | Wait, self.handle)]
+        return [Route(ECHO, self.handle)]
 
     async def handle(self, req: Echo | Boom | Wait, ctx: Context) -> msgspec.Struct | None:
         match req:
             case Echo(text=text):
-                await ctx.publish("test.events", Echoed(text=text, request_id=ctx.request_id))
+                await ctx.publish(ECHOED, Echoed(text=text, request_id=ctx.request_id))
                 return Echoed(text=text, request_id=ctx.request_id)
             case Boom(kind="known"):
                 raise NotFound("no such thing", details={"suggestions": "a, b"})

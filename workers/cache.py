@@ -38,6 +38,7 @@ import numpy as np
 import structlog
 from prometheus_client import Counter
 
+from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route
 from nbamcp.bus.base import Bus
 from nbamcp.config import CacheConfig, InferenceConfig
@@ -61,13 +62,6 @@ from nbamcp.serving.lru import TtlLru
 from nbamcp.serving.models import alias_versions
 from nbamcp.serving.prediction_kv import PredictionKv
 from nbamcp.serving.scoring import baseline_scores, build_prediction, cache_key_for, prediction_events
-from nbamcp.subjects import (
-    EVENTS_GAMES,
-    MODELS_CHANGED,
-    PREDICT_BASELINE,
-    PREDICT_LOOKUP,
-    PREDICT_SERVED,
-)
 
 if TYPE_CHECKING:
     from nbamcp.config import Config
@@ -140,12 +134,13 @@ class CacheWorker(Actor):
 
     def routes(self) -> list[Route]:
         return [
-            Route(PREDICT_LOOKUP, PredictRequest, self.lookup),
-            Route(PREDICT_BASELINE, PredictRequest, self.baseline),
-            Route(PREDICT_SERVED, PredictionsServed, self.fill),
-            Route(MODELS_CHANGED, ModelsChanged, self.on_models_changed, broadcast=True),
-            Route(EVENTS_GAMES, GamesIngested, self.on_games, broadcast=True),
-            Route(EVENTS_GAMES, GamesIngested, self.purge_shared),
+            Route(ep.PREDICT_LOOKUP, self.lookup),
+            Route(ep.PREDICT_BASELINE, self.baseline),
+            Route(ep.PREDICT_SERVED, self.fill),
+            Route(ep.MODELS_CHANGED, self.on_models_changed),
+            Route(ep.GAMES_INGESTED, self.on_games),
+            # One instance purges the shared level (the group), every one its own LRU (above).
+            Route(ep.GAMES_INGESTED, self.purge_shared, queue=self.name),
         ]
 
     async def on_start(self) -> None:

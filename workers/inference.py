@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Self
 
 import structlog
 
+from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route
 from nbamcp.bus.base import Bus
 from nbamcp.config import InferenceConfig
@@ -53,7 +54,6 @@ from nbamcp.serving.live_features import (
 )
 from nbamcp.serving.models import ModelSet, load_model_set
 from nbamcp.serving.scoring import RowScore, build_prediction, cache_key_for, prediction_events, score_rows
-from nbamcp.subjects import EVENTS_GAMES, MODELS_CHANGED, PREDICT, PREDICT_SERVED
 
 if TYPE_CHECKING:
     import numpy as np
@@ -117,9 +117,9 @@ class InferenceWorker(Actor):
 
     def routes(self) -> list[Route]:
         return [
-            Route(PREDICT, PredictRequest, self.predict),
-            Route(MODELS_CHANGED, ModelsChanged, self.on_models_changed, broadcast=True),
-            Route(EVENTS_GAMES, GamesIngested, self.on_games, broadcast=True),
+            Route(ep.PREDICT, self.predict),
+            Route(ep.MODELS_CHANGED, self.on_models_changed),
+            Route(ep.GAMES_INGESTED, self.on_games),
         ]
 
     async def on_start(self) -> None:
@@ -179,7 +179,7 @@ class InferenceWorker(Actor):
             entries.append(CachedPrediction(cache_key_for(r, s.model.name, s.model.version, challenger), p))
         if entries:
             try:
-                await ctx.publish(PREDICT_SERVED, PredictionsServed(entries=entries))
+                await ctx.publish(ep.PREDICT_SERVED, PredictionsServed(entries=entries))
             except NbaError as exc:  # the cache is an optimisation: never fail a prediction for it
                 log.warning("inference.cache_offer_failed", error=exc.message)
 

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any, Self
 import msgspec
 import structlog
 
+from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route
 from nbamcp.bus.base import Bus
-from nbamcp.bus.durable import DurableMsg, StreamHandle, open_durable
+from nbamcp.bus.durable import DurableMsg
 from nbamcp.errors import NotFound, Unavailable
 from nbamcp.messages import (
     GamesIngested,
@@ -43,7 +44,8 @@ from nbamcp.predlog.batching import BatchLoop
 from nbamcp.predlog.outcomes import OutcomeBook
 from nbamcp.predlog.predictions import event_problem
 from nbamcp.predlog.results import read_results
-from nbamcp.subjects import EVENTS_ALL, EVENTS_GAMES, EVENTS_PREDICTION, MONITOR_STATUS
+from nbamcp.streams import StreamHandle, open_durable
+from nbamcp.subjects import EVENTS_ALL, EVENTS_GAMES, EVENTS_PREDICTION
 
 if TYPE_CHECKING:
     from nbamcp.config import Config
@@ -86,7 +88,7 @@ class MonitorWorker(Actor):
         )
 
     def routes(self) -> list[Route]:
-        return [Route(MONITOR_STATUS, MonitorStatusRequest, self.on_status)]
+        return [Route(ep.MONITOR_STATUS, self.on_status)]
 
     async def on_start(self) -> None:
         try:

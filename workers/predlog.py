@@ -21,10 +21,11 @@ import structlog
 
 from nbamcp.actor import Actor
 from nbamcp.bus.base import Bus
-from nbamcp.bus.durable import DurableMsg, StreamHandle, open_durable
+from nbamcp.bus.durable import DurableMsg
 from nbamcp.messages import PredictionEvent, decoder_for
 from nbamcp.predlog.batching import BatchLoop
 from nbamcp.predlog.predictions import PredictionLog, event_problem
+from nbamcp.streams import StreamHandle, open_durable
 from nbamcp.subjects import EVENTS_PREDICTION
 
 if TYPE_CHECKING:

@@ -18,10 +18,9 @@ from typing import Any
 import msgspec
 import structlog
 
-from nbamcp import subjects
+from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route
 from nbamcp.bus import Bus
-from nbamcp.bus.durable import StreamHandle, open_durable, publish_durable
 from nbamcp.config import Config
 from nbamcp.data import queries as q
 from nbamcp.data.charts import render_rating_chart
@@ -47,8 +46,12 @@ from nbamcp.messages import (
     TeamSeasonRequest,
     TeamsRequest,
 )
+from nbamcp.ml.ratings import RATING_METHOD, rating_series
+from nbamcp.streams import StreamHandle, open_durable, publish_durable
 
 log = structlog.get_logger(__name__)
+
+ELO_RATINGS = q.RatingMethod(rating_series, RATING_METHOD)
 
 ANNOUNCE_CHUNK = 2000
 ID_LIST_CAP = 100
@@ -130,21 +133,20 @@ class StatsWorker(Actor):
         return {"store": str(self.store_path)}
 
     def routes(self) -> list[Route]:
-        s = subjects.stats
         return [
-            Route(s("find_player"), FindPlayerRequest, self.find_player),
-            Route(s("player_season_stats"), PlayerSeasonStatsRequest, self.player_season_stats),
-            Route(s("player_career"), PlayerCareerRequest, self.player_career),
-            Route(s("compare_players"), ComparePlayersRequest, self.compare_players),
-            Route(s("team_season"), TeamSeasonRequest, self.team_season),
-            Route(s("standings"), StandingsRequest, self.standings),
-            Route(s("games"), GamesRequest, self.games),
-            Route(s("head_to_head"), HeadToHeadRequest, self.head_to_head),
-            Route(s("league_leaders"), LeagueLeadersRequest, self.league_leaders),
-            Route(s("team_rating_history"), TeamRatingHistoryRequest, self.team_rating_history),
-            Route(s("teams"), TeamsRequest, self.teams),
-            Route(s("quality_report"), QualityReportRequest, self.quality_report),
-            Route(s("ingest"), IngestRequest, self.ingest),
+            Route(ep.FIND_PLAYER, self.find_player),
+            Route(ep.PLAYER_SEASON_STATS, self.player_season_stats),
+            Route(ep.PLAYER_CAREER, self.player_career),
+            Route(ep.COMPARE_PLAYERS, self.compare_players),
+            Route(ep.TEAM_SEASON, self.team_season),
+            Route(ep.STANDINGS, self.standings),
+            Route(ep.GAMES, self.games),
+            Route(ep.HEAD_TO_HEAD, self.head_to_head),
+            Route(ep.LEAGUE_LEADERS, self.league_leaders),
+            Route(ep.TEAM_RATING_HISTORY, self.team_rating_history),
+            Route(ep.TEAMS, self.teams),
+            Route(ep.QUALITY_REPORT, self.quality_report),
+            Route(ep.INGEST, self.ingest),
         ]
 
     # ---- handlers: thin adapters from request Structs to the query layer ----
@@ -178,7 +180,9 @@ class StatsWorker(Actor):
         return await q.league_leaders(self.store, r.stat, r.season, r.season_type, r.per, r.limit)
 
     async def team_rating_history(self, r: TeamRatingHistoryRequest, ctx: Context) -> msgspec.Struct:
-        history = await q.team_rating_history(self.store, r.team, r.season_from, r.season_to)
+        history = await q.team_rating_history(
+            self.store, r.team, r.season_from, r.season_to, rating=ELO_RATINGS
+        )
         png = None
         if r.chart:
             title = f"{history.name}: rating {history.season_from}-{history.season_to}"
@@ -226,4 +230,4 @@ class StatsWorker(Actor):
             event = GamesIngested(game_ids=chunk, teams=teams, date_from=dates[0], date_to=dates[-1])
             if self._events is None:
                 raise Unavailable("the durable event stream is not open")
-            await publish_durable(self._events, subjects.EVENTS_GAMES, event, request_id=ctx.request_id)
+            await publish_durable(self._events, ep.GAMES_INGESTED, event, request_id=ctx.request_id)

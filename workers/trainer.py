@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import re
 import threading
 import uuid
@@ -42,10 +43,12 @@ from typing import TYPE_CHECKING, Self
 import msgspec
 import structlog
 
+from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus, Msg, Subscription
 from nbamcp.config import TrainerConfig
-from nbamcp.errors import InvalidInput, NbaError, NotFound, Unavailable
+from nbamcp.data.games import GameRow, read_played_games
+from nbamcp.errors import ErrorCode, InvalidInput, NbaError, NotFound, Unavailable
 from nbamcp.log import bind_request
 from nbamcp.messages import (
     AliasMoved,
@@ -68,30 +71,11 @@ from nbamcp.messages import (
     decoder_for,
     encode,
 )
-from nbamcp.ml.dataset import GameRow, seasons_of
+from nbamcp.ml.dataset import seasons_of
+from nbamcp.ml.planning import budget_named, check_model_name, default_reason, plan_seasons, threads_setting
+from nbamcp.ml.registration import job_result, offline_metrics, register_trained
 from nbamcp.ml.registry import ModelRegistry
 from nbamcp.ml.train import Budget, TrainingCancelled, train
-from nbamcp.subjects import (
-    EVENTS_GAMES,
-    MODELS_CARD,
-    MODELS_CHANGED,
-    MODELS_LIST,
-    MODELS_PROMOTE,
-    TRAIN_JOBS,
-    train_control,
-    train_progress,
-)
-from workers.training import (
-    budget_named,
-    check_model_name,
-    default_reason,
-    job_result,
-    load_store_games,
-    offline_metrics,
-    plan_seasons,
-    register_trained,
-    threads_setting,
-)
 
 if TYPE_CHECKING:
     from nbamcp.config import Config
@@ -107,7 +91,7 @@ _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 class TrainerBusy(Unavailable):
     """This trainer instance is running a job already."""
 
-    code = "busy"
+    code = ErrorCode.BUSY
 
 
 def _now() -> str:
@@ -188,11 +172,11 @@ class TrainerWorker(Actor):
 
     def routes(self) -> list[Route]:
         return [
-            Route(TRAIN_JOBS, TrainJobRequest, self.start_job),
-            Route(MODELS_LIST, ListModelsRequest, self.list_models),
-            Route(MODELS_PROMOTE, PromoteRequest, self.promote),
-            Route(MODELS_CARD, ModelCardRequest, self.model_card),
-            Route(EVENTS_GAMES, GamesIngested, self.on_games, broadcast=True),
+            Route(ep.TRAIN_JOBS, self.start_job),
+            Route(ep.MODELS_LIST, self.list_models),
+            Route(ep.MODELS_PROMOTE, self.promote),
+            Route(ep.MODELS_CARD, self.model_card),
+            Route(ep.GAMES_INGESTED, self.on_games),
         ]
 
     @property
@@ -255,7 +239,7 @@ class TrainerWorker(Actor):
             check_model_name(req.name)
             budget_name = req.budget or self.settings.budget
             budget = budget_named(budget_name)
-            games = await load_store_games(self.store_path)
+            games = await read_played_games(self.store_path)
             t = self.settings
             train_from = t.train_from if req.train_from is None else req.train_from
             n_valid = t.valid_seasons if req.valid_seasons is None else req.valid_seasons
@@ -265,7 +249,7 @@ class TrainerWorker(Actor):
             )
             train_seasons, valid = plan_seasons(seasons_of(games), train_from, n_valid)
             job.control = await self.bus.subscribe(
-                train_control(job_id), lambda m, j=job: self._on_control(m, j)
+                ep.TRAIN_CONTROL.at(job_id).subject, functools.partial(self._on_control, job=job)
             )
         except BaseException:
             self.current = None
@@ -281,7 +265,7 @@ class TrainerWorker(Actor):
         return TrainJobAccepted(
             job_id=job_id,
             name=req.name,
-            progress_subject=train_progress(job_id),
+            progress_subject=ep.TRAIN_PROGRESS.at(job_id).subject,
             train_seasons=train_seasons,
             valid_seasons=valid,
             budget=budget_name,
@@ -307,7 +291,7 @@ class TrainerWorker(Actor):
 
     async def _pump(self, job: Job) -> None:
         headers = {REQUEST_ID_HEADER: job.request_id}
-        subject = train_progress(job.id)
+        subject = ep.TRAIN_PROGRESS.at(job.id).subject
         while (event := await job.events.get()) is not None:
             try:
                 await self.bus.publish(subject, encode(event), headers=headers)
@@ -367,7 +351,7 @@ class TrainerWorker(Actor):
                 # Job boundary: a bug in training must end the job with an error, not the worker.
                 log.exception("trainer.job_crashed")
                 job.error = ErrorReply(
-                    code="internal", message=f"training job {job.id} crashed (see the logs)"
+                    code=ErrorCode.INTERNAL, message=f"training job {job.id} crashed (see the logs)"
                 )
                 self._emit(job, job.fraction, "failed: internal error", "failed")
             finally:
@@ -391,12 +375,12 @@ class TrainerWorker(Actor):
             req = self._control_decoder.decode(msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             reply: msgspec.Struct = ErrorReply(
-                code="invalid_input", message=f"malformed control message: {exc}"
+                code=ErrorCode.INVALID_INPUT, message=f"malformed control message: {exc}"
             )
         else:
             if req.job_id != job.id:
                 reply = ErrorReply(
-                    code="invalid_input", message=f"job_id {req.job_id!r} sent to job {job.id}"
+                    code=ErrorCode.INVALID_INPUT, message=f"job_id {req.job_id!r} sent to job {job.id}"
                 )
             else:
                 if isinstance(req, TrainCancel) and job.state == "running" and not job.cancel.is_set():
@@ -497,7 +481,7 @@ class TrainerWorker(Actor):
 
     async def _announce(self, name: str, alias: str, version: int, previous: int | None, rid: str) -> None:
         event = ModelsChanged(name=name, alias=alias, version=version, previous_version=previous)
-        await self.bus.publish(MODELS_CHANGED, encode(event), headers={REQUEST_ID_HEADER: rid})
+        await self.bus.publish(ep.MODELS_CHANGED.subject, encode(event), headers={REQUEST_ID_HEADER: rid})
 
     async def model_card(self, req: ModelCardRequest, ctx: Context) -> ModelCard:
         card = await self.registry.model_card(req.name, req.version)

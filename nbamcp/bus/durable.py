@@ -29,25 +29,12 @@ Semantics both honour (JetStream's):
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-import msgspec
-import structlog
-
-from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
 from nbamcp.bus.subjects import check_publish_subject, check_subscribe_subject, matches
 from nbamcp.errors import InvalidInput, InvalidSubject
-from nbamcp.messages import PredictionEvent, encode
-from nbamcp.subjects import EVENTS_ALL
-
-if TYPE_CHECKING:
-    from nbamcp.config import Config
-
-log = structlog.get_logger(__name__)
 
 # Consumer names become JetStream durable names: keep them to safe tokens.
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -55,10 +42,11 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 
 @dataclass(frozen=True, slots=True)
 class StreamSettings:
-    """What both implementations need; built from ``[events]`` by :func:`settings_from`."""
+    """What both implementations need: the stream's name and the subjects it captures
+    (``a.b.>``), then its limits (the caller builds them from its configuration)."""
 
-    name: str = "NBA_EVENTS"
-    subjects: str = EVENTS_ALL
+    name: str
+    subjects: str
     max_age_s: float = 30 * 86400.0
     ack_wait_s: float = 30.0
     max_deliver: int = 5
@@ -103,13 +91,13 @@ class DurableConsumer(Protocol):
     name: str
     filter: str
 
-    async def fetch(self, max_msgs: int, timeout: float) -> list[DurableMsg]:
+    async def fetch(self, max_msgs: int, timeout: float) -> Sequence[DurableMsg]:
         """Up to ``max_msgs`` messages, as soon as there are some: what is there now,
         else the first to arrive within ``timeout``; [] if none came. (Batching up
         to a size or a delay is the caller's business: see ``BatchLoop``.)"""
         ...
 
-    async def ack_all(self, msgs: list[DurableMsg]) -> None:
+    async def ack_all(self, msgs: Sequence[DurableMsg]) -> None:
         """Ack ``msgs`` and return once the stream has the acks (one round trip)."""
         ...
 
@@ -137,7 +125,9 @@ class DurableStream(Protocol):
         msg_id: str | None = None,
     ) -> PublishAck: ...
 
-    async def consumer(self, name: str, filter: str = EVENTS_ALL) -> DurableConsumer: ...
+    async def consumer(self, name: str, filter: str | None = None) -> DurableConsumer:
+        """The durable consumer ``name`` of the events matching ``filter`` (None: all of them)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -149,12 +139,15 @@ def check_event_subject(subject: str, settings: StreamSettings) -> str:
     if not matches(settings.subjects, subject):
         raise InvalidSubject(
             f"{subject!r} is not captured by the durable stream {settings.name} "
-            f"({settings.subjects}): durable events are published on nba.events.<kind>"
+            f"({settings.subjects}): publish durable events on subjects it captures"
         )
     return subject
 
 
-def check_consumer(name: str, filter: str, settings: StreamSettings) -> None:
+def check_consumer(name: str, filter: str | None, settings: StreamSettings) -> str:
+    """The consumer's filter (the stream's subjects when None), else InvalidInput / InvalidSubject."""
+    if filter is None:
+        filter = settings.subjects
     if not isinstance(name, str) or not name or len(name) > 64 or not set(name) <= _NAME_CHARS:
         raise InvalidInput(
             f"consumer name {name!r} is not valid: use 1-64 letters, digits, '_' or '-' (e.g. 'predlog')"
@@ -165,138 +158,4 @@ def check_consumer(name: str, filter: str, settings: StreamSettings) -> None:
         raise InvalidSubject(
             f"consumer filter {filter!r} is outside the durable stream {settings.name} ({settings.subjects})"
         )
-
-
-# ---- publishing structs ---------------------------------------------------------------------------
-def prediction_msg_id(event: PredictionEvent) -> str:
-    """The dedup id of a prediction event: the same served prediction is stored once."""
-    return (
-        f"prediction:{event.request_id}:{event.model_name}:{event.model_version}:"
-        f"{event.date}:{event.home}:{event.away}"
-    )
-
-
-async def publish_durable(
-    stream: DurableStream,
-    subject: str,
-    msg: msgspec.Struct,
-    *,
-    request_id: str | None = None,
-    msg_id: str | None = None,
-) -> PublishAck:
-    """Encode ``msg`` and publish it on the durable stream; returns once it is stored.
-
-    A :class:`PredictionEvent` gets :func:`prediction_msg_id` as its dedup id
-    unless ``msg_id`` is given, so a retried publish of the same prediction is
-    stored once.
-    """
-    if msg_id is None and isinstance(msg, PredictionEvent):
-        msg_id = prediction_msg_id(msg)
-    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
-    return await stream.publish(subject, encode(msg), headers=headers, msg_id=msg_id)
-
-
-# ---- one stream per bus ---------------------------------------------------------------------------
-def settings_from(config: Config) -> StreamSettings:
-    ev = config.events
-    return StreamSettings(
-        name=ev.stream,
-        max_age_s=ev.max_age_days * 86400.0,
-        ack_wait_s=ev.ack_wait_s,
-        max_deliver=ev.max_deliver,
-        publish_timeout_s=ev.publish_timeout_s,
-    )
-
-
-@dataclass(slots=True)
-class _Shared:
-    bus: Bus  # held so that id(bus) cannot be reused while the entry lives
-    stream: DurableStream
-    refs: int = 0
-
-
-_shared: dict[int, _Shared] = {}
-# One lock per event loop (tests run many loops; a lock is bound to one).
-_open_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-class StreamHandle:
-    """One user's handle on the stream shared by every actor of a bus; ``close`` releases it."""
-
-    def __init__(self, key: int, stream: DurableStream) -> None:
-        self._key = key
-        self._stream: DurableStream | None = stream
-
-    def _get(self) -> DurableStream:
-        if self._stream is None:
-            from nbamcp.errors import BusClosed
-
-            raise BusClosed("this durable stream handle was closed")
-        return self._stream
-
-    @property
-    def kind(self) -> str:
-        return self._get().kind
-
-    @property
-    def settings(self) -> StreamSettings:
-        return self._get().settings
-
-    async def publish(
-        self,
-        subject: str,
-        data: bytes,
-        *,
-        headers: Mapping[str, str] | None = None,
-        msg_id: str | None = None,
-    ) -> PublishAck:
-        return await self._get().publish(subject, data, headers=headers, msg_id=msg_id)
-
-    async def consumer(self, name: str, filter: str = EVENTS_ALL) -> DurableConsumer:
-        return await self._get().consumer(name, filter)
-
-    async def close(self) -> None:
-        if self._stream is None:
-            return
-        self._stream = None
-        shared = _shared.get(self._key)
-        if shared is None:
-            return
-        shared.refs -= 1
-        if shared.refs <= 0:
-            del _shared[self._key]
-            await shared.stream.close()
-
-
-async def open_durable(bus: Bus, config: Config) -> StreamHandle:
-    """The durable stream of ``bus``: JetStream on NATS, the SQLite outbox in process.
-
-    Every actor of one process calls this with the same bus and gets a handle
-    on ONE stream (the in-process consumers must see the publishes of the
-    same outbox object); each closes its own handle in ``on_stop``.
-    """
-    loop = asyncio.get_running_loop()
-    lock = _open_locks.get(loop)
-    if lock is None:
-        lock = _open_locks[loop] = asyncio.Lock()
-    async with lock:
-        key = id(bus)
-        shared = _shared.get(key)
-        if shared is None or shared.bus is not bus:
-            stream = await _build(bus, config)
-            shared = _shared[key] = _Shared(bus=bus, stream=stream)
-        shared.refs += 1
-        return StreamHandle(key, shared.stream)
-
-
-async def _build(bus: Bus, config: Config) -> DurableStream:
-    settings = settings_from(config)
-    if bus.kind == "nats":
-        from nbamcp.bus.durable_jetstream import JetStreamEvents
-        from nbamcp.bus.nats import NatsBus
-
-        assert isinstance(bus, NatsBus)
-        return await JetStreamEvents.open(bus, settings)
-    from nbamcp.bus.durable_sqlite import SqliteEvents
-
-    return await SqliteEvents.open(config.events_path, settings=settings, bus=bus)
+    return filter

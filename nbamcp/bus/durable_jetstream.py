@@ -15,7 +15,7 @@ import contextlib
 import itertools
 import json
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -24,10 +24,9 @@ from nats.aio.msg import Msg as NatsMsg
 from nats.js import api
 from nats.js import errors as js_errors
 
-from nbamcp.bus.durable import PublishAck, StreamSettings, check_consumer, check_event_subject
+from nbamcp.bus.durable import DurableMsg, PublishAck, StreamSettings, check_consumer, check_event_subject
 from nbamcp.bus.nats import NatsBus, translate
 from nbamcp.errors import BusError, InvalidInput, Unavailable
-from nbamcp.subjects import EVENTS_ALL
 
 log = structlog.get_logger(__name__)
 
@@ -130,13 +129,13 @@ class JetStreamConsumer:
                 async with asyncio.timeout(remaining):
                     await self._changed.wait()
 
-    def _take(self, n: int) -> list[JetStreamMsg]:
-        out = []
+    def _take(self, n: int) -> list[DurableMsg]:
+        out: list[DurableMsg] = []
         while self._ready and len(out) < n:
             out.append(JetStreamMsg(self._ready.popleft()))
         return out
 
-    async def fetch(self, max_msgs: int, timeout: float) -> list[JetStreamMsg]:
+    async def fetch(self, max_msgs: int, timeout: float) -> list[DurableMsg]:
         if max_msgs < 1:
             raise InvalidInput(f"max_msgs must be >= 1, got {max_msgs}")
         if self._closed:
@@ -158,14 +157,11 @@ class JetStreamConsumer:
         await self._wait(1, deadline + 0.05)
         return self._take(max_msgs)
 
-    async def ack_all(self, msgs: list[JetStreamMsg]) -> None:  # type: ignore[override]
+    async def ack_all(self, msgs: Sequence[DurableMsg]) -> None:
         for m in msgs:
             await m.ack()
         # Acks are plain publishes: flush so that the server has them before we say done.
-        try:
-            await self._events.bus.nc.flush(timeout=self._events.settings.publish_timeout_s)
-        except (TimeoutError, nats_errors.Error) as exc:
-            raise translate(exc, self.filter) from None
+        await self._events.bus.flush(self._events.settings.publish_timeout_s)
 
     async def close(self) -> None:
         """Stop; what was pulled but not handed out is delivered again after ack_wait."""
@@ -189,9 +185,9 @@ class JetStreamEvents:
         self._js = bus.jetstream(timeout=settings.publish_timeout_s)
 
     @classmethod
-    async def open(cls, bus: NatsBus, settings: StreamSettings | None = None) -> JetStreamEvents:
+    async def open(cls, bus: NatsBus, settings: StreamSettings) -> JetStreamEvents:
         """Create the stream, or bring an existing one to these settings."""
-        ev = cls(bus, settings or StreamSettings())
+        ev = cls(bus, settings)
         await ev._ensure_stream()
         return ev
 
@@ -264,8 +260,8 @@ class JetStreamEvents:
             raise translate(exc, subject) from None
         return PublishAck(ack.stream, int(ack.seq), bool(ack.duplicate))
 
-    async def consumer(self, name: str, filter: str = EVENTS_ALL) -> JetStreamConsumer:
-        check_consumer(name, filter, self._settings)
+    async def consumer(self, name: str, filter: str | None = None) -> JetStreamConsumer:
+        filter = check_consumer(name, filter, self._settings)
         s = self._settings
         cfg = api.ConsumerConfig(
             name=name,

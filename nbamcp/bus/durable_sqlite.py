@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,7 @@ import structlog
 
 from nbamcp.bus.base import Bus
 from nbamcp.bus.durable import (
+    DurableMsg,
     PublishAck,
     StreamSettings,
     check_consumer,
@@ -45,7 +46,6 @@ from nbamcp.bus.durable import (
 )
 from nbamcp.bus.subjects import check_headers, has_wildcard, matches
 from nbamcp.errors import BusClosed, InvalidInput, Unavailable
-from nbamcp.subjects import EVENTS_ALL
 
 log = structlog.get_logger(__name__)
 
@@ -256,8 +256,10 @@ class SqliteConsumer:
             st.cursor = rows[-1][0] if len(rows) == need else hi
         return out
 
-    async def ack_all(self, msgs: list[SqliteMsg]) -> None:  # type: ignore[override]
+    async def ack_all(self, msgs: Sequence[DurableMsg]) -> None:
         for m in msgs:
+            if not isinstance(m, SqliteMsg):
+                raise InvalidInput(f"ack_all takes this outbox's deliveries, not {type(m).__name__}")
             m.settle_done()
         fut = self._state.save_floor(wait=True)
         if fut is not None:
@@ -373,7 +375,7 @@ class _OutboxWriter:
 
 
 class SqliteEvents:
-    """The outbox. Build it with :meth:`open`; one per process (see ``open_durable``)."""
+    """The outbox. Build it with :meth:`open`; one per process (the launcher opens it)."""
 
     def __init__(
         self,
@@ -399,7 +401,7 @@ class SqliteEvents:
 
     @classmethod
     async def open(
-        cls, path: str | Path, *, settings: StreamSettings | None = None, bus: Bus | None = None
+        cls, path: str | Path, *, settings: StreamSettings, bus: Bus | None = None
     ) -> SqliteEvents:
         """Open (creating if needed) the outbox at ``path``; ``bus`` also gets every publish."""
         p = Path(path)
@@ -418,7 +420,7 @@ class SqliteEvents:
             if isinstance(exc, sqlite3.Error | OSError):
                 raise Unavailable(f"cannot open the event outbox at {p}: {exc}") from exc
             raise
-        return cls(writer, reader, p, settings or StreamSettings(), bus, last_seq)
+        return cls(writer, reader, p, settings, bus, last_seq)
 
     @property
     def kind(self) -> str:
@@ -499,7 +501,8 @@ class SqliteEvents:
                 self.last_seq = seq
             if not a.fut.done():
                 a.fut.set_result(PublishAck(self._settings.name, seq, dup))
-        for op in (*floors, *prunes):
+        settled: list[_Floor | _Prune] = [*floors, *prunes]
+        for op in settled:
             if op.fut is not None and not op.fut.done():
                 op.fut.set_result(None)
         self._wake()
@@ -523,10 +526,10 @@ class SqliteEvents:
                 fut.set_exception(exc)
 
     # ---- consuming -----------------------------------------------------------------------------------
-    async def consumer(self, name: str, filter: str = EVENTS_ALL) -> SqliteConsumer:
+    async def consumer(self, name: str, filter: str | None = None) -> SqliteConsumer:
         if self._closing:
             raise BusClosed("the event outbox is closed")
-        check_consumer(name, filter, self._settings)
+        filter = check_consumer(name, filter, self._settings)
         st = self._states.get(name)
         if st is not None:
             if st.filter != filter:

@@ -7,6 +7,8 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from nbamcp.errors import InvalidInput
 
 MAX_POINTS = 20_000
@@ -34,7 +36,7 @@ def render_rating_chart(points: Sequence[Any], title: str) -> bytes:
     fig = Figure(figsize=(8, 3.6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot(xs, ys, linewidth=1.2, color="#1d428a")
+    ax.plot(np.array(xs, dtype="datetime64[D]"), ys, linewidth=1.2, color="#1d428a")
     ax.axhline(1500, color="#999999", linewidth=0.8, linestyle="--")
     ax.set_title(title)
     ax.set_ylabel("rating")

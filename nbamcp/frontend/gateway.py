@@ -7,19 +7,19 @@ running") and ``ErrorReply`` messages into ``RemoteError`` with the actor's code
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 import structlog
 
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus, Msg
+from nbamcp.endpoints import HEALTH, Endpoint
 from nbamcp.errors import BusTimeout, NoResponders, RemoteError, Unavailable
 from nbamcp.log import current_request_id, new_request_id
-from nbamcp.messages import ErrorReply, HealthPing, HealthReport, decode, encode
-from nbamcp.subjects import HEALTH as HEALTH_SUBJECT
+from nbamcp.messages import ErrorReply, HealthPing, HealthReport, decode, decoder_for, encode
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
+Rep = TypeVar("Rep")
 
 
 class Gateway:
@@ -54,27 +54,32 @@ class Gateway:
                 ) from None
 
     async def call(
-        self, subject: str, request: msgspec.Struct, reply_type: type[T], *, timeout_s: float | None = None
-    ) -> T:
-        """Send ``request`` to ``subject``; return the reply or raise RemoteError."""
+        self, endpoint: Endpoint[Rep], request: msgspec.Struct, *, timeout_s: float | None = None
+    ) -> Rep:
+        """Send ``request`` to ``endpoint``; return its reply or raise RemoteError / Unavailable."""
+        if not isinstance(request, endpoint.request):
+            # A programming error on this side: the responder would refuse it as malformed.
+            raise TypeError(f"{endpoint.subject} takes {endpoint.request}, not {type(request).__name__}")
         await self._wait_ready()
         timeout = self.timeout_s if timeout_s is None else timeout_s
         rid = current_request_id() or new_request_id()
-        worker = subject.split(".")[1] if subject.count(".") >= 1 else subject
+        subject = endpoint.subject
         try:
             msg = await self.bus.request(
                 subject, encode(request), timeout=timeout, headers={REQUEST_ID_HEADER: rid}
             )
         except NoResponders:
             raise Unavailable(
-                f"no worker answers {subject}: is the {worker!r} worker running on this bus?"
+                f"no worker answers {subject}: is the {endpoint.worker!r} worker running on this bus?"
             ) from None
         except BusTimeout:
-            raise Unavailable(f"the {worker!r} worker did not answer {subject} within {timeout:g}s") from None
-        reply = decode(msg.data, reply_type | ErrorReply)  # type: ignore[operator]
+            raise Unavailable(
+                f"the {endpoint.worker!r} worker did not answer {subject} within {timeout:g}s"
+            ) from None
+        reply = decoder_for(endpoint.reply | ErrorReply).decode(msg.data)
         if isinstance(reply, ErrorReply):
             raise RemoteError(reply.code, reply.message, details=reply.details)
-        return reply
+        return cast(Rep, reply)
 
     async def health(self, timeout_s: float) -> list[HealthReport]:
         """Scatter-gather: every worker instance answers ``nba.health``.
@@ -104,7 +109,7 @@ class Gateway:
         try:
             rid = current_request_id() or new_request_id()
             await self.bus.publish(
-                HEALTH_SUBJECT, encode(HealthPing()), reply=inbox, headers={REQUEST_ID_HEADER: rid}
+                HEALTH.subject, encode(HealthPing()), reply=inbox, headers={REQUEST_ID_HEADER: rid}
             )
             try:
                 async with asyncio.timeout(timeout_s):

@@ -27,35 +27,26 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from nbamcp import endpoints as ep
 from nbamcp.bus.base import Msg
-from nbamcp.errors import NbaError, RemoteError, Unavailable
+from nbamcp.errors import ErrorCode, NbaError, RemoteError, Unavailable
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.tooling import ADMIN, READ_ONLY, make_tool, tool_result
 from nbamcp.log import current_request_id
 from nbamcp.messages import (
     AliasMoved,
     ListModelsRequest,
-    ModelCard,
     ModelCardRequest,
     ModelInfo,
     ModelList,
     PromoteRequest,
     TrainCancel,
-    TrainJobAccepted,
     TrainJobRequest,
     TrainJobResult,
     TrainJobState,
     TrainProgress,
     TrainStatusRequest,
     decoder_for,
-)
-from nbamcp.subjects import (
-    MODELS_CARD,
-    MODELS_LIST,
-    MODELS_PROMOTE,
-    TRAIN_JOBS,
-    train_control,
-    train_progress,
 )
 
 log = structlog.get_logger(__name__)
@@ -145,10 +136,7 @@ def _final(state: str, result: TrainJobResult | None, code: str, message: str) -
 async def _job_status(gw: Gateway, job_id: str) -> TrainJobState:
     try:
         return await gw.call(
-            train_control(job_id),
-            TrainStatusRequest(job_id=job_id),
-            TrainJobState,
-            timeout_s=CONTROL_TIMEOUT_S,
+            ep.TRAIN_CONTROL.at(job_id), TrainStatusRequest(job_id=job_id), timeout_s=CONTROL_TIMEOUT_S
         )
     except Unavailable:
         raise Unavailable(
@@ -182,9 +170,8 @@ async def _cancel_job(gw: Gateway, job_id: str) -> None:
     with anyio.CancelScope(shield=True), anyio.move_on_after(CONTROL_TIMEOUT_S):
         try:
             await gw.call(
-                train_control(job_id),
+                ep.TRAIN_CONTROL.at(job_id),
                 TrainCancel(job_id=job_id, actor="mcp train_model (request cancelled)"),
-                TrainJobState,
                 timeout_s=CONTROL_TIMEOUT_S,
             )
             log.info("train_model.cancel_sent", job_id=job_id)
@@ -208,7 +195,7 @@ def model_tools(gw: Gateway) -> list[Tool]:
         notifications; cancelling the request cancels the job."""
         job_id = uuid.uuid4().hex[:16]
         progress = _Progress()
-        sub = await gw.bus.subscribe(train_progress(job_id), progress)
+        sub = await gw.bus.subscribe(ep.TRAIN_PROGRESS.at(job_id).subject, progress)
         try:
             req = TrainJobRequest(
                 job_id=job_id,
@@ -220,7 +207,7 @@ def model_tools(gw: Gateway) -> list[Tool]:
                 actor="mcp train_model",
                 reason=f"train_model(promote=true), request {current_request_id() or '?'}" if promote else "",
             )
-            accepted = await gw.call(TRAIN_JOBS, req, TrainJobAccepted)
+            accepted = await gw.call(ep.TRAIN_JOBS, req)
             await ctx.report_progress(0.0, 100.0, f"job {accepted.job_id} started")
             try:
                 result = await _follow(gw, job_id, progress, ctx)
@@ -236,7 +223,7 @@ def model_tools(gw: Gateway) -> list[Tool]:
         """List the registered model versions (all models, or one by name): kind, aliases
         (champion / challenger), the seasons each was fitted on, held-out Brier score, log loss and
         accuracy, training time and the model card URI."""
-        ml = await gw.call(MODELS_LIST, ListModelsRequest(name=name), ModelList)
+        ml = await gw.call(ep.MODELS_LIST, ListModelsRequest(name=name))
         return tool_result(ml, render_models(ml))
 
     async def promote_model(
@@ -249,7 +236,7 @@ def model_tools(gw: Gateway) -> list[Tool]:
         'challenger' is scored beside it in shadow mode. Recorded in the audit trail (who, when,
         from, to, why); the inference workers reload at once."""
         moved = await gw.call(
-            MODELS_PROMOTE,
+            ep.MODELS_PROMOTE,
             PromoteRequest(
                 name=name,
                 version=version,
@@ -257,7 +244,6 @@ def model_tools(gw: Gateway) -> list[Tool]:
                 actor="mcp promote_model",
                 reason=reason.strip() or f"promote_model(version={version}, alias={alias!r}) over MCP",
             ),
-            AliasMoved,
         )
         was = f" (was v{moved.previous_version})" if moved.previous_version is not None else ""
         text = (
@@ -281,9 +267,9 @@ def register_model_resources(server: MCPServer, gw: Gateway) -> None:
         held-out metrics, features, aliases and their audit trail. version: a number, 'champion',
         'challenger' or 'latest'."""
         try:
-            card = await gw.call(MODELS_CARD, ModelCardRequest(name=name, version=version), ModelCard)
+            card = await gw.call(ep.MODELS_CARD, ModelCardRequest(name=name, version=version))
         except NbaError as exc:
-            if exc.code == "not_found":
+            if exc.code == ErrorCode.NOT_FOUND:
                 raise ResourceNotFoundError(f"not_found: {exc.message}") from None
             raise ResourceError(f"{exc.code}: {exc.message}") from None
         return msgspec.json.encode(card.card).decode()

@@ -8,21 +8,21 @@ choices) before anything reaches the bus; the stats worker checks the rest
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 import msgspec
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import CallToolResult, ImageContent
+from mcp.types import CallToolResult, ContentBlock, ImageContent
 from pydantic import Field
 
-from nbamcp import subjects
+from nbamcp import endpoints as ep
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.tooling import ADMIN, make_tool, tool_result
 from nbamcp.messages import (
     ComparePlayersRequest,
     FindPlayerRequest,
-    FranchiseList,
     GameList,
     GamesRequest,
     HeadToHead,
@@ -37,13 +37,11 @@ from nbamcp.messages import (
     PlayerSearch,
     PlayerSeasonStats,
     PlayerSeasonStatsRequest,
-    QualityReport,
     QualityReportRequest,
     RatingHistory,
     Standings,
     StandingsRequest,
     StatLine,
-    TeamRatingHistoryReply,
     TeamRatingHistoryRequest,
     TeamSeason,
     TeamSeasonRequest,
@@ -66,12 +64,9 @@ def _line(s: StatLine) -> str:
 
 
 def stats_tools(gw: Gateway) -> list[Tool]:
-    async def ask(query: str, request: msgspec.Struct, reply: type) -> object:
-        return await gw.call(subjects.stats(query), request, reply)
-
     async def find_player(query: str, limit: Annotated[int, Field(ge=1, le=50)] = 10) -> CallToolResult:
         """Find players by name: case- and accent-insensitive, partial and misspelled names welcome."""
-        r: PlayerSearch = await ask("find_player", FindPlayerRequest(query=query, limit=limit), PlayerSearch)
+        r = await gw.call(ep.FIND_PLAYER, FindPlayerRequest(query=query, limit=limit))
         lines = [
             f"- {m.name}{' (HOF)' if m.hall_of_fame else ''} [{m.player_id}] {m.first_season}-{m.last_season}"
             for m in r.matches
@@ -84,16 +79,14 @@ def stats_tools(gw: Gateway) -> list[Tool]:
         """A player's season (latest when no season is given): per game, totals or per 36 minutes.
         A traded player gets the season total and each team's part, labelled."""
         req = PlayerSeasonStatsRequest(player=player, season=season, season_type=season_type, per=per)
-        r: PlayerSeasonStats = await ask("player_season_stats", req, PlayerSeasonStats)
+        r = await gw.call(ep.PLAYER_SEASON_STATS, req)
         text = [f"{r.name} {r.season_label} {r.season_type} ({r.per}): {_line(r.total)}"]
         text += [f"  {t.team_name or t.team}: {_line(t)}" for t in r.teams]
         return tool_result(r, "\n".join(text))
 
     async def player_career(player: str, season_type: SeasonType = "regular") -> CallToolResult:
         """A player's career season by season (traded seasons counted once), with totals."""
-        r: PlayerCareer = await ask(
-            "player_career", PlayerCareerRequest(player=player, season_type=season_type), PlayerCareer
-        )
+        r = await gw.call(ep.PLAYER_CAREER, PlayerCareerRequest(player=player, season_type=season_type))
         text = (
             f"{r.name} career ({r.season_type}, {len(r.seasons)} seasons): {_line(r.per_game)}. {r.coverage}"
         )
@@ -106,7 +99,7 @@ def stats_tools(gw: Gateway) -> list[Tool]:
     ) -> CallToolResult:
         """Compare 2-5 players side by side, for one season or their careers."""
         req = ComparePlayersRequest(players=players, season=season, stats=stats)
-        r: PlayerComparison = await ask("compare_players", req, PlayerComparison)
+        r = await gw.call(ep.COMPARE_PLAYERS, req)
         rows = [
             f"- {p.name} ({p.label}): "
             + ", ".join(f"{k} {'-' if v is None else v}" for k, v in p.values.items())
@@ -116,7 +109,7 @@ def stats_tools(gw: Gateway) -> list[Tool]:
 
     async def team_season(team: str, season: Season) -> CallToolResult:
         """A team's season from its games: record, home/away, points, margin, playoff result."""
-        r: TeamSeason = await ask("team_season", TeamSeasonRequest(team=team, season=season), TeamSeason)
+        r = await gw.call(ep.TEAM_SEASON, TeamSeasonRequest(team=team, season=season))
         text = (
             f"{r.name} {r.season_label}: {r.wins}-{r.losses} (home {r.home.wins}-{r.home.losses}, "
             f"away {r.away.wins}-{r.away.losses}), {r.pts_for:.1f} for / {r.pts_against:.1f} against, "
@@ -126,9 +119,7 @@ def stats_tools(gw: Gateway) -> list[Tool]:
 
     async def standings(season: Season, conference: str | None = None) -> CallToolResult:
         """League standings for a season, by conference (and division for the modern league)."""
-        r: Standings = await ask(
-            "standings", StandingsRequest(season=season, conference=conference), Standings
-        )
+        r = await gw.call(ep.STANDINGS, StandingsRequest(season=season, conference=conference))
         out = [f"Standings {r.season_label} (through {r.through})"]
         for g in r.groups:
             out.append(f"{g.name}:")
@@ -156,7 +147,7 @@ def stats_tools(gw: Gateway) -> list[Tool]:
             season_type=season_type,
             limit=limit,
         )
-        r: GameList = await ask("games", req, GameList)
+        r = await gw.call(ep.GAMES, req)
         rows = [f"{g.date} {g.away_name} {g.away_pts} @ {g.home_name} {g.home_pts}" for g in r.games]
         return tool_result(r, f"{r.total} game(s), showing {len(r.games)} ({r.order}):\n" + "\n".join(rows))
 
@@ -165,7 +156,7 @@ def stats_tools(gw: Gateway) -> list[Tool]:
     ) -> CallToolResult:
         """Two franchises' record against each other, playoff series included."""
         req = HeadToHeadRequest(team_a=team_a, team_b=team_b, season_from=season_from, season_to=season_to)
-        r: HeadToHead = await ask("head_to_head", req, HeadToHead)
+        r = await gw.call(ep.HEAD_TO_HEAD, req)
         text = (
             f"{r.team_a_name} vs {r.team_b_name}, {r.season_from}-{r.season_to}: {r.a_wins}-{r.b_wins} "
             f"in {r.games} games (playoffs {r.playoffs.wins}-{r.playoffs.losses}, "
@@ -182,17 +173,17 @@ def stats_tools(gw: Gateway) -> list[Tool]:
     ) -> CallToolResult:
         """League leaders in a stat (pts, reb, ast, fg_pct, ...) with the qualifying minimum stated."""
         req = LeagueLeadersRequest(stat=stat, season=season, season_type=season_type, per=per, limit=limit)
-        r: Leaders = await ask("league_leaders", req, Leaders)
+        r = await gw.call(ep.LEAGUE_LEADERS, req)
         rows = [f"{x.rank}. {x.name} ({x.team}) {x.value}" for x in r.leaders]
         return tool_result(r, f"{r.stat} leaders {r.season_label} ({r.qualification}):\n" + "\n".join(rows))
 
     async def team_rating_history(team: str, season_from: Season, season_to: Season) -> CallToolResult:
         """A team's rating (the project's Elo) over time, as data and as a PNG chart."""
         req = TeamRatingHistoryRequest(team=team, season_from=season_from, season_to=season_to)
-        r: TeamRatingHistoryReply = await ask("team_rating_history", req, TeamRatingHistoryReply)
+        r = await gw.call(ep.TEAM_RATING_HISTORY, req)
         h = r.history
         seasons = ", ".join(f"{s.season}: {s.end:.0f}" for s in h.seasons)
-        extra = []
+        extra: list[ContentBlock] = []
         if r.png:
             extra.append(
                 ImageContent(type="image", data=base64.b64encode(r.png).decode(), mime_type="image/png")
@@ -202,12 +193,10 @@ def stats_tools(gw: Gateway) -> list[Tool]:
     async def ingest_games(path: str, format: str = "auto") -> CallToolResult:
         """Admin: ingest a results file or folder (538, nba_api game log, Basketball-Reference layouts).
         Idempotent; reports what was added and writes a data-quality report."""
-        r: IngestReply = await gw.call(
-            subjects.stats("ingest"), IngestRequest(paths=[path], format=format), IngestReply, timeout_s=300
-        )
+        r = await gw.call(ep.INGEST, IngestRequest(paths=[path], format=format), timeout_s=300)
         return tool_result(r, r.report.summary)
 
-    read = [
+    read: list[tuple[Callable[..., Awaitable[CallToolResult]], type[msgspec.Struct]]] = [
         (find_player, PlayerSearch),
         (player_season_stats, PlayerSeasonStats),
         (player_career, PlayerCareer),
@@ -229,13 +218,13 @@ def register_stats_resources(server: MCPServer, gw: Gateway) -> None:
     @server.resource("nba://teams", name="teams", mime_type="application/json")
     async def teams() -> str:
         """Every franchise with its era names and the codes each source uses."""
-        r = await gw.call(subjects.stats("teams"), TeamsRequest(), FranchiseList)
+        r = await gw.call(ep.TEAMS, TeamsRequest())
         return msgspec.json.encode(r).decode()
 
     @server.resource("nba://data/quality", name="data_quality", mime_type="application/json")
     async def quality() -> str:
         """The latest ingestion's data-quality report (counts per rule, quarantined rows)."""
-        r = await gw.call(subjects.stats("quality_report"), QualityReportRequest(), QualityReport)
+        r = await gw.call(ep.QUALITY_REPORT, QualityReportRequest())
         return msgspec.json.encode(r).decode()
 
     @server.prompt(name="game_preview")

@@ -10,10 +10,10 @@ from __future__ import annotations
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult
 
+from nbamcp import endpoints as ep
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.tooling import make_tool, tool_result
 from nbamcp.messages import ModelVersionSummary, MonitorStatus, MonitorStatusRequest, RealizedMetrics
-from nbamcp.subjects import MONITOR_STATUS
 
 
 def _pct(x: float | None) -> str:
@@ -79,7 +79,7 @@ def status_tools(gw: Gateway) -> list[Tool]:
         """Show the champion and challenger models with their offline validation metrics, the
         traffic mode, and realized accuracy, Brier score and log loss per model version on games
         whose results arrived after they were predicted."""
-        st = await gw.call(MONITOR_STATUS, MonitorStatusRequest(), MonitorStatus)
+        st = await gw.call(ep.MONITOR_STATUS, MonitorStatusRequest())
         return tool_result(st, render_status(st))
 
     return [make_tool(model_status, MonitorStatus)]

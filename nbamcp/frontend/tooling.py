@@ -9,7 +9,7 @@ see exactly the shape the workers send.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ParamSpec
 
 import msgspec
@@ -25,9 +25,11 @@ log = structlog.get_logger(__name__)
 P = ParamSpec("P")
 
 READ_ONLY = ToolAnnotations(
-    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
-ADMIN = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+ADMIN = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
 
 
 def output_schema(struct_type: type[msgspec.Struct]) -> dict[str, Any]:
@@ -59,9 +61,9 @@ def output_schema(struct_type: type[msgspec.Struct]) -> dict[str, Any]:
     return walk(schema)
 
 
-def tool_result(value: msgspec.Struct, text: str, extra: list[ContentBlock] | None = None) -> CallToolResult:
+def tool_result(value: msgspec.Struct, text: str, extra: Sequence[ContentBlock] = ()) -> CallToolResult:
     return CallToolResult(
-        content=[TextContent(type="text", text=text), *(extra or [])],
+        content=[TextContent(type="text", text=text), *extra],
         structured_content=msgspec.to_builtins(value),
     )
 

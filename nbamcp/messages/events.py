@@ -28,6 +28,13 @@ class PredictionEvent(Message, frozen=True):
     cached: bool = False
     client: str = ""
 
+    def dedup_id(self) -> str:
+        """The same served prediction (request, model version, game) is one event, however often sent."""
+        return (
+            f"prediction:{self.request_id}:{self.model_name}:{self.model_version}:"
+            f"{self.date}:{self.home}:{self.away}"
+        )
+
 
 class GamesIngested(Message, frozen=True):
     """New results reached the store; published on ``nba.events.games``."""

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 import msgspec
 import numpy as np
 
+from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput
-from nbamcp.ml.dataset import GameRow, require_seasons, seasons_of
+from nbamcp.ml.dataset import require_seasons, seasons_of
 from nbamcp.ml.features import FEATURE_SET_VERSION, build_training_matrix
 from nbamcp.ml.metrics import CalibrationBin, Scores, calibration_table, scores
 from nbamcp.ml.train import DEFAULT_BUDGET, Budget, Cancel, Progress, train

@@ -19,8 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from nbamcp.data.games import GameRow
 from nbamcp.errors import DataQualityError, InvalidInput, NotFound
-from nbamcp.ml.dataset import GameRow
 from nbamcp.ml.ratings import DEFAULT_ELO, Elo, EloParams
 
 FEATURE_SET_VERSION = "fs1"

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 import msgspec
 import numpy as np
 
+from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput
-from nbamcp.ml.dataset import GameRow
 from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION, FeatureState
 from nbamcp.ml.onnx_export import OnnxModel
 

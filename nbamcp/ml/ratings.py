@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
+from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput
-from nbamcp.ml.dataset import GameRow
 
 
 class EloParams(msgspec.Struct, frozen=True):
@@ -145,6 +145,10 @@ class Elo:
             rec[0] += margin > 0
             rec[1] += 1
         return hb, ab, hb + shift, ab - shift
+
+
+# How ``rating_series`` is described next to the ratings it computes (team_rating_history).
+RATING_METHOD = "Elo with margin of victory, learnt home court and season carry-over (nbamcp.ml.ratings)"
 
 
 def rating_series(games: Iterable[GameRow], params: EloParams = DEFAULT_ELO) -> list[RatingPoint]:

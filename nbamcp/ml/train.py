@@ -32,8 +32,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from nbamcp.errors import InvalidInput, NbaError
-from nbamcp.ml.dataset import GameRow, require_seasons, snapshot_hash
+from nbamcp.data.games import GameRow
+from nbamcp.errors import ErrorCode, InvalidInput, NbaError
+from nbamcp.ml.dataset import require_seasons, snapshot_hash
 from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION, FORM_N, build_training_matrix
 from nbamcp.ml.metrics import Scores, scores
 from nbamcp.ml.onnx_export import OnnxModel, check_parity, to_onnx_bytes
@@ -49,7 +50,7 @@ CANDIDATES = ("logreg", "hgb", "blend")
 class TrainingCancelled(NbaError):
     """The caller asked training to stop; nothing was produced."""
 
-    code = "cancelled"
+    code = ErrorCode.CANCELLED
 
 
 class HgbParams(msgspec.Struct, frozen=True):
@@ -194,7 +195,7 @@ class _Trainer:
 
     def cv_predictions(self, name: str, params: dict[str, Any], folds: list[tuple[np.ndarray, np.ndarray]],
                        train_rows: np.ndarray) -> np.ndarray:  # fmt: skip
-        preds = []
+        preds: list[np.ndarray] = []
         for fit_idx, eval_idx in folds:
             rows, ev = train_rows[fit_idx], train_rows[eval_idx]
             model = self.fit(name, params, rows, f"search {name} {_short(params)} (fold {len(preds) + 1})")

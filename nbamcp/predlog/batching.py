@@ -100,7 +100,7 @@ class BatchLoop:
             if not fetch.done():
                 fetch.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            return await fetch
+            return list(await fetch)
         return []
 
     async def _run(self) -> None:

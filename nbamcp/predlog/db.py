@@ -60,3 +60,9 @@ async def scalar(conn: aiosqlite.Connection, sql: str, args: Sequence[object] = 
     async with conn.execute(sql, args) as cur:
         row = await cur.fetchone()
     return row[0] if row else None
+
+
+async def count(conn: aiosqlite.Connection, sql: str, args: Sequence[object] = ()) -> int:
+    """The integer a ``SELECT COUNT(...)`` returns (0 for no row)."""
+    value = await scalar(conn, sql, args)
+    return int(value) if isinstance(value, int) else 0

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiosqlite
 
 from nbamcp.messages import PredictionEvent, RealizedMetrics
-from nbamcp.predlog.db import open_db, scalar, transaction
+from nbamcp.predlog.db import count, open_db, transaction
 from nbamcp.predlog.metrics import score
 from nbamcp.predlog.results import GameResult
 
@@ -182,17 +182,14 @@ class OutcomeBook:
         ]
 
     async def pending(self) -> int:
-        return int(
-            await scalar(  # type: ignore[arg-type]
-                self.conn,
-                "SELECT COUNT(*) FROM predictions p WHERE NOT EXISTS "
-                "(SELECT 1 FROM outcomes o WHERE o.prediction_id = p.id)",
-            )
-            or 0
+        return await count(
+            self.conn,
+            "SELECT COUNT(*) FROM predictions p WHERE NOT EXISTS "
+            "(SELECT 1 FROM outcomes o WHERE o.prediction_id = p.id)",
         )
 
     async def predictions(self) -> int:
-        return int(await scalar(self.conn, "SELECT COUNT(*) FROM predictions") or 0)  # type: ignore[arg-type]
+        return await count(self.conn, "SELECT COUNT(*) FROM predictions")
 
     async def results_summary(self) -> tuple[int, str | None]:
         """(results events handled, "from..to" of the latest one)."""

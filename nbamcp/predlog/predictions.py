@@ -18,7 +18,7 @@ import aiosqlite
 import msgspec
 
 from nbamcp.messages import PredictionEvent
-from nbamcp.predlog.db import open_db, scalar, transaction
+from nbamcp.predlog.db import count, open_db, transaction
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -117,7 +117,7 @@ class PredictionLog:
     async def open(cls, path: str | Path) -> PredictionLog:
         conn = await open_db(path, MIGRATIONS, what="prediction log")
         try:
-            rows = int(await scalar(conn, "SELECT COUNT(*) FROM predictions") or 0)  # type: ignore[call-overload]
+            rows = await count(conn, "SELECT COUNT(*) FROM predictions")
         except BaseException:
             await conn.close()
             raise

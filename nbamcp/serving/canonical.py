@@ -58,13 +58,13 @@ def parse_game_date(raw: object, today: dt.date, where: str = "") -> dt.date:
     if day < FIRST_GAME:
         raise InvalidInput(
             f"{where}date {raw} is before the first BAA/NBA game ({FIRST_GAME}): {_accepted(last)}",
-            details={"date": raw},
+            details={"date": str(raw)},
         )
     if day > last:
         raise InvalidInput(
             f"{where}date {raw} is too far ahead: predictions go up to {MAX_DAYS_AHEAD} days after "
             f"today ({last})",
-            details={"date": raw},
+            details={"date": str(raw)},
         )
     return day
 

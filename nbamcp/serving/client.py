@@ -25,19 +25,17 @@ from typing import Any
 
 import structlog
 
+from nbamcp import endpoints as ep
 from nbamcp.config import CacheConfig, InferenceConfig
-from nbamcp.errors import RemoteError, Unavailable
+from nbamcp.errors import USER_ERRORS, RemoteError, Unavailable
 from nbamcp.messages import CacheLookupReply, GamePrediction, GameQuery, PredictReply, PredictRequest
 from nbamcp.serving.breaker import CircuitBreaker
 from nbamcp.serving.retry import RetryPolicy, retry_call
-from nbamcp.subjects import PREDICT, PREDICT_BASELINE, PREDICT_LOOKUP
 
 log = structlog.get_logger(__name__)
 
-# gateway.call(subject, request, reply_type, timeout_s=...) -> reply; raises Unavailable / RemoteError.
+# gateway.call(endpoint, request, timeout_s=...) -> reply; raises Unavailable / RemoteError.
 Call = Callable[..., Awaitable[Any]]
-# Codes that mean "your input is wrong", not "the worker is unwell".
-USER_ERRORS = frozenset({"invalid_input", "not_found", "ambiguous"})
 
 
 class Degraded(Exception):
@@ -112,9 +110,8 @@ class PredictClient:
             return none
         try:
             reply: CacheLookupReply = await self._call(
-                PREDICT_LOOKUP,
+                ep.PREDICT_LOOKUP,
                 PredictRequest(games=games, client=client),
-                CacheLookupReply,
                 timeout_s=self.cache_settings.lookup_timeout_s,
             )
         except Unavailable as exc:
@@ -143,9 +140,7 @@ class PredictClient:
             )
 
         async def attempt() -> PredictReply:
-            reply: PredictReply = await self._call(
-                PREDICT, request, PredictReply, timeout_s=self.settings.timeout_s
-            )
+            reply: PredictReply = await self._call(ep.PREDICT, request, timeout_s=self.settings.timeout_s)
             return reply
 
         try:
@@ -168,7 +163,7 @@ class PredictClient:
     async def _baseline(self, request: PredictRequest, why: str) -> PredictReply:
         try:
             reply: PredictReply = await self._call(
-                PREDICT_BASELINE, request, PredictReply, timeout_s=self.settings.timeout_s
+                ep.PREDICT_BASELINE, request, timeout_s=self.settings.timeout_s
             )
         except Unavailable as exc:
             raise Unavailable(

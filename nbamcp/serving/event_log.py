@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from nbamcp import endpoints as ep
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
 from nbamcp.errors import NbaError
 from nbamcp.messages import PredictionEvent, encode
 from nbamcp.subjects import EVENTS_PREDICTION
 
 if TYPE_CHECKING:
-    from nbamcp.bus.durable import StreamHandle
     from nbamcp.config import Config
+    from nbamcp.streams import StreamHandle
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +47,7 @@ class PredictionEventLog:
 
     async def open(self, config: Config | None) -> None:
         if config is not None:
-            from nbamcp.bus.durable import open_durable
+            from nbamcp.streams import open_durable
 
             self._stream = await open_durable(self._bus, config)
 
@@ -73,12 +74,12 @@ class PredictionEventLog:
         if self._stream is None:
             await self._bus.publish(EVENTS_PREDICTION, encode(event), headers={REQUEST_ID_HEADER: request_id})
             return
-        from nbamcp.bus.durable import publish_durable
+        from nbamcp.streams import publish_durable
 
         try:
-            await publish_durable(self._stream, EVENTS_PREDICTION, event, request_id=request_id)
+            await publish_durable(self._stream, ep.PREDICTION_EVENTS, event, request_id=request_id)
         except NbaError:
-            await publish_durable(self._stream, EVENTS_PREDICTION, event, request_id=request_id)
+            await publish_durable(self._stream, ep.PREDICTION_EVENTS, event, request_id=request_id)
 
     async def close(self) -> None:
         """Wait for the pending publishes, then release the stream."""

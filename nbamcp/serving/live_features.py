@@ -26,14 +26,14 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import aiosqlite
 import anyio
 import numpy as np
 import structlog
 
-from nbamcp.ml.dataset import GAME_COLUMNS, GameRow, games_from_rows, load_games
+from nbamcp.data.games import GAME_COLUMNS, GameRow, games_from_rows, load_games
 from nbamcp.ml.features import FeatureState
 from nbamcp.serving.canonical import CanonicalGame
 
@@ -56,7 +56,7 @@ class ResolvedGame(NamedTuple):
 
 class _Snapshot(NamedTuple):
     date: str  # the season's first game day
-    index: int  # position of that day's first game in ``games``
+    start: int  # position of that day's first game in ``games``
     state: FeatureState  # before that day's results
 
 
@@ -178,7 +178,7 @@ class LiveFeatures:
                 continue
             if working is None or si != current:
                 snap = self._snapshots[si]
-                working, current, pos = copy.deepcopy(snap.state), si, snap.index
+                working, current, pos = copy.deepcopy(snap.state), si, snap.start
             while pos < len(self.games) and self.games[pos].date < date:
                 working.consume(self.games[pos])
                 pos += 1
@@ -200,7 +200,7 @@ async def read_games_by_id(store_path: Path, game_ids: Sequence[str]) -> list[Ga
     """The games with these ids (those that exist), ordered by (date, game_id)."""
     if not game_ids or not await anyio.Path(store_path).exists():
         return []
-    rows: list[tuple[object, ...]] = []
+    rows: list[Any] = []
     async with aiosqlite.connect(store_path) as conn:
         await conn.execute("PRAGMA busy_timeout = 5000")
         ids = list(dict.fromkeys(game_ids))

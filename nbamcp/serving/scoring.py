@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
+import msgspec
 import numpy as np
 
 from nbamcp.messages import GamePrediction, GameResult, PredictionEvent, ShadowScore
@@ -151,40 +152,35 @@ def prediction_events(
     cached: bool = False,
 ) -> list[PredictionEvent]:
     """The served prediction's event, plus the challenger's (shadow-scored) when it was scored."""
-    now = time.time()
-    features = [float(v) for v in r.x.tolist()]
-    base = {
-        "request_id": request_id,
-        "ts": now,
-        "home": pred.home,
-        "away": pred.away,
-        "date": pred.date,
-        "neutral": pred.neutral,
-        "feature_set": FEATURE_SET_VERSION,
-        "features": features,
-        "latency_ms": round(latency_ms, 3),
-        "game_id": pred.result.game_id if pred.result is not None else None,
-        "cached": cached,
-        "client": client,
-    }
-    events = [
-        PredictionEvent(
-            model_name=pred.model_name,
-            model_version=pred.model_version,
-            source=pred.source,
-            home_win_prob=pred.home_win_prob,
-            **base,
-        )
-    ]
+    served = PredictionEvent(
+        request_id=request_id,
+        ts=time.time(),
+        model_name=pred.model_name,
+        model_version=pred.model_version,
+        source=pred.source,
+        home=pred.home,
+        away=pred.away,
+        date=pred.date,
+        neutral=pred.neutral,
+        home_win_prob=pred.home_win_prob,
+        feature_set=FEATURE_SET_VERSION,
+        features=[float(v) for v in r.x.tolist()],
+        latency_ms=round(latency_ms, 3),
+        game_id=pred.result.game_id if pred.result is not None else None,
+        cached=cached,
+        client=client,
+    )
+    events = [served]
     if pred.challenger is not None and not cached:
         c = pred.challenger
+        # Told apart by version: the served one is the reply's.
         events.append(
-            PredictionEvent(
+            msgspec.structs.replace(
+                served,
                 model_name=c.model_name,
                 model_version=c.model_version,
-                source="model",  # told apart by version: the served one is the reply's
+                source="model",
                 home_win_prob=c.home_win_prob,
-                **base,
             )
         )
     return events

@@ -8,6 +8,7 @@ import pytest
 
 from nbamcp.data.charts import render_rating_chart
 from nbamcp.data.queries import (
+    RatingMethod,
     games,
     head_to_head,
     latest_quality_report,
@@ -17,9 +18,11 @@ from nbamcp.data.queries import (
 )
 from nbamcp.data.store import Store
 from nbamcp.errors import InvalidInput, NotFound
+from nbamcp.ml.ratings import RATING_METHOD, rating_series
 from tests.data import raw
 
 LAKERS = {"LAL", "MNL"}
+ELO = RatingMethod(rating_series, RATING_METHOD)
 
 
 async def test_2016_warriors_73_9_and_the_finals(store: Store, data_dir: Path) -> None:
@@ -165,10 +168,12 @@ async def test_team_rating_history_and_chart(store: Store, data_dir: Path) -> No
         for r in raw.games538(data_dir)
         if r["season"] in ("2015", "2016") and "GSW" in (r["team1"], r["team2"])
     )
-    hist = await team_rating_history(store, "Warriors", 2015, 2016)
+    hist = await team_rating_history(store, "Warriors", 2015, 2016, rating=ELO)
     assert len(hist.points) == n_games and [s.season for s in hist.seasons] == [2015, 2016]
     assert hist.seasons[1].high > 1700 and "Elo" in hist.method
-    simple = await team_rating_history(store, "GSW", 2016, 2016, rating_fn=_margin_elo)
+    simple = await team_rating_history(
+        store, "GSW", 2016, 2016, rating=RatingMethod(_margin_elo, "Simple margin Elo (test stand-in).")
+    )
     assert (
         simple.method == "Simple margin Elo (test stand-in)." and len(simple.points) == hist.seasons[1].games
     )
@@ -177,7 +182,7 @@ async def test_team_rating_history_and_chart(store: Store, data_dir: Path) -> No
     with pytest.raises(InvalidInput):
         render_rating_chart([], "empty")
     with pytest.raises(InvalidInput, match="after season_to"):
-        await team_rating_history(store, "GSW", 2016, 2015)
+        await team_rating_history(store, "GSW", 2016, 2015, rating=ELO)
 
 
 async def test_latest_quality_report(store: Store, empty_store: Store, full_ingest) -> None:

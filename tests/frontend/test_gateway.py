@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from nbamcp import endpoints as ep
 from nbamcp.bus import InMemoryBus, Msg
 from nbamcp.errors import RemoteError, Unavailable
 from nbamcp.frontend.gateway import Gateway
@@ -22,7 +23,7 @@ async def bus():
 async def test_calls_wait_for_workers_that_are_still_starting(bus: InMemoryBus) -> None:
     ready = asyncio.Event()
     gw = Gateway(bus, timeout_s=5, expected_workers=["stats"], workers_ready=ready, startup_timeout_s=5)
-    call = asyncio.create_task(gw.call("nba.stats.find_player", FindPlayerRequest(query="x"), PlayerSearch))
+    call = asyncio.create_task(gw.call(ep.FIND_PLAYER, FindPlayerRequest(query="x")))
     await asyncio.sleep(0)  # the call is now parked on `ready`: nobody subscribes yet
 
     async def answer(msg: Msg) -> None:
@@ -37,18 +38,18 @@ async def test_calls_wait_for_workers_that_are_still_starting(bus: InMemoryBus) 
 async def test_workers_that_never_start_give_a_clear_error(bus: InMemoryBus) -> None:
     gw = Gateway(bus, timeout_s=5, expected_workers=[], workers_ready=asyncio.Event(), startup_timeout_s=0.01)
     with pytest.raises(Unavailable, match=r"did not become ready within 0\.01s"):
-        await gw.call("nba.stats.find_player", FindPlayerRequest(query="x"), PlayerSearch)
+        await gw.call(ep.FIND_PLAYER, FindPlayerRequest(query="x"))
 
 
 async def test_no_worker_and_error_replies(bus: InMemoryBus) -> None:
     gw = Gateway(bus, timeout_s=5, expected_workers=[])
     with pytest.raises(Unavailable, match="is the 'stats' worker running"):
-        await gw.call("nba.stats.find_player", FindPlayerRequest(query="x"), PlayerSearch)
+        await gw.call(ep.FIND_PLAYER, FindPlayerRequest(query="x"))
 
     async def refuse(msg: Msg) -> None:
         await msg.respond(encode(ErrorReply(code="not_found", message="no such player")))
 
     await bus.subscribe("nba.stats.find_player", refuse)
     with pytest.raises(RemoteError) as err:
-        await gw.call("nba.stats.find_player", FindPlayerRequest(query="x"), PlayerSearch)
+        await gw.call(ep.FIND_PLAYER, FindPlayerRequest(query="x"))
     assert err.value.code == "not_found" and err.value.message == "no such player"

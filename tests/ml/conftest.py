@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nbamcp.ml.dataset import GameRow
+from nbamcp.data.games import GameRow
 from nbamcp.ml.train import SMALL_BUDGET, TrainResult, train
 from tests.ml.csv_games import load_csv_games
 

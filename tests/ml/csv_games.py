@@ -12,7 +12,7 @@ import csv
 import os
 from pathlib import Path
 
-from nbamcp.ml.dataset import GameRow
+from nbamcp.data.games import GameRow
 
 FRANCHISE = {
     "NJN": "BKN", "BRK": "BKN", "NYN": "BKN", "NYA": "BKN", "NJA": "BKN",

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
 
+from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput
 from nbamcp.ml.backtest import BacktestResult, format_backtest, run_backtest
-from nbamcp.ml.dataset import GameRow
 from nbamcp.ml.train import SMALL_BUDGET
 
 

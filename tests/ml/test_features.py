@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput, NotFound
-from nbamcp.ml.dataset import GameRow
 from nbamcp.ml.features import (
     FEATURE_NAMES,
     FeatureState,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput, NotFound
-from nbamcp.ml.dataset import GameRow
 from nbamcp.ml.features import build_training_matrix
 from nbamcp.ml.onnx_export import OnnxModel
 from nbamcp.ml.predict import GamePredictor, GameQuery

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput
-from nbamcp.ml.dataset import GameRow
 from nbamcp.ml.ratings import (
     DEFAULT_ELO,
     Elo,

@@ -7,8 +7,8 @@ import hashlib
 import msgspec
 import pytest
 
+from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput
-from nbamcp.ml.dataset import GameRow
 from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION
 from nbamcp.ml.train import SMALL_BUDGET, Budget, TrainingCancelled, TrainResult, train
 from tests.ml.conftest import SMALL_TRAIN, SMALL_VALID

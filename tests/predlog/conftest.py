@@ -19,9 +19,12 @@ from nbamcp.bus.durable_sqlite import SqliteEvents
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.bus.nats import NatsBus
 from nbamcp.messages import PredictionEvent
+from nbamcp.subjects import EVENTS_ALL
 
 # Short ack wait so that "redelivered after ack_wait" is tested in under a second.
-TEST_SETTINGS = StreamSettings(ack_wait_s=0.5, max_deliver=3, publish_timeout_s=5.0)
+TEST_SETTINGS = StreamSettings(
+    name="NBA_EVENTS", subjects=EVENTS_ALL, ack_wait_s=0.5, max_deliver=3, publish_timeout_s=5.0
+)
 
 
 @dataclass

@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbamcp.bus.durable import DurableStream, publish_durable
+from nbamcp import endpoints as ep
+from nbamcp.bus.durable import DurableStream
 from nbamcp.data.franchises import code_to_franchise
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
 from nbamcp.messages import GamesIngested, PredictionEvent
-from nbamcp.subjects import EVENTS_GAMES
+from nbamcp.streams import publish_durable
 
 GAMES_FILE = Path("games") / "games_538_1947_2023.csv"
 
@@ -112,7 +113,7 @@ async def ingest_and_announce(
         date_from=min(g.date for g in games),
         date_to=max(g.date for g in games),
     )
-    await publish_durable(stream, EVENTS_GAMES, event, request_id=f"ingest-{name}")
+    await publish_durable(stream, ep.GAMES_INGESTED, event, request_id=f"ingest-{name}")
     return event
 
 

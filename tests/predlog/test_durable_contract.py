@@ -11,10 +11,12 @@ import asyncio
 
 import pytest
 
+from nbamcp import endpoints as ep
 from nbamcp.bus.base import REQUEST_ID_HEADER, Msg
-from nbamcp.bus.durable import DurableConsumer, DurableMsg, publish_durable
+from nbamcp.bus.durable import DurableConsumer, DurableMsg
 from nbamcp.errors import InvalidInput, InvalidSubject
 from nbamcp.messages import GamesIngested, PredictionEvent, decode, encode
+from nbamcp.streams import publish_durable
 from nbamcp.subjects import EVENTS_ALL, EVENTS_GAMES, EVENTS_PREDICTION
 from tests.predlog.conftest import TEST_SETTINGS, StreamKit, prediction
 
@@ -187,11 +189,11 @@ async def test_a_msg_id_is_stored_once(kit: StreamKit) -> None:
 
 async def test_publish_durable_stores_a_retried_prediction_once(kit: StreamKit) -> None:
     event = prediction(7, request_id="retry-me")
-    a1 = await publish_durable(kit.stream, EVENTS_PREDICTION, event, request_id="retry-me")
-    a2 = await publish_durable(kit.stream, EVENTS_PREDICTION, event, request_id="retry-me")
+    a1 = await publish_durable(kit.stream, ep.PREDICTION_EVENTS, event, request_id="retry-me")
+    a2 = await publish_durable(kit.stream, ep.PREDICTION_EVENTS, event, request_id="retry-me")
     # The same request answered by another model version is another prediction.
     a3 = await publish_durable(
-        kit.stream, EVENTS_PREDICTION, prediction(7, request_id="retry-me", model_version=2)
+        kit.stream, ep.PREDICTION_EVENTS, prediction(7, request_id="retry-me", model_version=2)
     )
     assert a2.duplicate and a2.seq == a1.seq and not a3.duplicate
     consumer = await kit.stream.consumer("log", EVENTS_PREDICTION)
@@ -212,7 +214,7 @@ async def test_plain_subscribers_of_the_core_bus_see_durable_events(kit: StreamK
     await listener.subscribe(EVENTS_GAMES, on_msg)
     await listener.flush()
     games = GamesIngested(game_ids=["g"], teams=["BOS"], date_from="2023-01-15", date_to="2023-01-15")
-    await publish_durable(kit.stream, EVENTS_GAMES, games, request_id="rid-games")
+    await publish_durable(kit.stream, ep.GAMES_INGESTED, games, request_id="rid-games")
     async with asyncio.timeout(5):
         await arrived.wait()
     assert decode(got[0].data, GamesIngested) == games

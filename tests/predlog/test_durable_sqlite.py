@@ -11,11 +11,11 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from nbamcp.bus.durable import open_durable
 from nbamcp.bus.durable_sqlite import SqliteEvents
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.config import Config, PathsConfig
 from nbamcp.errors import BusClosed, Unavailable
+from nbamcp.streams import open_durable
 from nbamcp.subjects import EVENTS_GAMES, EVENTS_PREDICTION
 from tests.predlog.conftest import TEST_SETTINGS
 
@@ -27,9 +27,11 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys
     from nbamcp.bus.durable_sqlite import SqliteEvents
+    from nbamcp.config import Config
+    from nbamcp.streams import settings_from
 
     async def main(path):
-        ev = await SqliteEvents.open(path)
+        ev = await SqliteEvents.open(path, settings=settings_from(Config()))
         for i in range(60):
             await ev.publish("nba.events.prediction", f"e{i}".encode())
         c = await ev.consumer("w", "nba.events.prediction")
@@ -112,11 +114,11 @@ async def test_an_outbox_from_newer_code_is_refused(tmp_path: Path) -> None:
         await conn.execute("PRAGMA user_version = 99")
         await conn.commit()
     with pytest.raises(Unavailable, match="newer than this code"):
-        await SqliteEvents.open(path)
+        await SqliteEvents.open(path, settings=TEST_SETTINGS)
 
 
 async def test_publish_after_close_is_refused(tmp_path: Path) -> None:
-    ev = await SqliteEvents.open(tmp_path / "events.sqlite")
+    ev = await SqliteEvents.open(tmp_path / "events.sqlite", settings=TEST_SETTINGS)
     await ev.close()
     await ev.close()  # idempotent
     with pytest.raises(BusClosed):

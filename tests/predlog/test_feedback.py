@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from nbamcp import endpoints as ep
 from nbamcp.bus.base import Bus
-from nbamcp.bus.durable import StreamHandle, open_durable, publish_durable
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.bus.nats import NatsBus
 from nbamcp.config import Config, EventsConfig, MonitorConfig, PathsConfig, PredlogConfig
@@ -34,6 +34,7 @@ from nbamcp.messages import (
 )
 from nbamcp.predlog.outcomes import OutcomeBook
 from nbamcp.predlog.results import read_results
+from nbamcp.streams import StreamHandle, open_durable, publish_durable
 from nbamcp.subjects import EVENTS_GAMES, EVENTS_PREDICTION, MONITOR_STATUS
 from tests.predlog.realgames import Game, event_for, ingest_and_announce, ingest_rows, on_dates, to_games
 from workers.monitor import MonitorWorker
@@ -97,9 +98,9 @@ async def loop(request: pytest.FixtureRequest, tmp_path: Path, data_dir: Path) -
 async def predict(loop: Loop, games: list[Game], tag: str) -> int:
     """The model (538's Elo) and the baseline (home team 60%) each predict every game."""
     for i, g in enumerate(games):
-        await publish_durable(loop.events, EVENTS_PREDICTION, event_for(g, f"{tag}-{i}", prob=g.elo_prob))
+        await publish_durable(loop.events, ep.PREDICTION_EVENTS, event_for(g, f"{tag}-{i}", prob=g.elo_prob))
         base = event_for(g, f"{tag}-{i}", prob=0.6, version=0, source="baseline")
-        await publish_durable(loop.events, EVENTS_PREDICTION, base)
+        await publish_durable(loop.events, ep.PREDICTION_EVENTS, base)
     return 2 * len(games)
 
 
@@ -121,7 +122,7 @@ async def test_predict_ingest_predict_is_a_loop(loop: Loop, data_dir: Path) -> N
     n1 = await predict(loop, day1, "d1")
     # The same game asked again later, with another answer: it counts once, with the last answer.
     again = event_for(day1[0], "d1-again", prob=0.5 if day1[0].elo_prob != 0.5 else 0.4)
-    await publish_durable(loop.events, EVENTS_PREDICTION, again)
+    await publish_durable(loop.events, ep.PREDICTION_EVENTS, again)
     await ingest_and_announce(loop.events, loop.config.store_path, header, rows1, loop.workdir, "day1")
     await loop.until_resolved(n1 + 1)
 
@@ -176,7 +177,7 @@ async def test_results_that_cannot_be_read_yet_are_retried(loop: Loop, data_dir:
     event = GamesIngested(game_ids=[], teams=[], date_from=DAY1, date_to=DAY1)
     with capture_logs() as logs:
         # Announced before the store exists (a misordered producer): nothing is lost.
-        await publish_durable(loop.events, EVENTS_GAMES, event)
+        await publish_durable(loop.events, ep.GAMES_INGESTED, event)
         async with asyncio.timeout(10):
             while not any(e["event"] == "monitor.results_unavailable" for e in logs):
                 await loop.monitor.loop.wait_progress(10)  # type: ignore[union-attr]
@@ -194,7 +195,7 @@ async def test_bad_events_do_not_stop_the_monitor(loop: Loop, data_dir: Path) ->
             EVENTS_PREDICTION, encode(GamesIngested(game_ids=[], teams=[], date_from="", date_to=""))
         )
         await publish_durable(
-            loop.events, EVENTS_GAMES, GamesIngested(game_ids=[], teams=[], date_from="", date_to="")
+            loop.events, ep.GAMES_INGESTED, GamesIngested(game_ids=[], teams=[], date_from="", date_to="")
         )
         n = await predict(loop, games, "ok")
         await ingest_and_announce(loop.events, loop.config.store_path, header, rows, loop.workdir, "ok")

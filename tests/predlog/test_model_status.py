@@ -19,13 +19,13 @@ import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
-from nbamcp.bus.durable import StreamHandle, open_durable, publish_durable
+from nbamcp import endpoints as ep
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.config import Config, MonitorConfig, PathsConfig
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.status import render_status, status_tools
 from nbamcp.messages import MonitorStatus
-from nbamcp.subjects import EVENTS_PREDICTION
+from nbamcp.streams import StreamHandle, open_durable, publish_durable
 from tests.predlog.realgames import event_for, ingest_and_announce, ingest_rows, on_dates, read_rows, to_games
 from workers.monitor import MonitorWorker
 
@@ -41,8 +41,8 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Pa
 
 
 async def _train_and_register(home: Path, data_dir: Path) -> None:
+    from nbamcp.data.games import load_games
     from nbamcp.data.store import open_store
-    from nbamcp.ml.dataset import load_games
     from nbamcp.ml.registry import ModelRegistry
     from nbamcp.ml.train import SMALL_BUDGET, register_result, train
 
@@ -107,9 +107,9 @@ async def test_model_status_reports_aliases_offline_and_realized_metrics(rig: Ri
     games = to_games(rows)
     for i, g in enumerate(games):  # shadow traffic: both versions score every request
         await publish_durable(
-            rig.events, EVENTS_PREDICTION, event_for(g, f"r{i}", prob=g.elo_prob, version=1)
+            rig.events, ep.PREDICTION_EVENTS, event_for(g, f"r{i}", prob=g.elo_prob, version=1)
         )
-        await publish_durable(rig.events, EVENTS_PREDICTION, event_for(g, f"r{i}", prob=0.55, version=2))
+        await publish_durable(rig.events, ep.PREDICTION_EVENTS, event_for(g, f"r{i}", prob=0.55, version=2))
     await ingest_and_announce(rig.events, rig.config.store_path, header, rows, tmp_dir(rig), "day")
     assert rig.monitor.loop is not None
     async with asyncio.timeout(20):

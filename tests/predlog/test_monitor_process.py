@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nbamcp.bus.durable import StreamSettings
 from nbamcp.bus.durable_jetstream import JetStreamEvents
 from nbamcp.bus.nats import NatsBus
+from nbamcp.config import Config
 from nbamcp.messages import MonitorStatus, MonitorStatusRequest, decode, encode
+from nbamcp.streams import settings_from
 from nbamcp.subjects import MONITOR_STATUS
 from tests.conftest import NatsServer
 from tests.e2e.procs import nbamcp_proc, server_env
@@ -25,7 +26,7 @@ async def test_monitor_process_joins_results_and_answers_status(
     games = to_games(rows)
     bus = await NatsBus.connect(nats_server.url)
     try:
-        events = await JetStreamEvents.open(bus, StreamSettings())
+        events = await JetStreamEvents.open(bus, settings_from(Config()))
         async with nbamcp_proc(env, "worker", "monitor", "--bus", nats_server.url) as monitor:
             await monitor.wait_for('"actor.started"')
             for i, g in enumerate(games):

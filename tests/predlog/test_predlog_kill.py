@@ -14,10 +14,11 @@ from pathlib import Path
 
 import aiosqlite
 
-from nbamcp.bus.durable import StreamSettings, publish_durable
+from nbamcp import endpoints as ep
 from nbamcp.bus.durable_jetstream import JetStreamEvents
 from nbamcp.bus.nats import NatsBus
-from nbamcp.subjects import EVENTS_PREDICTION
+from nbamcp.config import Config
+from nbamcp.streams import publish_durable, settings_from
 from tests.conftest import NatsServer
 from tests.e2e.procs import nbamcp_proc, server_env
 from tests.predlog.conftest import prediction
@@ -38,7 +39,7 @@ async def publish_range(events: JetStreamEvents, lo: int, hi: int) -> None:
     for start in range(lo, hi, 50):
         await asyncio.gather(
             *(
-                publish_durable(events, EVENTS_PREDICTION, prediction(i), request_id=f"req-{i:06d}")
+                publish_durable(events, ep.PREDICTION_EVENTS, prediction(i), request_id=f"req-{i:06d}")
                 for i in range(start, min(start + 50, hi))
             )
         )
@@ -60,7 +61,7 @@ async def test_killed_predlog_worker_loses_nothing_and_stores_nothing_twice(
     args = ("worker", "predlog", "--bus", nats_server.url)
     bus = await NatsBus.connect(nats_server.url)
     try:
-        events = await JetStreamEvents.open(bus, StreamSettings())
+        events = await JetStreamEvents.open(bus, settings_from(Config()))
         async with nbamcp_proc(env, *args) as first:
             await first.wait_for('"predlog.ready"')
             publishing = asyncio.create_task(publish_range(events, 0, N // 2))

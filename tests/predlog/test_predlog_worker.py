@@ -12,14 +12,15 @@ import aiosqlite
 import pytest
 from structlog.testing import capture_logs
 
+from nbamcp import endpoints as ep
 from nbamcp.bus.base import Bus
-from nbamcp.bus.durable import StreamHandle, open_durable, publish_durable
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.bus.nats import NatsBus
 from nbamcp.config import Config, EventsConfig, PathsConfig, PredlogConfig, load_config
 from nbamcp.errors import ConfigError, Unavailable
 from nbamcp.messages import GamesIngested, encode
 from nbamcp.predlog.predictions import PredictionLog
+from nbamcp.streams import StreamHandle, open_durable, publish_durable
 from nbamcp.subjects import EVENTS_PREDICTION
 from tests.predlog.conftest import prediction
 from workers.predlog import CONSUMER, PredlogWorker
@@ -83,7 +84,7 @@ async def test_events_are_written_in_batches(rig_factory: Callable[..., asyncio.
     rig = await rig_factory(batch_size=100, max_delay_s=0.2)
     for i in range(500):
         await publish_durable(
-            rig.events, EVENTS_PREDICTION, prediction(i, game_id=f"g{i}"), request_id=f"req-{i}"
+            rig.events, ep.PREDICTION_EVENTS, prediction(i, game_id=f"g{i}"), request_id=f"req-{i}"
         )
     worker = rig.worker()
     await worker.start()
@@ -119,7 +120,7 @@ async def test_a_partial_batch_is_written_after_max_delay(
     await worker.start()
     try:
         for i in range(3):
-            await publish_durable(rig.events, EVENTS_PREDICTION, prediction(i))
+            await publish_durable(rig.events, ep.PREDICTION_EVENTS, prediction(i))
         await until_rows(worker, 3, within_s=5)
     finally:
         await worker.stop()
@@ -132,7 +133,7 @@ async def test_a_redelivered_event_is_stored_once(rig_factory: Callable[..., asy
     # same request served by another model version: two rows.
     for msg_id in ("copy-1", "copy-2", "copy-3"):
         await rig.events.publish(EVENTS_PREDICTION, encode(event), msg_id=msg_id)
-    await publish_durable(rig.events, EVENTS_PREDICTION, prediction(1, request_id="same", model_version=2))
+    await publish_durable(rig.events, ep.PREDICTION_EVENTS, prediction(1, request_id="same", model_version=2))
     worker = rig.worker()
     await worker.start()
     try:
@@ -161,7 +162,7 @@ async def test_bad_events_are_logged_and_dropped_not_redelivered(
     ]
     for data in bad:
         await rig.events.publish(EVENTS_PREDICTION, data)
-    await publish_durable(rig.events, EVENTS_PREDICTION, prediction(5, request_id="good"))
+    await publish_durable(rig.events, ep.PREDICTION_EVENTS, prediction(5, request_id="good"))
     worker = rig.worker()
     with capture_logs() as logs:
         await worker.start()
@@ -184,7 +185,7 @@ async def test_an_idle_worker_stops_promptly(rig_factory: Callable[..., asyncio.
     rig = await rig_factory(batch_size=1000, max_delay_s=30.0)
     worker = rig.worker()
     await worker.start()
-    await publish_durable(rig.events, EVENTS_PREDICTION, prediction(1))
+    await publish_durable(rig.events, ep.PREDICTION_EVENTS, prediction(1))
     async with asyncio.timeout(3):
         await worker.stop()
     assert worker.status == "stopped"

@@ -24,10 +24,10 @@ import pytest
 from nbamcp.bus.base import Bus, Msg
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.config import CacheConfig, InferenceConfig
+from nbamcp.data.games import GameRow, load_games
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
 from nbamcp.messages import PredictionEvent, decode
-from nbamcp.ml.dataset import GameRow, load_games
 from nbamcp.ml.registry import ModelRegistry
 from nbamcp.ml.train import Budget, HgbParams, TrainResult, register_result, train
 from nbamcp.subjects import EVENTS_PREDICTION

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from nbamcp.bus.base import Bus
+from nbamcp.data.games import load_games
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.messages import GameQuery, GamesIngested, ModelsChanged, encode
-from nbamcp.ml.dataset import load_games
 from nbamcp.serving.client import PredictClient
 from nbamcp.subjects import EVENTS_GAMES, MODELS_CHANGED
 from tests.serving.conftest import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import msgspec
 
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
-from nbamcp.bus.durable import open_durable
 from nbamcp.config import Config, PathsConfig
 from nbamcp.messages import GameQuery, PredictionEvent, PredictReply, PredictRequest, decode, encode
+from nbamcp.streams import open_durable
 from nbamcp.subjects import EVENTS_PREDICTION, PREDICT
 from tests.serving.conftest import WAIT, Home, Models, register, running
 from workers.inference import InferenceWorker

@@ -7,6 +7,7 @@ import hashlib
 import math
 
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
+from nbamcp.data.games import load_games
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
 from nbamcp.messages import (
@@ -20,7 +21,6 @@ from nbamcp.messages import (
     encode,
 )
 from nbamcp.ml.artifacts import ArtifactStore
-from nbamcp.ml.dataset import load_games
 from nbamcp.ml.features import FEATURE_NAMES
 from nbamcp.ml.ratings import win_prob
 from nbamcp.subjects import EVENTS_GAMES, MODELS_CHANGED, PREDICT

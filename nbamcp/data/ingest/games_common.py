@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from nbamcp.data.franchises import FRANCHISES
@@ -28,7 +29,7 @@ class GameCandidate:
     """A game as one source tells it, before it meets the store."""
 
     row_no: int
-    raw: dict[str, str] | list[dict[str, str]]
+    raw: Mapping[str, str] | list[Mapping[str, str]]
     date: str
     season: int
     season_type: str

@@ -118,11 +118,11 @@ def _totals(row: Row, checks: Checks) -> list[Any]:
         raise RowError("impossible", "points_mismatch", f"PTS={v['pts']} != 2*FG + 3P + FT")
     if None not in (v["reb"], v["oreb"], v["dreb"]) and v["reb"] != v["oreb"] + v["dreb"]:
         raise RowError("impossible", "rebounds_mismatch", f"TRB={v['reb']} != ORB + DRB")
-    pcts = []
+    pcts: list[float | None] = []
     for src, _col, lo, hi in TOTALS_PCT:
-        x = opt_float(row, src)
-        in_range(x, lo, hi, src, rule="percentage_range")
-        pcts.append(x)
+        pct = opt_float(row, src)
+        in_range(pct, lo, hi, src, rule="percentage_range")
+        pcts.append(pct)
     return [*(v[c] for _, c in TOTALS_INT), *pcts]
 
 
@@ -172,7 +172,7 @@ def _fast(row: Row, season_type: str, codes: dict[str, str], max_year: int, kind
         ):
             raise ValueError
         tail: list[Any] = v
-        specs = TOTALS_PCT
+        specs: tuple[tuple[str, str, float, float], ...] = TOTALS_PCT
     else:
         tail, specs = [], ADVANCED
     for src, _, lo, hi in specs:

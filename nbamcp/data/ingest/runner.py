@@ -180,8 +180,8 @@ async def _write(
     conn = store.conn
     p = parsed.payload
     if table.layout in ("games_538", "nba_team_gamelog"):
-        c = await write_games(conn, p, parsed.checks)
-        return c.inserted, c.updated, c.unchanged, c.new_game_ids, {}
+        w = await write_games(conn, p, parsed.checks)
+        return w.inserted, w.updated, w.unchanged, w.new_game_ids, {}
     if table.layout in ("bref_totals", "bref_advanced", "nba_player_gamelog"):
         ins = upd = same = added = 0
         for ps in p:
@@ -359,6 +359,7 @@ async def ingest_paths(
         if not header:
             skipped.append(SkippedFile(str(path), "empty file (no header)"))
             continue
+        layout: str | None
         if forced:
             check_forced(forced, header, path)
             layout, stype = forced, forced_type

@@ -12,7 +12,7 @@ from nbamcp.data.queries.players import (
     player_career,
     player_season_stats,
 )
-from nbamcp.data.queries.ratings import RatingHistory, team_rating_history
+from nbamcp.data.queries.ratings import RatingHistory, RatingMethod, team_rating_history
 from nbamcp.data.queries.teams import Standings, TeamSeason, standings, team_season
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "PlayerSearch",
     "PlayerSeasonStats",
     "RatingHistory",
+    "RatingMethod",
     "Standings",
     "TeamSeason",
     "compare_players",

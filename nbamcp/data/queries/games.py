@@ -62,7 +62,8 @@ async def games(
 ) -> GameList:
     """Games matching every given filter, newest first; ``total`` counts all matches."""
     check_limit(limit)
-    where, args = [], []
+    where: list[str] = []
+    args: list[object] = []
     s = None if season is None else await require_season(store, season)
     if s is not None:
         where.append("season = ?")

@@ -1,9 +1,9 @@
 """A team's rating over time, computed from every game up to the end of the range.
 
-The rating function is the project's own Elo (``nbamcp.ml.ratings.rating_series``),
-imported lazily so the data layer loads without the ML code; a caller (or a test)
-may pass another function with the same shape: games in date order in, points
-with ``team``, ``date``, ``season``, ``game_id`` and ``rating_after`` out.
+The caller passes the rating method (the stats worker passes the project's Elo,
+``nbamcp.ml.ratings``): the data layer knows no ML code. A method is a function
+from games in date order to points with ``team``, ``date``, ``season``,
+``game_id`` and ``rating_after``, plus the sentence that describes it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import bisect
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from nbamcp.data.games import load_games
 from nbamcp.data.queries.common import require_season
 from nbamcp.data.queries.common import team as _team
 from nbamcp.data.store import Store
@@ -22,13 +24,10 @@ from nbamcp.messages import RatingHistory, RatingPoint, SeasonRating
 RatingFn = Callable[[Sequence[Any]], Sequence[Any]]
 
 
-def _default_rating_fn() -> tuple[RatingFn, str]:
-    from nbamcp.ml.ratings import rating_series
-
-    return (
-        rating_series,
-        "Elo with margin of victory, learnt home court and season carry-over (nbamcp.ml.ratings)",
-    )
+@dataclass(frozen=True, slots=True)
+class RatingMethod:
+    fn: RatingFn
+    description: str  # reported with every history ("method")
 
 
 _TeamSeries = tuple[list[int], list[Any], bool]  # seasons, points (game order), seasons ascending
@@ -44,8 +43,6 @@ async def _series(store: Store, fn: RatingFn) -> dict[str, _TeamSeries]:
     key = f"ratings:{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
     by_team = store.cache.get(key)
     if by_team is None:
-        from nbamcp.ml.dataset import load_games
-
         games = await load_games(store.conn)
         series = await asyncio.to_thread(lambda: list(fn(games)))
         grouped: dict[str, tuple[list[int], list[Any]]] = {}
@@ -70,21 +67,16 @@ async def team_rating_history(
     season_from: int | str,
     season_to: int | str,
     *,
-    rating_fn: RatingFn | None = None,
+    rating: RatingMethod,
 ) -> RatingHistory:
     """The franchise's rating after each of its games in [season_from, season_to]."""
     lo, hi = await require_season(store, season_from), await require_season(store, season_to)
     if lo > hi:
         raise InvalidInput(f"season_from {lo} is after season_to {hi}")
     f = _team(team, hi)
-    if rating_fn is None:
-        fn, method = _default_rating_fn()
-    else:
-        fn = rating_fn
-        method = ((fn.__doc__ or fn.__name__).strip().splitlines() or [fn.__name__])[0]
     points = [
         RatingPoint(p.date, p.season, p.game_id, round(float(p.rating_after), 1))
-        for p in _in_range(*(await _series(store, fn)).get(f.id, ([], [], True)), lo, hi)
+        for p in _in_range(*(await _series(store, rating.fn)).get(f.id, ([], [], True)), lo, hi)
     ]
     if not points:
         raise NotFound(f"{f.name} ({f.id}) has no games in {lo}-{hi}")
@@ -92,4 +84,4 @@ async def team_rating_history(
     for p in points:
         by_season.setdefault(p.season, []).append(p.rating)
     seasons = [SeasonRating(s, len(v), v[0], v[-1], max(v), min(v)) for s, v in sorted(by_season.items())]
-    return RatingHistory(f.id, f.name, lo, hi, method, points, seasons)
+    return RatingHistory(f.id, f.name, lo, hi, rating.description, points, seasons)

@@ -102,7 +102,15 @@ def _notes(season: int, last: str | None, playoffs: list[Any], br: Bracket, late
 
 
 def _record(games: list[Any], fid: str) -> dict[str, Any]:
-    rec = {"w": 0, "l": 0, "home": [0, 0], "away": [0, 0], "neutral": [0, 0], "pf": 0, "pa": 0}
+    rec: dict[str, Any] = {
+        "w": 0,
+        "l": 0,
+        "home": [0, 0],
+        "away": [0, 0],
+        "neutral": [0, 0],
+        "pf": 0,
+        "pa": 0,
+    }
     for g in games:
         is_home = g["home"] == fid
         pf, pa = (g["home_pts"], g["away_pts"]) if is_home else (g["away_pts"], g["home_pts"])

@@ -1,0 +1,183 @@
+"""The offline commands of the CLI: ``nbamcp train`` and ``nbamcp backtest``.
+
+They run in the CLI's own process on the store of ``NBAMCP_HOME`` (no bus, no
+server): train on the store's games, register, maybe promote; or walk forward
+over them with the 538 baselines beside. The ML itself is ``nbamcp.ml``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import structlog
+
+from nbamcp.data.games import read_played_games
+from nbamcp.errors import InvalidInput
+from nbamcp.messages import TrainJobResult
+from nbamcp.ml.dataset import seasons_of
+from nbamcp.ml.planning import (
+    MAX_VALID_SEASONS,
+    budget_named,
+    check_budget,
+    check_model_name,
+    default_reason,
+    plan_seasons,
+    threads_setting,
+)
+from nbamcp.ml.registration import job_result, register_trained
+from nbamcp.ml.registry import ModelRegistry
+
+if TYPE_CHECKING:
+    from nbamcp.config import Config
+    from nbamcp.ml.backtest import BacktestResult
+    from nbamcp.ml.train import Cancel, Progress
+
+log = structlog.get_logger(__name__)
+
+
+def format_train(r: TrainJobResult) -> str:
+    """What ``nbamcp train`` prints (and the text of the ``train_model`` tool)."""
+    v = r.valid
+    lines = [
+        f"Registered {r.name} v{r.version} ({r.model_kind}), trained on seasons "
+        f"{r.train_seasons[0]}-{r.train_seasons[-1]}, selected on {r.valid_seasons[0]}-{r.valid_seasons[-1]} "
+        f"and refitted through {r.valid_seasons[-1]} in {r.training_seconds:.1f} s.",
+        f"Held-out ({v.n} games): Brier {v.brier:.4f}, log loss {v.log_loss:.4f}, "
+        f"accuracy {100 * (v.accuracy or 0):.1f}%.",
+        "Candidates (held-out Brier / log loss): "
+        + ", ".join(f"{c.name} {c.brier:.4f} / {c.log_loss:.4f}" for c in r.candidates),
+    ]
+    if r.promoted:
+        was = f" (was v{r.previous_champion})" if r.previous_champion is not None else ""
+        lines.append(f"Now champion{was}.")
+    else:
+        lines.append(f"Not promoted (aliases: {', '.join(r.aliases) or 'none'}).")
+    parity = r.onnx_parity_max_abs_diff
+    lines.append(
+        f"ONNX artifact sha256 {r.artifact_sha256[:12]}..., {r.artifact_size} bytes"
+        + (f", parity max |dP| {parity:.1e}" if parity is not None else "")
+        + f"; card: {r.uri}"
+    )
+    return "\n".join(lines)
+
+
+def _log_progress(what: str) -> Progress:
+    def progress(fraction: float, message: str) -> None:
+        log.info(f"{what}.progress", percent=round(100 * fraction, 1), step=message)
+
+    return progress
+
+
+async def train_command(
+    config: Config,
+    *,
+    name: str,
+    train_from: int,
+    valid_seasons: int,
+    seed: int,
+    promote: bool | None,
+    budget: str,
+    threads: int,
+    cancel: Cancel | None = None,
+) -> TrainJobResult:
+    """``nbamcp train``: train on the store's games, register, maybe promote. Publishes nothing."""
+    check_model_name(name)
+    check_budget(budget)
+    if not 1 <= valid_seasons <= MAX_VALID_SEASONS:
+        raise InvalidInput(f"valid_seasons must be between 1 and {MAX_VALID_SEASONS}, got {valid_seasons}")
+    games = await read_played_games(config.store_path)
+    train_seasons, valid = plan_seasons(seasons_of(games), train_from, valid_seasons)
+    from nbamcp.ml.train import train
+
+    plan_budget = budget_named(budget)
+    result = await asyncio.to_thread(
+        train,
+        games,
+        train_seasons=train_seasons,
+        valid_seasons=valid,
+        seed=seed,
+        budget=plan_budget,
+        progress=_log_progress("train"),
+        cancel=cancel,
+        n_threads=threads_setting(threads),
+    )
+    async with await ModelRegistry.open(config.registry_path, config.artifacts_dir) as registry:
+        mv, change = await register_trained(
+            registry, name, result, promote=promote, actor="cli nbamcp train", reason=default_reason(result)
+        )
+        return await job_result(registry, "cli", mv, change, result)
+
+
+async def backtest_command(
+    config: Config,
+    *,
+    from_season: int,
+    to_season: int | None,
+    train_from: int,
+    valid_seasons: int,
+    seed: int,
+    budget: str,
+    threads: int,
+    predictions: bool = False,
+) -> BacktestResult:
+    """``nbamcp backtest``: walk forward over the store's games, 538 baselines beside."""
+    check_budget(budget)
+    if to_season is not None and from_season > to_season:
+        raise InvalidInput(f"--from-season {from_season} is after --to-season {to_season}")
+    if not 1 <= valid_seasons <= MAX_VALID_SEASONS:
+        raise InvalidInput(f"valid_seasons must be between 1 and {MAX_VALID_SEASONS}, got {valid_seasons}")
+    games = await read_played_games(config.store_path)
+    last = to_season if to_season is not None else seasons_of(games)[-1]
+    from nbamcp.ml.backtest import run_backtest
+
+    plan_budget = budget_named(budget)
+    return await asyncio.to_thread(
+        run_backtest,
+        games,
+        from_season,
+        last,
+        seed=seed,
+        train_from=train_from,
+        valid_seasons=valid_seasons,
+        budget=plan_budget,
+        include_predictions=predictions,
+        progress=_log_progress("backtest"),
+        n_threads=threads_setting(threads),
+    )
+
+
+async def run_offline(config: Config, args: Any) -> str:
+    """Run ``nbamcp train`` / ``nbamcp backtest`` from parsed CLI arguments; the text to print."""
+    t = config.trainer
+    if args.threads is not None and args.threads < 0:
+        raise InvalidInput(f"--threads must be 0 (library default) or more, got {args.threads}")
+    if args.command == "train":
+        r = await train_command(
+            config,
+            name=args.name or t.model_name,
+            train_from=t.train_from if args.train_from is None else args.train_from,
+            valid_seasons=t.valid_seasons if args.valid_seasons is None else args.valid_seasons,
+            seed=t.seed if args.seed is None else args.seed,
+            promote=args.promote,
+            budget=args.budget or t.budget,
+            threads=t.threads if args.threads is None else args.threads,
+        )
+        return msgspec.json.encode(r).decode() if args.json else format_train(r)
+    bt = await backtest_command(
+        config,
+        from_season=args.from_season,
+        to_season=args.to_season,
+        train_from=args.train_from,
+        valid_seasons=args.valid_seasons,
+        seed=args.seed,
+        budget=args.budget,
+        threads=args.threads,
+        predictions=args.predictions,
+    )
+    if args.json:
+        return msgspec.json.encode(bt).decode()
+    from nbamcp.ml.backtest import format_backtest
+
+    return format_backtest(bt)

@@ -1,0 +1,199 @@
+"""The protocol between the actors, declared once: every endpoint and event of the bus.
+
+An :class:`Endpoint` is a request/reply service: its subject, the request type(s)
+the responder decodes, the reply type the caller decodes, and the queue group
+its responders share (``None``: every instance answers for itself). An
+:class:`Event` is a one-way message: subject, type, and whether the durable
+stream keeps it. Workers subscribe their routes from this table
+(``nbamcp.actor.Route``) and the front end calls through it
+(``Gateway.call(endpoint, request)``), so a subject, a type or a queue group
+cannot differ between the two sides.
+
+Subjects with a trailing token chosen at run time (a job id) are declared by
+their prefix; ``at(token)`` gives the concrete one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from nbamcp import subjects
+from nbamcp.messages import (
+    AliasMoved,
+    CacheLookupReply,
+    ComparePlayersRequest,
+    FindPlayerRequest,
+    FranchiseList,
+    GameList,
+    GamesIngested,
+    GamesRequest,
+    HeadToHead,
+    HeadToHeadRequest,
+    HealthPing,
+    HealthReport,
+    IngestReply,
+    IngestRequest,
+    Leaders,
+    LeagueLeadersRequest,
+    ListModelsRequest,
+    ModelCard,
+    ModelCardRequest,
+    ModelList,
+    ModelsChanged,
+    MonitorStatus,
+    MonitorStatusRequest,
+    PlayerCareer,
+    PlayerCareerRequest,
+    PlayerComparison,
+    PlayerSearch,
+    PlayerSeasonStats,
+    PlayerSeasonStatsRequest,
+    PredictionEvent,
+    PredictionsServed,
+    PredictReply,
+    PredictRequest,
+    PromoteRequest,
+    QualityReport,
+    QualityReportRequest,
+    Standings,
+    StandingsRequest,
+    TeamRatingHistoryReply,
+    TeamRatingHistoryRequest,
+    TeamSeason,
+    TeamSeasonRequest,
+    TeamsRequest,
+    TrainCancel,
+    TrainJobAccepted,
+    TrainJobRequest,
+    TrainJobState,
+    TrainProgress,
+    TrainStatusRequest,
+)
+
+Rep = TypeVar("Rep")
+M = TypeVar("M")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint(Generic[Rep]):
+    """A request/reply service on the bus."""
+
+    subject: str
+    request: Any  # a message type, or a union of them (one decoder tells them apart by tag)
+    reply: type[Rep]
+    queue: str | None  # the responders' queue group; None: every instance answers
+    summary: str = ""
+
+    def at(self, token: str) -> Endpoint[Rep]:
+        """The endpoint on ``<subject>.<token>`` (subjects named per job)."""
+        return dataclasses.replace(self, subject=f"{self.subject}.{token}")
+
+    @property
+    def worker(self) -> str:
+        """Who answers, for error messages ("is the stats worker running?")."""
+        return self.queue or self.subject.split(".")[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Event(Generic[M]):
+    """A one-way message; ``durable`` ones go through the durable stream (and still reach
+    plain subscribers). ``queue`` is the group of the usual subscriber (None: broadcast)."""
+
+    subject: str
+    message: type[M]
+    queue: str | None = None
+    durable: bool = False
+    summary: str = ""
+    dedup: Callable[[M], str] | None = None  # the durable stream's dedup id of a message
+
+    def at(self, token: str) -> Event[M]:
+        return dataclasses.replace(self, subject=f"{self.subject}.{token}")
+
+
+# ---- health ------------------------------------------------------------------------------------------
+HEALTH = Endpoint(subjects.HEALTH, HealthPing, HealthReport, None, "scatter-gather: every instance answers")
+
+
+# ---- stats (queue "stats") ----------------------------------------------------------------------------
+def _stats(query: str, request: Any, reply: type[Rep], summary: str) -> Endpoint[Rep]:
+    return Endpoint(subjects.stats(query), request, reply, "stats", summary)
+
+
+FIND_PLAYER = _stats("find_player", FindPlayerRequest, PlayerSearch, "players by (fuzzy) name")
+PLAYER_SEASON_STATS = _stats(
+    "player_season_stats", PlayerSeasonStatsRequest, PlayerSeasonStats, "a player's season"
+)
+PLAYER_CAREER = _stats("player_career", PlayerCareerRequest, PlayerCareer, "a player's career")
+COMPARE_PLAYERS = _stats("compare_players", ComparePlayersRequest, PlayerComparison, "players side by side")
+TEAM_SEASON = _stats("team_season", TeamSeasonRequest, TeamSeason, "a team's season")
+STANDINGS = _stats("standings", StandingsRequest, Standings, "league standings")
+GAMES = _stats("games", GamesRequest, GameList, "games with scores")
+HEAD_TO_HEAD = _stats("head_to_head", HeadToHeadRequest, HeadToHead, "two franchises' record")
+LEAGUE_LEADERS = _stats("league_leaders", LeagueLeadersRequest, Leaders, "leaders in a stat")
+TEAM_RATING_HISTORY = _stats(
+    "team_rating_history", TeamRatingHistoryRequest, TeamRatingHistoryReply, "a team's rating over time"
+)
+TEAMS = _stats("teams", TeamsRequest, FranchiseList, "every franchise")
+QUALITY_REPORT = _stats("quality_report", QualityReportRequest, QualityReport, "the latest quality report")
+INGEST = _stats("ingest", IngestRequest, IngestReply, "ingest files into the store (admin)")
+
+STATS: tuple[Endpoint[Any], ...] = (
+    FIND_PLAYER,
+    PLAYER_SEASON_STATS,
+    PLAYER_CAREER,
+    COMPARE_PLAYERS,
+    TEAM_SEASON,
+    STANDINGS,
+    GAMES,
+    HEAD_TO_HEAD,
+    LEAGUE_LEADERS,
+    TEAM_RATING_HISTORY,
+    TEAMS,
+    QUALITY_REPORT,
+    INGEST,
+)
+
+# ---- predictions --------------------------------------------------------------------------------------
+PREDICT = Endpoint(subjects.PREDICT, PredictRequest, PredictReply, "inference", "model predictions")
+PREDICT_LOOKUP = Endpoint(
+    subjects.PREDICT_LOOKUP, PredictRequest, CacheLookupReply, "cache", "cached predictions of a slate"
+)
+PREDICT_BASELINE = Endpoint(
+    subjects.PREDICT_BASELINE, PredictRequest, PredictReply, "cache", "the Elo baseline (no model)"
+)
+PREDICT_SERVED = Event(
+    subjects.PREDICT_SERVED, PredictionsServed, queue="cache", summary="fresh predictions to cache"
+)
+
+# ---- durable events -----------------------------------------------------------------------------------
+PREDICTION_EVENTS = Event(
+    subjects.EVENTS_PREDICTION,
+    PredictionEvent,
+    durable=True,
+    summary="every prediction served",
+    dedup=PredictionEvent.dedup_id,
+)
+GAMES_INGESTED = Event(subjects.EVENTS_GAMES, GamesIngested, durable=True, summary="new results in the store")
+
+# ---- models -------------------------------------------------------------------------------------------
+MODELS_CHANGED = Event(subjects.MODELS_CHANGED, ModelsChanged, summary="an alias moved (broadcast)")
+TRAIN_JOBS = Endpoint(subjects.TRAIN_JOBS, TrainJobRequest, TrainJobAccepted, "trainer", "start a job")
+TRAIN_PROGRESS = Event(subjects.TRAIN_PROGRESS, TrainProgress, summary="a job's steps, per job (.at(job))")
+TRAIN_CONTROL = Endpoint(
+    subjects.TRAIN_CONTROL,
+    TrainCancel | TrainStatusRequest,
+    TrainJobState,
+    None,
+    "cancel / status of a job, answered by its owner (.at(job))",
+)
+MODELS_LIST = Endpoint(subjects.MODELS_LIST, ListModelsRequest, ModelList, "trainer", "registry versions")
+MODELS_PROMOTE = Endpoint(subjects.MODELS_PROMOTE, PromoteRequest, AliasMoved, "trainer", "move an alias")
+MODELS_CARD = Endpoint(subjects.MODELS_CARD, ModelCardRequest, ModelCard, "trainer", "a version's card")
+
+# ---- monitor ------------------------------------------------------------------------------------------
+MONITOR_STATUS = Endpoint(
+    subjects.MONITOR_STATUS, MonitorStatusRequest, MonitorStatus, "monitor", "models and realized metrics"
+)
