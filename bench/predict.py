@@ -269,17 +269,24 @@ def serve_floor() -> None:
     from mcp.server.mcpserver import MCPServer
 
     from nbamcp.frontend.predict import PredictGameOutput, game_text
-    from nbamcp.frontend.tooling import make_tool, tool_result
+    from nbamcp.frontend.tooling import NoArguments, ToolSpec, build_tool, tool_result
 
     pred = sample_prediction()
     out = PredictGameOutput(**msgspec.structs.asdict(pred), request_id="0" * 32)
     canned = tool_result(out, game_text(pred))
 
-    async def shaped() -> CallToolResult:
-        """Returns a canned prediction."""
+    async def shaped(req: NoArguments, ctx: object) -> CallToolResult:
         return canned
 
-    server = MCPServer("floor", tools=[make_tool(shaped, PredictGameOutput)])
+    spec = ToolSpec(
+        name="shaped",
+        title="Canned prediction",
+        description="Returns a canned prediction.",
+        input=NoArguments,
+        output=PredictGameOutput,
+        run=shaped,
+    )
+    server = MCPServer("floor", tools=[build_tool(spec, deadline_s=60.0)])
 
     @server.tool()
     async def noop() -> str:

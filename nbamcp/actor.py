@@ -18,6 +18,7 @@ state; nothing else touches it. The lifecycle, after arq's worker:
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import time
@@ -35,6 +36,7 @@ from nbamcp.endpoints import HEALTH, Endpoint, Event
 from nbamcp.errors import ErrorCode, NbaError
 from nbamcp.log import bind_request, request_id_from
 from nbamcp.messages import ErrorReply, HealthPing, HealthReport, decoder_for, encode
+from nbamcp.messages.validation import explain, inline_refs
 
 if TYPE_CHECKING:
     from nbamcp.config import Config
@@ -86,6 +88,25 @@ class Route:
         object.__setattr__(self, "types", types)
         object.__setattr__(self, "handler", handler)
         object.__setattr__(self, "queue", group)
+
+
+@functools.cache
+def _schema(types: Any) -> dict[str, Any]:
+    return inline_refs(msgspec.json.schema(types))
+
+
+def _refusal(msg: Msg, types: Any, exc: msgspec.MsgspecError) -> ErrorReply:
+    """The reply to a message that does not decode: for one that breaks the request
+    Struct's bounds, the same words an MCP client gets for the same argument."""
+    if not isinstance(exc, msgspec.ValidationError):
+        return ErrorReply(code=ErrorCode.INVALID_INPUT, message=f"malformed message on {msg.subject}: {exc}")
+    try:
+        value = msgspec.msgpack.decode(msg.data)
+    except msgspec.DecodeError:
+        value = None
+    param, text = explain(exc, _schema(types), value)
+    message = f"{text}; in a message on {msg.subject}"
+    return ErrorReply(code=ErrorCode.INVALID_INPUT, message=message, details={"param": param})
 
 
 class Actor:
@@ -191,9 +212,7 @@ class Actor:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 self.failed += 1
                 log.warning("actor.bad_message", error=str(exc))
-                reply = ErrorReply(
-                    code=ErrorCode.INVALID_INPUT, message=f"malformed message on {msg.subject}: {exc}"
-                )
+                reply = _refusal(msg, route.types, exc)
             else:
                 ctx = Context(request_id=request_id, subject=msg.subject, headers=msg.headers, bus=self.bus)
                 try:

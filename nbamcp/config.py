@@ -78,6 +78,9 @@ class ServerConfig(_Section, frozen=True):
     # Tool calls made while the embedded workers start (the first start ingests
     # the data) wait this long for them.
     startup_timeout_s: float = 120.0
+    # The longest one tool call may take once the workers are up (ingest_games has 330 s,
+    # train_model none: it is cancellable and watched by its own idle check).
+    call_deadline_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
 
 
 class LogConfig(_Section, frozen=True):

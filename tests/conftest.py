@@ -131,3 +131,24 @@ def data_dir() -> Path:
             pytrace=False,
         )
     return path
+
+
+@pytest.fixture(scope="session")
+def ingested_store(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A store ingested ONCE per session by the real CLI; tests copy it, never write to it."""
+    home = tmp_path_factory.mktemp("ingested")
+    env_home = {"NBAMCP_HOME": str(home), "NBAMCP_DATA_DIR": str(data_dir)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbamcp.cli", "ingest", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**_base_env(), **env_home},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "73113 new games" in proc.stdout, proc.stdout
+    return home / "store.sqlite"
+
+
+def _base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("NBAMCP_")}

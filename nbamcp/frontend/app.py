@@ -6,12 +6,15 @@ from mcp.server.mcpserver import MCPServer
 
 from nbamcp import __version__
 from nbamcp.config import Config
+from nbamcp.frontend.catalog import register_stats_prompts, register_stats_resources
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.health import health_tools
 from nbamcp.frontend.models import model_tools, register_model_resources
 from nbamcp.frontend.predict import predict_tools
-from nbamcp.frontend.stats import register_stats_resources, stats_tools
+from nbamcp.frontend.protocol import ProtocolGuard
+from nbamcp.frontend.stats import stats_tools
 from nbamcp.frontend.status import status_tools
+from nbamcp.frontend.tooling import build_tool
 
 INSTRUCTIONS = (
     "NBA statistics from the league's history (players, teams, games, standings, leaders) "
@@ -22,13 +25,15 @@ INSTRUCTIONS = (
 
 def build_server(gw: Gateway, config: Config | None = None) -> MCPServer:
     config = config or Config()
-    tools = [
+    specs = [
         *health_tools(gw, bus_url=config.bus.url, timeout_s=config.server.health_timeout_s),
         *stats_tools(gw),
         *status_tools(gw),
         *predict_tools(gw, config.inference, config.cache),
         *model_tools(gw),
     ]
+    deadline = config.server.call_deadline_s
+    tools = [build_tool(spec, deadline_s=deadline, before=gw.wait_ready) for spec in specs]
     server: MCPServer = MCPServer(
         name="nbamcp",
         title="NBA stats and predictions",
@@ -37,5 +42,7 @@ def build_server(gw: Gateway, config: Config | None = None) -> MCPServer:
         tools=tools,
     )
     register_stats_resources(server, gw)
+    register_stats_prompts(server)
     register_model_resources(server, gw)
+    server.middleware.append(ProtocolGuard(server, lambda: INSTRUCTIONS))
     return server

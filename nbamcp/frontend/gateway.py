@@ -42,7 +42,8 @@ class Gateway:
         # subscribes: calls made meanwhile wait this long rather than fail.
         self.startup_timeout_s = startup_timeout_s
 
-    async def _wait_ready(self) -> None:
+    async def wait_ready(self) -> None:
+        """Wait (at most ``startup_timeout_s``) for the embedded workers to start."""
         if self._workers_ready is not None and not self._workers_ready.is_set():
             try:
                 async with asyncio.timeout(self.startup_timeout_s):
@@ -60,7 +61,7 @@ class Gateway:
         if not isinstance(request, endpoint.request):
             # A programming error on this side: the responder would refuse it as malformed.
             raise TypeError(f"{endpoint.subject} takes {endpoint.request}, not {type(request).__name__}")
-        await self._wait_ready()
+        await self.wait_ready()
         timeout = self.timeout_s if timeout_s is None else timeout_s
         rid = current_request_id() or new_request_id()
         subject = endpoint.subject
@@ -87,7 +88,7 @@ class Gateway:
         Returns once every expected worker has answered at least once, or when
         the timeout ends (then the missing ones are simply absent).
         """
-        await self._wait_ready()
+        await self.wait_ready()
         reports: list[HealthReport] = []
         seen: set[str] = set()
         done = asyncio.Event()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import msgspec
-from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
 from nbamcp.bus.connect import redact_url
 from nbamcp.frontend.gateway import Gateway
-from nbamcp.frontend.tooling import make_tool, tool_result
+from nbamcp.frontend.tooling import NoArguments, ToolSpec, tool_result
 from nbamcp.log import current_request_id
 from nbamcp.messages import HealthReport
 
@@ -22,9 +22,8 @@ class HealthSummary(msgspec.Struct, frozen=True, kw_only=True):
     missing: list[str]
 
 
-def health_tools(gw: Gateway, *, bus_url: str, timeout_s: float) -> list[Tool]:
-    async def health() -> CallToolResult:
-        """Report each worker's name, status, version, uptime and bus, asked over the bus."""
+def health_tools(gw: Gateway, *, bus_url: str, timeout_s: float) -> list[ToolSpec]:
+    async def health(req: NoArguments, ctx: Context) -> CallToolResult:
         reports = await gw.health(timeout_s)
         names = {r.name for r in reports}
         missing = sorted(set(gw.expected_workers) - names)
@@ -46,4 +45,14 @@ def health_tools(gw: Gateway, *, bus_url: str, timeout_s: float) -> list[Tool]:
         lines += [f"- {name}: DOWN (no answer within {timeout_s:g}s)" for name in missing]
         return tool_result(summary, "\n".join(lines))
 
-    return [make_tool(health, HealthSummary)]
+    return [
+        ToolSpec(
+            name="health",
+            title="Server health",
+            description="Report each worker's name, status, version, uptime and bus, asked over the bus; "
+            "'missing' lists the workers that did not answer.",
+            input=NoArguments,
+            output=HealthSummary,
+            run=health,
+        )
+    ]

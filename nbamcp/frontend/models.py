@@ -16,22 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated, Literal
 
 import anyio
 import msgspec
 import structlog
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
-from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult
-from pydantic import Field
 
 from nbamcp import endpoints as ep
 from nbamcp.bus.base import Msg
 from nbamcp.errors import ErrorCode, NbaError, RemoteError, Unavailable
 from nbamcp.frontend.gateway import Gateway
-from nbamcp.frontend.tooling import ADMIN, READ_ONLY, make_tool, tool_result
+from nbamcp.frontend.tooling import READ_ONLY, ToolSpec, admin, tool_result
 from nbamcp.log import current_request_id
 from nbamcp.messages import (
     AliasMoved,
@@ -55,20 +52,6 @@ MODEL_NAME = "game"
 IDLE_CHECK_S = 30.0  # no progress for this long: ask the trainer how the job is doing
 CONTROL_TIMEOUT_S = 5.0  # status and cancel requests
 TERMINAL = ("done", "failed", "cancelled")
-
-TrainFrom = Annotated[
-    int,
-    Field(
-        ge=1947, le=2100, description="first training season (year it ends); earlier games warm up ratings"
-    ),
-]
-ValidSeasons = Annotated[
-    int, Field(ge=1, le=10, description="latest seasons with games held out to choose the winner")
-]
-Seed = Annotated[int, Field(ge=0, le=2**31 - 1, description="random seed: same seed, same data, same model")]
-Version = Annotated[int, Field(ge=1, description="registry version number (see list_models)")]
-ModelName = Annotated[str, Field(min_length=1, max_length=64, description="registry model name")]
-Reason = Annotated[str, Field(max_length=500, description="why, for the audit trail")]
 
 
 def _pct(x: float | None) -> str:
@@ -179,33 +162,19 @@ async def _cancel_job(gw: Gateway, job_id: str) -> None:
             log.info("train_model.cancel_failed", job_id=job_id, code=exc.code, error=exc.message)
 
 
-def model_tools(gw: Gateway) -> list[Tool]:
-    async def train_model(
-        ctx: Context,
-        train_from: TrainFrom = 2001,
-        valid_seasons: ValidSeasons = 2,
-        seed: Seed = 0,
-        promote: bool = False,
-    ) -> CallToolResult:
-        """Train a new game model on every game in the store (admin; takes from seconds to about a
-        minute). Trains on seasons from train_from, picks the best of logistic regression, gradient
-        boosting and a calibrated blend on the latest valid_seasons seasons, exports it to ONNX and
-        registers it as the next version. promote=true makes it the champion that serves predictions
-        (without it, the first model ever trained still becomes champion). Sends progress
-        notifications; cancelling the request cancels the job."""
+def model_tools(gw: Gateway) -> list[ToolSpec]:
+    async def train_model(req: TrainJobRequest, ctx: Context) -> CallToolResult:
         job_id = uuid.uuid4().hex[:16]
         progress = _Progress()
         sub = await gw.bus.subscribe(ep.TRAIN_PROGRESS.at(job_id).subject, progress)
         try:
-            req = TrainJobRequest(
+            promote = f"train_model(promote={str(req.promote).lower()})" if req.promote is not None else ""
+            req = msgspec.structs.replace(
+                req,
                 job_id=job_id,
                 name=MODEL_NAME,
-                train_from=train_from,
-                valid_seasons=valid_seasons,
-                seed=seed,
-                promote=True if promote else None,
                 actor="mcp train_model",
-                reason=f"train_model(promote=true), request {current_request_id() or '?'}" if promote else "",
+                reason=f"{promote}, request {current_request_id() or '?'}" if promote else "",
             )
             accepted = await gw.call(ep.TRAIN_JOBS, req)
             await ctx.report_progress(0.0, 100.0, f"job {accepted.job_id} started")
@@ -219,31 +188,14 @@ def model_tools(gw: Gateway) -> list[Tool]:
                 await sub.unsubscribe()
         return tool_result(result, render_trained(result))
 
-    async def list_models(name: ModelName | None = None) -> CallToolResult:
-        """List the registered model versions (all models, or one by name): kind, aliases
-        (champion / challenger), the seasons each was fitted on, held-out Brier score, log loss and
-        accuracy, training time and the model card URI."""
-        ml = await gw.call(ep.MODELS_LIST, ListModelsRequest(name=name))
+    async def list_models(req: ListModelsRequest, ctx: Context) -> CallToolResult:
+        ml = await gw.call(ep.MODELS_LIST, req)
         return tool_result(ml, render_models(ml))
 
-    async def promote_model(
-        version: Version,
-        alias: Literal["champion", "challenger"],
-        name: ModelName = MODEL_NAME,
-        reason: Reason = "",
-    ) -> CallToolResult:
-        """Point an alias at a registered version (admin): 'champion' serves predictions,
-        'challenger' is scored beside it in shadow mode. Recorded in the audit trail (who, when,
-        from, to, why); the inference workers reload at once."""
+    async def promote_model(req: PromoteRequest, ctx: Context) -> CallToolResult:
+        why = req.reason.strip() or f"promote_model(version={req.version}, alias={req.alias!r}) over MCP"
         moved = await gw.call(
-            ep.MODELS_PROMOTE,
-            PromoteRequest(
-                name=name,
-                version=version,
-                alias=alias,
-                actor="mcp promote_model",
-                reason=reason.strip() or f"promote_model(version={version}, alias={alias!r}) over MCP",
-            ),
+            ep.MODELS_PROMOTE, msgspec.structs.replace(req, actor="mcp promote_model", reason=why)
         )
         was = f" (was v{moved.previous_version})" if moved.previous_version is not None else ""
         text = (
@@ -252,15 +204,57 @@ def model_tools(gw: Gateway) -> list[Tool]:
         return tool_result(moved, text)
 
     return [
-        make_tool(train_model, TrainJobResult, annotations=ADMIN),
-        make_tool(list_models, ModelList, annotations=READ_ONLY),
-        make_tool(promote_model, AliasMoved, annotations=ADMIN),
+        ToolSpec(
+            name="train_model",
+            title="Train a game model (admin)",
+            description="Admin: train a new game model on every game in the store (from seconds to about "
+            "a minute). Trains on seasons from train_from, picks the best of logistic regression, gradient "
+            "boosting and a calibrated blend on the latest valid_seasons seasons, exports it to ONNX and "
+            "registers it as the next version. promote=true makes it the champion that serves "
+            "predictions. Sends progress notifications; cancelling the request cancels the job. Every "
+            "call registers a new version (not idempotent).",
+            input=ep.TRAIN_JOBS.request,
+            output=TrainJobResult,
+            run=train_model,
+            annotations=admin(idempotent=False),
+            hidden=frozenset({"job_id", "name", "budget", "actor", "reason"}),
+            deadline_s=None,  # long and cancellable, watched by its own idle check
+        ),
+        ToolSpec(
+            name="list_models",
+            title="List registered models",
+            description="List the registered model versions (all models, or one by name): kind, aliases "
+            "(champion / challenger), the seasons each was fitted on, held-out Brier score, log loss and "
+            "accuracy, training time and the model card URI.",
+            input=ep.MODELS_LIST.request,
+            output=ModelList,
+            run=list_models,
+            annotations=READ_ONLY,
+        ),
+        ToolSpec(
+            name="promote_model",
+            title="Promote a model version (admin)",
+            description="Admin: point an alias at a registered version: 'champion' serves predictions, "
+            "'challenger' is scored beside it in shadow mode. Recorded in the audit trail (who, when, "
+            "from, to, why); the inference workers reload at once.",
+            input=ep.MODELS_PROMOTE.request,
+            output=AliasMoved,
+            run=promote_model,
+            annotations=admin(idempotent=True, destructive=True),
+            hidden=frozenset({"actor"}),
+        ),
     ]
 
 
 def register_model_resources(server: MCPServer, gw: Gateway) -> None:
     @server.resource(
-        "nba://models/{name}/{version}", name="model_card", mime_type="application/json", title="Model card"
+        "nba://models/{name}/{version}",
+        name="model_card",
+        mime_type="application/json",
+        title="Model card",
+        description="A registered model's card: lineage (data hash, feature set, code version), "
+        "parameters, held-out metrics, features, aliases and their audit trail. version: a number, "
+        "'champion', 'challenger' or 'latest'; e.g. nba://models/game/champion.",
     )
     async def model_card(name: str, version: str) -> str:
         """A registered model's card: lineage (data hash, feature set, code version), parameters,

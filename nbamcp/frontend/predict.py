@@ -1,52 +1,31 @@
 """The prediction tools: ``predict_game`` and ``predict_games`` (a slate, one bus request).
 
-Arguments are validated by the SDK from the signatures (types, the date's
-shape, the slate's size); teams and dates are resolved by the workers, which
-answer unknown or identical teams and absurd dates with clear errors. The path
-(cache, inference with retries and a circuit breaker, the Elo baseline when
+Their inputs are the inference worker's own Structs (``GameQuery``; ``PredictRequest``
+for the slate, at most ``inference.max_slate`` games); teams and dates are resolved by
+the workers, which answer unknown or identical teams and absurd dates with clear errors.
+The path (cache, inference with retries and a circuit breaker, the Elo baseline when
 inference is down) is ``nbamcp.serving.client.PredictClient``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
 import msgspec
-from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from nbamcp.config import CacheConfig, InferenceConfig
+from nbamcp.errors import InvalidInput
 from nbamcp.frontend.gateway import Gateway
-from nbamcp.frontend.tooling import make_tool, tool_result
+from nbamcp.frontend.texts import count
+from nbamcp.frontend.tooling import ToolSpec, tool_result
 from nbamcp.log import current_request_id
-from nbamcp.messages import GamePrediction, GameQuery
+from nbamcp.messages import GamePrediction, GameQuery, PredictRequest
 from nbamcp.serving.client import PredictClient, PredictOutcome
 
 CLIENT = "mcp"
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 MAX_TEXT_LINES = 60
-TeamArg = Annotated[
-    StrictStr,
-    Field(min_length=1, max_length=64, description="team name, nickname, city or code: 'Celtics', 'BOS'"),
-]
-DateArg = Annotated[
-    StrictStr | None,
-    Field(
-        pattern=DATE_PATTERN, description="game date YYYY-MM-DD (1946-11-01 to a year ahead); omit for today"
-    ),
-]
-NeutralArg = Annotated[StrictBool, Field(description="true when neither team plays at home")]
-
-
-class GameInput(BaseModel):
-    """One game of a slate."""
-
-    model_config = ConfigDict(extra="forbid")
-    home: TeamArg
-    away: TeamArg
-    date: DateArg = None
-    neutral: NeutralArg = False
 
 
 class PredictGameOutput(GamePrediction, frozen=True, kw_only=True):
@@ -116,7 +95,7 @@ def game_text(p: GamePrediction, *, note: str = "") -> str:
 
 
 def slate_text(preds: list[GamePrediction], outcome: PredictOutcome, request_id: str) -> str:
-    lines = [f"{len(preds)} game(s), {outcome.cache_hits} from the cache (request id {request_id})."]
+    lines = [f"{count(len(preds), 'game')}, {outcome.cache_hits} from the cache (request id {request_id})."]
     lines += [f"NOTE: {n}." for n in outcome.notes]
     for p in preds[:MAX_TEXT_LINES]:
         src = f"v{p.model_version}" if p.source == "model" else "baseline"
@@ -133,21 +112,13 @@ def slate_text(preds: list[GamePrediction], outcome: PredictOutcome, request_id:
 
 def predict_tools(
     gw: Gateway, settings: InferenceConfig | None = None, cache: CacheConfig | None = None
-) -> list[Tool]:
+) -> list[ToolSpec]:
     settings = settings or InferenceConfig()
     client = PredictClient(gw.call, settings, cache)
     max_slate = settings.max_slate
 
-    async def predict_game(
-        home: TeamArg, away: TeamArg, date: DateArg = None, neutral: NeutralArg = False
-    ) -> CallToolResult:
-        """Predict an NBA game: each team's win probability, the predicted winner, the model and
-        version, the factors that weighed most (readable), the features used, whether it came from
-        the cache, and for a game already played the actual result. With the model down it answers
-        from the Elo rating baseline, flagged degraded."""
-        outcome = await client.predict(
-            [GameQuery(home=home, away=away, date=date, neutral=neutral)], client=CLIENT
-        )
+    async def predict_game(query: GameQuery, ctx: Context) -> CallToolResult:
+        outcome = await client.predict([query], client=CLIENT)
         (pred,) = outcome.predictions
         rid = current_request_id() or ""
         note = "; ".join(outcome.notes)
@@ -156,10 +127,15 @@ def predict_tools(
         )
         return tool_result(out, game_text(pred, note=note) + f"\n(request id {rid})")
 
-    async def predict_games(games: list[GameInput]) -> CallToolResult:
+    async def predict_games(req: PredictRequest, ctx: Context) -> CallToolResult:
+        if len(req.games) > max_slate:
+            raise InvalidInput(
+                f"games: {len(req.games)} games in one call (accepted: 1 to {max_slate} games; "
+                "split larger slates)",
+                details={"param": "games"},
+            )
         rid = current_request_id() or ""
-        queries = [GameQuery(home=g.home, away=g.away, date=g.date, neutral=g.neutral) for g in games]
-        outcome = await client.predict(queries, client=CLIENT)
+        outcome = await client.predict(list(req.games), client=CLIENT)
         out = PredictGamesOutput(
             request_id=rid,
             count=len(outcome.predictions),
@@ -170,17 +146,32 @@ def predict_tools(
         )
         return tool_result(out, slate_text(outcome.predictions, outcome, rid))
 
-    # The bound comes from the settings: set as an object, not a string annotation.
-    predict_games.__annotations__["games"] = Annotated[
-        list[GameInput], Field(min_length=1, max_length=max_slate, description="the games, in any order")
-    ]
-    predict_games.__doc__ = (
-        f"Predict a slate of NBA games in one call (at most {max_slate} games; split larger slates). "
-        "Each game: {home, away, date (YYYY-MM-DD, optional: today), neutral (optional)}. Returns each "
-        "game's win probabilities, predicted winner, model, main factors and, for games already played, "
-        "the actual result."
-    )
+    def slate_size(node: dict[str, Any]) -> dict[str, Any]:
+        return {**node, "maxItems": max_slate}
+
     return [
-        make_tool(predict_game, PredictGameOutput),
-        make_tool(predict_games, PredictGamesOutput),
+        ToolSpec(
+            name="predict_game",
+            title="Predict a game",
+            description="Predict an NBA game: each team's win probability, the predicted winner, the "
+            "model and version, the factors that weighed most (readable), the features used, whether "
+            "it came from the cache, and for a game already played the actual result. With the model "
+            "down it answers from the Elo rating baseline, flagged degraded.",
+            input=GameQuery,
+            output=PredictGameOutput,
+            run=predict_game,
+        ),
+        ToolSpec(
+            name="predict_games",
+            title="Predict a slate of games",
+            description=f"Predict a slate of NBA games in one call (at most {max_slate} games; split "
+            "larger slates). Each game: {home, away, date (YYYY-MM-DD, optional: today), neutral "
+            "(optional)}. Returns each game's win probabilities, predicted winner, model, main factors "
+            "and, for games already played, the actual result.",
+            input=PredictRequest,
+            output=PredictGamesOutput,
+            run=predict_games,
+            hidden=frozenset({"client"}),
+            schema_overrides={"games": slate_size},
+        ),
     ]

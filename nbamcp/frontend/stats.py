@@ -1,25 +1,22 @@
-"""Stats tools, resources and prompts: validate, ask the stats worker, shape the answer.
+"""Stats tools: validate against the request Struct, ask the stats worker, shape the answer.
 
-Arguments are validated by the SDK from these signatures (types, bounds,
-choices) before anything reaches the bus; the stats worker checks the rest
-(names, seasons) and says which ones exist.
+Each tool's input is the stats worker's own request Struct (bounds, choices, descriptions
+in ``nbamcp.messages``); the worker checks the rest (names, seasons against the data) and
+says which ones exist.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal
+from typing import Any
 
-import msgspec
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ImageContent
-from pydantic import Field
 
 from nbamcp import endpoints as ep
 from nbamcp.frontend.gateway import Gateway
-from nbamcp.frontend.tooling import ADMIN, make_tool, tool_result
+from nbamcp.frontend.texts import count, num
+from nbamcp.frontend.tooling import ToolSpec, admin, tool_result
 from nbamcp.messages import (
     ComparePlayersRequest,
     FindPlayerRequest,
@@ -37,7 +34,6 @@ from nbamcp.messages import (
     PlayerSearch,
     PlayerSeasonStats,
     PlayerSeasonStatsRequest,
-    QualityReportRequest,
     RatingHistory,
     Standings,
     StandingsRequest,
@@ -45,14 +41,10 @@ from nbamcp.messages import (
     TeamRatingHistoryRequest,
     TeamSeason,
     TeamSeasonRequest,
-    TeamsRequest,
 )
+from nbamcp.messages.fields import STAT_ALIASES, STAT_NAMES, canonical_stat
 
-Season = Annotated[int | str, Field(description="season by its end year (2023 = 2022-23), or '2022-23'")]
-SeasonType = Literal["regular", "playoffs"]
-Per = Literal["game", "total", "per36"]
-Limit = Annotated[int, Field(ge=1, le=100)]
-ATTRIBUTION = "Data: FiveThirtyEight (CC BY 4.0), Basketball-Reference, stats.nba.com."
+INGEST_TIMEOUT_S = 300.0
 
 
 def _line(s: StatLine) -> str:
@@ -60,56 +52,66 @@ def _line(s: StatLine) -> str:
         return "-" if v is None else f"{v:.{nd}f}"
 
     pct = f"FG {f(s.fg_pct, 3)} 3P {f(s.fg3_pct, 3)} FT {f(s.ft_pct, 3)}"
+    if s.per == "total":
+        return f"{s.gp or 0} gp, {num(s.pts)} pts, {num(s.reb)} reb, {num(s.ast)} ast, {pct}"
     return f"{s.gp or 0} gp, {f(s.pts)} pts, {f(s.reb)} reb, {f(s.ast)} ast, {pct}"
 
 
-def stats_tools(gw: Gateway) -> list[Tool]:
-    async def find_player(query: str, limit: Annotated[int, Field(ge=1, le=50)] = 10) -> CallToolResult:
-        """Find players by name: case- and accent-insensitive, partial and misspelled names welcome."""
-        r = await gw.call(ep.FIND_PLAYER, FindPlayerRequest(query=query, limit=limit))
+def _stat_aliases(args: dict[str, Any]) -> dict[str, Any]:
+    out = dict(args)
+    if "stat" in out:
+        out["stat"] = canonical_stat(out["stat"])
+    if isinstance(out.get("stats"), list):
+        out["stats"] = [canonical_stat(s) for s in out["stats"]]
+    return out
+
+
+def _stat_enum(node: Any) -> Any:
+    """A parameter's schema with the stat aliases people type added to every stat-name enum."""
+    if isinstance(node, list):
+        return [_stat_enum(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node.get("enum", ())) == set(STAT_NAMES):
+        return {**node, "enum": [*node["enum"], *sorted(STAT_ALIASES)]}
+    return {k: _stat_enum(v) for k, v in node.items()}
+
+
+def stats_tools(gw: Gateway) -> list[ToolSpec]:
+    async def find_player(req: FindPlayerRequest, ctx: Context) -> CallToolResult:
+        r = await gw.call(ep.FIND_PLAYER, req)
         lines = [
             f"- {m.name}{' (HOF)' if m.hall_of_fame else ''} [{m.player_id}] {m.first_season}-{m.last_season}"
             for m in r.matches
         ]
-        return tool_result(r, f"{len(r.matches)} match(es) for {query!r}:\n" + "\n".join(lines))
+        return tool_result(
+            r, f"{count(len(r.matches), 'match', 'matches')} for {req.query!r}:\n" + "\n".join(lines)
+        )
 
-    async def player_season_stats(
-        player: str, season: Season | None = None, season_type: SeasonType = "regular", per: Per = "game"
-    ) -> CallToolResult:
-        """A player's season (latest when no season is given): per game, totals or per 36 minutes.
-        A traded player gets the season total and each team's part, labelled."""
-        req = PlayerSeasonStatsRequest(player=player, season=season, season_type=season_type, per=per)
+    async def player_season_stats(req: PlayerSeasonStatsRequest, ctx: Context) -> CallToolResult:
         r = await gw.call(ep.PLAYER_SEASON_STATS, req)
         text = [f"{r.name} {r.season_label} {r.season_type} ({r.per}): {_line(r.total)}"]
         text += [f"  {t.team_name or t.team}: {_line(t)}" for t in r.teams]
         return tool_result(r, "\n".join(text))
 
-    async def player_career(player: str, season_type: SeasonType = "regular") -> CallToolResult:
-        """A player's career season by season (traded seasons counted once), with totals."""
-        r = await gw.call(ep.PLAYER_CAREER, PlayerCareerRequest(player=player, season_type=season_type))
+    async def player_career(req: PlayerCareerRequest, ctx: Context) -> CallToolResult:
+        r = await gw.call(ep.PLAYER_CAREER, req)
         text = (
-            f"{r.name} career ({r.season_type}, {len(r.seasons)} seasons): {_line(r.per_game)}. {r.coverage}"
+            f"{r.name} career ({r.season_type}, {count(len(r.seasons), 'season')}): {_line(r.per_game)}. "
+            f"{r.coverage}"
         )
         return tool_result(r, text)
 
-    async def compare_players(
-        players: Annotated[list[str], Field(min_length=2, max_length=5)],
-        season: Season | None = None,
-        stats: list[str] | None = None,
-    ) -> CallToolResult:
-        """Compare 2-5 players side by side, for one season or their careers."""
-        req = ComparePlayersRequest(players=players, season=season, stats=stats)
+    async def compare_players(req: ComparePlayersRequest, ctx: Context) -> CallToolResult:
         r = await gw.call(ep.COMPARE_PLAYERS, req)
         rows = [
-            f"- {p.name} ({p.label}): "
-            + ", ".join(f"{k} {'-' if v is None else v}" for k, v in p.values.items())
+            f"- {p.name} ({p.label}): " + ", ".join(f"{k} {num(v)}" for k, v in p.values.items())
             for p in r.players
         ]
         return tool_result(r, "\n".join(rows))
 
-    async def team_season(team: str, season: Season) -> CallToolResult:
-        """A team's season from its games: record, home/away, points, margin, playoff result."""
-        r = await gw.call(ep.TEAM_SEASON, TeamSeasonRequest(team=team, season=season))
+    async def team_season(req: TeamSeasonRequest, ctx: Context) -> CallToolResult:
+        r = await gw.call(ep.TEAM_SEASON, req)
         text = (
             f"{r.name} {r.season_label}: {r.wins}-{r.losses} (home {r.home.wins}-{r.home.losses}, "
             f"away {r.away.wins}-{r.away.losses}), {r.pts_for:.1f} for / {r.pts_against:.1f} against, "
@@ -117,69 +119,38 @@ def stats_tools(gw: Gateway) -> list[Tool]:
         )
         return tool_result(r, text)
 
-    async def standings(season: Season, conference: str | None = None) -> CallToolResult:
-        """League standings for a season, by conference (and division for the modern league)."""
-        r = await gw.call(ep.STANDINGS, StandingsRequest(season=season, conference=conference))
+    async def standings(req: StandingsRequest, ctx: Context) -> CallToolResult:
+        r = await gw.call(ep.STANDINGS, req)
         out = [f"Standings {r.season_label} (through {r.through})"]
         for g in r.groups:
             out.append(f"{g.name}:")
             out += [
-                f"  {row.rank}. {row.name} {row.wins}-{row.losses} GB {row.games_behind}" for row in g.rows
+                f"  {row.rank}. {row.name} {row.wins}-{row.losses} GB {num(row.games_behind)}"
+                for row in g.rows
             ]
         return tool_result(r, "\n".join(out))
 
-    async def games(
-        team: str | None = None,
-        opponent: str | None = None,
-        season: Season | None = None,
-        date_from: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
-        date_to: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
-        season_type: Literal["all", "regular", "playoffs"] = "all",
-        limit: Limit = 50,
-    ) -> CallToolResult:
-        """Games with their scores, filtered by team, opponent, season, dates and type."""
-        req = GamesRequest(
-            team=team,
-            opponent=opponent,
-            season=season,
-            date_from=date_from,
-            date_to=date_to,
-            season_type=season_type,
-            limit=limit,
-        )
+    async def games(req: GamesRequest, ctx: Context) -> CallToolResult:
         r = await gw.call(ep.GAMES, req)
         rows = [f"{g.date} {g.away_name} {g.away_pts} @ {g.home_name} {g.home_pts}" for g in r.games]
-        return tool_result(r, f"{r.total} game(s), showing {len(r.games)} ({r.order}):\n" + "\n".join(rows))
+        head = f"{count(r.total, 'game')}, showing {len(r.games)} ({r.order})"
+        return tool_result(r, f"{head}:\n" + "\n".join(rows))
 
-    async def head_to_head(
-        team_a: str, team_b: str, season_from: Season | None = None, season_to: Season | None = None
-    ) -> CallToolResult:
-        """Two franchises' record against each other, playoff series included."""
-        req = HeadToHeadRequest(team_a=team_a, team_b=team_b, season_from=season_from, season_to=season_to)
+    async def head_to_head(req: HeadToHeadRequest, ctx: Context) -> CallToolResult:
         r = await gw.call(ep.HEAD_TO_HEAD, req)
         text = (
             f"{r.team_a_name} vs {r.team_b_name}, {r.season_from}-{r.season_to}: {r.a_wins}-{r.b_wins} "
-            f"in {r.games} games (playoffs {r.playoffs.wins}-{r.playoffs.losses}, "
-            f"{len(r.playoff_series)} series)."
+            f"in {count(r.games, 'game')} (playoffs {r.playoffs.wins}-{r.playoffs.losses}, "
+            f"{count(len(r.playoff_series), 'series', 'series')})."
         )
         return tool_result(r, text)
 
-    async def league_leaders(
-        stat: str,
-        season: Season,
-        season_type: SeasonType = "regular",
-        per: Per = "game",
-        limit: Annotated[int, Field(ge=1, le=50)] = 10,
-    ) -> CallToolResult:
-        """League leaders in a stat (pts, reb, ast, fg_pct, ...) with the qualifying minimum stated."""
-        req = LeagueLeadersRequest(stat=stat, season=season, season_type=season_type, per=per, limit=limit)
+    async def league_leaders(req: LeagueLeadersRequest, ctx: Context) -> CallToolResult:
         r = await gw.call(ep.LEAGUE_LEADERS, req)
-        rows = [f"{x.rank}. {x.name} ({x.team}) {x.value}" for x in r.leaders]
+        rows = [f"{x.rank}. {x.name} ({x.team}) {num(x.value)}" for x in r.leaders]
         return tool_result(r, f"{r.stat} leaders {r.season_label} ({r.qualification}):\n" + "\n".join(rows))
 
-    async def team_rating_history(team: str, season_from: Season, season_to: Season) -> CallToolResult:
-        """A team's rating (the project's Elo) over time, as data and as a PNG chart."""
-        req = TeamRatingHistoryRequest(team=team, season_from=season_from, season_to=season_to)
+    async def team_rating_history(req: TeamRatingHistoryRequest, ctx: Context) -> CallToolResult:
         r = await gw.call(ep.TEAM_RATING_HISTORY, req)
         h = r.history
         seasons = ", ".join(f"{s.season}: {s.end:.0f}" for s in h.seasons)
@@ -190,60 +161,118 @@ def stats_tools(gw: Gateway) -> list[Tool]:
             )
         return tool_result(h, f"{h.name} rating at season end ({h.method}): {seasons}", extra)
 
-    async def ingest_games(path: str, format: str = "auto") -> CallToolResult:
-        """Admin: ingest a results file or folder (538, nba_api game log, Basketball-Reference layouts).
-        Idempotent; reports what was added and writes a data-quality report."""
-        r = await gw.call(ep.INGEST, IngestRequest(paths=[path], format=format), timeout_s=300)
+    async def ingest_games(req: IngestRequest, ctx: Context) -> CallToolResult:
+        r = await gw.call(ep.INGEST, req, timeout_s=INGEST_TIMEOUT_S)
         return tool_result(r, r.report.summary)
 
-    read: list[tuple[Callable[..., Awaitable[CallToolResult]], type[msgspec.Struct]]] = [
-        (find_player, PlayerSearch),
-        (player_season_stats, PlayerSeasonStats),
-        (player_career, PlayerCareer),
-        (compare_players, PlayerComparison),
-        (team_season, TeamSeason),
-        (standings, Standings),
-        (games, GameList),
-        (head_to_head, HeadToHead),
-        (league_leaders, Leaders),
-        (team_rating_history, RatingHistory),
-    ]
     return [
-        *(make_tool(fn, out) for fn, out in read),
-        make_tool(ingest_games, IngestReply, annotations=ADMIN),
+        ToolSpec(
+            name="find_player",
+            title="Find a player",
+            description="Find players by name: case- and accent-insensitive, partial and misspelled names "
+            "welcome ('jokic', 'lebron jmaes'). Lists each match with his Basketball-Reference id and the "
+            "seasons he played.",
+            input=ep.FIND_PLAYER.request,
+            output=PlayerSearch,
+            run=find_player,
+        ),
+        ToolSpec(
+            name="player_season_stats",
+            title="A player's season",
+            description="A player's season (his latest when no season is given): per game, totals or per "
+            "36 minutes, shooting, advanced stats and RAPTOR. A traded player gets the season total and "
+            "each team's part, labelled.",
+            input=ep.PLAYER_SEASON_STATS.request,
+            output=PlayerSeasonStats,
+            run=player_season_stats,
+        ),
+        ToolSpec(
+            name="player_career",
+            title="A player's career",
+            description="A player's career season by season (traded seasons counted once), with career "
+            "totals and per-game averages, and which of his seasons the data holds.",
+            input=ep.PLAYER_CAREER.request,
+            output=PlayerCareer,
+            run=player_career,
+        ),
+        ToolSpec(
+            name="compare_players",
+            title="Compare players",
+            description="Compare 2-5 players side by side, for one season (per game) or their careers "
+            "(regular-season averages), with the best value of each stat marked.",
+            input=ep.COMPARE_PLAYERS.request,
+            output=PlayerComparison,
+            run=compare_players,
+            prepare=_stat_aliases,
+            schema_overrides={"stats": _stat_enum},
+        ),
+        ToolSpec(
+            name="team_season",
+            title="A team's season",
+            description="A team's season: record, home/away, points for and against, margin, and its "
+            "playoff run.",
+            input=ep.TEAM_SEASON.request,
+            output=TeamSeason,
+            run=team_season,
+        ),
+        ToolSpec(
+            name="standings",
+            title="League standings",
+            description="League standings for a season, by conference (and division) from 1990, "
+            "league-wide before.",
+            input=ep.STANDINGS.request,
+            output=Standings,
+            run=standings,
+        ),
+        ToolSpec(
+            name="games",
+            title="Games and scores",
+            description="Games with their scores, newest first, filtered by team, opponent, season, "
+            "dates and type; 'total' counts every match.",
+            input=ep.GAMES.request,
+            output=GameList,
+            run=games,
+        ),
+        ToolSpec(
+            name="head_to_head",
+            title="Head to head",
+            description="Two franchises' record against each other over all their eras, playoff series "
+            "included, with their ten latest meetings.",
+            input=ep.HEAD_TO_HEAD.request,
+            output=HeadToHead,
+            run=head_to_head,
+        ),
+        ToolSpec(
+            name="league_leaders",
+            title="League leaders",
+            description="League leaders in a stat for a season, with the qualifying minimum stated "
+            "(the NBA's rules, scaled for short seasons).",
+            input=ep.LEAGUE_LEADERS.request,
+            output=Leaders,
+            run=league_leaders,
+            prepare=_stat_aliases,
+            schema_overrides={"stat": _stat_enum},
+        ),
+        ToolSpec(
+            name="team_rating_history",
+            title="Team rating history",
+            description="A team's rating (the project's Elo) after each game over a range of seasons, as "
+            "data and as a PNG chart.",
+            input=ep.TEAM_RATING_HISTORY.request,
+            output=RatingHistory,
+            run=team_rating_history,
+        ),
+        ToolSpec(
+            name="ingest_games",
+            title="Ingest data files (admin)",
+            description="Admin: ingest result and stat files or folders (538 games, nba_api game logs, "
+            "Basketball-Reference player and team tables) from the data folder, the server's home or "
+            "stats.ingest_roots. Idempotent: a file ingested before changes nothing. Announces new games "
+            "to the other workers and writes a data-quality report.",
+            input=ep.INGEST.request,
+            output=IngestReply,
+            run=ingest_games,
+            annotations=admin(idempotent=True),
+            deadline_s=INGEST_TIMEOUT_S + 30,
+        ),
     ]
-
-
-def register_stats_resources(server: MCPServer, gw: Gateway) -> None:
-    @server.resource("nba://teams", name="teams", mime_type="application/json")
-    async def teams() -> str:
-        """Every franchise with its era names and the codes each source uses."""
-        r = await gw.call(ep.TEAMS, TeamsRequest())
-        return msgspec.json.encode(r).decode()
-
-    @server.resource("nba://data/quality", name="data_quality", mime_type="application/json")
-    async def quality() -> str:
-        """The latest ingestion's data-quality report (counts per rule, quarantined rows)."""
-        r = await gw.call(ep.QUALITY_REPORT, QualityReportRequest())
-        return msgspec.json.encode(r).decode()
-
-    @server.prompt(name="game_preview")
-    def game_preview(home: str, away: str) -> str:
-        """Preview a game between two teams with stats and the model's prediction."""
-        return (
-            f"Preview the NBA game {away} at {home}. Use the nbamcp tools: team_season for both teams' "
-            f"current season, head_to_head for their history, team_rating_history for form, and "
-            f"predict_game(home={home!r}, away={away!r}) for the win probability. Explain the "
-            f"prediction's top factors plainly and say how confident it is. {ATTRIBUTION}"
-        )
-
-    @server.prompt(name="scouting_report")
-    def scouting_report(player: str) -> str:
-        """A scouting report on a player from his stats."""
-        return (
-            f"Write a scouting report on {player}. Use find_player to identify him, "
-            f"player_career for the arc of his career, player_season_stats for his latest season "
-            f"(per game and per36), and league_leaders to place him among his peers. "
-            "Cover scoring, efficiency (ts_pct, fg3_pct), playmaking, rebounding and durability. "
-            f"{ATTRIBUTION}"
-        )

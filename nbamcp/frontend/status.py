@@ -7,12 +7,12 @@ short report a fan can follow.
 
 from __future__ import annotations
 
-from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
 from nbamcp import endpoints as ep
 from nbamcp.frontend.gateway import Gateway
-from nbamcp.frontend.tooling import make_tool, tool_result
+from nbamcp.frontend.tooling import ToolSpec, tool_result
 from nbamcp.messages import ModelVersionSummary, MonitorStatus, MonitorStatusRequest, RealizedMetrics
 
 
@@ -74,12 +74,20 @@ def render_status(st: MonitorStatus) -> str:
     return "\n".join(lines)
 
 
-def status_tools(gw: Gateway) -> list[Tool]:
-    async def model_status() -> CallToolResult:
-        """Show the champion and challenger models with their offline validation metrics, the
-        traffic mode, and realized accuracy, Brier score and log loss per model version on games
-        whose results arrived after they were predicted."""
-        st = await gw.call(ep.MONITOR_STATUS, MonitorStatusRequest())
+def status_tools(gw: Gateway) -> list[ToolSpec]:
+    async def model_status(req: MonitorStatusRequest, ctx: Context) -> CallToolResult:
+        st = await gw.call(ep.MONITOR_STATUS, req)
         return tool_result(st, render_status(st))
 
-    return [make_tool(model_status, MonitorStatus)]
+    return [
+        ToolSpec(
+            name="model_status",
+            title="Model status",
+            description="Show the champion and challenger models with their offline validation metrics, "
+            "the traffic mode, and realized accuracy, Brier score and log loss per model version on games "
+            "whose results arrived after they were predicted.",
+            input=ep.MONITOR_STATUS.request,
+            output=MonitorStatus,
+            run=model_status,
+        )
+    ]

@@ -1,64 +1,88 @@
-"""Glue between msgspec result Structs and MCP tools.
+"""Tools from request Structs: one ``ToolSpec`` per tool, built into the SDK's ``Tool``.
 
-A tool returns a ``CallToolResult`` whose ``structuredContent`` is a Struct
-turned into builtins, beside a short readable text. The tool's published
-``outputSchema`` is the Struct's JSON schema (msgspec builds it), so clients
-see exactly the shape the workers send.
+A spec names the request Struct the tool takes (its published ``inputSchema`` and its
+validation, see ``arguments``), the result Struct it answers with (its ``outputSchema``),
+a title, a description and honest annotations. Every call gets a request id and a
+deadline; every failure comes back as an MCP tool error (``isError``) whose text starts
+with the stable code (``invalid_input: limit: ...``). The tool returns that result
+itself, so the SDK's "Error executing tool X:" prefix (added only to raised errors) never
+applies, and no exception text or traceback reaches the client.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ParamSpec
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import structlog
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
+from pydantic import ConfigDict
 
-from nbamcp.errors import NbaError
+from nbamcp.errors import ErrorCode, NbaError
+from nbamcp.frontend.arguments import input_schema, parse_arguments
 from nbamcp.log import bind_request, new_request_id
+from nbamcp.messages.validation import inline_refs
 
 log = structlog.get_logger(__name__)
-P = ParamSpec("P")
 
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
-ADMIN = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+
+
+def admin(*, idempotent: bool, destructive: bool = False) -> ToolAnnotations:
+    """A tool that changes the server's state (ingests, trains, moves an alias)."""
+    return ToolAnnotations(
+        read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=False
+    )
+
+
+Run = Callable[[Any, Context], Awaitable[CallToolResult]]
+
+
+class NoArguments(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The input of a tool that takes none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolSpec:
+    name: str
+    title: str
+    description: str
+    input: type[msgspec.Struct]  # the request Struct (fields the caller sets, minus ``hidden``)
+    run: Run  # (validated request, MCP context) -> result
+    output: type[msgspec.Struct] | None = None
+    annotations: ToolAnnotations = field(default_factory=lambda: READ_ONLY)
+    hidden: frozenset[str] = frozenset()  # Struct fields the front end fills in (client, actor, ...)
+    # Per parameter, a change to its published schema (the stat aliases added to an enum).
+    schema_overrides: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] = field(default_factory=dict)
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # aliases, before validation
+    deadline_s: float | None = 0.0  # 0: the server's per-call deadline; None: none (cancellable work)
+
+
+class _Arguments(ArgModelBase):
+    """The raw arguments, passed on whole: ``parse_arguments`` checks them against the Struct."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        return {"arguments": dict(self.model_extra or {})}
 
 
 def output_schema(struct_type: type[msgspec.Struct]) -> dict[str, Any]:
-    """The Struct's JSON schema, every ``$ref`` inlined and ``anyOf`` of bare types as a type list.
+    """The Struct's JSON schema with every ``$ref`` inlined (MCP wants an object at the root).
 
-    MCP wants an object at the root, and clients validate every structured
-    result against this schema (the Python SDK with ``jsonschema``, where ref
-    resolution and ``anyOf`` branches were a third of the time for a
-    prediction): the same schema, cheaper to check. No result Struct is
-    recursive, so inlining terminates.
+    Nullable fields stay ``anyOf`` of single types ({"type": "null"} one of them): type
+    lists are legal JSON Schema but not portable (the Inspector's --strict flags them).
     """
-    schema = msgspec.json.schema(struct_type)
-    defs = schema.get("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(x) for x in node]
-        if not isinstance(node, dict):
-            return node
-        if "$ref" in node:
-            return walk(defs[node["$ref"].rsplit("/", 1)[-1]])
-        out = {k: walk(v) for k, v in node.items() if k != "$defs"}
-        alts = out.get("anyOf")
-        if alts and all(set(a) == {"type"} and isinstance(a["type"], str) for a in alts):
-            del out["anyOf"]
-            out["type"] = [a["type"] for a in alts]
-        return out
-
-    return walk(schema)
+    return inline_refs(msgspec.json.schema(struct_type))
 
 
 def tool_result(value: msgspec.Struct, text: str, extra: Sequence[ContentBlock] = ()) -> CallToolResult:
@@ -68,38 +92,71 @@ def tool_result(value: msgspec.Struct, text: str, extra: Sequence[ContentBlock] 
     )
 
 
-def handle_errors(fn: Callable[P, Awaitable[CallToolResult]]) -> Callable[P, Awaitable[CallToolResult]]:
-    """Give each tool call a request id and turn project errors into MCP tool errors.
+def error_result(exc: NbaError, request_id: str) -> CallToolResult:
+    """The code first, then what was wrong and what is accepted, then the request id."""
+    hint = ""
+    if exc.details.get("suggestions"):
+        hint = f" Closest matches: {exc.details['suggestions']}."
+    text = f"{exc.code}: {exc.message}{hint} (request id {request_id})"
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
-    The code leads the message ("not_found: ...") so that clients can match on it.
-    """
 
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> CallToolResult:
+def clean_doc(text: str) -> str:
+    """A description without docstring indentation, paragraphs as single lines."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+class _Deadline(NbaError):
+    code = ErrorCode.TIMEOUT
+
+
+def build_tool(
+    spec: ToolSpec, *, deadline_s: float, before: Callable[[], Awaitable[None]] | None = None
+) -> Tool:
+    """The SDK tool for ``spec``. ``before`` (waiting for the workers to start) runs outside
+    the call's deadline: a call made during the first start's ingestion waits for it."""
+    schema = input_schema(spec.input, hidden=spec.hidden, overrides=spec.schema_overrides)
+    deadline = deadline_s if spec.deadline_s == 0.0 else spec.deadline_s
+
+    async def call(ctx: Context, arguments: dict[str, Any]) -> CallToolResult:
         rid = new_request_id()
-        with bind_request(rid, tool=fn.__name__):
+        with bind_request(rid, tool=spec.name):
             try:
-                return await fn(*args, **kwargs)
+                request = parse_arguments(spec.input, schema, arguments, prepare=spec.prepare)
+                if before is not None:
+                    await before()
+                scope = asyncio.timeout(deadline)
+                try:
+                    async with scope:
+                        return await spec.run(request, ctx)
+                except TimeoutError:
+                    if not scope.expired():
+                        raise
+                    raise _Deadline(
+                        f"{spec.name} did not finish within {deadline:g}s (server.call_deadline_s)"
+                    ) from None
             except NbaError as exc:
                 log.info("tool.error", code=exc.code, error=exc.message)
-                hint = ""
-                if exc.details.get("suggestions"):
-                    hint = f" Closest matches: {exc.details['suggestions']}."
-                raise ToolError(f"{exc.code}: {exc.message}{hint} (request id {rid})") from None
+                return error_result(exc, rid)
+            except Exception:
+                # Tool boundary: a bug must not reach the client as a traceback or the
+                # SDK's bare "Error executing tool"; the log keeps the traceback.
+                log.exception("tool.crashed")
+                return error_result(NbaError(f"internal error in the {spec.name} tool"), rid)
 
-    return wrapper
-
-
-def make_tool(
-    fn: Callable[..., Awaitable[CallToolResult]],
-    output: type[msgspec.Struct] | None,
-    *,
-    annotations: ToolAnnotations = READ_ONLY,
-    name: str | None = None,
-) -> Tool:
-    tool = Tool.from_function(handle_errors(fn), name=name or fn.__name__, annotations=annotations)
-    if output is not None:
-        # FuncMetadata reads output_schema live; with no output_model set, the
-        # SDK passes our CallToolResult through untouched.
-        tool.fn_metadata.output_schema = output_schema(output)
-    return tool
+    metadata = FuncMetadata(arg_model=_Arguments)
+    if spec.output is not None:
+        # Published, not validated here: the SDK passes our CallToolResult through untouched.
+        metadata.output_schema = output_schema(spec.output)
+    return Tool(
+        fn=call,
+        name=spec.name,
+        title=spec.title,
+        description=clean_doc(spec.description),
+        parameters=schema,
+        fn_metadata=metadata,
+        is_async=True,
+        context_kwarg="ctx",
+        annotations=spec.annotations,
+    )

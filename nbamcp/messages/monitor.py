@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from nbamcp.messages import fields as f
 from nbamcp.messages.base import Message
 
 # ---------------------------------------------------------------------------
@@ -13,7 +14,7 @@ from nbamcp.messages.base import Message
 class MonitorStatusRequest(Message, frozen=True):
     """Ask the monitor how the models are doing."""
 
-    model_name: str | None = None  # None: every model in the registry
+    model_name: f.ModelName | None = None  # None: every model in the registry
 
 
 class OfflineMetrics(msgspec.Struct, frozen=True, kw_only=True):

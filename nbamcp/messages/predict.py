@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
+from nbamcp.messages import fields as f
 from nbamcp.messages.base import Message
+
+# The most games one request may carry; ``inference.max_slate`` (500 by default) may only lower it.
+MAX_SLATE = 1000
 
 # ---------------------------------------------------------------------------
 # Predictions
@@ -21,17 +27,33 @@ from nbamcp.messages.base import Message
 class GameQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One game as the user named it; the worker resolves the teams."""
 
-    home: str
-    away: str
-    date: str | None = None  # YYYY-MM-DD; None: today
-    neutral: bool = False
+    home: Annotated[
+        str, f.text("the home team: name, nickname, city or code, e.g. 'Celtics', 'BOS'", ["Celtics"])
+    ]
+    away: Annotated[str, f.text("the visiting team, e.g. 'Lakers', 'LAL'", ["Lakers"])]
+    date: Annotated[
+        f.Date | None,
+        msgspec.Meta(
+            description="the game's date YYYY-MM-DD (1946-11-01 to a year ahead); omit for today",
+            examples=["2023-04-05"],
+        ),
+    ] = None
+    neutral: Annotated[bool, msgspec.Meta(description="true when neither team plays at home")] = False
 
 
 class PredictRequest(Message, frozen=True):
     """A whole slate in one request."""
 
-    games: list[GameQuery]
-    client: str = ""
+    games: Annotated[
+        list[GameQuery],
+        msgspec.Meta(
+            min_length=1,
+            max_length=MAX_SLATE,
+            description="the games, in any order: each {home, away, date (optional), neutral (optional)}",
+            examples=[[{"home": "Celtics", "away": "Knicks", "date": "2023-03-05"}]],
+        ),
+    ]
+    client: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 
 class Contribution(msgspec.Struct, frozen=True, kw_only=True):

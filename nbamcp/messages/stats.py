@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
+from nbamcp.messages import fields as f
 from nbamcp.messages.base import Message
 
 # ---------------------------------------------------------------------------
@@ -12,81 +15,133 @@ from nbamcp.messages.base import Message
 
 
 class FindPlayerRequest(Message, frozen=True):
-    query: str
-    limit: int = 10
+    query: f.PlayerName
+    limit: Annotated[int, f.limit(50, 10)] = 10
 
 
 class PlayerSeasonStatsRequest(Message, frozen=True):
-    player: str
-    season: int | str | None = None
-    season_type: str = "regular"
-    per: str = "game"
+    player: f.PlayerName
+    season: f.OptionalSeason = None  # None: his latest season
+    season_type: f.SeasonType = "regular"
+    per: f.Per = "game"
 
 
 class PlayerCareerRequest(Message, frozen=True):
-    player: str
-    season_type: str = "regular"
+    player: f.PlayerName
+    season_type: f.SeasonType = "regular"
 
 
 class ComparePlayersRequest(Message, frozen=True):
-    players: list[str]
-    season: int | str | None = None
-    stats: list[str] | None = None
+    players: Annotated[
+        list[f.PlayerName],
+        msgspec.Meta(
+            min_length=2,
+            max_length=5,
+            description="2 to 5 players, each a name or Basketball-Reference id",
+            examples=[["LeBron James", "Michael Jordan"]],
+        ),
+    ]
+    season: f.OptionalSeason = None  # None: career regular-season averages
+    stats: (
+        Annotated[
+            list[f.StatName],
+            msgspec.Meta(
+                min_length=1,
+                max_length=len(f.STAT_NAMES),
+                description="the stats to compare (default: gp, min, pts, reb, ast, stl, blk, fg_pct, "
+                "fg3_pct, ft_pct, ts_pct, per); " + f.STAT_DOC,
+                examples=[["pts", "ast", "ts_pct"]],
+            ),
+        ]
+        | None
+    ) = None
 
 
 class TeamSeasonRequest(Message, frozen=True):
-    team: str
-    season: int | str
+    team: f.TeamName
+    season: f.Season
 
 
 class StandingsRequest(Message, frozen=True):
-    season: int | str
-    conference: str | None = None
+    season: f.Season
+    conference: f.Conference | None = None  # None: both conferences (the whole league before 1990)
 
 
 class GamesRequest(Message, frozen=True):
-    team: str | None = None
-    opponent: str | None = None
-    season: int | str | None = None
-    date_from: str | None = None
-    date_to: str | None = None
-    season_type: str = "all"
-    limit: int = 50
+    team: f.TeamName | None = None
+    opponent: f.TeamName | None = None  # needs team
+    season: f.OptionalSeason = None
+    date_from: f.OptionalDate = None
+    date_to: f.OptionalDate = None
+    season_type: f.GameType = "all"
+    limit: Annotated[int, f.limit(100, 50)] = 50
 
 
 class HeadToHeadRequest(Message, frozen=True):
-    team_a: str
-    team_b: str
-    season_from: int | str | None = None
-    season_to: int | str | None = None
+    team_a: f.TeamName
+    team_b: f.TeamName
+    season_from: f.OptionalSeason = None  # None: the first season in the data
+    season_to: f.OptionalSeason = None  # None: the last
 
 
 class LeagueLeadersRequest(Message, frozen=True):
-    stat: str
-    season: int | str
-    season_type: str = "regular"
-    per: str = "game"
-    limit: int = 10
+    stat: f.Stat
+    season: f.Season
+    season_type: f.SeasonType = "regular"
+    per: f.Per = "game"
+    limit: Annotated[int, f.limit(50, 10)] = 10
 
 
 class TeamRatingHistoryRequest(Message, frozen=True):
-    team: str
-    season_from: int | str
-    season_to: int | str
-    chart: bool = True
+    team: f.TeamName
+    season_from: f.Season
+    season_to: f.Season
+    chart: Annotated[bool, msgspec.Meta(description="also draw the history as a PNG chart")] = True
 
 
 class TeamsRequest(Message, frozen=True):
-    season: int = 2024
+    season: Annotated[
+        int, msgspec.Meta(ge=1947, le=2100, description="the season whose conferences and divisions to show")
+    ] = 2024
 
 
 class QualityReportRequest(Message, frozen=True):
     pass
 
 
+IngestPath = Annotated[
+    str,
+    f.text(
+        "a CSV file or a folder of them, inside the data folder, the server's home or stats.ingest_roots",
+        ["/data/nba/gamelogs/team_gamelog_2023-24.csv"],
+        max_length=f.PATH_MAX,
+    ),
+]
+IngestFormat = Annotated[
+    str,
+    f.text(
+        "'auto' (detect each file's layout from its header) or a layout name: games_538, "
+        "nba_team_gamelog, bref_totals, bref_advanced (optionally ':regular' / ':playoffs'), "
+        "nba_player_gamelog, raptor, bref_player_info, bref_team_seasons",
+        ["auto", "bref_totals:playoffs"],
+        max_length=40,
+        pattern=r"^[a-z0-9_]+(?::[a-z]+)?$",
+    ),
+]
+
+
 class IngestRequest(Message, frozen=True):
-    paths: list[str]
-    format: str = "auto"
+    paths: Annotated[
+        list[IngestPath],
+        msgspec.Meta(
+            min_length=1,
+            max_length=32,
+            description="1 to 32 CSV files or folders (every CSV inside, layout detected) under the data "
+            "folder, the server's home or stats.ingest_roots",
+            examples=[["gamelogs/team_gamelog_2022-23.csv"]],
+        ),
+    ]
+    format: IngestFormat = "auto"
 
 
 # ---------------------------------------------------------------------------

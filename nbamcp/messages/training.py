@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
+from nbamcp.messages import fields as f
 from nbamcp.messages.base import ErrorReply, Message
 from nbamcp.messages.monitor import OfflineMetrics
 
@@ -27,16 +28,44 @@ from nbamcp.messages.monitor import OfflineMetrics
 class TrainJobRequest(Message, frozen=True):
     """Train one model on the store's games and register it."""
 
-    job_id: str = ""  # chosen by the caller so it can subscribe to progress first; "" = the trainer picks
-    name: str = "game"
+    # Chosen by the caller so it can subscribe to progress first; "" = the trainer picks.
+    job_id: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = ""
+    name: f.ModelName = "game"
     # None: the trainer's configured value ([trainer] train_from / valid_seasons / seed).
-    train_from: int | None = None  # first training season; earlier games only warm the ratings up
-    valid_seasons: int | None = None  # the latest seasons with games, held out for selection
-    seed: int | None = None
-    promote: bool | None = None  # None: become champion only when there is none yet
-    budget: str = ""  # "default" | "small" | "tiny"; "" = the trainer's configured budget
-    actor: str = ""  # who asked (for the alias audit trail)
-    reason: str = ""
+    train_from: Annotated[
+        Annotated[int, msgspec.Meta(ge=1947, le=2100)] | None,
+        msgspec.Meta(
+            description="the first training season (the year it ends); earlier games only warm the "
+            "ratings up; omit for the trainer's setting (2001)",
+            examples=[2001],
+        ),
+    ] = None
+    valid_seasons: Annotated[
+        Annotated[int, msgspec.Meta(ge=1, le=10)] | None,
+        msgspec.Meta(
+            description="how many of the latest seasons with games are held out to choose the winner, "
+            "1 to 10; omit for the trainer's setting (2)",
+            examples=[2],
+        ),
+    ] = None
+    seed: Annotated[
+        Annotated[int, msgspec.Meta(ge=0, le=f.INT32_MAX)] | None,
+        msgspec.Meta(
+            description="random seed: same seed, same data, same model; omit for the trainer's setting (0)",
+            examples=[0],
+        ),
+    ] = None
+    promote: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="true: make it the champion that serves predictions; false: never; omit: only "
+            "when there is no champion yet (the first model ever trained)",
+            examples=[True],
+        ),
+    ] = None
+    budget: Literal["", "default", "small", "tiny"] = ""  # "" = the trainer's configured budget
+    actor: Annotated[str, msgspec.Meta(max_length=f.TEXT_MAX)] = ""  # who asked (for the audit trail)
+    reason: Annotated[str, msgspec.Meta(max_length=f.TEXT_MAX)] = ""
 
 
 class TrainJobAccepted(Message, frozen=True):
@@ -90,13 +119,16 @@ class TrainProgress(Message, frozen=True):
     error: ErrorReply | None = None
 
 
+JobId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
 class TrainCancel(Message, frozen=True):
-    job_id: str
-    actor: str = ""
+    job_id: JobId
+    actor: Annotated[str, msgspec.Meta(max_length=f.TEXT_MAX)] = ""
 
 
 class TrainStatusRequest(Message, frozen=True):
-    job_id: str
+    job_id: JobId
 
 
 class TrainJobState(Message, frozen=True):
@@ -111,7 +143,10 @@ class TrainJobState(Message, frozen=True):
 
 
 class ListModelsRequest(Message, frozen=True):
-    name: str | None = None  # None: every model
+    name: Annotated[
+        f.ModelName | None,
+        msgspec.Meta(description="one registry model by name, e.g. 'game'; omit for every model"),
+    ] = None
 
 
 class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -137,11 +172,17 @@ class ModelList(Message, frozen=True):
 
 
 class PromoteRequest(Message, frozen=True):
-    version: int
-    alias: str  # "champion" | "challenger"
-    name: str = "game"
-    actor: str = ""
-    reason: str = ""
+    version: f.ModelVersion
+    alias: Annotated[
+        Literal["champion", "challenger"],
+        msgspec.Meta(
+            description="'champion' serves predictions; 'challenger' is scored beside it in shadow mode",
+            examples=["champion"],
+        ),
+    ]
+    name: f.ModelName = "game"
+    actor: Annotated[str, msgspec.Meta(max_length=f.TEXT_MAX)] = ""
+    reason: f.Reason = ""
 
 
 class AliasMoved(Message, frozen=True):
@@ -157,8 +198,9 @@ class AliasMoved(Message, frozen=True):
 
 
 class ModelCardRequest(Message, frozen=True):
-    name: str
-    version: str  # a number, "champion", "challenger" or "latest"
+    name: f.ModelName
+    # A number, "champion", "challenger" or "latest".
+    version: Annotated[str, msgspec.Meta(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9]+$")]
 
 
 class ModelCard(Message, frozen=True):

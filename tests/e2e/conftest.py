@@ -1,10 +1,8 @@
-"""End-to-end fixtures: a store ingested ONCE per session by the real CLI, copied per server."""
+"""End-to-end fixtures: a home holding a copy of the session's ingested store (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,28 +14,6 @@ E2E_CONFIG = """
 [trainer]
 auto_train = false
 """
-
-
-@pytest.fixture(scope="session")
-def ingested_store(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    home = tmp_path_factory.mktemp("ingested")
-    env_home = {"NBAMCP_HOME": str(home), "NBAMCP_DATA_DIR": str(data_dir)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "nbamcp.cli", "ingest", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**_base_env(), **env_home},
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "73113 new games" in proc.stdout, proc.stdout
-    return home / "store.sqlite"
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("NBAMCP_")}
 
 
 @pytest.fixture

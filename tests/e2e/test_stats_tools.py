@@ -183,7 +183,7 @@ async def test_every_stats_tool_resource_and_prompt(home: Path, data_dir: Path, 
 
             # ingest_games: the shared game log again changes nothing (idempotent).
             again = await call(
-                s, "ingest_games", path=str(data_dir / "gamelogs" / "team_gamelog_2022-23.csv")
+                s, "ingest_games", paths=[str(data_dir / "gamelogs" / "team_gamelog_2022-23.csv")]
             )
             assert again["new_games"] == 0 and again["report"]["inserted"] == 0
 
@@ -213,7 +213,7 @@ async def test_every_stats_tool_resource_and_prompt(home: Path, data_dir: Path, 
             assert "ambiguous" in (await error(s, "team_season", team="Los Angeles", season=2016)).lower()
             assert "limit" in (await error(s, "games", team="BOS", limit=5000)).lower()
             assert "accepted" in await error(s, "league_leaders", stat="dunks", season=2016)
-            outside = await error(s, "ingest_games", path="/etc/passwd")
+            outside = await error(s, "ingest_games", paths=["/etc/passwd"])
             assert "outside the folders" in outside
 
 

@@ -24,6 +24,7 @@ from nbamcp.bus.memory import InMemoryBus
 from nbamcp.config import Config, MonitorConfig, PathsConfig
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.status import render_status, status_tools
+from nbamcp.frontend.tooling import build_tool
 from nbamcp.messages import MonitorStatus
 from nbamcp.streams import StreamHandle, open_durable, publish_durable
 from tests.predlog.realgames import event_for, ingest_and_announce, ingest_rows, on_dates, read_rows, to_games
@@ -69,7 +70,9 @@ async def _train_and_register(home: Path, data_dir: Path) -> None:
 
 def status_server(gw: Gateway) -> MCPServer:
     """The front end with this module's tools only (app.py adds them beside the others)."""
-    return MCPServer(name="nbamcp-test", tools=status_tools(gw))
+    return MCPServer(
+        name="nbamcp-test", tools=[build_tool(spec, deadline_s=60.0) for spec in status_tools(gw)]
+    )
 
 
 class Rig:

@@ -26,10 +26,11 @@ from nbamcp.data.queries.common import (
     require_season,
     season_label,
 )
-from nbamcp.data.queries.statline import ADV_RATES, ADV_TOTALS, COUNTING, PCTS, STAT_NAMES
+from nbamcp.data.queries.statline import ADV_RATES, ADV_TOTALS, COUNTING, PCTS
 from nbamcp.data.store import Store
 from nbamcp.errors import InvalidInput, NotFound
 from nbamcp.messages import Leader, Leaders
+from nbamcp.messages.fields import STAT_NAMES
 
 SEASON_GAMES = {1999: 50, 2012: 66, 2020: 72, 2021: 72}
 FULL_SEASON = 82

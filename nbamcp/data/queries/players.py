@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from nbamcp.data.franchises import FRANCHISES
 from nbamcp.data.queries.common import PER_MODES, SEASON_TYPES, check_choice, parse_season, season_label
 from nbamcp.data.queries.player_lookup import PlayerMatch, resolve_player
-from nbamcp.data.queries.statline import LOWER_BETTER, STAT_NAMES, stat_line, stat_value, sum_rows
+from nbamcp.data.queries.statline import LOWER_BETTER, stat_line, stat_value, sum_rows
 from nbamcp.data.store import Store
 from nbamcp.errors import InvalidInput, NotFound
 from nbamcp.messages import ComparedPlayer, PlayerCareer, PlayerComparison, PlayerSeasonStats, Raptor
+from nbamcp.messages.fields import STAT_NAMES
 
 COVERAGE = "player stats: Basketball-Reference seasons 1990-2024 (earlier seasons are not in the data)"
 DEFAULT_COMPARE = (
@@ -139,10 +141,10 @@ async def player_career(store: Store, player: str, season_type: str = "regular")
     )  # fmt: skip
 
 
-def check_stats(stats: list[str] | None, default: tuple[str, ...]) -> list[str]:
+def check_stats(stats: Sequence[str] | None, default: tuple[str, ...]) -> list[str]:
     if stats is None:
         return list(default)
-    if not isinstance(stats, list) or not stats:
+    if not isinstance(stats, list | tuple) or not stats:
         raise InvalidInput(f"stats must be a non-empty list of stat names; accepted: {', '.join(STAT_NAMES)}")
     bad = [s for s in stats if s not in STAT_NAMES]
     if bad:
@@ -154,7 +156,10 @@ def check_stats(stats: list[str] | None, default: tuple[str, ...]) -> list[str]:
 
 
 async def compare_players(
-    store: Store, players: list[str], season: int | str | None = None, stats: list[str] | None = None
+    store: Store,
+    players: list[str],
+    season: int | str | None = None,
+    stats: Sequence[str] | None = None,
 ) -> PlayerComparison:
     """2 to 5 players side by side: a season's per-game line (TOT if traded), or career averages."""
     if not isinstance(players, list) or not 2 <= len(players) <= MAX_COMPARE:

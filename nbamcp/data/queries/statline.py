@@ -21,8 +21,7 @@ PCTS = ("fg_pct", "fg3_pct", "ft_pct", "efg_pct", "ts_pct")
 ADV_RATES = ("per", "usg_pct", "ws_per48", "bpm", "obpm", "dbpm")
 ADV_TOTALS = ("ws", "ows", "dws", "vorp")
 DB_COLUMNS = ("gp", "gs", "min", *COUNTING, *PCTS, *ADV_RATES, *ADV_TOTALS)
-# The stat names tools accept ("per" is the PER rating).
-STAT_NAMES = ("gp", "gs", "min", *COUNTING, *PCTS, "per", "usg_pct", "ws", "ws_per48", "bpm", "vorp")
+# The stat names tools accept ("per" is the PER rating), declared with the request Structs.
 # Lower is better for these.
 LOWER_BETTER = frozenset({"tov", "pf"})
 
