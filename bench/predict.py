@@ -464,22 +464,23 @@ async def run(home: Path, data_dir: Path, n: int, rounds: int, tp_n: int) -> str
 
 
 async def memory_throughput(home: Path, games: Iterator[dict[str, str]], n: int) -> float:
+    import msgspec
+
+    from nbamcp.actor import open_context
     from nbamcp.bus.memory import InMemoryBus
+    from nbamcp.config import Config, PathsConfig
     from workers.inference import InferenceWorker
 
     bus = InMemoryBus()
-    worker = InferenceWorker(
-        bus,
-        store_path=home / "store.sqlite",
-        registry_path=home / "registry.sqlite",
-        artifacts_dir=home / "artifacts",
-    )
-    await worker.start()
-    try:
-        return await throughput(bus, games, n)
-    finally:
-        await worker.stop()
-        await bus.close()
+    config = msgspec.structs.replace(Config(), paths=PathsConfig(home=str(home)))
+    async with open_context(bus, config) as ctx:
+        worker = InferenceWorker(ctx)
+        await worker.start()
+        try:
+            return await throughput(bus, games, n)
+        finally:
+            await worker.stop()
+    await bus.close()
 
 
 def report(

@@ -40,14 +40,15 @@ import aiosqlite
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nbamcp import endpoints as ep
+from nbamcp.actor import open_context
 from nbamcp.bus.base import Bus
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.config import Config, EventsConfig, PathsConfig, PredlogConfig
 from nbamcp.log import configure_logging
 from nbamcp.messages import PredictionEvent
 from nbamcp.predlog.predictions import MIGRATIONS, PredictionLog, row
-from nbamcp.streams import open_durable, publish_durable
-from workers.predlog import PredlogWorker
+from nbamcp.streams import open_events, publish_durable
+from workers.predlog import CONSUMER, PredlogWorker
 
 INFLIGHT = 64
 
@@ -129,7 +130,9 @@ async def through_worker(workdir: Path, n: int, *, batch: int, url: str | None) 
     buses.append(producer_bus)
     # Streams of earlier rounds capture nba.events.> too: one stream at a time.
     await _drop_other_streams(producer_bus, config.events.stream)
-    events = await open_durable(producer_bus, config)
+    stack = contextlib.AsyncExitStack()
+    producer = await stack.enter_async_context(open_context(producer_bus, config))
+    events = producer.events
     try:
         for start in range(0, n, 500):
             await asyncio.gather(
@@ -141,20 +144,23 @@ async def through_worker(workdir: Path, n: int, *, batch: int, url: str | None) 
         worker_bus = await connect()
         if worker_bus is not producer_bus:
             buses.append(worker_bus)
-        worker = PredlogWorker.from_config(worker_bus, config)
+        if worker_bus is producer_bus:
+            ctx = producer
+        else:
+            ctx = await stack.enter_async_context(open_context(worker_bus, config))
+        worker = PredlogWorker(ctx)
         await worker.start()
         # Start-up (opening the log, the consumer) is not throughput: count from here.
         t0 = time.perf_counter()
-        assert worker.plog is not None and worker.loop is not None
         done_before = worker.plog.rows
         async with asyncio.timeout(600):
             while worker.plog.rows < n:
-                await worker.loop.wait_progress(60)
+                await worker.consumers[CONSUMER].wait_progress(60)
         rate = (n - done_before) / (time.perf_counter() - t0)
         await worker.stop()
         return rate
     finally:
-        await events.close()
+        await stack.aclose()
         for b in reversed(buses):
             await b.close()
 
@@ -181,7 +187,7 @@ async def publish_cost(workdir: Path, n: int, *, url: str | None) -> tuple[float
 
         bus = await NatsBus.connect(url, name="bench-publisher")
     await _drop_other_streams(bus, config.events.stream)
-    events = await open_durable(bus, config)
+    events = await open_events(bus, config)
     try:
         lat = []
         for i in range(min(n, 3000)):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import platform
 import resource
@@ -34,6 +35,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import msgspec
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -77,12 +79,13 @@ def store_games(store: Path | None, tmp: Path) -> tuple[list[GameRow], str, floa
     return games, str(path), time.perf_counter() - t0
 
 
-async def worker_job(store_path: Path, home: Path, threads: int) -> tuple[float, int, str]:
+async def worker_job(home: Path, threads: int) -> tuple[float, int, str]:
     """The same training as a trainer-worker job on the in-memory bus: wall time from the request
     to the final progress event (store read, training, registration), events seen, final state."""
+    from nbamcp.actor import open_context
     from nbamcp.bus.base import Msg
     from nbamcp.bus.memory import InMemoryBus
-    from nbamcp.config import TrainerConfig
+    from nbamcp.config import Config, PathsConfig, TrainerConfig
     from nbamcp.messages import TrainJobRequest, TrainProgress, decode, encode
     from nbamcp.subjects import TRAIN_JOBS, train_progress
     from workers.trainer import TrainerWorker
@@ -91,13 +94,9 @@ async def worker_job(store_path: Path, home: Path, threads: int) -> tuple[float,
     settings = TrainerConfig(
         auto_train=False, train_from=TRAIN.start, valid_seasons=len(VALID), threads=threads
     )
-    trainer = TrainerWorker(
-        bus,
-        store_path=store_path,
-        registry_path=home / "registry.sqlite",
-        artifacts_dir=home / "artifacts",
-        settings=settings,
-    )
+    config = msgspec.structs.replace(Config(), paths=PathsConfig(home=str(home)), trainer=settings)
+    stack = contextlib.AsyncExitStack()
+    trainer = TrainerWorker(await stack.enter_async_context(open_context(bus, config)))
     await trainer.start()
     events: list[TrainProgress] = []
     done = asyncio.Event()
@@ -114,6 +113,7 @@ async def worker_job(store_path: Path, home: Path, threads: int) -> tuple[float,
         await done.wait()
     wall = time.perf_counter() - t0
     await trainer.stop()
+    await stack.aclose()
     await bus.close()
     return wall, len(events), events[-1].state
 
@@ -148,7 +148,10 @@ def main() -> None:
     job = None
     if args.worker:
         store_path = Path(store_used.split(" (built from")[0])
-        job = asyncio.run(worker_job(store_path, Path(tmp.name) / "home", args.threads))
+        home = Path(tmp.name) / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "store.sqlite").symlink_to(store_path.resolve())  # the trainer reads its home's store
+        job = asyncio.run(worker_job(home, args.threads))
     tmp.cleanup()
 
     X = result.X_valid

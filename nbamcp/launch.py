@@ -8,6 +8,7 @@ workers: it decides what runs where.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 import structlog
 
-from nbamcp.actor import Actor
+from nbamcp.actor import Actor, WorkerContext, open_context
 from nbamcp.bus import Bus, connect_bus
 from nbamcp.bus.connect import redact_url
 from nbamcp.config import Config
@@ -50,10 +51,11 @@ async def open_bus(config: Config, *, name: str) -> Bus:
             delay = min(delay * 2, 0.5)
 
 
-def build_actor(config: Config, bus: Bus, name: str) -> Actor:
-    from workers import worker_class
+def build_worker(ctx: WorkerContext, name: str) -> Actor:
+    # Imported here: the front end alone (serve on NATS) never loads a worker module.
+    from workers import build_worker as build
 
-    return worker_class(name).from_config(bus, config)
+    return build(ctx, name)
 
 
 async def stop_actors(actors: list[Actor], deadline_s: float) -> None:
@@ -87,12 +89,12 @@ async def serve(config: Config, *, transport: str, host: str, port: int) -> None
     actors: list[Actor] = []
     log.info("serve.start", transport=transport, bus=redact_url(config.bus.url), workers=names)
 
-    async def start_embedded() -> None:
+    async def start_embedded(ctx: WorkerContext) -> None:
         # Started beside the transport so the MCP handshake does not wait on
         # worker imports; the gateway holds calls until `ready` is set.
         assert ready is not None
         for name in names:
-            actor = build_actor(config, bus, name)
+            actor = build_worker(ctx, name)
             await actor.start()
             actors.append(actor)
         ready.set()
@@ -102,16 +104,20 @@ async def serve(config: Config, *, transport: str, host: str, port: int) -> None
         "sse": lambda: server.run_sse_async(host=host, port=port),
         "http": lambda: server.run_streamable_http_async(host=host, port=port),
     }
+    stack = contextlib.AsyncExitStack()
     try:
+        # The front end alone (NATS) needs no durable stream: the workers elsewhere own it.
+        ctx = await stack.enter_async_context(open_context(bus, config)) if embedded else None
         async with anyio.create_task_group() as tg:
             tg.start_soon(_until_signal, tg.cancel_scope.cancel)
-            if embedded:
-                tg.start_soon(start_embedded)
+            if ctx is not None:
+                tg.start_soon(start_embedded, ctx)
             await runners[transport]()
             tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await stop_actors(actors, config.workers.stop_deadline_s)
+            await stack.aclose()
             await bus.close()
             log.info("serve.stopped")
 
@@ -119,8 +125,11 @@ async def serve(config: Config, *, transport: str, host: str, port: int) -> None
 async def run_worker(config: Config, name: str) -> None:
     """Run one worker until SIGTERM/SIGINT, then stop it gracefully."""
     bus = await open_bus(config, name=f"nbamcp-{name}")
-    actor = build_actor(config, bus, name)
+    stack = contextlib.AsyncExitStack()
+    actor: Actor | None = None
     try:
+        ctx = await stack.enter_async_context(open_context(bus, config))
+        actor = build_worker(ctx, name)
         await actor.start()
         stop = anyio.Event()
         async with anyio.create_task_group() as tg:
@@ -129,5 +138,7 @@ async def run_worker(config: Config, name: str) -> None:
             tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
-            await actor.stop(config.workers.stop_deadline_s)
+            if actor is not None:
+                await actor.stop(config.workers.stop_deadline_s)
+            await stack.aclose()
             await bus.close()

@@ -8,19 +8,15 @@ message of an :class:`~nbamcp.endpoints.Event` with the event's dedup id.
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TypeVar
 
 import msgspec
 
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
-from nbamcp.bus.durable import DurableConsumer, DurableStream, PublishAck, StreamSettings
+from nbamcp.bus.durable import DurableStream, PublishAck, StreamSettings
 from nbamcp.config import Config
 from nbamcp.endpoints import Event
-from nbamcp.errors import BusClosed, InvalidSubject
+from nbamcp.errors import InvalidSubject
 from nbamcp.messages import encode
 from nbamcp.subjects import EVENTS_ALL
 
@@ -61,87 +57,9 @@ async def publish_durable(
     return await stream.publish(event.subject, encode(msg), headers=headers, msg_id=msg_id)
 
 
-# ---- one stream per bus ---------------------------------------------------------------------------
-@dataclass(slots=True)
-class _Shared:
-    bus: Bus  # held so that id(bus) cannot be reused while the entry lives
-    stream: DurableStream
-    refs: int = 0
-
-
-_shared: dict[int, _Shared] = {}
-# One lock per event loop (tests run many loops; a lock is bound to one).
-_open_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-class StreamHandle:
-    """One user's handle on the stream shared by every actor of a bus; ``close`` releases it."""
-
-    def __init__(self, key: int, stream: DurableStream) -> None:
-        self._key = key
-        self._stream: DurableStream | None = stream
-
-    def _get(self) -> DurableStream:
-        if self._stream is None:
-            raise BusClosed("this durable stream handle was closed")
-        return self._stream
-
-    @property
-    def kind(self) -> str:
-        return self._get().kind
-
-    @property
-    def settings(self) -> StreamSettings:
-        return self._get().settings
-
-    async def publish(
-        self,
-        subject: str,
-        data: bytes,
-        *,
-        headers: Mapping[str, str] | None = None,
-        msg_id: str | None = None,
-    ) -> PublishAck:
-        return await self._get().publish(subject, data, headers=headers, msg_id=msg_id)
-
-    async def consumer(self, name: str, filter: str | None = None) -> DurableConsumer:
-        return await self._get().consumer(name, filter)
-
-    async def close(self) -> None:
-        if self._stream is None:
-            return
-        self._stream = None
-        shared = _shared.get(self._key)
-        if shared is None:
-            return
-        shared.refs -= 1
-        if shared.refs <= 0:
-            del _shared[self._key]
-            await shared.stream.close()
-
-
-async def open_durable(bus: Bus, config: Config) -> StreamHandle:
-    """The durable stream of ``bus``: JetStream on NATS, the SQLite outbox in process.
-
-    Every actor of one process calls this with the same bus and gets a handle
-    on ONE stream (the in-process consumers must see the publishes of the
-    same outbox object); each closes its own handle in ``on_stop``.
-    """
-    loop = asyncio.get_running_loop()
-    lock = _open_locks.get(loop)
-    if lock is None:
-        lock = _open_locks[loop] = asyncio.Lock()
-    async with lock:
-        key = id(bus)
-        shared = _shared.get(key)
-        if shared is None or shared.bus is not bus:
-            stream = await _build(bus, config)
-            shared = _shared[key] = _Shared(bus=bus, stream=stream)
-        shared.refs += 1
-        return StreamHandle(key, shared.stream)
-
-
-async def _build(bus: Bus, config: Config) -> DurableStream:
+async def open_events(bus: Bus, config: Config) -> DurableStream:
+    """The durable event stream of a process: JetStream on NATS, the SQLite outbox of the home
+    in process (one per process: the launcher opens it and hands it to every worker)."""
     settings = settings_from(config)
     if bus.kind == "nats":
         from nbamcp.bus.durable_jetstream import JetStreamEvents

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import msgspec
 import pytest
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from nbamcp.actor import Actor, Context, Route
+from nbamcp.actor import Actor, Context, Delivery, DurableRoute, Route, WorkerContext, open_context
 from nbamcp.bus import REQUEST_ID_HEADER, InMemoryBus, Msg
+from nbamcp.config import Config, PathsConfig, WorkersConfig
 from nbamcp.endpoints import Endpoint, Event
-from nbamcp.errors import NotFound
+from nbamcp.errors import NotFound, Unavailable
 from nbamcp.messages import ErrorReply, HealthPing, HealthReport, Message, decode, encode
+from workers import WORKERS, build_worker
 
 
 class Echo(Message, frozen=True):
@@ -41,8 +46,8 @@ ECHOED = Event("test.events", Echoed)
 class EchoActor(Actor):
     name = "echo"
 
-    def __init__(self, bus: InMemoryBus, **kw: object) -> None:
-        super().__init__(bus, **kw)  # type: ignore[arg-type]
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx)
         self.gates: dict[str, asyncio.Event] = {}
         self.running = 0
         self.max_running = 0
@@ -85,14 +90,28 @@ async def bus():
     await b.close()
 
 
+@pytest.fixture
+async def ctx(bus: InMemoryBus, tmp_path: Path) -> AsyncIterator[WorkerContext]:
+    async with open_context(bus, config_for(tmp_path)) as c:
+        yield c
+
+
+def config_for(home: Path, **workers: object) -> Config:
+    return Config(paths=PathsConfig(home=str(home)), workers=WorkersConfig(**workers))  # type: ignore[arg-type]
+
+
+def with_workers(ctx: WorkerContext, **workers: object) -> WorkerContext:
+    return dataclasses.replace(ctx, config=config_for(ctx.home, **workers))
+
+
 async def call(bus: InMemoryBus, req: msgspec.Struct, rid: str = "rid-1", timeout: float = 5) -> Reply:
     msg = await bus.request("test.echo", encode(req), timeout=timeout, headers={REQUEST_ID_HEADER: rid})
     assert msg.headers.get(REQUEST_ID_HEADER) == rid
     return decode(msg.data, Reply)  # type: ignore[arg-type]
 
 
-async def test_reply_and_request_id_flow_through_events(bus: InMemoryBus) -> None:
-    actor = EchoActor(bus)
+async def test_reply_and_request_id_flow_through_events(bus: InMemoryBus, ctx: WorkerContext) -> None:
+    actor = EchoActor(ctx)
     await actor.start()
     events: asyncio.Queue[Msg] = asyncio.Queue()
     await bus.subscribe("test.events", events.put)
@@ -104,8 +123,8 @@ async def test_reply_and_request_id_flow_through_events(bus: InMemoryBus) -> Non
     await actor.stop()
 
 
-async def test_malformed_message_gets_invalid_input(bus: InMemoryBus) -> None:
-    actor = EchoActor(bus)
+async def test_malformed_message_gets_invalid_input(bus: InMemoryBus, ctx: WorkerContext) -> None:
+    actor = EchoActor(ctx)
     await actor.start()
     for raw in (
         b"\xc1",
@@ -118,8 +137,8 @@ async def test_malformed_message_gets_invalid_input(bus: InMemoryBus) -> None:
     await actor.stop()
 
 
-async def test_errors_become_error_replies_with_request_id(bus: InMemoryBus) -> None:
-    actor = EchoActor(bus)
+async def test_errors_become_error_replies_with_request_id(bus: InMemoryBus, ctx: WorkerContext) -> None:
+    actor = EchoActor(ctx)
     await actor.start()
     known = await call(bus, Boom(kind="known"))
     assert known == ErrorReply(code="not_found", message="no such thing", details={"suggestions": "a, b"})
@@ -135,8 +154,8 @@ async def test_errors_become_error_replies_with_request_id(bus: InMemoryBus) -> 
     await actor.stop()
 
 
-async def test_concurrency_limit_holds(bus: InMemoryBus) -> None:
-    actor = EchoActor(bus, concurrency=3)
+async def test_concurrency_limit_holds(bus: InMemoryBus, ctx: WorkerContext) -> None:
+    actor = EchoActor(with_workers(ctx, concurrency=3))
     await actor.start()
     keys = [f"k{i}" for i in range(8)]
     calls = [asyncio.create_task(call(bus, Wait(key=k))) for k in keys]
@@ -155,8 +174,8 @@ async def test_concurrency_limit_holds(bus: InMemoryBus) -> None:
     await actor.stop()
 
 
-async def test_graceful_stop_finishes_inflight_then_closes(bus: InMemoryBus) -> None:
-    actor = EchoActor(bus)
+async def test_graceful_stop_finishes_inflight_then_closes(bus: InMemoryBus, ctx: WorkerContext) -> None:
+    actor = EchoActor(ctx)
     await actor.start()
     pending = asyncio.create_task(call(bus, Wait(key="slow")))
     async with asyncio.timeout(5):
@@ -173,8 +192,8 @@ async def test_graceful_stop_finishes_inflight_then_closes(bus: InMemoryBus) -> 
     assert actor.status == "stopped"
 
 
-async def test_stop_deadline_cancels_stragglers(bus: InMemoryBus) -> None:
-    actor = EchoActor(bus)
+async def test_stop_deadline_cancels_stragglers(bus: InMemoryBus, ctx: WorkerContext) -> None:
+    actor = EchoActor(ctx)
     await actor.start()
     pending = asyncio.create_task(call(bus, Wait(key="never"), timeout=5))
     async with asyncio.timeout(5):
@@ -184,8 +203,8 @@ async def test_stop_deadline_cancels_stragglers(bus: InMemoryBus) -> None:
     pending.cancel()
 
 
-async def test_health_answers_on_broadcast_and_named_subjects(bus: InMemoryBus) -> None:
-    actor = EchoActor(bus)
+async def test_health_answers_on_broadcast_and_named_subjects(bus: InMemoryBus, ctx: WorkerContext) -> None:
+    actor = EchoActor(ctx)
     await actor.start()
     for subject in ("nba.health", "nba.health.echo"):
         msg = await bus.request(subject, encode(HealthPing()), timeout=5)
@@ -193,3 +212,131 @@ async def test_health_answers_on_broadcast_and_named_subjects(bus: InMemoryBus) 
         assert report.name == "echo" and report.status == "ok" and report.bus == "memory"
         assert report.subjects == ["test.echo"]
     await actor.stop()
+
+
+# ---- resources, background tasks, durable routes, one stop deadline -------------------------------
+class Resource:
+    """Something an actor opens in on_start; records its closing."""
+
+    def __init__(self, name: str, closed: list[str]) -> None:
+        self.name = name
+        self._closed = closed
+
+    async def __aenter__(self) -> Resource:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._closed.append(self.name)
+
+
+class Owner(Actor):
+    """Opens two resources and a background task; ``fail_at`` makes on_start fail halfway."""
+
+    name = "owner"
+
+    def __init__(self, ctx: WorkerContext, *, fail_at: str = "", slow_stop_s: float = 0.0) -> None:
+        super().__init__(ctx)
+        self.closed: list[str] = []
+        self.fail_at = fail_at
+        self.slow_stop_s = slow_stop_s
+        self.batches: list[list[str]] = []
+        self.task_cancelled = asyncio.Event()
+
+    def durable_routes(self) -> list[DurableRoute]:
+        return [DurableRoute([NOTES], "owner", self.on_notes, batch_size=10, max_delay_s=0.01)]
+
+    async def on_start(self) -> None:
+        await self.enter(Resource("db", self.closed))
+        if self.fail_at == "after-db":
+            raise Unavailable("the model is missing")
+        self.close_with(self._close_session)
+        self.spawn(self._forever(), name="forever")
+
+    async def _close_session(self) -> None:
+        self.closed.append("session")
+
+    async def _forever(self) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.task_cancelled.set()
+            raise
+
+    async def on_notes(self, batch: list[Delivery[Note]]) -> None:
+        self.batches.append([d.event.text for d in batch])
+
+    async def on_stop(self) -> None:
+        # A flush that would take longer than the deadline leaves: remaining_s() says how long it has.
+        await asyncio.sleep(min(self.slow_stop_s, self.remaining_s()))
+        self.closed.append("flushed")
+
+
+class Note(Message, frozen=True):
+    text: str
+
+
+NOTES = Event("nba.events.note", Note, durable=True)
+
+
+async def test_resources_close_in_reverse_after_the_flush(ctx: WorkerContext) -> None:
+    actor = Owner(ctx)
+    await actor.start()
+    await actor.stop()
+    assert actor.closed == ["flushed", "session", "db"]
+    assert actor.task_cancelled.is_set() and actor.status == "stopped"
+
+
+async def test_a_start_failing_halfway_closes_what_it_opened(ctx: WorkerContext) -> None:
+    actor = Owner(ctx, fail_at="after-db")
+    with pytest.raises(Unavailable, match="model is missing"):
+        await actor.start()
+    assert actor.closed == ["flushed", "db"] and actor.status == "failed"
+    await actor.stop()  # nothing left to do, and no error
+    assert actor.closed == ["flushed", "db"]
+
+
+async def test_durable_routes_run_under_the_base(ctx: WorkerContext) -> None:
+    actor = Owner(ctx)
+    await actor.start()
+    try:
+        with capture_logs() as logs:
+            await ctx.events.publish(NOTES.subject, encode(Note(text="a")))
+            await ctx.events.publish(NOTES.subject, b"\xc1 not msgpack")
+            await ctx.events.publish(NOTES.subject, encode(Note(text="b")))
+            async with asyncio.timeout(10):
+                while sum(map(len, actor.batches)) < 2:
+                    await actor.consumers["owner"].wait_progress(10)
+        assert [t for b in actor.batches for t in b] == ["a", "b"]
+        assert (actor.handled, actor.failed) == (2, 1)
+        assert [e["seq"] for e in logs if e["event"] == "actor.bad_event"] == [2]
+    finally:
+        await actor.stop()
+    # Everything was settled: a new handle on the consumer gets nothing, the bad one included.
+    consumer = await ctx.events.consumer("owner", NOTES.subject)
+    assert await consumer.fetch(10, timeout=0.3) == []
+    await consumer.close()
+
+
+async def test_a_stop_takes_at_most_one_deadline(ctx: WorkerContext) -> None:
+    actor = Owner(with_workers(ctx, stop_deadline_s=0.5), slow_stop_s=30.0)
+    echo = EchoActor(with_workers(ctx, stop_deadline_s=0.5))
+    await actor.start()
+    await echo.start()
+    stuck = asyncio.create_task(call(echo.bus, Wait(key="never"), timeout=10))
+    async with asyncio.timeout(5):
+        await echo.entered.get()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    # In-flight work, a slow flush and a background task: all within the one deadline.
+    await asyncio.gather(actor.stop(), echo.stop())
+    assert loop.time() - started < 0.5 + 1.5  # the deadline, plus the cancellation grace at most
+    assert actor.closed == ["flushed", "session", "db"] and echo.finished == []
+    stuck.cancel()
+
+
+def test_the_factory_builds_every_worker_from_a_context(tmp_path: Path) -> None:
+    async def build() -> list[str]:
+        async with open_context(InMemoryBus(), config_for(tmp_path)) as c:
+            return [build_worker(c, name).name for name in WORKERS]
+
+    assert asyncio.run(build()) == list(WORKERS)

@@ -1,5 +1,7 @@
 """The workers: one module per actor, each a subclass of ``nbamcp.actor.Actor``.
 
+``build_worker(ctx, name)`` is the one factory: every worker is built from the
+process's context alone (its settings are its section of ``ctx.config``).
 Classes are imported lazily by name so that a process loads only the worker
 it runs (the inference worker's onnxruntime stays out of the stats worker).
 """
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING
 from nbamcp.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from nbamcp.actor import Actor
+    from nbamcp.actor import Actor, WorkerContext
 
 WORKERS: dict[str, str] = {
     "stats": "workers.stats:StatsWorker",
@@ -32,4 +34,10 @@ def worker_class(name: str) -> type[Actor]:
             f"unknown worker {name!r}; the workers are: {', '.join(sorted(WORKERS))}"
         ) from None
     module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    cls: type[Actor] = getattr(importlib.import_module(module), attr)
+    return cls
+
+
+def build_worker(ctx: WorkerContext, name: str) -> Actor:
+    """The worker ``name``, configured by ``ctx.config``."""
+    return worker_class(name)(ctx)

@@ -30,8 +30,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Callable
 
 import msgspec
 import numpy as np
@@ -39,9 +38,7 @@ import structlog
 from prometheus_client import Counter
 
 from nbamcp import endpoints as ep
-from nbamcp.actor import Actor, Context, Route
-from nbamcp.bus.base import Bus
-from nbamcp.config import CacheConfig, InferenceConfig
+from nbamcp.actor import Actor, Context, Route, WorkerContext
 from nbamcp.errors import Unavailable
 from nbamcp.messages import (
     CacheLookupReply,
@@ -63,9 +60,6 @@ from nbamcp.serving.models import alias_versions
 from nbamcp.serving.prediction_kv import PredictionKv
 from nbamcp.serving.scoring import baseline_scores, build_prediction, cache_key_for, prediction_events
 
-if TYPE_CHECKING:
-    from nbamcp.config import Config
-
 log = structlog.get_logger(__name__)
 
 HITS = Counter("nbamcp_prediction_cache_hits", "Prediction cache hits", ["level"])
@@ -76,35 +70,22 @@ class CacheWorker(Actor):
     name = "cache"
 
     def __init__(
-        self,
-        bus: Bus,
-        *,
-        store_path: Path,
-        registry_path: Path,
-        artifacts_dir: Path,
-        settings: CacheConfig | None = None,
-        inference: InferenceConfig | None = None,
-        today: Today = dt.date.today,
-        clock: Any = time.monotonic,
-        config: Config | None = None,
-        concurrency: int = 32,
-        stop_deadline_s: float = 10.0,
+        self, ctx: WorkerContext, *, today: Today = dt.date.today, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        super().__init__(bus, concurrency=concurrency, stop_deadline_s=stop_deadline_s)
-        self.store_path = Path(store_path)
-        self.registry_path = Path(registry_path)
-        self.artifacts_dir = Path(artifacts_dir)
-        self.settings = settings = settings or CacheConfig()
-        self.inference = inference = inference or InferenceConfig()
+        super().__init__(ctx)
+        config = ctx.config
+        self.store_path = config.store_path
+        self.registry_path = config.registry_path
+        self.artifacts_dir = config.artifacts_dir
+        self.settings = settings = config.cache
+        self.inference = inference = config.inference
         self._today = today
-        self.config = config
-        self.events = PredictionEventLog(bus)
+        self.events = PredictionEventLog(ctx.events)
         # value: (prediction, came through the shared KV level)
         self.lru: TtlLru[tuple[GamePrediction, bool]] = TtlLru(
             settings.max_entries, settings.ttl_s, clock=clock
         )
         self.kv: PredictionKv | None = None
-        self._following: asyncio.Task[None] | None = None
         self.live = LiveFeatures()
         self.aliases: dict[str, int] = {}
         self._idem_lookup: IdempotencyMap[CacheLookupReply] = IdempotencyMap(inference.idempotency_entries)
@@ -118,20 +99,6 @@ class CacheWorker(Actor):
         self.features_changed = asyncio.Event()
         self.models_changed = asyncio.Event()
 
-    @classmethod
-    def from_config(cls, bus: Bus, config: Config) -> Self:
-        return cls(
-            bus,
-            store_path=config.store_path,
-            registry_path=config.registry_path,
-            artifacts_dir=config.artifacts_dir,
-            settings=config.cache,
-            inference=config.inference,
-            config=config,
-            concurrency=config.workers.concurrency,
-            stop_deadline_s=config.workers.stop_deadline_s,
-        )
-
     def routes(self) -> list[Route]:
         return [
             Route(ep.PREDICT_LOOKUP, self.lookup),
@@ -144,21 +111,16 @@ class CacheWorker(Actor):
         ]
 
     async def on_start(self) -> None:
-        await self.events.open(self.config)
         self.live = await build_live_features(self.store_path)
         self.aliases = await alias_versions(self.registry_path, self.artifacts_dir, self.inference.model_name)
         if self.bus.kind == "nats" and self.settings.kv_bucket:
             self.kv = await PredictionKv.open(self.bus, self.settings.kv_bucket, ttl_s=self.settings.ttl_s)
             if self.kv is not None:
-                self._following = asyncio.create_task(self.kv.follow(self._from_kv, self._gone_from_kv))
+                self.close_with(self.kv.close)
+                self.spawn(self.kv.follow(self._from_kv, self._gone_from_kv), name="kv-follow")
 
     async def on_stop(self) -> None:
-        await self.events.close()
-        if self.kv is not None:
-            await self.kv.close()
-        if self._following is not None:
-            self._following.cancel()
-            await asyncio.gather(self._following, return_exceptions=True)
+        await self.events.flush(self.remaining_s())
 
     def _from_kv(self, key: str, prediction: GamePrediction, age_s: float) -> None:
         remaining = self.settings.ttl_s - age_s

@@ -22,15 +22,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 import structlog
 
 from nbamcp import endpoints as ep
-from nbamcp.actor import Actor, Context, Route
-from nbamcp.bus.base import Bus
-from nbamcp.config import InferenceConfig
+from nbamcp.actor import Actor, Context, Route, WorkerContext
 from nbamcp.errors import NbaError, Unavailable
 from nbamcp.messages import (
     CachedPrediction,
@@ -58,7 +55,6 @@ from nbamcp.serving.scoring import RowScore, build_prediction, cache_key_for, pr
 if TYPE_CHECKING:
     import numpy as np
 
-    from nbamcp.config import Config
 
 log = structlog.get_logger(__name__)
 
@@ -66,27 +62,15 @@ log = structlog.get_logger(__name__)
 class InferenceWorker(Actor):
     name = "inference"
 
-    def __init__(
-        self,
-        bus: Bus,
-        *,
-        store_path: Path,
-        registry_path: Path,
-        artifacts_dir: Path,
-        settings: InferenceConfig | None = None,
-        today: Today = dt.date.today,
-        config: Config | None = None,
-        concurrency: int = 32,
-        stop_deadline_s: float = 10.0,
-    ) -> None:
-        super().__init__(bus, concurrency=concurrency, stop_deadline_s=stop_deadline_s)
-        self.store_path = Path(store_path)
-        self.registry_path = Path(registry_path)
-        self.artifacts_dir = Path(artifacts_dir)
-        self.settings = settings = settings or InferenceConfig()
+    def __init__(self, ctx: WorkerContext, *, today: Today = dt.date.today) -> None:
+        super().__init__(ctx)
+        config = ctx.config
+        self.store_path = config.store_path
+        self.registry_path = config.registry_path
+        self.artifacts_dir = config.artifacts_dir
+        self.settings = settings = config.inference
         self._today = today
-        self.config = config
-        self.events = PredictionEventLog(bus)
+        self.events = PredictionEventLog(ctx.events)
         self.models = ModelSet()
         self.live = LiveFeatures()
         self.batcher: MicroBatcher[np.ndarray, RowScore] = MicroBatcher(
@@ -102,19 +86,6 @@ class InferenceWorker(Actor):
         self.models_changed = asyncio.Event()
         self.features_changed = asyncio.Event()
 
-    @classmethod
-    def from_config(cls, bus: Bus, config: Config) -> Self:
-        return cls(
-            bus,
-            store_path=config.store_path,
-            registry_path=config.registry_path,
-            artifacts_dir=config.artifacts_dir,
-            settings=config.inference,
-            config=config,
-            concurrency=config.workers.concurrency,
-            stop_deadline_s=config.workers.stop_deadline_s,
-        )
-
     def routes(self) -> list[Route]:
         return [
             Route(ep.PREDICT, self.predict),
@@ -123,7 +94,6 @@ class InferenceWorker(Actor):
         ]
 
     async def on_start(self) -> None:
-        await self.events.open(self.config)
         self.live = await build_live_features(self.store_path)
         await self._reload("start")
         log.info(
@@ -233,7 +203,7 @@ class InferenceWorker(Actor):
             self.features_changed = asyncio.Event()
 
     async def on_stop(self) -> None:
-        await self.events.close()
+        await self.events.flush(self.remaining_s())
 
     def health_detail(self) -> dict[str, str]:
         m = self.models
@@ -247,7 +217,6 @@ class InferenceWorker(Actor):
             "reloads": str(self.reloads),
             "reload_error": self.reload_error,
             "idempotent_replays": str(self._idem.replays),
-            "events": f"{self.events.published} published, {self.events.lost} lost"
-            + (" (durable)" if self.events.durable else ""),
+            "events": f"{self.events.published} published, {self.events.lost} lost",
             **self.batcher.stats(),
         }

@@ -19,14 +19,13 @@ cannot be read yet sends the results event back for a later retry.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import structlog
 
 from nbamcp import endpoints as ep
-from nbamcp.actor import Actor, Context, Route
-from nbamcp.bus.base import Bus
+from nbamcp.actor import Actor, Context, Delivery, DurableRoute, Route, WorkerContext
 from nbamcp.bus.durable import DurableMsg
 from nbamcp.errors import NotFound, Unavailable
 from nbamcp.messages import (
@@ -38,14 +37,11 @@ from nbamcp.messages import (
     OfflineMetrics,
     PredictionEvent,
     RealizedMetrics,
-    decoder_for,
 )
-from nbamcp.predlog.batching import BatchLoop
 from nbamcp.predlog.outcomes import OutcomeBook
 from nbamcp.predlog.predictions import event_problem
 from nbamcp.predlog.results import read_results
-from nbamcp.streams import StreamHandle, open_durable
-from nbamcp.subjects import EVENTS_ALL, EVENTS_GAMES, EVENTS_PREDICTION
+from nbamcp.subjects import EVENTS_ALL
 
 if TYPE_CHECKING:
     from nbamcp.config import Config
@@ -56,6 +52,14 @@ log = structlog.get_logger(__name__)
 CONSUMER = "monitor"
 
 
+def _problem(event: PredictionEvent | GamesIngested) -> str | None:
+    if isinstance(event, PredictionEvent):
+        return event_problem(event)
+    if not (event.game_ids or (event.date_from and event.date_to)):
+        return "GamesIngested names no games and no date range"
+    return None
+
+
 def traffic_mode(config: Config) -> str:
     """How the inference worker splits traffic (``[inference] traffic``): "shadow" or "champion"."""
     return config.inference.traffic
@@ -64,106 +68,55 @@ def traffic_mode(config: Config) -> str:
 class MonitorWorker(Actor):
     name = "monitor"
 
-    def __init__(
-        self, bus: Bus, *, config: Config, concurrency: int = 32, stop_deadline_s: float = 10.0
-    ) -> None:
-        super().__init__(bus, concurrency=concurrency, stop_deadline_s=stop_deadline_s)
-        self.config = config
-        self._pred_decoder = decoder_for(PredictionEvent)
-        self._games_decoder = decoder_for(GamesIngested)
-        self._stream: StreamHandle | None = None
-        self.book: OutcomeBook | None = None
-        self.loop: BatchLoop | None = None
+    book: OutcomeBook
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx)
         self._registry: ModelRegistry | None = None
         self.resolved = 0
         self.bad = 0
 
-    @classmethod
-    def from_config(cls, bus: Bus, config: Config) -> Self:
-        return cls(
-            bus,
-            config=config,
-            concurrency=config.workers.concurrency,
-            stop_deadline_s=config.workers.stop_deadline_s,
-        )
-
     def routes(self) -> list[Route]:
         return [Route(ep.MONITOR_STATUS, self.on_status)]
 
-    async def on_start(self) -> None:
-        try:
-            self.book = await OutcomeBook.open(self.config.monitor_path)
-            self._stream = await open_durable(self.bus, self.config)
-            consumer = await self._stream.consumer(CONSUMER, EVENTS_ALL)
-        except BaseException:
-            await self.on_stop()
-            raise
-        self.loop = BatchLoop(
-            consumer,
-            self.handle_batch,
-            batch_size=self.config.monitor.batch_size,
-            max_delay_s=self.config.monitor.max_delay_s,
-            name=self.name,
-        )
-        self.loop.start()
+    def durable_routes(self) -> list[DurableRoute]:
+        s = self.config.monitor
+        # One consumer of both events: a result always finds the predictions published before it.
+        route = DurableRoute(
+            [ep.PREDICTION_EVENTS, ep.GAMES_INGESTED], CONSUMER, self.handle_batch,
+            batch_size=s.batch_size, max_delay_s=s.max_delay_s, filter=EVENTS_ALL,
+        )  # fmt: skip
+        return [route]
 
-    async def on_stop(self) -> None:
-        if self.loop is not None:
-            await self.loop.stop(self._stop_deadline_s)
-            await self.loop.consumer.close()
-            self.loop = None
-        if self._stream is not None:
-            await self._stream.close()
-            self._stream = None
-        if self.book is not None:
-            await self.book.close()
-            self.book = None
+    async def on_start(self) -> None:
+        self.book = await OutcomeBook.open(self.config.monitor_path)
+        self.close_with(self.book.close)
+        self.close_with(self._close_registry)
+
+    async def _close_registry(self) -> None:
         if self._registry is not None:
             await self._registry.close()
             self._registry = None
 
     # ---- the feedback join -----------------------------------------------------------------------
-    async def handle_batch(self, batch: list[DurableMsg]) -> None:
+    async def handle_batch(self, batch: list[Delivery[PredictionEvent | GamesIngested]]) -> None:
         """Apply a batch in stream order: predictions are stored before a later result is joined."""
-        assert self.book is not None
         predictions: list[PredictionEvent] = []
-        for m in batch:
-            if m.subject == EVENTS_PREDICTION:
-                event = self._decode(m, self._pred_decoder)
-                if isinstance(event, PredictionEvent):
-                    predictions.append(event)
-                    continue
-                if event is not None:
-                    await self._bad(m, event)
-            elif m.subject == EVENTS_GAMES:
-                results = self._decode(m, self._games_decoder)
-                if isinstance(results, GamesIngested):
-                    await self.book.add_predictions(predictions)
-                    predictions = []
-                    await self._join(m, results)
-                elif results is not None:
-                    await self._bad(m, results)
-            # Other nba.events.* subjects are not the monitor's business: acked with the batch.
+        for d in batch:
+            problem = _problem(d.event)
+            if problem is not None:
+                self.bad += 1
+                log.warning("monitor.bad_event", seq=d.msg.seq, subject=d.msg.subject, error=problem)
+                await d.msg.term()
+            elif isinstance(d.event, PredictionEvent):
+                predictions.append(d.event)
+            else:
+                await self.book.add_predictions(predictions)
+                predictions = []
+                await self._join(d.msg, d.event)
         await self.book.add_predictions(predictions)
 
-    def _decode(self, m: DurableMsg, decoder: Any) -> Any:
-        try:
-            event = decoder.decode(m.data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return f"malformed event on {m.subject}: {exc}"
-        if isinstance(event, PredictionEvent):
-            return event_problem(event) or event
-        if isinstance(event, GamesIngested) and not (event.game_ids or (event.date_from and event.date_to)):
-            return "GamesIngested names no games and no date range"
-        return event
-
-    async def _bad(self, m: DurableMsg, problem: str) -> None:
-        self.bad += 1
-        log.warning("monitor.bad_event", seq=m.seq, subject=m.subject, error=problem)
-        await m.term()
-
     async def _join(self, m: DurableMsg, event: GamesIngested) -> None:
-        assert self.book is not None
         try:
             games = await read_results(
                 self.config.store_path,
@@ -188,7 +141,6 @@ class MonitorWorker(Actor):
 
     # ---- status ----------------------------------------------------------------------------------
     async def on_status(self, req: MonitorStatusRequest, ctx: Context) -> MonitorStatus:
-        assert self.book is not None
         models, registry_state = await self._models(req.model_name)
         roles = {
             (m.name, v.version): role
@@ -252,13 +204,10 @@ class MonitorWorker(Actor):
         return out, "ok"
 
     def health_detail(self) -> dict[str, str]:
-        detail = {
-            "resolved": str(self.resolved),
-            "bad_events": str(self.bad),
-            "stream": self._stream.kind if self._stream else "closed",
-        }
-        if self.loop is not None:
-            detail |= {"batches": str(self.loop.batches), "last_seq": str(self.loop.last_seq)}
+        detail = {"resolved": str(self.resolved), "bad_events": str(self.bad), "stream": self.ctx.events.kind}
+        loop = self.consumers.get(CONSUMER)
+        if loop is not None:
+            detail |= {"batches": str(loop.batches), "last_seq": str(loop.last_seq)}
         return detail
 
 

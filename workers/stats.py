@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import structlog
 
 from nbamcp import endpoints as ep
-from nbamcp.actor import Actor, Context, Route
-from nbamcp.bus import Bus
-from nbamcp.config import Config
+from nbamcp.actor import Actor, Context, Route, WorkerContext
 from nbamcp.data import queries as q
 from nbamcp.data.charts import render_rating_chart
 from nbamcp.data.ingest.runner import ingest_paths
@@ -47,7 +44,7 @@ from nbamcp.messages import (
     TeamsRequest,
 )
 from nbamcp.ml.ratings import RATING_METHOD, rating_series
-from nbamcp.streams import StreamHandle, open_durable, publish_durable
+from nbamcp.streams import publish_durable
 
 log = structlog.get_logger(__name__)
 
@@ -68,41 +65,14 @@ def ingest_reply(report: IngestReport) -> IngestReply:
 class StatsWorker(Actor):
     name = "stats"
 
-    def __init__(
-        self,
-        bus: Bus,
-        *,
-        store_path: Path,
-        data_dir: Path,
-        ingest_roots: list[Path],
-        auto_ingest: bool = True,
-        config: Config | None = None,
-        **kw: Any,
-    ) -> None:
-        super().__init__(bus, **kw)
-        # New results go out on the durable stream (JetStream / the SQLite
-        # outbox), so the feedback join and the features never miss a game.
-        self._config = config or Config()
-        self._events: StreamHandle | None = None
-        self.store_path = store_path
-        self.data_dir = data_dir
-        self.ingest_roots = [p.resolve() for p in ingest_roots]
-        self.auto_ingest = auto_ingest
-        self._store: Store | None = None
-
-    @classmethod
-    def from_config(cls, bus: Bus, config: Config) -> StatsWorker:
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx)
+        config = ctx.config
+        self.store_path = config.store_path
+        self.data_dir = config.data_dir
         roots = [config.data_dir, config.home, *(Path(p).expanduser() for p in config.stats.ingest_roots)]
-        return cls(
-            bus,
-            store_path=config.store_path,
-            data_dir=config.data_dir,
-            ingest_roots=roots,
-            auto_ingest=config.stats.auto_ingest,
-            config=config,
-            concurrency=config.workers.concurrency,
-            stop_deadline_s=config.workers.stop_deadline_s,
-        )
+        self.ingest_roots = [p.resolve() for p in roots]
+        self._store: Store | None = None
 
     @property
     def store(self) -> Store:
@@ -111,23 +81,15 @@ class StatsWorker(Actor):
         return self._store
 
     async def on_start(self) -> None:
-        self._events = await open_durable(self.bus, self._config)
         self._store = await open_store(self.store_path)
+        self.close_with(self._store.close)
         row = await self._store.fetchone("SELECT count(*) FROM games")
-        if row and row[0] == 0 and self.auto_ingest:
+        if row and row[0] == 0 and self.config.stats.auto_ingest:
             if self.data_dir.is_dir():
                 report = await ingest_paths(self._store, [self.data_dir])
                 log.info("stats.auto_ingest", data_dir=str(self.data_dir), summary=report.summary)
             else:
                 log.warning("stats.no_data", data_dir=str(self.data_dir), hint="set NBAMCP_DATA_DIR")
-
-    async def on_stop(self) -> None:
-        if self._events is not None:
-            await self._events.close()
-            self._events = None
-        if self._store is not None:
-            await self._store.close()
-            self._store = None
 
     def health_detail(self) -> dict[str, str]:
         return {"store": str(self.store_path)}
@@ -228,6 +190,4 @@ class StatsWorker(Actor):
             teams = sorted({r["home"] for r in rows} | {r["away"] for r in rows})
             dates = sorted(r["date"] for r in rows)
             event = GamesIngested(game_ids=chunk, teams=teams, date_from=dates[0], date_to=dates[-1])
-            if self._events is None:
-                raise Unavailable("the durable event stream is not open")
-            await publish_durable(self._events, ep.GAMES_INGESTED, event, request_id=ctx.request_id)
+            await publish_durable(self.ctx.events, ep.GAMES_INGESTED, event, request_id=ctx.request_id)

@@ -37,16 +37,14 @@ import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
 
 from nbamcp import endpoints as ep
-from nbamcp.actor import Actor, Context, Route
-from nbamcp.bus.base import REQUEST_ID_HEADER, Bus, Msg, Subscription
-from nbamcp.config import TrainerConfig
+from nbamcp.actor import Actor, Context, Route, WorkerContext
+from nbamcp.bus.base import REQUEST_ID_HEADER, Msg, Subscription
 from nbamcp.data.games import GameRow, read_played_games
 from nbamcp.errors import ErrorCode, InvalidInput, NbaError, NotFound, Unavailable
 from nbamcp.log import bind_request
@@ -78,7 +76,7 @@ from nbamcp.ml.registry import ModelRegistry
 from nbamcp.ml.train import Budget, TrainingCancelled, train
 
 if TYPE_CHECKING:
-    from nbamcp.config import Config
+    pass
 
 log = structlog.get_logger(__name__)
 
@@ -135,40 +133,19 @@ class Job:
 class TrainerWorker(Actor):
     name = "trainer"
 
-    def __init__(
-        self,
-        bus: Bus,
-        *,
-        store_path: Path,
-        registry_path: Path,
-        artifacts_dir: Path,
-        settings: TrainerConfig | None = None,
-        concurrency: int = 32,
-        stop_deadline_s: float = 10.0,
-    ) -> None:
-        super().__init__(bus, concurrency=concurrency, stop_deadline_s=stop_deadline_s)
-        self.store_path = Path(store_path)
-        self.registry_path = Path(registry_path)
-        self.artifacts_dir = Path(artifacts_dir)
-        self.settings = settings or TrainerConfig()
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx)
+        config = ctx.config
+        self.store_path = config.store_path
+        self.registry_path = config.registry_path
+        self.artifacts_dir = config.artifacts_dir
+        self.settings = config.trainer
         self._registry: ModelRegistry | None = None
         self.current: Job | None = None  # the running job (or one being checked before it starts)
         self.recent: deque[Job] = deque()
         self.auto_task: asyncio.Task[None] | None = None
         self._control_decoder = decoder_for(TrainCancel | TrainStatusRequest)
         self.jobs_done = 0
-
-    @classmethod
-    def from_config(cls, bus: Bus, config: Config) -> Self:
-        return cls(
-            bus,
-            store_path=config.store_path,
-            registry_path=config.registry_path,
-            artifacts_dir=config.artifacts_dir,
-            settings=config.trainer,
-            concurrency=config.workers.concurrency,
-            stop_deadline_s=config.workers.stop_deadline_s,
-        )
 
     def routes(self) -> list[Route]:
         return [
@@ -187,9 +164,10 @@ class TrainerWorker(Actor):
 
     async def on_start(self) -> None:
         self._registry = await ModelRegistry.open(self.registry_path, self.artifacts_dir)
+        self.close_with(self._registry.close)
         if self.settings.auto_train:
             # In the background: the worker answers (and can be stopped) while the store is read.
-            self.auto_task = asyncio.create_task(self._auto_train("start"))
+            self.auto_task = self.spawn(self._auto_train("start"), name="auto-train")
 
     async def on_stop(self) -> None:
         if self.auto_task is not None:
@@ -198,16 +176,13 @@ class TrainerWorker(Actor):
         job = self.current
         if job is not None and job.task is not None:
             job.cancel.set()  # the thread stops before its next fit
-            _, pending = await asyncio.wait({job.task}, timeout=self._stop_deadline_s)
+            _, pending = await asyncio.wait({job.task}, timeout=self.remaining_s())
             if pending:
                 log.warning("trainer.stop.job_still_running", job_id=job.id)
         for old in [*self.recent, *([job] if job else [])]:
             if old.control is not None:
                 await old.control.unsubscribe()
                 old.control = None
-        if self._registry is not None:
-            await self._registry.close()
-            self._registry = None
 
     def health_detail(self) -> dict[str, str]:
         detail = {"registry": str(self.registry_path), "jobs_done": str(self.jobs_done)}
@@ -254,7 +229,7 @@ class TrainerWorker(Actor):
         except BaseException:
             self.current = None
             raise
-        job.task = asyncio.create_task(self._run_job(job, games, train_seasons, valid, budget))
+        job.task = self.spawn(self._run_job(job, games, train_seasons, valid, budget), name=f"job-{job_id}")
         log.info(
             "trainer.job_started",
             job_id=job_id,
@@ -398,7 +373,7 @@ class TrainerWorker(Actor):
             and self.current is None
             and (self.auto_task is None or self.auto_task.done())
         ):
-            self.auto_task = asyncio.create_task(self._auto_train("new games"))
+            self.auto_task = self.spawn(self._auto_train("new games"), name="auto-train")
 
     async def _auto_train(self, why: str) -> None:
         name = self.settings.model_name

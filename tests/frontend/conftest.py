@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,9 @@ import anyio
 import pytest
 from mcp import Client
 
+from nbamcp.actor import open_context
 from nbamcp.bus import InMemoryBus
-from nbamcp.config import Config
+from nbamcp.config import Config, PathsConfig, StatsConfig
 from nbamcp.frontend.app import build_server
 from nbamcp.frontend.gateway import Gateway
 from workers.stats import StatsWorker
@@ -37,24 +38,24 @@ def stats_home(tmp_path: Path, ingested_store: Path) -> Path:
 async def served(home: Path, data_dir: Path, *, workers: bool = True) -> AsyncIterator[Client]:
     """A client of the real server; with ``workers``, the real stats worker behind it."""
     bus = InMemoryBus()
-    worker = StatsWorker(
-        bus,
-        store_path=home / "store.sqlite",
-        data_dir=data_dir,
-        ingest_roots=[data_dir, home],
-        auto_ingest=False,
-    )
-    try:
+    async with AsyncExitStack() as stack:
         if workers:
+            ctx = await stack.enter_async_context(open_context(bus, stats_config(home, data_dir)))
+            worker = StatsWorker(ctx)
             with anyio.fail_after(WAIT):
                 await worker.start()
+            stack.push_async_callback(worker.stop, 5.0)
         gw = Gateway(bus, timeout_s=WAIT, expected_workers=["stats"] if workers else [])
         async with Client(build_server(gw, Config())) as client:
             yield client
-    finally:
-        with anyio.CancelScope(shield=True), anyio.fail_after(WAIT):
-            await worker.stop(5.0)
-            await bus.close()
+    await bus.close()
+
+
+def stats_config(home: Path, data_dir: Path) -> Config:
+    """The stats worker of ``home`` on ``data_dir``, without the first-start ingest."""
+    return Config(
+        paths=PathsConfig(home=str(home), data_dir=str(data_dir)), stats=StatsConfig(auto_ingest=False)
+    )
 
 
 def text(result: Any) -> str:

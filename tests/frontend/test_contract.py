@@ -191,29 +191,26 @@ async def test_a_raw_bus_client_meets_the_same_validation(stats_home: Path, data
     """The stats worker decodes the same Struct: a hostile message gets the MCP client's words."""
     import msgspec
 
+    from nbamcp.actor import open_context
     from nbamcp.bus import InMemoryBus
     from nbamcp.messages import ErrorReply, decode
+    from tests.frontend.conftest import stats_config
     from workers.stats import StatsWorker
 
     bus = InMemoryBus()
-    worker = StatsWorker(
-        bus,
-        store_path=stats_home / "store.sqlite",
-        data_dir=data_dir,
-        ingest_roots=[data_dir],
-        auto_ingest=False,
-    )
     raw = {"type": "FindPlayerRequest", "query": "a" * 100_000, "limit": True}
-    try:
-        with anyio.fail_after(WAIT):
-            await worker.start()
-            reply = await bus.request("nba.stats.find_player", msgspec.msgpack.encode(raw), timeout=WAIT)
-            async with served(stats_home, data_dir, workers=False) as client:
-                mcp = await client.call_tool("find_player", {"query": "a" * 100_000, "limit": True})
-    finally:
-        with anyio.CancelScope(shield=True):
-            await worker.stop(5.0)
-            await bus.close()
+    async with open_context(bus, stats_config(stats_home, data_dir)) as ctx:
+        worker = StatsWorker(ctx)
+        try:
+            with anyio.fail_after(WAIT):
+                await worker.start()
+                reply = await bus.request("nba.stats.find_player", msgspec.msgpack.encode(raw), timeout=WAIT)
+                async with served(stats_home, data_dir, workers=False) as client:
+                    mcp = await client.call_tool("find_player", {"query": "a" * 100_000, "limit": True})
+        finally:
+            with anyio.CancelScope(shield=True):
+                await worker.stop(5.0)
+    await bus.close()
     err = decode(reply.data, ErrorReply)
     assert err.code == "invalid_input" and err.details["param"] == "query"
     words = err.message.removesuffix("; in a message on nba.stats.find_player")

@@ -11,11 +11,11 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
+from nbamcp.actor import open_context
 from nbamcp.bus.durable_sqlite import SqliteEvents
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.config import Config, PathsConfig
 from nbamcp.errors import BusClosed, Unavailable
-from nbamcp.streams import open_durable
 from nbamcp.subjects import EVENTS_GAMES, EVENTS_PREDICTION
 from tests.predlog.conftest import TEST_SETTINGS
 
@@ -125,25 +125,16 @@ async def test_publish_after_close_is_refused(tmp_path: Path) -> None:
         await ev.publish(EVENTS_GAMES, b"late")
 
 
-async def test_actors_of_one_bus_share_one_outbox(tmp_path: Path) -> None:
+async def test_a_process_context_holds_one_outbox_in_its_home(tmp_path: Path) -> None:
     config = Config(paths=PathsConfig(home=str(tmp_path)))
-    bus = InMemoryBus()
-    producer = await open_durable(bus, config)
-    consumer_side = await open_durable(bus, config)
-    other_bus = await open_durable(InMemoryBus(), Config(paths=PathsConfig(home=str(tmp_path / "b"))))
-    try:
-        assert producer.kind == consumer_side.kind == "sqlite"
-        consumer = await consumer_side.consumer("c", EVENTS_GAMES)
-        await producer.publish(EVENTS_GAMES, b"hello")
-        # The consumer's handle wakes on the producer's publish: same outbox object.
+    async with open_context(InMemoryBus(), config) as ctx:
+        assert ctx.events.kind == "sqlite" and config.events_path.exists()
+        consumer = await ctx.events.consumer("c", EVENTS_GAMES)
+        await ctx.events.publish(EVENTS_GAMES, b"hello")
         async with asyncio.timeout(5):
             [m] = await consumer.fetch(1, timeout=5.0)
         assert m.data == b"hello"
         await consumer.close()
-        await producer.close()
-        await consumer_side.publish(EVENTS_GAMES, b"still open")  # the other handle keeps it alive
-    finally:
-        await consumer_side.close()
-        await other_bus.close()
+    # Closed with the context (the launcher's process ends).
     with pytest.raises(BusClosed):
-        await producer.publish(EVENTS_GAMES, b"closed handle")
+        await ctx.events.publish(EVENTS_GAMES, b"closed")

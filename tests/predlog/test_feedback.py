@@ -19,7 +19,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from nbamcp import endpoints as ep
+from nbamcp.actor import open_context
 from nbamcp.bus.base import Bus
+from nbamcp.bus.durable import DurableStream
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.bus.nats import NatsBus
 from nbamcp.config import Config, EventsConfig, MonitorConfig, PathsConfig, PredlogConfig
@@ -34,7 +36,7 @@ from nbamcp.messages import (
 )
 from nbamcp.predlog.outcomes import OutcomeBook
 from nbamcp.predlog.results import read_results
-from nbamcp.streams import StreamHandle, open_durable, publish_durable
+from nbamcp.streams import publish_durable
 from nbamcp.subjects import EVENTS_GAMES, EVENTS_PREDICTION, MONITOR_STATUS
 from tests.predlog.realgames import Game, event_for, ingest_and_announce, ingest_rows, on_dates, to_games
 from workers.monitor import MonitorWorker
@@ -47,7 +49,7 @@ DAY1, DAY2 = "2023-01-15", "2023-01-16"
 class Loop:
     config: Config
     bus: Bus
-    events: StreamHandle
+    events: DurableStream
     monitor: MonitorWorker
     predlog: PredlogWorker
     workdir: Path
@@ -59,10 +61,9 @@ class Loop:
         return reply
 
     async def until_resolved(self, n: int, within_s: float = 20.0) -> None:
-        assert self.monitor.loop is not None
         async with asyncio.timeout(within_s):
             while self.monitor.resolved < n:
-                await self.monitor.loop.wait_progress(within_s)
+                await self.monitor.consumers["monitor"].wait_progress(within_s)
 
 
 def config_for(home: Path, data_dir: Path) -> Config:
@@ -81,18 +82,17 @@ async def loop(request: pytest.FixtureRequest, tmp_path: Path, data_dir: Path) -
         bus: Bus = InMemoryBus()
     else:
         bus = await NatsBus.connect(request.getfixturevalue("nats_server").url, drain_timeout=0.5)
-    monitor = MonitorWorker.from_config(bus, config)
-    predlog = PredlogWorker.from_config(bus, config)
-    await monitor.start()
-    await predlog.start()
-    events = await open_durable(bus, config)
-    try:
-        yield Loop(config, bus, events, monitor, predlog, tmp_path / "csv")
-    finally:
-        await events.close()
-        await predlog.stop()
-        await monitor.stop()
-        await bus.close()
+    async with open_context(bus, config) as ctx:
+        monitor = MonitorWorker(ctx)
+        predlog = PredlogWorker(ctx)
+        await monitor.start()
+        await predlog.start()
+        try:
+            yield Loop(config, bus, ctx.events, monitor, predlog, tmp_path / "csv")
+        finally:
+            await predlog.stop()
+            await monitor.stop()
+    await bus.close()
 
 
 async def predict(loop: Loop, games: list[Game], tag: str) -> int:
@@ -144,7 +144,7 @@ async def test_predict_ingest_predict_is_a_loop(loop: Loop, data_dir: Path) -> N
     n2 = await predict(loop, day2, "d2")
     async with asyncio.timeout(10):
         while (st := await loop.status()).pending < n2:
-            await loop.monitor.loop.wait_progress(10)  # type: ignore[union-attr]
+            await loop.monitor.consumers["monitor"].wait_progress(10)
     assert st.pending == n2
     # ...until they are ingested.
     await ingest_and_announce(loop.events, loop.config.store_path, header, rows2, loop.workdir, "day2")
@@ -164,10 +164,9 @@ async def test_predict_ingest_predict_is_a_loop(loop: Loop, data_dir: Path) -> N
     assert (model.first_game, model.last_game) == (DAY1, DAY2)
 
     # Every prediction reached the log too.
-    assert loop.predlog.plog is not None and loop.predlog.loop is not None
     async with asyncio.timeout(10):
         while loop.predlog.plog.rows < n1 + 1 + n2:
-            await loop.predlog.loop.wait_progress(10)
+            await loop.predlog.consumers["predlog"].wait_progress(10)
 
 
 async def test_results_that_cannot_be_read_yet_are_retried(loop: Loop, data_dir: Path) -> None:
@@ -180,7 +179,7 @@ async def test_results_that_cannot_be_read_yet_are_retried(loop: Loop, data_dir:
         await publish_durable(loop.events, ep.GAMES_INGESTED, event)
         async with asyncio.timeout(10):
             while not any(e["event"] == "monitor.results_unavailable" for e in logs):
-                await loop.monitor.loop.wait_progress(10)  # type: ignore[union-attr]
+                await loop.monitor.consumers["monitor"].wait_progress(10)
     await ingest_rows(loop.config.store_path, header, rows, loop.workdir, "late")
     await loop.until_resolved(n)
     assert (await loop.status()).pending == 0
@@ -200,8 +199,10 @@ async def test_bad_events_do_not_stop_the_monitor(loop: Loop, data_dir: Path) ->
         n = await predict(loop, games, "ok")
         await ingest_and_announce(loop.events, loop.config.store_path, header, rows, loop.workdir, "ok")
         await loop.until_resolved(n)
-    assert loop.monitor.bad == 3
-    assert sum(e["event"] == "monitor.bad_event" for e in logs) == 3
+    # Two do not decode (the actor base drops them); one names no games.
+    assert (loop.monitor.failed, loop.monitor.bad) == (2, 1)
+    assert sum(e["event"] == "actor.bad_event" and e["actor"] == "monitor" for e in logs) == 2
+    assert sum(e["event"] == "monitor.bad_event" for e in logs) == 1
 
 
 async def test_unknown_model_name_is_a_clear_error(loop: Loop) -> None:

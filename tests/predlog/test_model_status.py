@@ -20,13 +20,15 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 from nbamcp import endpoints as ep
+from nbamcp.actor import open_context
+from nbamcp.bus.durable import DurableStream
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.config import Config, MonitorConfig, PathsConfig
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.status import render_status, status_tools
 from nbamcp.frontend.tooling import build_tool
 from nbamcp.messages import MonitorStatus
-from nbamcp.streams import StreamHandle, open_durable, publish_durable
+from nbamcp.streams import publish_durable
 from tests.predlog.realgames import event_for, ingest_and_announce, ingest_rows, on_dates, read_rows, to_games
 from workers.monitor import MonitorWorker
 
@@ -77,7 +79,7 @@ def status_server(gw: Gateway) -> MCPServer:
 
 class Rig:
     def __init__(
-        self, config: Config, bus: InMemoryBus, monitor: MonitorWorker, events: StreamHandle
+        self, config: Config, bus: InMemoryBus, monitor: MonitorWorker, events: DurableStream
     ) -> None:
         self.config = config
         self.bus = bus
@@ -94,15 +96,14 @@ async def rig(tmp_path: Path, trained_home: Path, data_dir: Path) -> AsyncIterat
         paths=PathsConfig(home=str(home), data_dir=str(data_dir)), monitor=MonitorConfig(max_delay_s=0.01)
     )
     bus = InMemoryBus()
-    monitor = MonitorWorker.from_config(bus, config)
-    await monitor.start()
-    events = await open_durable(bus, config)
-    try:
-        yield Rig(config, bus, monitor, events)
-    finally:
-        await events.close()
-        await monitor.stop()
-        await bus.close()
+    async with open_context(bus, config) as ctx:
+        monitor = MonitorWorker(ctx)
+        await monitor.start()
+        try:
+            yield Rig(config, bus, monitor, ctx.events)
+        finally:
+            await monitor.stop()
+    await bus.close()
 
 
 async def test_model_status_reports_aliases_offline_and_realized_metrics(rig: Rig, data_dir: Path) -> None:
@@ -114,10 +115,9 @@ async def test_model_status_reports_aliases_offline_and_realized_metrics(rig: Ri
         )
         await publish_durable(rig.events, ep.PREDICTION_EVENTS, event_for(g, f"r{i}", prob=0.55, version=2))
     await ingest_and_announce(rig.events, rig.config.store_path, header, rows, tmp_dir(rig), "day")
-    assert rig.monitor.loop is not None
     async with asyncio.timeout(20):
         while rig.monitor.resolved < 2 * len(games):
-            await rig.monitor.loop.wait_progress(20)
+            await rig.monitor.consumers["monitor"].wait_progress(20)
 
     async with Client(rig.server) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,14 +14,16 @@ import pytest
 from structlog.testing import capture_logs
 
 from nbamcp import endpoints as ep
+from nbamcp.actor import WorkerContext, open_context
 from nbamcp.bus.base import Bus
+from nbamcp.bus.durable import DurableStream
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.bus.nats import NatsBus
 from nbamcp.config import Config, EventsConfig, PathsConfig, PredlogConfig, load_config
 from nbamcp.errors import ConfigError, Unavailable
 from nbamcp.messages import GamesIngested, encode
 from nbamcp.predlog.predictions import PredictionLog
-from nbamcp.streams import StreamHandle, open_durable, publish_durable
+from nbamcp.streams import publish_durable
 from nbamcp.subjects import EVENTS_PREDICTION
 from tests.predlog.conftest import prediction
 from workers.predlog import CONSUMER, PredlogWorker
@@ -32,10 +35,15 @@ ACK_WAIT_S = 0.5
 class Rig:
     config: Config
     bus: Bus
-    events: StreamHandle  # the publishing side (the inference worker's role)
+    ctx: WorkerContext
+
+    @property
+    def events(self) -> DurableStream:
+        """The publishing side (the inference worker's role): the process's one stream."""
+        return self.ctx.events
 
     def worker(self) -> PredlogWorker:
-        return PredlogWorker.from_config(self.bus, self.config)
+        return PredlogWorker(self.ctx)
 
 
 def make_config(home: Path, **predlog: float) -> Config:
@@ -56,21 +64,21 @@ async def rig_factory(
     async def make(**predlog: float) -> Rig:
         bus: Bus = InMemoryBus() if not url else await NatsBus.connect(url, drain_timeout=0.5)
         config = make_config(tmp_path / "home", **predlog)
-        rig = Rig(config, bus, await open_durable(bus, config))
+        rig = Rig(config, bus, await stack.enter_async_context(open_context(bus, config)))
         made.append(rig)
         return rig
 
-    yield make  # type: ignore[misc]
-    for rig in made:
-        await rig.events.close()
-        await rig.bus.close()
+    async with AsyncExitStack() as stack:
+        yield make  # type: ignore[misc]
+        await stack.aclose()
+        for rig in made:
+            await rig.bus.close()
 
 
 async def until_rows(worker: PredlogWorker, n: int, within_s: float = 15.0) -> None:
-    assert worker.loop is not None and worker.plog is not None
     async with asyncio.timeout(within_s):
         while worker.plog.rows < n:
-            await worker.loop.wait_progress(within_s)
+            await worker.consumers[CONSUMER].wait_progress(within_s)
 
 
 async def read_rows(path: Path) -> list[dict[str, object]]:
@@ -90,9 +98,8 @@ async def test_events_are_written_in_batches(rig_factory: Callable[..., asyncio.
     await worker.start()
     try:
         await until_rows(worker, 500)
-        assert worker.loop is not None
         # Published before the worker started: the batches fill up.
-        assert 5 <= worker.loop.batches <= 10
+        assert 5 <= worker.consumers[CONSUMER].batches <= 10
         assert worker.health().detail["rows"] == "500"
     finally:
         await worker.stop()
@@ -140,7 +147,7 @@ async def test_a_redelivered_event_is_stored_once(rig_factory: Callable[..., asy
         await until_rows(worker, 2)
         async with asyncio.timeout(10):
             while worker.duplicates < 2:
-                await worker.loop.wait_progress(10)  # type: ignore[union-attr]
+                await worker.consumers[CONSUMER].wait_progress(10)
     finally:
         await worker.stop()
     rows = await read_rows(rig.config.predlog_path)
@@ -170,8 +177,10 @@ async def test_bad_events_are_logged_and_dropped_not_redelivered(
             await until_rows(worker, 1)
         finally:
             await worker.stop()
-    assert worker.bad == len(bad)
-    assert [e["event"] for e in logs if e["event"] == "predlog.bad_event"] == ["predlog.bad_event"] * len(bad)
+    # Two do not decode (the actor base drops them), four are predictions that cannot be logged.
+    assert (worker.failed, worker.bad) == (2, 4)
+    assert sum(e["event"] == "actor.bad_event" for e in logs) == 2
+    assert sum(e["event"] == "predlog.bad_event" for e in logs) == 4
     assert [r["request_id"] for r in await read_rows(rig.config.predlog_path)] == ["good"]
     # Nothing was left unsettled: the consumer has nothing to give, even past the ack wait.
     consumer = await rig.events.consumer(CONSUMER, EVENTS_PREDICTION)

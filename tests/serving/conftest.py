@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from nbamcp.actor import WorkerContext
 from nbamcp.bus.base import Bus, Msg
 from nbamcp.bus.memory import InMemoryBus
-from nbamcp.config import CacheConfig, InferenceConfig
+from nbamcp.config import CacheConfig, Config, InferenceConfig
 from nbamcp.data.games import GameRow, load_games
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
@@ -31,6 +32,7 @@ from nbamcp.messages import PredictionEvent, decode
 from nbamcp.ml.registry import ModelRegistry
 from nbamcp.ml.train import Budget, HgbParams, TrainResult, register_result, train
 from nbamcp.subjects import EVENTS_PREDICTION
+from tests.contexts import Contexts, home_config
 from workers.cache import CacheWorker
 from workers.inference import InferenceWorker
 
@@ -102,24 +104,36 @@ def models(serving_data: Data) -> Models:
     return Models(lr1, lr2, train(games, train_seasons=[2017, 2018], valid_seasons=[2019], budget=hgb))
 
 
-@dataclass(frozen=True)
 class Home:
-    root: Path
-    store: Path
-    registry: Path
-    artifacts: Path
-    later_csv: Path
+    """A fresh home per test (a copy of the base store, an empty registry), and the worker contexts
+    of the buses the test's workers run on."""
+
+    def __init__(self, root: Path, later_csv: Path) -> None:
+        self.root = root
+        self.store = root / "store.sqlite"
+        self.registry = root / "registry.sqlite"
+        self.artifacts = root / "artifacts"
+        self.later_csv = later_csv
+        self.contexts = Contexts(root)
+
+    def config(self, **sections: object) -> Config:
+        return home_config(self.root, **sections)
+
+    async def context(self, bus: Bus, config: Config) -> WorkerContext:
+        return await self.contexts.get(bus, config)
 
 
 @pytest.fixture
-def home(serving_data: Data, tmp_path: Path) -> Home:
-    """A fresh home per test: a copy of the base store, an empty registry."""
+async def home(serving_data: Data, tmp_path: Path) -> AsyncIterator[Home]:
     root = tmp_path / "home"
     root.mkdir()
     shutil.copy(serving_data.store, root / "store.sqlite")
-    return Home(
-        root, root / "store.sqlite", root / "registry.sqlite", root / "artifacts", serving_data.later_csv
-    )
+    h = Home(root, serving_data.later_csv)
+    try:
+        yield h
+    finally:
+        async with asyncio.timeout(WAIT):
+            await h.contexts.close()
 
 
 async def register(home: Home, result: TrainResult, *, alias: str | None = "champion") -> int:
@@ -139,29 +153,15 @@ async def bus() -> AsyncIterator[Bus]:
         await b.close()
 
 
-def make_inference(bus: Bus, home: Home, **settings: object) -> InferenceWorker:
-    return InferenceWorker(
-        bus,
-        store_path=home.store,
-        registry_path=home.registry,
-        artifacts_dir=home.artifacts,
-        settings=InferenceConfig(model_name=MODEL, **settings),  # type: ignore[arg-type]
-        today=lambda: TODAY,
-    )
+async def make_inference(bus: Bus, home: Home, **settings: object) -> InferenceWorker:
+    inference = InferenceConfig(model_name=MODEL, **settings)  # type: ignore[arg-type]
+    return InferenceWorker(await home.context(bus, home.config(inference=inference)), today=lambda: TODAY)
 
 
-def make_cache(bus: Bus, home: Home, clock: object = None, **settings: object) -> CacheWorker:
+async def make_cache(bus: Bus, home: Home, clock: object = None, **settings: object) -> CacheWorker:
     kw = {} if clock is None else {"clock": clock}
-    return CacheWorker(
-        bus,
-        store_path=home.store,
-        registry_path=home.registry,
-        artifacts_dir=home.artifacts,
-        settings=CacheConfig(**settings),  # type: ignore[arg-type]
-        inference=InferenceConfig(model_name=MODEL),
-        today=lambda: TODAY,
-        **kw,  # type: ignore[arg-type]
-    )
+    config = home.config(cache=CacheConfig(**settings), inference=InferenceConfig(model_name=MODEL))  # type: ignore[arg-type]
+    return CacheWorker(await home.context(bus, config), today=lambda: TODAY, **kw)  # type: ignore[arg-type]
 
 
 @asynccontextmanager

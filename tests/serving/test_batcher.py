@@ -62,7 +62,7 @@ async def test_a_failing_batch_fails_its_requests_only() -> None:
 
 async def test_inference_worker_batches_concurrent_bus_requests(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
-    worker = make_inference(bus, home)
+    worker = await make_inference(bus, home)
     teams = ["BOS", "LAL", "MIA", "DEN", "PHX", "GSW", "NYK", "CHI", "DAL", "MIL"]
 
     async def ask(i: int) -> PredictReply:

@@ -37,7 +37,7 @@ def client_for(bus: Bus) -> PredictClient:
 
 async def test_miss_then_fill_then_hit(bus: Bus, home: Home, models: Models, recorder: Recorder) -> None:
     await register(home, models.lr1)
-    cache, inference = make_cache(bus, home), make_inference(bus, home)
+    cache, inference = await make_cache(bus, home), await make_inference(bus, home)
     client = client_for(bus)
     async with running(cache, inference):
         first = await client.predict([BOS_LAL, DEN_PHX])
@@ -58,7 +58,7 @@ async def test_miss_then_fill_then_hit(bus: Bus, home: Home, models: Models, rec
 
 async def test_invalidated_when_the_model_changes(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
-    cache, inference = make_cache(bus, home), make_inference(bus, home)
+    cache, inference = await make_cache(bus, home), await make_inference(bus, home)
     client = client_for(bus)
     async with running(cache, inference):
         await client.predict([BOS_LAL])
@@ -76,7 +76,7 @@ async def test_invalidated_when_the_model_changes(bus: Bus, home: Home, models: 
 
 async def test_invalidated_for_the_teams_with_new_results(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
-    cache, inference = make_cache(bus, home), make_inference(bus, home)
+    cache, inference = await make_cache(bus, home), await make_inference(bus, home)
     client = client_for(bus)
     store = await open_store(home.store)
     try:
@@ -104,7 +104,7 @@ async def test_invalidated_for_the_teams_with_new_results(bus: Bus, home: Home, 
 
 async def test_entries_expire_after_the_ttl(bus: Bus, home: Home, models: Models, clock: FakeClock) -> None:
     await register(home, models.lr1)
-    cache, inference = make_cache(bus, home, clock=clock, ttl_s=600.0), make_inference(bus, home)
+    cache, inference = await make_cache(bus, home, clock=clock, ttl_s=600.0), await make_inference(bus, home)
     client = client_for(bus)
     async with running(cache, inference):
         await client.predict([BOS_LAL])
@@ -117,7 +117,8 @@ async def test_entries_expire_after_the_ttl(bus: Bus, home: Home, models: Models
 
 
 async def test_baseline_predictions_are_not_cached(bus: Bus, home: Home) -> None:
-    cache, inference = make_cache(bus, home), make_inference(bus, home)  # no champion: Elo baseline
+    # No champion: the Elo baseline answers.
+    cache, inference = await make_cache(bus, home), await make_inference(bus, home)
     client = client_for(bus)
     async with running(cache, inference):
         out = await client.predict([BOS_LAL])

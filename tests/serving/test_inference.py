@@ -50,7 +50,7 @@ async def test_future_game_from_the_champion(
     bus: Bus, home: Home, models: Models, recorder: Recorder
 ) -> None:
     await register(home, models.lr1)
-    worker = make_inference(bus, home)
+    worker = await make_inference(bus, home)
     async with running(worker):
         reply = await ask(bus, one("Celtics", "lakers", "2023-04-05"), "r1")
         assert isinstance(reply, PredictReply), reply
@@ -75,7 +75,7 @@ async def test_played_game_gives_its_point_in_time_prediction_and_result(
 ) -> None:
     await register(home, models.lr1)
     g = next(g for g in serving_data.games if g.season == 2022 and g.season_type == "playoffs")
-    async with running(make_inference(bus, home)):
+    async with running(await make_inference(bus, home)):
         reply = await ask(bus, one(g.home, g.away, g.date), "r2")
         assert isinstance(reply, PredictReply), reply
         (p,) = reply.predictions
@@ -86,7 +86,7 @@ async def test_played_game_gives_its_point_in_time_prediction_and_result(
 
 
 async def test_no_champion_answers_from_the_elo_baseline(bus: Bus, home: Home, recorder: Recorder) -> None:
-    worker = make_inference(bus, home)
+    worker = await make_inference(bus, home)
     async with running(worker):
         reply = await ask(bus, one("BOS", "NYK", "2023-04-05"), "r3")
         assert isinstance(reply, PredictReply), reply
@@ -102,7 +102,7 @@ async def test_challenger_is_shadow_scored_and_both_are_logged(
 ) -> None:
     await register(home, models.lr1)
     await register(home, models.lr2, alias="challenger")
-    async with running(make_inference(bus, home)):
+    async with running(await make_inference(bus, home)):
         reply = await ask(bus, one("DEN", "PHX", "2023-04-07"), "r4")
         assert isinstance(reply, PredictReply)
         (p,) = reply.predictions
@@ -117,7 +117,7 @@ async def test_challenger_is_shadow_scored_and_both_are_logged(
 
 async def test_hot_reload_under_load_fails_no_request(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
-    worker = make_inference(bus, home)
+    worker = await make_inference(bus, home)
     async with running(worker):
         teams = ["BOS", "LAL", "MIA", "DEN", "PHX", "GSW", "NYK", "CHI"]
         stop = asyncio.Event()
@@ -159,7 +159,7 @@ async def test_hot_reload_under_load_fails_no_request(bus: Bus, home: Home, mode
 
 async def test_tampered_artifact_keeps_the_old_model(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
-    worker = make_inference(bus, home)
+    worker = await make_inference(bus, home)
     async with running(worker):
         await register(home, models.lr2)
         # Flip a byte of v2's artifact: the registry's hash check must refuse it.
@@ -178,7 +178,7 @@ async def test_tampered_artifact_keeps_the_old_model(bus: Bus, home: Home, model
 
 async def test_new_results_update_the_live_features(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
-    worker = make_inference(bus, home)
+    worker = await make_inference(bus, home)
     async with running(worker):
         before = await ask(bus, one("BOS", "MIL", "2023-04-20"), "r6")
         assert isinstance(before, PredictReply)
@@ -208,7 +208,7 @@ async def test_a_broken_challenger_does_not_stop_the_champion(bus: Bus, home: Ho
     await register(home, models.lr2, alias="challenger")
     art = ArtifactStore(home.artifacts).path_for(hashlib.sha256(models.lr2.onnx_bytes).hexdigest())
     art.write_bytes(art.read_bytes()[:100])  # truncated on disk
-    worker = make_inference(bus, home)
+    worker = await make_inference(bus, home)
     async with running(worker):
         reply = await ask(bus, one("BOS", "LAL", "2023-04-05"), "r8")
         assert isinstance(reply, PredictReply), reply

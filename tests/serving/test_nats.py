@@ -21,7 +21,7 @@ async def connect(url: str, name: str) -> NatsBus:
 async def test_two_inference_workers_share_the_queue_group(nats_server, home: Home, models: Models) -> None:
     await register(home, models.lr1)
     buses = [await connect(nats_server.url, f"n{i}") for i in range(3)]
-    w1, w2 = make_inference(buses[0], home), make_inference(buses[1], home)
+    w1, w2 = await make_inference(buses[0], home), await make_inference(buses[1], home)
     client = PredictClient(Gateway(buses[2], timeout_s=WAIT, expected_workers=[]).call)
     try:
         async with running(w1, w2):
@@ -52,8 +52,8 @@ async def test_cache_instances_share_predictions_through_nats_kv(
 ) -> None:
     await register(home, models.lr1)
     buses = [await connect(nats_server.url, f"c{i}") for i in range(5)]
-    c1, c2 = make_cache(buses[0], home), make_cache(buses[1], home)
-    inference = make_inference(buses[2], home)
+    c1, c2 = await make_cache(buses[0], home), await make_cache(buses[1], home)
+    inference = await make_inference(buses[2], home)
     client = PredictClient(Gateway(buses[3], timeout_s=WAIT, expected_workers=[]).call)
     game = GameQuery(home="Bucks", away="Heat", date="2023-04-16")
     try:
@@ -76,7 +76,7 @@ async def test_cache_instances_share_predictions_through_nats_kv(
             assert hit is not None and hit.cached and hit.source == "model"
             assert other.hits_l2 == 1 and other.hits_l1 == 0
             # A new instance starts warm with what the bucket holds.
-            c3 = make_cache(buses[4], home)
+            c3 = await make_cache(buses[4], home)
             async with running(c3):
                 await until(c3, "kv_changed", lambda: c3.from_kv == 1)
                 # New results for the Bucks: one instance purges the bucket, every follower drops the entry.

@@ -43,7 +43,7 @@ async def test_no_inference_worker_degrades_to_the_flagged_baseline(
 ) -> None:
     await register(home, models.lr1)
     client = make_client(bus, clock)
-    cache = make_cache(bus, home)
+    cache = await make_cache(bus, home)
     async with running(cache):
         with bind_request("deg-1"):
             out = await client.predict([GAME])
@@ -62,7 +62,7 @@ async def test_no_inference_worker_degrades_to_the_flagged_baseline(
         assert [e.source for e in await recorder.wait_for("deg-4")] == ["baseline"]
 
         # The inference worker comes back; after the cooldown one trial call closes the breaker.
-        inference = make_inference(bus, home)
+        inference = await make_inference(bus, home)
         async with running(inference):
             out = await client.predict([GAME])
             assert out.degraded  # still open: cooldown not over
@@ -76,7 +76,7 @@ async def test_retry_reaches_a_worker_that_was_starting(
     bus: Bus, home: Home, models: Models, clock: FakeClock
 ) -> None:
     await register(home, models.lr1)
-    inference = make_inference(bus, home)
+    inference = await make_inference(bus, home)
     pauses: list[float] = []
 
     async def sleep(s: float) -> None:
@@ -98,7 +98,7 @@ async def test_same_request_id_same_answer_logged_once(
     bus: Bus, home: Home, models: Models, recorder: Recorder
 ) -> None:
     await register(home, models.lr1)
-    inference = make_inference(bus, home)
+    inference = await make_inference(bus, home)
     req = PredictRequest(games=[GAME, GameQuery(home="Nets", away="76ers", date="2023-04-13")])
 
     async def ask(rid: str) -> PredictReply:
@@ -122,7 +122,7 @@ async def test_user_errors_are_not_retried_do_not_trip_the_breaker_log_nothing(
 ) -> None:
     await register(home, models.lr1)
     client = make_client(bus, clock)
-    inference = make_inference(bus, home)  # no cache worker: inference sees the bad input
+    inference = await make_inference(bus, home)  # no cache worker: inference sees the bad input
     bad_slate = [GAME, GameQuery(home="Celtics", away="Boston"), GAME]
     async with running(inference):
         for _ in range(5):

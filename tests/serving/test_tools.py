@@ -34,7 +34,8 @@ async def served(bus: Bus, home: Home, models: Models) -> AsyncIterator[Client]:
     Entered inside each test: the client's task group must start and end in the same task.
     """
     await register(home, models.lr1)
-    async with running(make_cache(bus, home), make_inference(bus, home)), mcp_client(bus) as client:
+    cache, inference = await make_cache(bus, home), await make_inference(bus, home)
+    async with running(cache, inference), mcp_client(bus) as client:
         yield client
 
 
@@ -188,7 +189,7 @@ async def test_bad_input_is_a_clear_error(bus: Bus, home: Home, models: Models, 
 
 async def test_degraded_without_inference_worker(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
-    async with running(make_cache(bus, home)), mcp_client(bus) as client:
+    async with running(await make_cache(bus, home)), mcp_client(bus) as client:
         with anyio.fail_after(WAIT):
             r = await client.call_tool(
                 "predict_game", {"home": "Warriors", "away": "Kings", "date": "2023-04-15"}

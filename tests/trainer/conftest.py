@@ -12,17 +12,17 @@ import csv
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from nbamcp.bus.base import Bus, Msg
 from nbamcp.bus.memory import InMemoryBus
-from nbamcp.config import TrainerConfig
+from nbamcp.config import TrainerConfig, WorkersConfig
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
 from nbamcp.messages import ModelsChanged, TrainProgress, decode
+from tests.contexts import Contexts, home_config
 from workers.trainer import TrainerWorker
 
 FIRST_SEASON = 2014
@@ -30,12 +30,15 @@ LAST_SEASON = 2023
 WAIT = 30.0  # bound on every wait in these tests
 
 
-@dataclass(frozen=True)
 class Home:
-    root: Path
-    store: Path
-    registry: Path
-    artifacts: Path
+    """A fresh home per test and the worker contexts of the buses its workers run on."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.store = root / "store.sqlite"
+        self.registry = root / "registry.sqlite"
+        self.artifacts = root / "artifacts"
+        self.contexts = Contexts(root)
 
 
 def _cut_csv(src: Path, dst: Path) -> None:
@@ -72,12 +75,17 @@ def base_store(games_csv: Path) -> Path:
 
 
 @pytest.fixture
-def home(base_store: Path, tmp_path: Path) -> Home:
+async def home(base_store: Path, tmp_path: Path) -> AsyncIterator[Home]:
     """A fresh home per test: a copy of the store, no registry yet."""
     root = tmp_path / "home"
     root.mkdir()
     shutil.copy(base_store, root / "store.sqlite")
-    return Home(root, root / "store.sqlite", root / "registry.sqlite", root / "artifacts")
+    h = Home(root)
+    try:
+        yield h
+    finally:
+        async with asyncio.timeout(WAIT):
+            await h.contexts.close()
 
 
 @pytest.fixture
@@ -88,17 +96,15 @@ async def bus() -> AsyncIterator[Bus]:
         await b.close()
 
 
-def make_trainer(bus: Bus, home: Home, **settings: object) -> TrainerWorker:
+async def make_trainer(bus: Bus, home: Home, **settings: object) -> TrainerWorker:
     options: dict[str, object] = {"auto_train": False, "budget": "tiny", "train_from": 2016}
     options.update(settings)
-    return TrainerWorker(
-        bus,
-        store_path=home.store,
-        registry_path=home.registry,
-        artifacts_dir=home.artifacts,
-        settings=TrainerConfig(**options),  # type: ignore[arg-type]
-        stop_deadline_s=WAIT,
+    config = home_config(
+        home.root,
+        trainer=TrainerConfig(**options),  # type: ignore[arg-type]
+        workers=WorkersConfig(stop_deadline_s=WAIT),
     )
+    return TrainerWorker(await home.contexts.get(bus, config))
 
 
 @asynccontextmanager

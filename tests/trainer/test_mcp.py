@@ -27,7 +27,7 @@ def text(result: Any) -> str:
 async def served(bus: Bus, home: Home, **settings: object) -> AsyncIterator[Client]:
     gw = Gateway(bus, timeout_s=WAIT, expected_workers=["trainer"])
     server = build_server(gw)
-    async with running(make_trainer(bus, home, **settings)), Client(server) as client:
+    async with running(await make_trainer(bus, home, **settings)), Client(server) as client:
         yield client
 
 

@@ -63,7 +63,7 @@ def check_progress(events: list[TrainProgress]) -> None:
 
 async def test_job_trains_registers_and_promotes_the_first_model(bus: Bus, home: Home) -> None:
     changed = await models_changed(bus)
-    async with running(make_trainer(bus, home)):
+    async with running(await make_trainer(bus, home)):
         events = await progress_events(bus, "nba.train.progress.job1")
         accepted = await call(bus, TRAIN_JOBS, TrainJobRequest(job_id="job1"), TrainJobAccepted)
         assert accepted.train_seasons == list(range(2016, 2022))
@@ -100,7 +100,7 @@ async def test_job_trains_registers_and_promotes_the_first_model(bus: Bus, home:
 
 
 async def test_second_job_is_refused_while_one_runs_and_cancel_stops_it(bus: Bus, home: Home) -> None:
-    async with running(make_trainer(bus, home, budget="small")) as trainer:
+    async with running(await make_trainer(bus, home, budget="small")) as trainer:
         events = await progress_events(bus, "nba.train.progress.long")
         accepted = await call(bus, TRAIN_JOBS, TrainJobRequest(job_id="long"), TrainJobAccepted)
         assert isinstance(accepted, TrainJobAccepted)
@@ -128,7 +128,7 @@ async def test_second_job_is_refused_while_one_runs_and_cancel_stops_it(bus: Bus
 
 async def test_promote_list_and_card(bus: Bus, home: Home) -> None:
     changed = await models_changed(bus)
-    async with running(make_trainer(bus, home)):
+    async with running(await make_trainer(bus, home)):
         first = await run_job(bus, TrainJobRequest(job_id="v1"))
         second = await run_job(bus, TrainJobRequest(job_id="v2", seed=1, promote=False))
         assert first[-1].result is not None and first[-1].result.promoted
@@ -203,7 +203,7 @@ async def test_promote_list_and_card(bus: Bus, home: Home) -> None:
     ],
 )
 async def test_bad_job_requests(bus: Bus, home: Home, req: TrainJobRequest, code: str, text: str) -> None:
-    async with running(make_trainer(bus, home)) as trainer:
+    async with running(await make_trainer(bus, home)) as trainer:
         reply = await call(bus, TRAIN_JOBS, req, TrainJobAccepted)
         assert trainer.current is None  # nothing started, nothing reserved
     assert isinstance(reply, ErrorReply) and reply.code == code
@@ -211,14 +211,14 @@ async def test_bad_job_requests(bus: Bus, home: Home, req: TrainJobRequest, code
 
 
 async def test_unknown_job_has_no_responder(bus: Bus, home: Home) -> None:
-    async with running(make_trainer(bus, home)):
+    async with running(await make_trainer(bus, home)):
         with pytest.raises(NoResponders):
             await bus.request(train_control("nope"), encode(TrainStatusRequest(job_id="nope")), timeout=WAIT)
 
 
 async def test_auto_train_on_first_start_only(bus: Bus, home: Home) -> None:
     events = await progress_events(bus, "nba.train.progress.>")
-    async with running(make_trainer(bus, home, auto_train=True)) as trainer:
+    async with running(await make_trainer(bus, home, auto_train=True)) as trainer:
         await events.wait_until(finished)
     last = events.items[-1]
     assert last.state == "done" and last.job_id.startswith("auto-")
@@ -228,7 +228,7 @@ async def test_auto_train_on_first_start_only(bus: Bus, home: Home) -> None:
     assert audit.actor == "trainer auto_train"
 
     # With a champion, a restart trains nothing.
-    async with running(make_trainer(bus, home, auto_train=True)) as trainer:
+    async with running(await make_trainer(bus, home, auto_train=True)) as trainer:
         assert trainer.auto_task is not None
         async with asyncio.timeout(WAIT):
             await trainer.auto_task
@@ -236,7 +236,7 @@ async def test_auto_train_on_first_start_only(bus: Bus, home: Home) -> None:
 
 
 async def test_stop_cancels_the_running_job(bus: Bus, home: Home) -> None:
-    trainer = make_trainer(bus, home, budget="small")
+    trainer = await make_trainer(bus, home, budget="small")
     async with running(trainer):
         events = await progress_events(bus, "nba.train.progress.s")
         await call(bus, TRAIN_JOBS, TrainJobRequest(job_id="s"), TrainJobAccepted)

@@ -57,24 +57,20 @@ class BatchLoop:
         self.failures = 0
         self.last_seq = 0
 
-    def start(self) -> None:
+    def start(self) -> asyncio.Task[None]:
         self._stopped = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=f"{self.name}-batch-loop")
+        return self._task
 
-    async def stop(self, deadline_s: float) -> None:
-        """Stop fetching; the batch in hand is persisted and acked within ``deadline_s``."""
+    def request_stop(self) -> None:
+        """Stop fetching; the batch in hand is still persisted and acked (await ``task``)."""
         self._stopping = True
         if self._stopped is not None:
             self._stopped.set()
-        task = self._task
-        if task is None or task.done():
-            return
-        done, _ = await asyncio.wait({task}, timeout=deadline_s)
-        if not done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            log.warning("batch_loop.stop_cancelled", loop=self.name)
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
 
     @property
     def running(self) -> bool:

@@ -1,0 +1,331 @@
+"""The worker actor base: one lifecycle for every worker.
+
+An actor subscribes to its routes, decodes each message with a decoder built
+once, hands it to a handler, and replies (or publishes events). It owns its
+state; nothing else touches it. The lifecycle, after arq's worker:
+
+- ``start``: ``on_start`` acquires what the actor owns, registering each resource
+  with ``enter`` / ``close_with``; then the routes are subscribed, the durable
+  consumers started, health answered, and ``ready`` is set. A start that fails
+  halfway closes whatever was already acquired, then raises.
+- while running: at most ``workers.concurrency`` messages (or durable batches) in
+  flight; more wait in the bus (back-pressure instead of unbounded tasks).
+  Background work is started with ``spawn`` and stopped with the actor.
+- ``stop``: ONE deadline (``workers.stop_deadline_s``) for everything: stop taking
+  work (unsubscribe, stop fetching), let in-flight messages and the batch in hand
+  finish, run ``on_stop`` (flush, or wait for work that must end gracefully;
+  ``remaining_s()`` says how long is left), cancel the background tasks, then
+  close the resources in reverse order.
+
+``_dispatch`` is the one boundary where an unexpected exception becomes an
+``ErrorReply`` plus a log line carrying the request id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Any, ClassVar, TypeVar
+
+import msgspec
+import structlog
+
+from nbamcp import __version__
+from nbamcp.actor.batching import BatchLoop
+from nbamcp.actor.context import WorkerContext
+from nbamcp.actor.routes import Context, Delivery, DurableRoute, Route
+from nbamcp.bus.base import REQUEST_ID_HEADER, Msg, Subscription
+from nbamcp.bus.durable import DurableMsg
+from nbamcp.endpoints import HEALTH
+from nbamcp.errors import ErrorCode, NbaError
+from nbamcp.log import bind_request, request_id_from
+from nbamcp.messages import ErrorReply, HealthPing, HealthReport, decoder_for, encode
+from nbamcp.messages.validation import explain, inline_refs
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+# Cancelled background tasks and durable loops get this long to unwind after the deadline.
+_CANCEL_GRACE_S = 1.0
+
+
+@functools.cache
+def _schema(types: Any) -> dict[str, Any]:
+    return inline_refs(msgspec.json.schema(types))
+
+
+def _refusal(msg: Msg, types: Any, exc: msgspec.MsgspecError) -> ErrorReply:
+    """The reply to a message that does not decode: for one that breaks the request
+    Struct's bounds, the same words an MCP client gets for the same argument."""
+    if not isinstance(exc, msgspec.ValidationError):
+        return ErrorReply(code=ErrorCode.INVALID_INPUT, message=f"malformed message on {msg.subject}: {exc}")
+    try:
+        value = msgspec.msgpack.decode(msg.data)
+    except msgspec.DecodeError:
+        value = None
+    param, text = explain(exc, _schema(types), value)
+    message = f"{text}; in a message on {msg.subject}"
+    return ErrorReply(code=ErrorCode.INVALID_INPUT, message=message, details={"param": param})
+
+
+class Actor:
+    """Base class of every worker. Subclasses set ``name`` and override the hooks below."""
+
+    name: ClassVar[str] = "actor"
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        settings = ctx.config.workers
+        if settings.concurrency < 1:
+            raise ValueError("workers.concurrency must be >= 1")
+        self.ctx = ctx
+        self.bus = ctx.bus
+        self.config = ctx.config
+        self.instance = f"{self.name}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.ready = asyncio.Event()
+        self.status = "starting"
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._stop_deadline_s = settings.stop_deadline_s
+        self._deadline: float | None = None
+        self._subs: list[Subscription] = []
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._resources = AsyncExitStack()
+        # The durable consumers' loops, by consumer name (tests await their progress).
+        self.consumers: dict[str, BatchLoop] = {}
+        self._started_at = time.monotonic()
+        self.handled = 0
+        self.failed = 0
+
+    # ---- to override ---------------------------------------------------
+    def routes(self) -> list[Route]:
+        return []
+
+    def durable_routes(self) -> list[DurableRoute]:
+        return []
+
+    async def on_start(self) -> None:
+        """Acquire what the actor owns (register it with ``enter`` / ``close_with``)."""
+
+    async def on_stop(self) -> None:
+        """Flush what must not be lost, within ``remaining_s()``; resources close after it."""
+
+    def health_detail(self) -> dict[str, str]:
+        return {}
+
+    # ---- resources and background work ---------------------------------------
+    async def enter(self, cm: AbstractAsyncContextManager[T]) -> T:
+        """Enter ``cm`` now; it is exited when the actor stops (or its start fails)."""
+        return await self._resources.enter_async_context(cm)
+
+    def close_with(self, close: Callable[[], Awaitable[object]]) -> None:
+        """Call ``close()`` when the actor stops (or its start fails), in reverse order."""
+        self._resources.push_async_callback(close)
+
+    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
+        """Run ``coro`` in the background until it ends or the actor stops (then it is cancelled)."""
+        task = asyncio.create_task(coro, name=f"{self.name}:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Task boundary: a background task's bug is logged, the worker goes on.
+            exc = task.exception()
+            log.error("actor.task_failed", actor=self.name, task=task.get_name(), error=repr(exc))
+
+    def remaining_s(self) -> float:
+        """Seconds left of the stop deadline (the whole deadline while not stopping)."""
+        if self._deadline is None:
+            return self._stop_deadline_s
+        return max(self._deadline - asyncio.get_running_loop().time(), 0.0)
+
+    # ---- lifecycle -------------------------------------------------------
+    async def start(self) -> None:
+        try:
+            await self.on_start()
+            for route in self.routes():
+                decoder = decoder_for(route.types)
+
+                async def on_msg(msg: Msg, route: Route = route, decoder: Any = decoder) -> None:
+                    await self._admit(msg, route, decoder)
+
+                self._subs.append(await self.bus.subscribe(route.subject, on_msg, queue=route.queue))
+            for durable in self.durable_routes():
+                await self._start_consumer(durable)
+            # Health is plain (no queue group): every instance answers for itself.
+            for subject in (HEALTH.subject, HEALTH.at(self.name).subject):
+                self._subs.append(await self.bus.subscribe(subject, self._on_health))
+        except BaseException:
+            log.error("actor.start_failed", actor=self.name, instance=self.instance)
+            self._deadline = asyncio.get_running_loop().time() + self._stop_deadline_s
+            with contextlib.suppress(Exception):
+                await self._teardown()
+            self.status = "failed"
+            raise
+        self._started_at = time.monotonic()
+        self.status = "ok"
+        self.ready.set()
+        log.info("actor.started", actor=self.name, instance=self.instance, bus=self.bus.kind)
+
+    async def stop(self, deadline_s: float | None = None) -> None:
+        """Stop taking work, let in-flight work finish, flush, close: within one deadline."""
+        if self.status in ("stopped", "stopping", "failed"):
+            return  # a failed start has torn itself down already
+        self.status = "stopping"
+        deadline = self._stop_deadline_s if deadline_s is None else deadline_s
+        self._deadline = asyncio.get_running_loop().time() + deadline
+        await self._teardown()
+        self.status = "stopped"
+        log.info("actor.stopped", actor=self.name, handled=self.handled, failed=self.failed)
+
+    async def _teardown(self) -> None:
+        for sub in self._subs:
+            await sub.unsubscribe()
+        self._subs.clear()
+        for loop in self.consumers.values():
+            loop.request_stop()
+        work = set(self._inflight) | {lp.task for lp in self.consumers.values() if lp.task is not None}
+        if work:
+            _, late = await asyncio.wait(work, timeout=self.remaining_s())
+            if late:
+                log.warning("actor.stop.cancelled", actor=self.name, cancelled=len(late))
+                await _cancel(late)
+        for loop in self.consumers.values():
+            await loop.consumer.close()
+        try:
+            await self.on_stop()
+        finally:
+            # Background work that must end gracefully is awaited by on_stop; the rest stops now.
+            await _cancel(set(self._tasks))
+            await self._resources.aclose()
+
+    # ---- message handling --------------------------------------------------
+    async def _admit(self, msg: Msg, route: Route, decoder: Any) -> None:
+        # Waiting for a slot here, inside the subscription callback, holds the
+        # rest of the subscription's messages in the bus: back-pressure.
+        await self._slots.acquire()
+        task = asyncio.create_task(self._run(msg, route, decoder))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _run(self, msg: Msg, route: Route, decoder: Any) -> None:
+        try:
+            await self._dispatch(msg, route, decoder)
+        finally:
+            self._slots.release()
+
+    async def _dispatch(self, msg: Msg, route: Route, decoder: Any) -> None:
+        request_id = request_id_from(msg.headers)
+        with bind_request(request_id, actor=self.name, subject=msg.subject):
+            reply: msgspec.Struct | None
+            try:
+                request = decoder.decode(msg.data)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                self.failed += 1
+                log.warning("actor.bad_message", error=str(exc))
+                reply = _refusal(msg, route.types, exc)
+            else:
+                ctx = Context(request_id=request_id, subject=msg.subject, headers=msg.headers, bus=self.bus)
+                try:
+                    reply = await route.handler(request, ctx)
+                    self.handled += 1
+                except NbaError as exc:
+                    self.failed += 1
+                    log.info("actor.request_failed", code=exc.code, error=exc.message)
+                    reply = ErrorReply(code=exc.code, message=exc.message, details=exc.details)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # Actor boundary: a bug in a handler must not kill the worker or
+                    # leave the caller waiting; the caller gets a code and the request
+                    # id, the log gets the traceback.
+                    self.failed += 1
+                    log.exception("actor.handler_crashed")
+                    reply = ErrorReply(
+                        code=ErrorCode.INTERNAL,
+                        message=f"internal error in the {self.name} worker (request id {request_id})",
+                    )
+            if reply is not None and msg.reply:
+                try:
+                    await msg.respond(encode(reply), headers={REQUEST_ID_HEADER: request_id})
+                except NbaError as exc:
+                    # The requester may have gone (timeout, closed bus): nothing to answer.
+                    log.warning("actor.reply_failed", code=exc.code, error=exc.message)
+
+    # ---- durable consumers ---------------------------------------------------
+    async def _start_consumer(self, route: DurableRoute) -> None:
+        consumer = await self.ctx.events.consumer(route.consumer, route.subject_filter)
+        decoders = {e.subject: decoder_for(e.message) for e in route.events}
+
+        async def handle(batch: list[DurableMsg]) -> None:
+            async with self._slots:
+                deliveries: list[Delivery[Any]] = []
+                for m in batch:
+                    decoder = decoders.get(m.subject)
+                    if decoder is None:
+                        continue  # not this consumer's business: acked with the batch
+                    try:
+                        deliveries.append(Delivery(m, decoder.decode(m.data)))
+                    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                        self.failed += 1
+                        log.warning(
+                            "actor.bad_event", actor=self.name, seq=m.seq, subject=m.subject, error=str(exc)
+                        )
+                        await m.term()
+                if not deliveries:
+                    return
+                with bind_request(f"{route.consumer}-batch", actor=self.name):
+                    try:
+                        await route.handler(deliveries)
+                    except Exception:
+                        self.failed += 1
+                        raise  # the loop logs it and hands the batch back later
+                self.handled += len(deliveries)
+
+        loop = BatchLoop(
+            consumer, handle, batch_size=route.batch_size, max_delay_s=route.max_delay_s, name=route.consumer
+        )
+        self.consumers[route.consumer] = loop
+        loop.start()
+
+    # ---- health ------------------------------------------------------------
+    async def _on_health(self, msg: Msg) -> None:
+        try:
+            decoder_for(HealthPing).decode(msg.data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return
+        if msg.reply:
+            await msg.respond(encode(self.health()))
+
+    def health(self) -> HealthReport:
+        return HealthReport(
+            name=self.name,
+            instance=self.instance,
+            status=self.status,
+            version=__version__,
+            uptime_s=round(time.monotonic() - self._started_at, 3),
+            bus=self.bus.kind,
+            inflight=len(self._inflight),
+            handled=self.handled,
+            failed=self.failed,
+            subjects=[r.subject for r in self.routes()],
+            detail=self.health_detail(),
+        )
+
+
+async def _cancel(tasks: set[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        _, stuck = await asyncio.wait(tasks, timeout=_CANCEL_GRACE_S)
+        for task in stuck:
+            log.error("actor.task_ignores_cancel", task=task.get_name())
