@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
-    b = sub.add_parser("backtest", help="walk-forward backtest on the store's games, 538 beside")
+    b = sub.add_parser(
+        "backtest", help="walk-forward backtest: the roster and team-only models beside 538's forecasts"
+    )
     b.add_argument("--from-season", type=int, default=2015, help="first season predicted (default 2015)")
     b.add_argument("--to-season", type=int, help="last season predicted (default: the store's last)")
     b.add_argument("--train-from", type=int, default=1990, help="first training season (default 1990)")
@@ -69,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--budget", choices=budgets, default="default", help="search size per season")
     b.add_argument("--threads", type=int, default=1, help="OpenMP/BLAS threads, 0 = library default")
+    b.add_argument(
+        "--models",
+        default="roster,team",
+        help="comma-separated models to walk forward: roster (player-aware, fs2), team (fs1)",
+    )
+    b.add_argument(
+        "--replicates", type=int, default=2000, help="paired bootstrap replicates (over game dates)"
+    )
     b.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     b.add_argument("--predictions", action="store_true", help="with --json: every game's prediction too")
     return p

@@ -1,8 +1,9 @@
 """The offline commands of the CLI: ``nbamcp train`` and ``nbamcp backtest``.
 
 They run in the CLI's own process on the store of ``NBAMCP_HOME`` (no bus, no
-server): train on the store's games, register, maybe promote; or walk forward
-over them with the 538 baselines beside. The ML itself is ``nbamcp.ml``.
+server): train on the store's games, register, maybe promote; or walk the
+roster-aware and the team-only models forward over them (player seasons from
+the same store) with 538's forecasts beside. The ML itself is ``nbamcp.ml``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import msgspec
 import structlog
 
 from nbamcp.data.games import read_played_games
-from nbamcp.errors import InvalidInput
+from nbamcp.data.players import read_player_seasons
+from nbamcp.errors import InvalidInput, Unavailable
 from nbamcp.messages import TrainJobResult
 from nbamcp.ml.dataset import seasons_of
 from nbamcp.ml.planning import (
@@ -23,6 +25,7 @@ from nbamcp.ml.planning import (
     check_budget,
     check_model_name,
     default_reason,
+    parse_models,
     plan_seasons,
     threads_setting,
 )
@@ -31,7 +34,7 @@ from nbamcp.ml.registry import ModelRegistry
 
 if TYPE_CHECKING:
     from nbamcp.config import Config
-    from nbamcp.ml.backtest import BacktestResult
+    from nbamcp.ml.backtest_compare import BacktestComparison
     from nbamcp.ml.train import Cancel, Progress
 
 log = structlog.get_logger(__name__)
@@ -121,23 +124,46 @@ async def backtest_command(
     budget: str,
     threads: int,
     predictions: bool = False,
-) -> BacktestResult:
-    """``nbamcp backtest``: walk forward over the store's games, 538 baselines beside."""
+    models: str = "roster,team",
+    replicates: int = 2000,
+) -> BacktestComparison:
+    """``nbamcp backtest``: walk the roster and team-only models forward over the store's games,
+    538's forecasts beside them on the same games, paired bootstrap intervals."""
     check_budget(budget)
+    wanted = parse_models(models)
+    if not 100 <= replicates <= 100_000:
+        raise InvalidInput(f"--replicates must be between 100 and 100000, got {replicates}")
     if to_season is not None and from_season > to_season:
         raise InvalidInput(f"--from-season {from_season} is after --to-season {to_season}")
     if not 1 <= valid_seasons <= MAX_VALID_SEASONS:
         raise InvalidInput(f"valid_seasons must be between 1 and {MAX_VALID_SEASONS}, got {valid_seasons}")
     games = await read_played_games(config.store_path)
     last = to_season if to_season is not None else seasons_of(games)[-1]
-    from nbamcp.ml.backtest import run_backtest
+    from nbamcp.ml.backtest import plan_backtest
+
+    # Refuse a bad plan before the seconds spent projecting players.
+    plan_backtest(games, from_season, last, train_from=train_from, valid_seasons=valid_seasons)
+    rosters = None
+    if "roster" in wanted:
+        players = await read_player_seasons(config.store_path)
+        if not players:
+            raise Unavailable(
+                f"the store at {config.store_path} has no player seasons for the roster model: ingest the "
+                "player tables (NBAMCP_DATA_DIR/players) or pass --models team"
+            )
+        from nbamcp.ml.rosters import build_roster_book
+
+        rosters = await asyncio.to_thread(build_roster_book, players)
+    from nbamcp.ml.backtest_compare import run_comparison
 
     plan_budget = budget_named(budget)
     return await asyncio.to_thread(
-        run_backtest,
+        run_comparison,
         games,
         from_season,
         last,
+        rosters=rosters,
+        models=wanted,
         seed=seed,
         train_from=train_from,
         valid_seasons=valid_seasons,
@@ -145,6 +171,7 @@ async def backtest_command(
         include_predictions=predictions,
         progress=_log_progress("backtest"),
         n_threads=threads_setting(threads),
+        replicates=replicates,
     )
 
 
@@ -175,9 +202,11 @@ async def run_offline(config: Config, args: Any) -> str:
         budget=args.budget,
         threads=args.threads,
         predictions=args.predictions,
+        models=args.models,
+        replicates=args.replicates,
     )
     if args.json:
         return msgspec.json.encode(bt).decode()
-    from nbamcp.ml.backtest import format_backtest
+    from nbamcp.ml.backtest_compare import format_comparison
 
-    return format_backtest(bt)
+    return format_comparison(bt)

@@ -21,8 +21,9 @@ import numpy as np
 from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput
 from nbamcp.ml.dataset import require_seasons, seasons_of
-from nbamcp.ml.features import FEATURE_SET_VERSION, build_training_matrix
+from nbamcp.ml.features import build_training_matrix
 from nbamcp.ml.metrics import CalibrationBin, Scores, calibration_table, scores
+from nbamcp.ml.rosters import RosterBook
 from nbamcp.ml.train import DEFAULT_BUDGET, Budget, Cancel, Progress, train
 
 
@@ -57,6 +58,7 @@ class Prediction(msgspec.Struct, frozen=True, array_like=True):
     home_win: int
     elo538: float | None
     raptor538: float | None
+    date: str = ""
 
 
 class BacktestResult(msgspec.Struct, frozen=True):
@@ -84,6 +86,29 @@ def _baselines(p: np.ndarray, y: np.ndarray, elo: np.ndarray, raptor: np.ndarray
     return Baselines(elo538=one(elo), raptor538=one(raptor))
 
 
+def plan_backtest(
+    games: Sequence[GameRow], from_season: int, to_season: int, *, train_from: int, valid_seasons: int
+) -> dict[int, list[int]]:
+    """Each season to predict -> the seasons its model learns from; InvalidInput when one has too few."""
+    if from_season > to_season:
+        raise InvalidInput(f"from_season {from_season} is after to_season {to_season}")
+    if valid_seasons < 1:
+        raise InvalidInput(f"valid_seasons must be at least 1, got {valid_seasons}")
+    have = seasons_of(games)
+    targets = [s for s in range(from_season, to_season + 1) if s in set(have)]
+    require_seasons(games, targets or [from_season], what="backtest seasons")
+    plan = {}
+    for season in targets:
+        before = [s for s in have if train_from <= s < season]
+        if len(before) < valid_seasons + 2:
+            raise InvalidInput(
+                f"season {season}: only {len(before)} season(s) with games from train_from={train_from} "
+                f"before it; need at least {valid_seasons + 2} (two to train, {valid_seasons} to validate)"
+            )
+        plan[season] = before
+    return plan
+
+
 def run_backtest(
     games: Sequence[GameRow],
     from_season: int,
@@ -97,35 +122,28 @@ def run_backtest(
     budget: Budget = DEFAULT_BUDGET,
     include_predictions: bool = False,
     n_threads: int | None = 1,
+    rosters: RosterBook | None = None,
 ) -> BacktestResult:
     """Walk forward over [from_season, to_season]; see the module docstring.
 
     Each season's model is selected on the ``valid_seasons`` seasons just
     before it and trained on ``train_from`` up to the season before those, then
     refitted through S-1. ``games`` should hold the whole history (ratings warm
-    up on every earlier game).
+    up on every earlier game). With ``rosters`` the model is the roster-aware
+    one (feature set fs2): the same point-in-time walk, the rosters as of each
+    game's date.
     """
     started = time.perf_counter()
-    if from_season > to_season:
-        raise InvalidInput(f"from_season {from_season} is after to_season {to_season}")
-    if valid_seasons < 1:
-        raise InvalidInput(f"valid_seasons must be at least 1, got {valid_seasons}")
-    have = seasons_of(games)
-    targets = [s for s in range(from_season, to_season + 1) if s in set(have)]
-    require_seasons(games, targets or [from_season], what="backtest seasons")
+    plan = plan_backtest(games, from_season, to_season, train_from=train_from, valid_seasons=valid_seasons)
     used = [g for g in games if g.season <= to_season]
-    X, y, meta = build_training_matrix(used)
+    X, y, meta = build_training_matrix(used, rosters=rosters)
+    feature_set = "fs1" if rosters is None else "fs2"
 
     reports: list[SeasonReport] = []
     rows_all: list[np.ndarray] = []
     p_all: list[np.ndarray] = []
-    for i, season in enumerate(targets):
-        before = [s for s in have if train_from <= s < season]
-        if len(before) < valid_seasons + 2:
-            raise InvalidInput(
-                f"season {season}: only {len(before)} season(s) with games from train_from={train_from} "
-                f"before it; need at least {valid_seasons + 2} (two to train, {valid_seasons} to validate)"
-            )
+    targets = list(plan)
+    for i, (season, before) in enumerate(plan.items()):
 
         def sub(f: float, msg: str, _i: int = i, _s: int = season) -> None:
             if progress is not None:
@@ -142,6 +160,7 @@ def run_backtest(
             refit=True,
             export=False,
             n_threads=n_threads,
+            rosters=rosters,
         )
         rows = np.flatnonzero(meta.season == season)
         p = result.pipeline.predict_proba(X[rows])[:, 1]
@@ -169,6 +188,7 @@ def run_backtest(
                 int(y[r]),
                 None if math.isnan(meta.elo538[r]) else float(meta.elo538[r]),
                 None if math.isnan(meta.raptor538[r]) else float(meta.raptor538[r]),
+                meta.date[r],
             )
             for r, pr in zip(rows.tolist(), p.tolist(), strict=True)
         ]
@@ -179,7 +199,7 @@ def run_backtest(
         to_season=to_season,
         train_from=train_from,
         seed=seed,
-        feature_set_version=FEATURE_SET_VERSION,
+        feature_set_version=feature_set,
         overall=scores(p, y[rows]),
         baselines=_baselines(p, y[rows], meta.elo538[rows], meta.raptor538[rows]),
         calibration=calibration_table(p, y[rows]),
@@ -187,42 +207,3 @@ def run_backtest(
         seconds=round(time.perf_counter() - started, 1),
         predictions=preds,
     )
-
-
-def _f(v: float | None, nd: int = 4) -> str:
-    return "-" if v is None else f"{v:.{nd}f}"
-
-
-def format_backtest(result: BacktestResult) -> str:
-    """Markdown: per-season and overall scores next to 538, then the calibration table."""
-    head = (
-        "| season | games | model | Brier | log loss | accuracy | 538 Elo Brier | 538 Elo log loss "
-        "| RAPTOR Brier (n) | model Brier, same games |\n|---|---|---|---|---|---|---|---|---|---|"
-    )
-    lines = [head]
-
-    def row(label: str, kind: str, s: Scores, b: Baselines) -> str:
-        e, r = b.elo538, b.raptor538
-        rap = f"{r.brier:.4f} ({r.n})" if r else "-"
-        same = f"{r.model.brier:.4f}" if r else "-"
-        return (
-            f"| {label} | {s.n} | {kind} | {s.brier:.4f} | {s.log_loss:.4f} | {s.accuracy:.3f} "
-            f"| {_f(e.brier if e else None)} | {_f(e.log_loss if e else None)} | {rap} | {same} |"
-        )
-
-    for s in result.seasons:
-        lines.append(row(str(s.season), s.model_kind, s.model, s.baselines))
-    lines.append(row(f"**{result.from_season}-{result.to_season}**", "", result.overall, result.baselines))
-    e = result.baselines.elo538
-    if e is not None and e.n != result.overall.n:
-        lines.append(f"\n538 Elo is missing for {result.overall.n - e.n} games; its columns cover {e.n}.")
-    lines.append("\nCalibration over all backtested games (predicted P(home win) vs observed):\n")
-    lines.append("| bin | games | mean predicted | observed home win rate |\n|---|---|---|---|")
-    for c in result.calibration:
-        lines.append(f"| {c.lo:.1f}-{c.hi:.1f} | {c.n} | {_f(c.predicted, 3)} | {_f(c.observed, 3)} |")
-    lines.append(
-        f"\nWalk-forward, training from {result.train_from}, seed {result.seed}, "
-        f"features {result.feature_set_version}, {result.seconds:.0f} s. "
-        "Baselines: FiveThirtyEight (CC BY 4.0)."
-    )
-    return "\n".join(lines)

@@ -5,6 +5,12 @@ date, ...)`` for any game not played yet, from results before it only. Training
 rows come from the very same code (``build_training_matrix``): for each day it
 first computes the features of all that day's games, then feeds their results,
 so features of day d never see a result of day d or later.
+
+Two feature sets: ``fs1`` from results only, and ``fs2`` (a state given a
+``RosterBook``) where each team's season-start Elo moves toward what its roster
+projects and three roster features follow: the strength difference as of the
+game's date, a copy fading out over the teams' first games, and a copy for
+playoff games.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ import numpy as np
 from nbamcp.data.games import GameRow
 from nbamcp.errors import DataQualityError, InvalidInput, NotFound
 from nbamcp.ml.ratings import DEFAULT_ELO, Elo, EloParams
+from nbamcp.ml.rosters import RosterBook
 
-FEATURE_SET_VERSION = "fs1"
+FEATURE_SET_VERSION = "fs1"  # what serving computes (fs2 once the live roster path serves it)
 FEATURE_NAMES: list[str] = [
     "elo_diff",  # home minus away Elo, home court included unless neutral
     "home_form_margin",  # mean margin over the last FORM_N games this season (NaN before any)
@@ -45,6 +52,22 @@ FEATURE_NAMES: list[str] = [
     "home_season_wins",  # win share this season (NaN before any)
     "away_season_wins",
 ]
+ROSTER_FEATURE_NAMES: list[str] = [
+    "roster_diff",  # home minus away projected roster strength as of the game (NaN: a roster unknown)
+    "roster_diff_early",  # the same, times the share of the first fade_games the teams have still to play
+    "roster_diff_playoff",  # the same in playoff games, else 0: rotations shorten, stars play more
+]
+FEATURE_SETS: dict[str, list[str]] = {"fs1": FEATURE_NAMES, "fs2": FEATURE_NAMES + ROSTER_FEATURE_NAMES}
+
+
+def feature_names(version: str) -> list[str]:
+    """The feature names of a feature set, in the order its rows hold them."""
+    names = FEATURE_SETS.get(version)
+    if names is None:
+        raise InvalidInput(f"unknown feature set {version!r}; known: {', '.join(FEATURE_SETS)}")
+    return list(names)
+
+
 FORM_N = 10
 REST_CAP = 7
 # Regular-season games per team where it was not 82 (lockouts, the 2020-21 pandemic season).
@@ -101,10 +124,11 @@ class _Side(NamedTuple):
     reg_games: int
     season_margin: float
     season_wins: float
+    games: int  # this season, playoffs included
 
 
 # A team's first game of a season: fully rested, no form yet (NaN: the pipeline imputes).
-_NEW_SEASON = _Side(math.nan, math.nan, float(REST_CAP), 0.0, 0, math.nan, math.nan)
+_NEW_SEASON = _Side(math.nan, math.nan, float(REST_CAP), 0.0, 0, math.nan, math.nan, 0)
 
 
 class FeatureState:
@@ -116,10 +140,18 @@ class FeatureState:
         elo_params: EloParams = DEFAULT_ELO,
         form_n: int = FORM_N,
         teams: Iterable[str] = (),
+        rosters: RosterBook | None = None,
     ) -> None:
         if form_n < 1:
             raise InvalidInput(f"form_n must be at least 1, got {form_n}")
-        self.elo = Elo(elo_params)
+        self.rosters = rosters
+        if rosters is None:
+            self.elo = Elo(elo_params)
+            self.feature_set = "fs1"
+        else:
+            self.elo = Elo(elo_params, prior=rosters.elo_prior, prior_share=rosters.params.elo_share)
+            self.feature_set = "fs2"
+        self.feature_names = FEATURE_SETS[self.feature_set]
         self.form_n = form_n
         self._teams: dict[str, _Team] = {}
         self.last_date: dt.date | None = None
@@ -175,7 +207,7 @@ class FeatureState:
         playin: bool = False,
         season: int | None = None,
     ) -> np.ndarray:
-        """Feature vector (float32, ``FEATURE_NAMES`` order) of a game not yet played.
+        """Feature vector (float32, ``self.feature_names`` order) of a game not yet played.
 
         Uses only results already consumed; a date before the latest consumed
         result is refused because those results would be look-ahead for it.
@@ -202,19 +234,32 @@ class FeatureState:
             playoff = True
         sched = scheduled_games(season)
         ordinal = day.toordinal()
-        elo, mean = self.elo, self.elo.params.mean
+        elo, mean, iso = self.elo, self.elo.params.mean, day.isoformat()
         h = self._side(self._teams[home], season, ordinal)
         a = self._side(self._teams[away], season, ordinal)
         frac = 1.0 if playoff else min((h.reg_games + a.reg_games) / 2.0 / sched, 1.0)
         out = [
-            elo.diff(home, away, season, neutral=neutral),
+            elo.diff(home, away, season, neutral=neutral, date=iso),
             h.form_margin, a.form_margin, h.form_wins, a.form_wins,
             h.rest, a.rest, h.b2b, a.b2b,
             frac, float(playoff), float(playin), float(neutral),
-            elo.rating(home, season) - mean, elo.rating(away, season) - mean,
+            elo.rating(home, season, iso) - mean, elo.rating(away, season, iso) - mean,
             h.season_margin, a.season_margin, h.season_wins, a.season_wins,
         ]  # fmt: skip
+        if self.rosters is not None:
+            out += self._roster_features(self.rosters, home, away, season, iso, h.games, a.games, playoff)
         return np.asarray(out, dtype=np.float32)
+
+    @staticmethod
+    def _roster_features(book: RosterBook, home: str, away: str, season: int, date: str,
+                         home_games: int, away_games: int, playoff: bool) -> list[float]:  # fmt: skip
+        sh, sa = book.strength(home, season, date), book.strength(away, season, date)
+        if sh is None or sa is None:
+            return [math.nan] * len(ROSTER_FEATURE_NAMES)
+        n = book.params.fade_games
+        fade = (max(0.0, 1.0 - home_games / n) + max(0.0, 1.0 - away_games / n)) / 2.0
+        diff = sh - sa
+        return [diff, diff * fade, diff if playoff else 0.0]
 
     @staticmethod
     def _side(st: _Team, season: int, ordinal: int) -> _Side:
@@ -230,6 +275,7 @@ class FeatureState:
             reg_games=st.reg_games,
             season_margin=st.margin_sum / st.games,
             season_wins=st.wins / st.games,
+            games=st.games,
         )
 
 
@@ -245,14 +291,19 @@ class MatrixMeta:
 
 
 def build_training_matrix(
-    games: Sequence[GameRow], *, elo_params: EloParams = DEFAULT_ELO, form_n: int = FORM_N
+    games: Sequence[GameRow],
+    *,
+    elo_params: EloParams = DEFAULT_ELO,
+    form_n: int = FORM_N,
+    rosters: RosterBook | None = None,
 ) -> tuple[np.ndarray, np.ndarray, MatrixMeta]:
     """(X float32 [n, n_features], y int8 home win, meta) for every game, in input order.
 
     ``games`` must be in date order; give the whole history, rows of early
-    seasons then serve as warm-up the caller may drop.
+    seasons then serve as warm-up the caller may drop. With ``rosters`` the
+    rows are feature set fs2, else fs1.
     """
-    state = FeatureState(elo_params=elo_params, form_n=form_n)
+    state = FeatureState(elo_params=elo_params, form_n=form_n, rosters=rosters)
     rows: list[np.ndarray] = []
     prev = ""
     for date, day_iter in itertools.groupby(games, key=lambda g: g.date):
@@ -277,7 +328,7 @@ def build_training_matrix(
         for g in day:
             state.consume(g)
     n = len(rows)
-    X = np.vstack(rows) if rows else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+    X = np.vstack(rows) if rows else np.zeros((0, len(state.feature_names)), dtype=np.float32)
     y = np.fromiter((g.home_win for g in games), dtype=np.int8, count=n)
     nan = math.nan
     meta = MatrixMeta(

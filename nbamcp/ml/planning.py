@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 # search fold: a real model in well under a second (tests, demos).
 BUDGET_NAMES = ("default", "small", "tiny")
 MAX_VALID_SEASONS = 10
+BACKTEST_MODELS = ("roster", "team")  # nbamcp.ml.backtest_compare.MODELS, without importing sklearn
 _MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")  # the registry's rule, checked before training
 
 
@@ -34,6 +35,17 @@ def budget_named(name: str) -> Budget:
 
     tiny = Budget(candidates=("logreg",), lr_cs=(1.0,), cv_folds=1)
     return {"default": DEFAULT_BUDGET, "small": SMALL_BUDGET, "tiny": tiny}[check_budget(name)]
+
+
+def parse_models(text: str) -> list[str]:
+    """``--models roster,team`` -> the backtest's models, distinct and known."""
+    models = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in models if m not in BACKTEST_MODELS]
+    if bad or not models or len(set(models)) != len(models):
+        raise InvalidInput(
+            f"--models {text!r}: give distinct names from {', '.join(BACKTEST_MODELS)}, comma-separated"
+        )
+    return models
 
 
 def check_model_name(name: str) -> str:

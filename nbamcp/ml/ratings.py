@@ -3,6 +3,10 @@
 Point in time by construction: a rating only moves when a result is fed in.
 Between seasons every rating is pulled toward the mean (``carry`` keeps that
 fraction of the distance); a franchise never seen before starts at the mean.
+With a season prior (``Elo(params, prior=..., prior_share=...)``) a team's
+season-start rating moves that share of the way toward the rating its roster
+implies on the date asked (``nbamcp.ml.rosters``); it is fixed by the team's
+first result of the season, so a roster known only later cannot change it.
 The defaults were tuned by walk-forward log loss on the 1980-2000 seasons
 (``tune_elo``; numbers in docs/model.md) so that later seasons stay untouched
 for model selection and backtests.
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import msgspec
 
@@ -72,15 +76,25 @@ def mov_multiplier(margin: int, winner_diff: float) -> float:
     return (abs(margin) + 3.0) ** 0.8 / (7.5 + 0.006 * winner_diff)
 
 
+# (team, season, date) -> Elo points above the mean the team's roster implies on that date, or None
+SeasonPrior = Callable[[str, int, str], float | None]
+
+
 class Elo:
     """Mutable Elo state for every franchise seen so far."""
 
-    def __init__(self, params: EloParams = DEFAULT_ELO) -> None:
+    def __init__(
+        self, params: EloParams = DEFAULT_ELO, *, prior: SeasonPrior | None = None, prior_share: float = 0.0
+    ) -> None:
         if not 0.0 <= params.carry <= 1.0:
             raise InvalidInput(f"Elo carry must be in [0, 1], got {params.carry}")
         if params.k <= 0:
             raise InvalidInput(f"Elo k must be positive, got {params.k}")
+        if not 0.0 <= prior_share <= 1.0:
+            raise InvalidInput(f"Elo prior_share must be in [0, 1], got {prior_share}")
         self.params = params
+        self._prior = prior if prior_share > 0 else None
+        self._prior_share = prior_share
         self._rating: dict[str, float] = {}
         self._season: dict[str, int] = {}
         # season -> [home wins, games] over non-neutral games, for the learnt home court
@@ -91,15 +105,19 @@ class Elo:
     def teams(self) -> list[str]:
         return sorted(self._rating)
 
-    def rating(self, team: str, season: int) -> float:
-        """The team's rating entering a game of ``season`` (carry-over applied, state untouched)."""
+    def rating(self, team: str, season: int, date: str = "") -> float:
+        """The team's rating entering a game of ``season`` on ``date`` (carry-over and the season
+        prior as of ``date`` applied, state untouched)."""
         p = self.params
         r = self._rating.get(team)
-        if r is None:
-            return p.mean
-        if self._season[team] < season:
-            return p.mean + p.carry * (r - p.mean)
-        return r
+        if r is not None and self._season[team] >= season:
+            return r
+        start = p.mean if r is None else p.mean + p.carry * (r - p.mean)
+        if self._prior is not None:
+            above = self._prior(team, season, date)
+            if above is not None:
+                start += self._prior_share * (p.mean + above - start)
+        return start
 
     def home_adv(self, season: int) -> float:
         """Home court in Elo points for ``season``, from earlier seasons' results only."""
@@ -120,18 +138,18 @@ class Elo:
                 self._hca[season] = hca
         return hca
 
-    def diff(self, home: str, away: str, season: int, *, neutral: bool) -> float:
+    def diff(self, home: str, away: str, season: int, *, neutral: bool, date: str = "") -> float:
         """Home rating minus away rating, plus home court unless neutral."""
         hca = 0.0 if neutral else self.home_adv(season)
-        return self.rating(home, season) - self.rating(away, season) + hca
+        return self.rating(home, season, date) - self.rating(away, season, date) + hca
 
-    def prob(self, home: str, away: str, season: int, *, neutral: bool) -> float:
-        return win_prob(self.diff(home, away, season, neutral=neutral))
+    def prob(self, home: str, away: str, season: int, *, neutral: bool, date: str = "") -> float:
+        return win_prob(self.diff(home, away, season, neutral=neutral, date=date))
 
     def update(self, game: GameRow) -> tuple[float, float, float, float]:
         """Feed one result; return (home_before, away_before, home_after, away_after)."""
-        hb = self.rating(game.home, game.season)
-        ab = self.rating(game.away, game.season)
+        hb = self.rating(game.home, game.season, game.date)
+        ab = self.rating(game.away, game.season, game.date)
         d = hb - ab + (0.0 if game.neutral else self.home_adv(game.season))
         margin = game.home_pts - game.away_pts
         won = 1.0 if margin > 0 else 0.0
@@ -163,19 +181,26 @@ def rating_series(games: Iterable[GameRow], params: EloParams = DEFAULT_ELO) -> 
 
 
 def walk_forward_log_loss(
-    games: Sequence[GameRow], params: EloParams, *, score_from: int, score_to: int
+    games: Sequence[GameRow],
+    params: EloParams,
+    *,
+    score_from: int,
+    score_to: int,
+    prior: SeasonPrior | None = None,
+    prior_share: float = 0.0,
 ) -> tuple[float, int]:
     """Log loss of Elo's own pre-game probability on seasons [score_from, score_to].
 
     Every earlier game only warms the ratings up. Returns (log loss, n games).
     """
-    elo = Elo(params)
+    elo = Elo(params, prior=prior, prior_share=prior_share)
     total, n = 0.0, 0
     for g in games:
         if g.season > score_to:
             break
         if g.season >= score_from:
-            p = min(max(elo.prob(g.home, g.away, g.season, neutral=g.neutral), 1e-12), 1 - 1e-12)
+            p = elo.prob(g.home, g.away, g.season, neutral=g.neutral, date=g.date)
+            p = min(max(p, 1e-12), 1 - 1e-12)
             total -= math.log(p if g.home_win else 1.0 - p)
             n += 1
         elo.update(g)

@@ -355,13 +355,20 @@ class ModelRegistry:
         mv = await self.get(name, ref)
         aliases = [a for a, v in (await self.aliases(name)).items() if v == mv.version]
         feats = mv.reference.get("features", {})
+        scope = (
+            "Rosters, not availability: who is on each team (season tables, live rosters and trades from "
+            "their date on), not who plays tonight (injuries, rest)."
+            if mv.feature_set_version == "fs2"
+            else "Team-level results only: no injuries, rest decisions or roster changes inside a season."
+        )
         return {
             "uri": f"nba://models/{mv.name}/{mv.version}",
             "name": mv.name,
             "version": mv.version,
             "aliases": aliases,
             "model_kind": mv.model_kind,
-            "task": "P(home team wins) for an NBA game, from point-in-time team features",
+            "task": "P(home team wins) for an NBA game, from point-in-time "
+            + ("team and roster features" if mv.feature_set_version == "fs2" else "team features"),
             "artifact": {"format": "onnx", "sha256": mv.artifact_sha256, "size_bytes": mv.artifact_size},
             "lineage": {
                 "data_hash": mv.data_hash,
@@ -378,7 +385,7 @@ class ModelRegistry:
             "params": mv.params,
             "metrics": mv.metrics,
             "limitations": [
-                "Team-level results only: no injuries, rest decisions or roster changes inside a season.",
+                scope,
                 "Probabilities are calibrated on past seasons; eras with unusual home court (2021) drift.",
             ],
             "attribution": "Baseline comparisons: FiveThirtyEight (CC BY 4.0).",

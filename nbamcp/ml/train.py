@@ -35,12 +35,13 @@ from threadpoolctl import threadpool_limits
 from nbamcp.data.games import GameRow
 from nbamcp.errors import ErrorCode, InvalidInput, NbaError
 from nbamcp.ml.dataset import require_seasons, snapshot_hash
-from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION, FORM_N, build_training_matrix
+from nbamcp.ml.features import FORM_N, build_training_matrix, feature_names
 from nbamcp.ml.metrics import Scores, scores
 from nbamcp.ml.onnx_export import OnnxModel, check_parity, to_onnx_bytes
 from nbamcp.ml.ratings import DEFAULT_ELO, EloParams
 from nbamcp.ml.reference import feature_reference
 from nbamcp.ml.registry import ModelRegistry, ModelVersion
+from nbamcp.ml.rosters import RosterBook
 
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
@@ -230,11 +231,14 @@ def train(
     elo_params: EloParams = DEFAULT_ELO,
     export: bool = True,
     n_threads: int | None = 1,
+    rosters: RosterBook | None = None,
 ) -> TrainResult:
     """Search, select on ``valid_seasons``, refit and export one model. See the module docstring.
 
     ``games`` should hold the whole history up to the validation seasons (in
     date order): earlier seasons warm up the ratings and are not trained on.
+    With ``rosters`` the model is trained on feature set fs2 (roster-aware
+    Elo and roster features), else on fs1.
     ``n_threads`` caps the OpenMP/BLAS threads of the fits (None: library
     default). One is the default because on a shared 2-core machine the
     gradient boosting's OpenMP threads spin against other processes and a fit
@@ -252,6 +256,7 @@ def train(
             refit=refit,
             elo_params=elo_params,
             export=export,
+            rosters=rosters,
         )
 
 
@@ -267,6 +272,7 @@ def _train(
     refit: bool,
     elo_params: EloParams,
     export: bool,
+    rosters: RosterBook | None,
 ) -> TrainResult:
     started = time.perf_counter()
     tr_seasons = require_seasons(games, train_seasons, what="train_seasons")
@@ -283,7 +289,9 @@ def _train(
         )
     last = max(va_seasons)
     used = [g for g in games if g.season <= last]
-    X, y, meta = build_training_matrix(used, elo_params=elo_params)
+    X, y, meta = build_training_matrix(used, elo_params=elo_params, rosters=rosters)
+    feature_set = "fs1" if rosters is None else "fs2"
+    names = feature_names(feature_set)
     seasons = meta.season
     train_rows = np.flatnonzero(np.isin(seasons, tr_seasons))
     valid_rows = np.flatnonzero(np.isin(seasons, va_seasons))
@@ -365,6 +373,7 @@ def _train(
             "refit_on_valid": refit,
             "elo": msgspec.structs.asdict(elo_params),
             "form_n": FORM_N,
+            **({} if rosters is None else {"rosters": msgspec.to_builtins(rosters.params)}),
         },
         metrics={
             "valid": msgspec.to_builtins(winner.valid),
@@ -374,11 +383,11 @@ def _train(
             "onnx_bytes": len(onnx_bytes),
             "n_fit_rows": int(final_rows.size),
         },
-        feature_names=list(FEATURE_NAMES),
-        feature_set_version=FEATURE_SET_VERSION,
-        data_hash=snapshot_hash(used),
+        feature_names=names,
+        feature_set_version=feature_set,
+        data_hash=snapshot_hash(used) if rosters is None else rosters.data_hash(snapshot_hash(used)),
         training_seconds=round(time.perf_counter() - started, 3),
-        reference=feature_reference(X[final_rows], FEATURE_NAMES),
+        reference=feature_reference(X[final_rows], names),
         candidates=reports,
         X_valid=X_valid,
         y_valid=y_valid,

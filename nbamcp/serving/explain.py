@@ -50,6 +50,9 @@ LABELS = {
     "home_season_wins": "{home}: win share this season",
     "away_season_wins": "{away}: win share this season",
     "home_court": "home-court advantage",
+    "roster_diff": "roster strength gap, projected points per 100 possessions",
+    "roster_diff_early": "roster strength gap while the season is young (first 20 games)",
+    "roster_diff_playoff": "roster strength gap in the playoffs",
 }
 LOGISTIC = (
     "logistic model: effect = coefficient x standardized feature value, in log-odds toward the home "

@@ -1,4 +1,4 @@
-"""Walk-forward backtest: metrics re-derived from its own predictions, baselines on the same games."""
+"""Walk-forward backtests: metrics re-derived from the predictions, every forecaster on the same games."""
 
 from __future__ import annotations
 
@@ -9,14 +9,21 @@ from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
 
 from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput
-from nbamcp.ml.backtest import BacktestResult, format_backtest, run_backtest
+from nbamcp.ml.backtest import BacktestResult, run_backtest
+from nbamcp.ml.backtest_compare import BacktestComparison, format_comparison, run_comparison
+from nbamcp.ml.rosters import RosterBook
 from nbamcp.ml.train import SMALL_BUDGET
 
 
 @pytest.fixture(scope="module")
-def result(recent_games: list[GameRow]) -> BacktestResult:
-    return run_backtest(recent_games, 2022, 2023, train_from=2016, valid_seasons=1, budget=SMALL_BUDGET,
-                        include_predictions=True)  # fmt: skip
+def comparison(recent_games: list[GameRow], roster_book: RosterBook) -> BacktestComparison:
+    return run_comparison(recent_games, 2022, 2023, rosters=roster_book, train_from=2016, valid_seasons=1,
+                          budget=SMALL_BUDGET, include_predictions=True, replicates=500)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def result(comparison: BacktestComparison) -> BacktestResult:
+    return comparison.models["team"]
 
 
 def _check(n: int, brier: float, ll: float, acc: float, p: np.ndarray, y: np.ndarray) -> None:
@@ -58,12 +65,45 @@ def test_metrics_match_the_predictions(result: BacktestResult, recent_games: lis
     assert 0.19 < o.brier < 0.24
 
 
-def test_report_renders_and_encodes(result: BacktestResult) -> None:
-    text = format_backtest(result)
-    assert "| 2022 |" in text and "| **2022-2023** |" in text and "FiveThirtyEight" in text
+def test_result_encodes(result: BacktestResult) -> None:
     decoded = msgspec.json.decode(msgspec.json.encode(result))
     assert set(decoded["baselines"]) == {"elo538", "raptor538"}
     assert {"n", "brier", "log_loss", "accuracy"} <= set(decoded["baselines"]["raptor538"])
+
+
+def test_comparison_scores_every_forecaster_on_the_same_games(comparison: BacktestComparison) -> None:
+    roster, team = comparison.models["roster"], comparison.models["team"]
+    assert (roster.feature_set_version, team.feature_set_version) == ("fs2", "fs1")
+    assert roster.predictions is not None and team.predictions is not None
+    assert [p.game_id for p in roster.predictions] == [p.game_id for p in team.predictions]
+    assert [p.p_home for p in roster.predictions] != [p.p_home for p in team.predictions]
+    (window,) = comparison.windows  # RAPTOR covers all of 2022-2023: one window
+    assert window.n == roster.overall.n == 2625
+    assert window.scores["roster"] == roster.overall and window.scores["team"] == team.overall
+    assert window.scores["raptor538"].brier == team.baselines.raptor538.brier
+    y = np.array([p.home_win for p in team.predictions])
+    dates = {p.date for p in team.predictions}
+    pairs = {(d.a, d.b, d.metric): d for d in window.differences}
+    assert len(pairs) == 10  # 5 pairs x (Brier, log loss)
+    d = pairs[("roster", "team", "brier")]
+    p_r = np.array([p.p_home for p in roster.predictions])
+    p_t = np.array([p.p_home for p in team.predictions])
+    assert d.diff == pytest.approx(np.mean((p_r - y) ** 2 - (p_t - y) ** 2), abs=1e-6)
+    assert d.lo < d.diff < d.hi and d.n_dates == len(dates) and d.n_games == 2625
+    assert (d.replicates, d.seed, d.unit) == (500, 0, "game date")
+    assert [s.season for s in comparison.seasons] == [2022, 2023]
+    assert set(comparison.seasons[0].model_kinds) == {"roster", "team"}
+    text = format_comparison(comparison)
+    assert "| 2022 | 1310 |" in text and "roster model (fs2) - 538 RAPTOR |" in text
+    assert "paired bootstrap over game dates" in text and "FiveThirtyEight" in text
+    msgspec.json.decode(msgspec.json.encode(comparison), type=BacktestComparison)
+
+
+def test_comparison_refuses_what_it_cannot_run(recent_games: list[GameRow]) -> None:
+    with pytest.raises(InvalidInput, match="needs player seasons"):
+        run_comparison(recent_games, 2022, 2023, rosters=None)
+    with pytest.raises(InvalidInput, match="distinct names"):
+        run_comparison(recent_games, 2022, 2023, rosters=None, models=["team", "team"])
 
 
 def test_bad_ranges(recent_games: list[GameRow]) -> None:

@@ -80,3 +80,24 @@ def test_tuning_ranks_by_walk_forward_log_loss(all_games: list[GameRow]) -> None
         walk_forward_log_loss(old, DEFAULT_ELO, score_from=2030, score_to=2031)
     with pytest.raises(InvalidInput, match="carry"):
         Elo(EloParams(carry=1.5))
+
+
+def test_season_prior_moves_the_start_and_is_fixed_by_the_first_result() -> None:
+    known: dict[str, float] = {}
+
+    def prior(team: str, season: int, date: str) -> float | None:
+        return known.get(team) if date >= "2021-01-01" else None  # a roster known from Jan 1st
+
+    elo = Elo(EloParams(hca_window=0, home_adv=0.0), prior=prior, prior_share=0.5)
+    elo.update(game("1", "2020-03-01", 2020, "AAA", "BBB", 130, 100))
+    carried = 1500.0 + 0.75 * (elo.rating("AAA", 2020) - 1500.0)
+    known["AAA"] = -100.0  # the roster got a lot worse
+    assert elo.rating("AAA", 2021, "2020-12-30") == pytest.approx(carried)
+    start = carried + 0.5 * (1400.0 - carried)
+    assert elo.rating("AAA", 2021, "2021-01-02") == pytest.approx(start)
+    hb, _, ha, _ = elo.update(game("2", "2021-01-02", 2021, "AAA", "BBB", 100, 101))
+    assert hb == pytest.approx(start)
+    known["AAA"] = 300.0  # news after the first game cannot rewrite the season's start
+    assert elo.rating("AAA", 2021, "2021-02-01") == pytest.approx(ha)
+    with pytest.raises(InvalidInput, match="prior_share"):
+        Elo(prior=prior, prior_share=2.0)

@@ -2,7 +2,9 @@
 
 The store is built once per session by the data package's ingestion from the
 real 538 games file, cut to the seasons from ``FIRST_SEASON`` on (fewer games
-to walk: every training here stays well under a few seconds).
+to walk: every training here stays well under a few seconds), and the real
+player tables the roster model projects from (Basketball-Reference advanced
+stats, FiveThirtyEight RAPTOR).
 """
 
 from __future__ import annotations
@@ -59,14 +61,21 @@ def games_csv(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+PLAYER_FILES = ("player_advanced_regular_1990_2024.csv", "raptor_by_player_1977_2022.csv")
+
+
 @pytest.fixture(scope="session")
-def base_store(games_csv: Path) -> Path:
+def base_store(games_csv: Path, data_dir: Path) -> Path:
     path = games_csv.parent / "store.sqlite"
+    players = games_csv.parent / "players"
+    players.mkdir()
+    for name in PLAYER_FILES:
+        shutil.copy(data_dir / "players" / name, players / name)
 
     async def build() -> None:
         store = await open_store(path)
         try:
-            await ingest_paths(store, [games_csv])
+            await ingest_paths(store, [games_csv, players])
         finally:
             await store.close()
 

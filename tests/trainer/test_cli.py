@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -83,32 +83,45 @@ def _check(reported: dict[str, float], expected: dict[str, float]) -> None:
 
 def test_backtest_json_matches_numbers_computed_here(home: Home, games_csv: Path) -> None:
     args = ["backtest", "--from-season", "2022", "--to-season", "2023", "--train-from", "2016"]
-    args += ["--valid-seasons", "1", "--budget", "tiny"]
+    args += ["--valid-seasons", "1", "--budget", "tiny", "--replicates", "200"]
     out = nbamcp(home.root, *args, "--json", "--predictions")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
 
-    # The model: its overall scores re-derived from its own per-game predictions.
-    preds = result["predictions"]  # [game_id, season, p_home, home_win, elo538, raptor538]
-    p = np.array([row[2] for row in preds])
-    y = np.array([row[3] for row in preds], dtype=float)
-    _check(result["overall"], _scores(p, y))
-
-    # The baselines: straight from the raw 538 file, the same games.
+    # Each model: its overall scores re-derived from its own per-game predictions.
     rows = _csv_rows(games_csv, {2022, 2023})
     outcome = np.array([float(int(r["score1"]) > int(r["score2"])) for r in rows])
-    assert len(preds) == len(rows) == 2625
-    assert sorted(y.tolist()) == sorted(outcome.tolist())
+    probs = {}
+    for name, fs in (("roster", "fs2"), ("team", "fs1")):
+        model = result["models"][name]
+        assert model["feature_set_version"] == fs
+        preds = model["predictions"]  # [game_id, season, p_home, home_win, elo538, raptor538, date]
+        p = np.array([row[2] for row in preds])
+        y = np.array([row[3] for row in preds], dtype=float)
+        _check(model["overall"], _scores(p, y))
+        assert len(preds) == len(rows) == 2625
+        assert sorted(y.tolist()) == sorted(outcome.tolist())
+        probs[name] = p
+    assert not np.array_equal(probs["roster"], probs["team"])
+
+    # The baselines: straight from the raw 538 file, the same games, in the one window (RAPTOR
+    # covers every game of 2022-2023).
+    (window,) = result["windows"]
+    assert window["n"] == 2625 and set(window["scores"]) == {"roster", "team", "elo538", "raptor538"}
     for key, column in (("elo538", "elo_prob1"), ("raptor538", "raptor_prob1")):
-        have = [i for i, r in enumerate(rows) if r[column]]
-        base = np.array([float(rows[i][column]) for i in have])
-        _check(result["baselines"][key], _scores(base, outcome[have]))
+        base = np.array([float(r[column]) for r in rows])
+        _check(window["scores"][key], _scores(base, outcome))
+    diff = next(
+        d for d in window["differences"] if (d["a"], d["b"], d["metric"]) == ("roster", "team", "brier")
+    )
+    assert diff["lo"] <= diff["diff"] <= diff["hi"] and diff["unit"] == "game date"
+    assert diff["diff"] == pytest.approx(diff["a_score"] - diff["b_score"], abs=2e-6)
     assert [s["season"] for s in result["seasons"]] == [2022, 2023]
-    assert all(math.isfinite(s["model"]["brier"]) for s in result["seasons"])
 
     text = nbamcp(home.root, *args)
     assert text.returncode == 0, text.stderr
-    assert "| 2022 | 1310 | logreg |" in text.stdout and "| **2022-2023** | 2625 |" in text.stdout
+    assert "| 2022 | 1310 | " in text.stdout and "**2022-2023**, 2625 games" in text.stdout
+    assert "roster model (fs2) - team-only model (fs1) |" in text.stdout
     assert "FiveThirtyEight" in text.stdout and not text.stdout.lstrip().startswith("{")
 
 
@@ -127,6 +140,7 @@ def test_backtest_json_matches_numbers_computed_here(home: Home, games_csv: Path
             ["backtest", "--from-season", "2015", "--to-season", "2016", "--train-from", "2014"],
             "invalid_input: season 2015: only 1 season(s) with games from train_from=2014",
         ),
+        (["backtest", "--models", "roster,elo"], "invalid_input: --models 'roster,elo': give distinct names"),
         (["train", "--train-from", "2030"], "invalid_input: train_from 2030 is after the last season"),
         (["train", "--valid-seasons", "0"], "invalid_input: valid_seasons must be between 1 and 10, got 0"),
         (["train", "--name", "Bad Name"], "invalid_input: model name 'Bad Name' is not valid"),
@@ -145,3 +159,14 @@ def test_no_store_says_what_to_do(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert out.stderr.startswith("nbamcp: unavailable: there is no store at "), out.stderr
     assert "nbamcp serve" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_roster_backtest_without_player_tables_says_what_to_do(home: Home) -> None:
+    with sqlite3.connect(home.store) as conn:
+        conn.execute("DELETE FROM player_seasons")
+    out = nbamcp(
+        home.root, "backtest", "--from-season", "2022", "--train-from", "2016", "--valid-seasons", "1"
+    )
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.startswith("nbamcp: unavailable: the store at "), out.stderr
+    assert "no player seasons for the roster model" in out.stderr and "--models team" in out.stderr
