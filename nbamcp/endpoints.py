@@ -25,6 +25,10 @@ from nbamcp.messages import (
     AliasMoved,
     CacheLookupReply,
     ComparePlayersRequest,
+    CompleteRequest,
+    Completions,
+    Coverage,
+    CoverageRequest,
     FindPlayerRequest,
     FranchiseList,
     GameList,
@@ -139,6 +143,9 @@ TEAM_RATING_HISTORY = _stats(
 TEAMS = _stats("teams", TeamsRequest, FranchiseList, "every franchise")
 QUALITY_REPORT = _stats("quality_report", QualityReportRequest, QualityReport, "the latest quality report")
 INGEST = _stats("ingest", IngestRequest, IngestReply, "ingest files into the store (admin)")
+COVERAGE = _stats("coverage", CoverageRequest, Coverage, "what the store holds (nba://data/coverage)")
+COMPLETE = _stats("complete", CompleteRequest, Completions, "team / player names by prefix (completions)")
+COVERAGE_CHANGED = Event(subjects.COVERAGE_CHANGED, Coverage, summary="the store's coverage after an ingest")
 
 STATS: tuple[Endpoint[Any], ...] = (
     FIND_PLAYER,
@@ -154,6 +161,8 @@ STATS: tuple[Endpoint[Any], ...] = (
     TEAMS,
     QUALITY_REPORT,
     INGEST,
+    COVERAGE,
+    COMPLETE,
 )
 
 # ---- predictions --------------------------------------------------------------------------------------

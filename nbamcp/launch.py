@@ -85,7 +85,7 @@ async def serve(config: Config, *, transport: str, host: str, port: int) -> None
         workers_ready=ready,
         startup_timeout_s=config.server.startup_timeout_s,
     )
-    server = build_server(gw, config)
+    server = build_server(gw, config, home=config.home)
     actors: list[Actor] = []
     log.info("serve.start", transport=transport, bus=redact_url(config.bus.url), workers=names)
 

@@ -19,6 +19,7 @@ EVENTS_PREDICTION = "nba.events.prediction"  # event, durable: predlog, monitor,
 EVENTS_GAMES = "nba.events.games"  # event, durable: new results -> features, feedback, cache
 EVENTS_ALL = "nba.events.>"  # what the durable stream (JetStream NBA_EVENTS / SQLite outbox) captures
 MODELS_CHANGED = "nba.models.changed"  # event: inference reload, cache invalidation
+COVERAGE_CHANGED = "nba.coverage.changed"  # event (broadcast): what the store holds, after every ingest
 TRAIN_JOBS = "nba.train.jobs"  # request/reply, queue "trainer": start a job, reply with its id
 TRAIN_PROGRESS = "nba.train.progress"  # nba.train.progress.<job>
 MONITOR_STATUS = "nba.monitor.status"  # request/reply, queue "monitor": champion/challenger, realized metrics

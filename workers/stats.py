@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import structlog
 
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route, WorkerContext
+from nbamcp.actor.routes import Handler
 from nbamcp.data import queries as q
 from nbamcp.data.charts import render_rating_chart
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import Store, open_store
-from nbamcp.errors import InvalidInput, Unavailable
+from nbamcp.errors import InvalidInput, NotFound, Unavailable
 from nbamcp.messages import (
     ComparePlayersRequest,
+    CompleteRequest,
+    CoverageRequest,
     FindPlayerRequest,
     GamesIngested,
     GamesRequest,
@@ -42,6 +46,7 @@ from nbamcp.messages import (
     TeamRatingHistoryRequest,
     TeamSeasonRequest,
     TeamsRequest,
+    encode,
 )
 from nbamcp.ml.ratings import RATING_METHOD, rating_series
 from nbamcp.streams import publish_durable
@@ -73,12 +78,31 @@ class StatsWorker(Actor):
         roots = [config.data_dir, config.home, *(Path(p).expanduser() for p in config.stats.ingest_roots)]
         self.ingest_roots = [p.resolve() for p in roots]
         self._store: Store | None = None
+        # Why the store is empty, when the data folder is the reason: said in every error
+        # that an empty store causes, not only in the log.
+        self._data_problem = ""
 
     @property
     def store(self) -> Store:
         if self._store is None:
             raise Unavailable("the stats store is not open")
         return self._store
+
+    def _explained(self, handler: Handler) -> Handler:
+        """``handler``, whose 'no data' errors say why the store is empty when the data folder is why."""
+
+        async def run(request: Any, ctx: Context) -> msgspec.Struct | None:
+            try:
+                return await handler(request, ctx)
+            except (Unavailable, NotFound) as exc:
+                if not self._data_problem:
+                    raise
+                raise Unavailable(
+                    f"{exc.message}; the store is empty because {self._data_problem}: set it to the "
+                    "folder with the NBA data and restart, or ingest files with ingest_games"
+                ) from None
+
+        return run
 
     async def on_start(self) -> None:
         self._store = await open_store(self.store_path)
@@ -88,27 +112,34 @@ class StatsWorker(Actor):
             if self.data_dir.is_dir():
                 report = await ingest_paths(self._store, [self.data_dir])
                 log.info("stats.auto_ingest", data_dir=str(self.data_dir), summary=report.summary)
+                if not report.files:
+                    self._data_problem = "NBAMCP_DATA_DIR (paths.data_dir) holds no NBA data files"
             else:
-                log.warning("stats.no_data", data_dir=str(self.data_dir), hint="set NBAMCP_DATA_DIR")
+                self._data_problem = "NBAMCP_DATA_DIR (paths.data_dir) names a folder that does not exist"
+            if self._data_problem:
+                log.warning("stats.no_data", data_dir=str(self.data_dir), problem=self._data_problem)
+        await self._publish_coverage()
 
     def health_detail(self) -> dict[str, str]:
         return {"store": str(self.store_path)}
 
     def routes(self) -> list[Route]:
         return [
-            Route(ep.FIND_PLAYER, self.find_player),
-            Route(ep.PLAYER_SEASON_STATS, self.player_season_stats),
-            Route(ep.PLAYER_CAREER, self.player_career),
-            Route(ep.COMPARE_PLAYERS, self.compare_players),
-            Route(ep.TEAM_SEASON, self.team_season),
-            Route(ep.STANDINGS, self.standings),
-            Route(ep.GAMES, self.games),
-            Route(ep.HEAD_TO_HEAD, self.head_to_head),
-            Route(ep.LEAGUE_LEADERS, self.league_leaders),
-            Route(ep.TEAM_RATING_HISTORY, self.team_rating_history),
-            Route(ep.TEAMS, self.teams),
-            Route(ep.QUALITY_REPORT, self.quality_report),
-            Route(ep.INGEST, self.ingest),
+            Route(ep.FIND_PLAYER, self._explained(self.find_player)),
+            Route(ep.PLAYER_SEASON_STATS, self._explained(self.player_season_stats)),
+            Route(ep.PLAYER_CAREER, self._explained(self.player_career)),
+            Route(ep.COMPARE_PLAYERS, self._explained(self.compare_players)),
+            Route(ep.TEAM_SEASON, self._explained(self.team_season)),
+            Route(ep.STANDINGS, self._explained(self.standings)),
+            Route(ep.GAMES, self._explained(self.games)),
+            Route(ep.HEAD_TO_HEAD, self._explained(self.head_to_head)),
+            Route(ep.LEAGUE_LEADERS, self._explained(self.league_leaders)),
+            Route(ep.TEAM_RATING_HISTORY, self._explained(self.team_rating_history)),
+            Route(ep.TEAMS, self._explained(self.teams)),
+            Route(ep.QUALITY_REPORT, self._explained(self.quality_report)),
+            Route(ep.INGEST, self._explained(self.ingest)),
+            Route(ep.COVERAGE, self._explained(self.coverage)),
+            Route(ep.COMPLETE, self._explained(self.complete)),
         ]
 
     # ---- handlers: thin adapters from request Structs to the query layer ----
@@ -165,7 +196,23 @@ class StatsWorker(Actor):
         report = await ingest_paths(self.store, paths, fmt=r.format)
         if report.new_game_ids:
             await self._announce(report.new_game_ids, ctx)
+        if report.inserted:
+            self._data_problem = ""
+        await self._publish_coverage()
         return ingest_reply(report)
+
+    async def coverage(self, r: CoverageRequest, ctx: Context) -> msgspec.Struct:
+        return await q.coverage(self.store)
+
+    async def complete(self, r: CompleteRequest, ctx: Context) -> msgspec.Struct:
+        if r.kind == "team":
+            return q.complete_team(r.prefix, r.limit)
+        return await q.complete_player(self.store, r.prefix, r.limit)
+
+    async def _publish_coverage(self) -> None:
+        """Tell the front ends what the store holds now (their instructions quote it)."""
+        cov = await q.coverage(self.store)
+        await self.bus.publish(ep.COVERAGE_CHANGED.subject, encode(cov))
 
     def _allowed(self, raw: str) -> Path:
         path = Path(raw).expanduser().resolve()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mcp.server.mcpserver import MCPServer
 
 from nbamcp import __version__
 from nbamcp.config import Config
 from nbamcp.frontend.catalog import register_stats_prompts, register_stats_resources
+from nbamcp.frontend.completions import register_completions
+from nbamcp.frontend.coverage import CoverageBook
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.health import health_tools
 from nbamcp.frontend.models import model_tools, register_model_resources
@@ -16,6 +20,7 @@ from nbamcp.frontend.stats import stats_tools
 from nbamcp.frontend.status import status_tools
 from nbamcp.frontend.tooling import build_tool
 
+COVERAGE_SNAPSHOT = "frontend-coverage.json"
 INSTRUCTIONS = (
     "NBA statistics from the league's history (players, teams, games, standings, leaders) "
     "and calibrated game predictions. Team and player names are resolved loosely "
@@ -23,7 +28,9 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(gw: Gateway, config: Config | None = None) -> MCPServer:
+def build_server(gw: Gateway, config: Config | None = None, *, home: Path | None = None) -> MCPServer:
+    """The MCP server over ``gw``. ``home``: the front end's own folder (a snapshot of the data's
+    coverage lives there; None keeps nothing on disk)."""
     config = config or Config()
     specs = [
         *health_tools(gw, bus_url=config.bus.url, timeout_s=config.server.health_timeout_s),
@@ -41,8 +48,15 @@ def build_server(gw: Gateway, config: Config | None = None) -> MCPServer:
         instructions=INSTRUCTIONS,
         tools=tools,
     )
-    register_stats_resources(server, gw)
-    register_stats_prompts(server)
+    book = CoverageBook(gw, home / COVERAGE_SNAPSHOT if home is not None else None)
+    register_stats_resources(server, gw, book)
+    register_stats_prompts(server, book)
     register_model_resources(server, gw)
-    server.middleware.append(ProtocolGuard(server, lambda: INSTRUCTIONS))
+    register_completions(server, gw, book)
+
+    async def instructions() -> str:
+        await book.refresh()
+        return f"{INSTRUCTIONS}\n\nData coverage: {book.summary()}"
+
+    server.middleware.append(ProtocolGuard(server, instructions))
     return server

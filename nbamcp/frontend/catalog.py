@@ -7,14 +7,19 @@ from typing import Annotated, Any
 import msgspec
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 from pydantic import Field
 
 from nbamcp import endpoints as ep
 from nbamcp.endpoints import Endpoint
-from nbamcp.errors import NbaError
+from nbamcp.errors import ErrorCode, NbaError
+from nbamcp.frontend.arguments import parse_arguments
+from nbamcp.frontend.coverage import CoverageBook
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.messages import QualityReportRequest, TeamsRequest
-from nbamcp.messages.fields import NAME_MAX
+from nbamcp.messages.fields import NAME_MAX, canonical_stat
+from nbamcp.messages.validation import inline_refs
 
 ATTRIBUTION = "Data: FiveThirtyEight (CC BY 4.0), Basketball-Reference, stats.nba.com."
 PromptTeam = Annotated[
@@ -35,7 +40,7 @@ async def _json(gw: Gateway, endpoint: Endpoint[Any], request: msgspec.Struct) -
     return msgspec.json.encode(r).decode()
 
 
-def register_stats_resources(server: MCPServer, gw: Gateway) -> None:
+def register_stats_resources(server: MCPServer, gw: Gateway, book: CoverageBook) -> None:
     @server.resource(
         "nba://teams",
         name="teams",
@@ -57,16 +62,59 @@ def register_stats_resources(server: MCPServer, gw: Gateway) -> None:
     async def quality() -> str:
         return await _json(gw, ep.QUALITY_REPORT, QualityReportRequest())
 
+    @server.resource(
+        "nba://data/coverage",
+        name="data_coverage",
+        title="Data coverage",
+        description="What the data holds, computed from the store after every ingest: game results per "
+        "source (first and last date, seasons), player seasons, RAPTOR and team seasons (first and last "
+        "season), the latest season any table knows, and a summary. Answers about games after "
+        "data_through are not in the data.",
+        mime_type="application/json",
+    )
+    async def coverage() -> str:
+        try:
+            cov = await book.fetch()
+        except NbaError as exc:
+            raise ResourceError(f"{exc.code}: {exc.message}") from None
+        return msgspec.json.encode(cov).decode()
 
-def register_stats_prompts(server: MCPServer) -> None:
+    leaders_schema = inline_refs(msgspec.json.schema(ep.LEAGUE_LEADERS.request))
+
+    @server.resource(
+        "nba://leaders/{season}/{stat}",
+        name="season_leaders",
+        title="Season leaders",
+        description="The top 10 qualified players of a regular season in a stat, per game, e.g. "
+        "nba://leaders/2016/pts or nba://leaders/2023/assists (stat: an NBA abbreviation or a common "
+        "word, as league_leaders takes it).",
+        mime_type="application/json",
+    )
+    async def season_leaders(season: str, stat: str) -> str:
+        args = {"season": season, "stat": canonical_stat(stat)}
+        try:
+            request = parse_arguments(ep.LEAGUE_LEADERS.request, leaders_schema, args)
+        except NbaError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=f"{ErrorCode.INVALID_INPUT}: {exc.message}") from None
+        return await _json(gw, ep.LEAGUE_LEADERS, request)
+
+
+def register_stats_prompts(server: MCPServer, book: CoverageBook) -> None:
     @server.prompt(name="game_preview", title="Game preview")
     def game_preview(home: PromptTeam, away: PromptTeam) -> str:
         """Preview a game between two teams with stats and the model's prediction."""
+        latest = book.latest_season()
+        season = (
+            f"their {latest} season (the latest the data has; {book.summary()})"
+            if latest
+            else "their latest season in the data (read nba://data/coverage for what it holds)"
+        )
         return (
             f"Preview the NBA game {away} at {home}. Use the nbamcp tools: team_season for both teams' "
-            f"current season, head_to_head for their history, team_rating_history for form, and "
+            f"{season}, head_to_head for their history, team_rating_history for form, and "
             f"predict_game(home={home!r}, away={away!r}) for the win probability. Explain the "
-            f"prediction's top factors plainly and say how confident it is. {ATTRIBUTION}"
+            f"prediction's top factors plainly and say how confident it is, and how old its data is. "
+            f"{ATTRIBUTION}"
         )
 
     @server.prompt(name="scouting_report", title="Scouting report")

@@ -42,6 +42,11 @@ class Gateway:
         # subscribes: calls made meanwhile wait this long rather than fail.
         self.startup_timeout_s = startup_timeout_s
 
+    @property
+    def ready(self) -> bool:
+        """Whether calls go straight to the bus (the embedded workers, if any, have started)."""
+        return self._workers_ready is None or self._workers_ready.is_set()
+
     async def wait_ready(self) -> None:
         """Wait (at most ``startup_timeout_s``) for the embedded workers to start."""
         if self._workers_ready is not None and not self._workers_ready.is_set():

@@ -4,8 +4,9 @@
   required argument or passing one that is not a short printable string: JSON-RPC
   ``-32602`` (invalid params) with a message saying what is accepted, instead of the
   SDK's tool error or its JSON-RPC code 0.
-- ``initialize``: the server's ``instructions`` are written at that moment (they say what
-  the data holds, which changes with every ingest), not frozen when the transport starts.
+- ``initialize`` / ``server/discover``: the server's ``instructions`` are written at that
+  moment (they say what the data holds, which changes with every ingest), not frozen when
+  the transport starts.
 
 The SDK's middleware seam (``MCPServer.middleware``) is made for this: it sees every
 request before validation and may refuse it or rewrite the result.
@@ -14,7 +15,7 @@ request before validation and may refuse it or rewrite the result.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -25,6 +26,7 @@ from nbamcp.errors import ErrorCode
 from nbamcp.messages.fields import NAME_MAX
 
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
+HANDSHAKES = ("initialize", "server/discover")  # the answers that carry the instructions
 
 
 def _invalid(message: str) -> MCPError:
@@ -45,7 +47,7 @@ def _short(text: str) -> str:
 class ProtocolGuard:
     """Server middleware: ``server.middleware.append(ProtocolGuard(server, instructions))``."""
 
-    def __init__(self, server: MCPServer, instructions: Callable[[], str]) -> None:
+    def __init__(self, server: MCPServer, instructions: Callable[[], Awaitable[str]]) -> None:
         self._server = server
         self._instructions = instructions
 
@@ -61,8 +63,8 @@ class ProtocolGuard:
                 raise
             # A prompt that refused its arguments: the SDK would answer JSON-RPC code 0.
             raise _invalid(str(exc).splitlines()[0]) from None
-        if ctx.method == "initialize" and isinstance(result, dict):
-            result["instructions"] = self._instructions()
+        if ctx.method in HANDSHAKES and isinstance(result, dict):
+            result["instructions"] = await self._instructions()
         return result
 
     async def _check_tool(self, params: Any) -> None:

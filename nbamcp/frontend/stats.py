@@ -57,6 +57,19 @@ def _line(s: StatLine) -> str:
     return f"{s.gp or 0} gp, {f(s.pts)} pts, {f(s.reb)} reb, {f(s.ast)} ast, {pct}"
 
 
+def team_season_text(r: TeamSeason) -> str:
+    head = f"{r.name} {r.season_label}: {r.wins}-{r.losses}"
+    if r.home is not None and r.away is not None:
+        head += f" (home {r.home.wins}-{r.home.losses}, away {r.away.wins}-{r.away.losses})"
+    if r.pts_for is not None and r.pts_against is not None and r.avg_margin is not None:
+        head += f", {r.pts_for:.1f} for / {r.pts_against:.1f} against, margin {r.avg_margin:+.1f}"
+    if r.ratings is not None and r.ratings.srs is not None:
+        head += f", SRS {r.ratings.srs:+.2f}"
+    lines = [f"{head}. Playoffs: {r.playoffs.result}."]
+    lines += [f"Note: {n}." for n in r.notes]
+    return "\n".join(lines)
+
+
 def _stat_aliases(args: dict[str, Any]) -> dict[str, Any]:
     out = dict(args)
     if "stat" in out:
@@ -108,33 +121,31 @@ def stats_tools(gw: Gateway) -> list[ToolSpec]:
             f"- {p.name} ({p.label}): " + ", ".join(f"{k} {num(v)}" for k, v in p.values.items())
             for p in r.players
         ]
-        return tool_result(r, "\n".join(rows))
+        return tool_result(r, "\n".join([*rows, *(f"Note: {n}." for n in r.notes)]))
 
     async def team_season(req: TeamSeasonRequest, ctx: Context) -> CallToolResult:
         r = await gw.call(ep.TEAM_SEASON, req)
-        text = (
-            f"{r.name} {r.season_label}: {r.wins}-{r.losses} (home {r.home.wins}-{r.home.losses}, "
-            f"away {r.away.wins}-{r.away.losses}), {r.pts_for:.1f} for / {r.pts_against:.1f} against, "
-            f"margin {r.avg_margin:+.1f}. Playoffs: {r.playoffs.result}."
-        )
-        return tool_result(r, text)
+        return tool_result(r, team_season_text(r))
 
     async def standings(req: StandingsRequest, ctx: Context) -> CallToolResult:
         r = await gw.call(ep.STANDINGS, req)
-        out = [f"Standings {r.season_label} (through {r.through})"]
+        through = f"through {r.through}" if r.through else "Basketball-Reference's team-season table"
+        out = [f"Standings {r.season_label} ({through})"]
         for g in r.groups:
             out.append(f"{g.name}:")
             out += [
                 f"  {row.rank}. {row.name} {row.wins}-{row.losses} GB {num(row.games_behind)}"
                 for row in g.rows
             ]
+        out += [f"Note: {n}." for n in r.notes]
         return tool_result(r, "\n".join(out))
 
     async def games(req: GamesRequest, ctx: Context) -> CallToolResult:
         r = await gw.call(ep.GAMES, req)
         rows = [f"{g.date} {g.away_name} {g.away_pts} @ {g.home_name} {g.home_pts}" for g in r.games]
         head = f"{count(r.total, 'game')}, showing {len(r.games)} ({r.order})"
-        return tool_result(r, f"{head}:\n" + "\n".join(rows))
+        note = [f"Note: {r.note}."] if r.note else []
+        return tool_result(r, "\n".join([f"{head}:", *rows, *note]))
 
     async def head_to_head(req: HeadToHeadRequest, ctx: Context) -> CallToolResult:
         r = await gw.call(ep.HEAD_TO_HEAD, req)
@@ -143,7 +154,7 @@ def stats_tools(gw: Gateway) -> list[ToolSpec]:
             f"in {count(r.games, 'game')} (playoffs {r.playoffs.wins}-{r.playoffs.losses}, "
             f"{count(len(r.playoff_series), 'series', 'series')})."
         )
-        return tool_result(r, text)
+        return tool_result(r, text + (f" Note: {r.note}." if r.note else ""))
 
     async def league_leaders(req: LeagueLeadersRequest, ctx: Context) -> CallToolResult:
         r = await gw.call(ep.LEAGUE_LEADERS, req)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -106,6 +106,18 @@ class TeamsRequest(Message, frozen=True):
 
 
 class QualityReportRequest(Message, frozen=True):
+    pass
+
+
+class CompleteRequest(Message, frozen=True):
+    """Names starting with ``prefix`` (any word of the name), for MCP completions."""
+
+    kind: Literal["team", "player"]
+    prefix: Annotated[str, f.text("what was typed so far", ["cel"], min_length=0)] = ""
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 100
+
+
+class CoverageRequest(Message, frozen=True):
     pass
 
 
@@ -235,6 +247,7 @@ class PlayerSeasonStats(Message, frozen=True):
     teams: list[StatLine]  # each team's part, in the order he played for them (traded only)
     raptor: Raptor | None
     seasons_available: list[int]
+    data_through_season: int | None = None  # the latest season of the player tables
 
 
 class PlayerCareer(Message, frozen=True):
@@ -246,6 +259,10 @@ class PlayerCareer(Message, frozen=True):
     totals: StatLine
     per_game: StatLine
     coverage: str
+    # Seasons he played (known from RAPTOR, 1977 on) that the player tables (1990 on) lack:
+    # the totals leave them out.
+    missing_seasons: list[int] = []
+    data_through_season: int | None = None  # the latest season of the player tables
 
 
 class ComparedPlayer(msgspec.Struct, frozen=True):
@@ -253,6 +270,7 @@ class ComparedPlayer(msgspec.Struct, frozen=True):
     name: str
     label: str  # "2016 GSW" or "career 2010-2024"
     values: dict[str, float | None]
+    missing_seasons: list[int] = []  # career seasons the player tables lack (see PlayerCareer)
 
 
 class PlayerComparison(Message, frozen=True):
@@ -262,6 +280,8 @@ class PlayerComparison(Message, frozen=True):
     stats: list[str]
     players: list[ComparedPlayer]
     best: dict[str, str]  # stat -> player_id of the best value (lowest for tov, pf)
+    notes: list[str] = []  # what the comparison leaves out (seasons missing from the data)
+    data_through_season: int | None = None
 
 
 # from nbamcp/data/queries/games.py
@@ -291,6 +311,8 @@ class GameList(Message, frozen=True):
     limit: int
     order: str
     games: list[GameOut]
+    data_through: str | None = None  # the date of the last game result in the store
+    note: str = ""  # when the question reaches past the data: where the data starts or ends
 
 
 class Record(msgspec.Struct, frozen=True):
@@ -323,6 +345,8 @@ class HeadToHead(Message, frozen=True):
     first_meeting: str | None
     last_meeting: str | None
     recent: list[GameOut]  # the last 10 meetings, newest first
+    data_through: str | None = None
+    note: str = ""  # when the season range reaches past the data
 
 
 # from nbamcp/data/queries/leaders.py
@@ -404,6 +428,7 @@ class RatingHistory(Message, frozen=True):
     method: str
     points: list[RatingPoint]
     seasons: list[SeasonRating]
+    data_through: str | None = None  # the ratings are computed from the games up to this date
 
 
 # from nbamcp/data/queries/teams.py
@@ -426,12 +451,22 @@ class PlayoffSeries(msgspec.Struct, frozen=True):
 
 class PlayoffRun(msgspec.Struct, frozen=True):
     made_playoffs: bool
-    wins: int
-    losses: int
+    wins: int | None  # playoff games (None: the source has no playoff games, only the result)
+    losses: int | None
     series: list[PlayoffSeries]
     series_won: int
     champion: bool
     result: str
+
+
+class TeamRatings(msgspec.Struct, frozen=True, kw_only=True):
+    """Basketball-Reference's season ratings (per 100 possessions; SRS in points)."""
+
+    srs: float | None
+    pace: float | None
+    ortg: float | None
+    drtg: float | None
+    nrtg: float | None
 
 
 class TeamSeason(Message, frozen=True):
@@ -446,15 +481,21 @@ class TeamSeason(Message, frozen=True):
     wins: int
     losses: int
     win_pct: float
-    home: Split
-    away: Split
-    neutral: Split
-    pts_for: float  # per game
-    pts_against: float
-    avg_margin: float
+    # None where the source has no games (source "team_seasons"): splits and points need them.
+    home: Split | None
+    away: Split | None
+    neutral: Split | None
+    pts_for: float | None  # per game
+    pts_against: float | None
+    avg_margin: float | None
     playin: list[GameOut]
     playoffs: PlayoffRun
     notes: list[str]
+    # "games": computed from the game results; "team_seasons": Basketball-Reference's season
+    # table, for seasons the game results do not reach.
+    source: str = "games"
+    ratings: TeamRatings | None = None  # from Basketball-Reference's table (1990 on)
+    data_through: str | None = None
 
 
 class StandingRow(msgspec.Struct, frozen=True):
@@ -467,11 +508,11 @@ class StandingRow(msgspec.Struct, frozen=True):
     losses: int
     win_pct: float
     games_behind: float
-    home: str
-    away: str
-    pts_for: float
-    pts_against: float
-    avg_margin: float
+    home: str | None  # "25-16"; None without the games (source "team_seasons")
+    away: str | None
+    pts_for: float | None
+    pts_against: float | None
+    avg_margin: float | None
 
 
 class StandingsGroup(msgspec.Struct, frozen=True):
@@ -483,9 +524,11 @@ class Standings(Message, frozen=True):
     season: int
     season_label: str
     conference: str | None
-    through: str  # date of the last regular-season game in the data
+    through: str  # date of the last regular-season game in the data ("" without games)
     groups: list[StandingsGroup]
     notes: list[str]
+    source: str = "games"  # or "team_seasons" (Basketball-Reference's table), as in TeamSeason
+    data_through: str | None = None
 
 
 # from nbamcp/data/ingest/report.py
@@ -555,6 +598,51 @@ class IngestReport(Message, frozen=True):
     quarantined: int
     quality: QualityReport
     summary: str
+
+
+# from nbamcp/data/queries/coverage.py
+
+
+class GameSource(msgspec.Struct, frozen=True, kw_only=True):
+    """The games one source contributed (a game two sources agree on counts for both)."""
+
+    source: str  # "538" (FiveThirtyEight), "nba_api" (stats.nba.com game logs), ...
+    games: int
+    first_date: str
+    last_date: str
+    first_season: int
+    last_season: int
+
+
+class TableSpan(msgspec.Struct, frozen=True, kw_only=True):
+    """The seasons one season-level table holds."""
+
+    table: str  # "player_seasons", "raptor", "team_seasons"
+    source: str
+    season_type: str | None  # "regular" / "playoffs" for player seasons
+    rows: int
+    first_season: int
+    last_season: int
+
+
+class Coverage(Message, frozen=True):
+    """What the store holds, computed from it after every ingest (``nba://data/coverage``)."""
+
+    data_through: str | None  # the date of the last game result (None: no games yet)
+    games: int
+    first_game: str | None
+    first_season: int | None  # seasons with games
+    last_season: int | None
+    game_sources: list[GameSource]
+    tables: list[TableSpan]
+    latest_season: int | None  # the latest season any table knows (team seasons may go past the games)
+    run_id: int  # the ingest run this was computed after (0: none yet)
+    summary: str  # the same in two or three sentences (the server's instructions quote it)
+
+
+class Completions(Message, frozen=True):
+    values: list[str]  # best first, at most the request's limit
+    total: int  # how many names match in all
 
 
 class TeamRatingHistoryReply(Message, frozen=True):

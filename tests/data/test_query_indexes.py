@@ -7,7 +7,7 @@ from rapidfuzz import fuzz
 
 from nbamcp.data.franchises import normalize
 from nbamcp.data.queries import find_player, standings
-from nbamcp.data.queries.player_lookup import _index
+from nbamcp.data.queries.player_lookup import player_index as _index
 from nbamcp.data.store import Store
 
 QUERIES = ["jokic", "giannis", "lebron jmaes", "tim duncan", "james", "shaq", "kobe bryant", "mcgrady", "zzz"]

@@ -1,5 +1,7 @@
 """Stats queries over the store: plain async functions returning frozen msgspec Structs."""
 
+from nbamcp.data.queries.completion import complete_player, complete_team
+from nbamcp.data.queries.coverage import coverage
 from nbamcp.data.queries.games import GameList, GameOut, HeadToHead, games, head_to_head
 from nbamcp.data.queries.leaders import Leaders, league_leaders
 from nbamcp.data.queries.meta import FranchiseList, latest_quality_report, list_franchises
@@ -31,6 +33,9 @@ __all__ = [
     "Standings",
     "TeamSeason",
     "compare_players",
+    "complete_player",
+    "complete_team",
+    "coverage",
     "find_player",
     "games",
     "head_to_head",

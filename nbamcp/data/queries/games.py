@@ -6,11 +6,12 @@ import datetime as dt
 from typing import Any
 
 from nbamcp.data.franchises import FRANCHISES
-from nbamcp.data.queries.common import check_choice, check_limit, parse_season, require_season, season_span
+from nbamcp.data.queries.common import check_choice, check_limit, parse_season, season_span
 from nbamcp.data.queries.common import team as _team
+from nbamcp.data.queries.coverage import coverage
 from nbamcp.data.store import Store
 from nbamcp.errors import InvalidInput
-from nbamcp.messages import GameList, GameOut, HeadToHead, Record, SeriesResult
+from nbamcp.messages import Coverage, GameList, GameOut, HeadToHead, Record, SeriesResult
 
 GAME_TYPES = ("all", "regular", "playoffs", "playin")
 _COLS = (
@@ -60,11 +61,15 @@ async def games(
     season_type: str = "all",
     limit: int = 50,
 ) -> GameList:
-    """Games matching every given filter, newest first; ``total`` counts all matches."""
+    """Games matching every given filter, newest first; ``total`` counts all matches. A season or
+    a date past the data's ends is answered (no games there) and said in ``note``."""
     check_limit(limit)
     where: list[str] = []
     args: list[object] = []
-    s = None if season is None else await require_season(store, season)
+    first, last = await season_span(store)
+    cov = await coverage(store)
+    s = None if season is None else parse_season(season)
+    outside = [f"season {s}"] if s is not None and not first <= s <= last else []
     if s is not None:
         where.append("season = ?")
         args.append(s)
@@ -84,6 +89,9 @@ async def games(
     d_from, d_to = _iso(date_from, "date_from"), _iso(date_to, "date_to")
     if d_from and d_to and d_from > d_to:
         raise InvalidInput(f"date_from {d_from} is after date_to {d_to}")
+    for name, d in (("date_from", d_from), ("date_to", d_to)):
+        if d and cov.first_game and cov.data_through and not cov.first_game <= d <= cov.data_through:
+            outside.append(f"{name} {d}")
     if d_from:
         where.append("date >= ?")
         args.append(d_from)
@@ -98,7 +106,21 @@ async def games(
     rows = await store.fetchall(
         f"SELECT {_COLS} FROM games{sql_where} ORDER BY date DESC, game_id DESC LIMIT ?", [*args, limit]
     )
-    return GameList(int(total_row[0]) if total_row else 0, limit, "newest first", [game_out(r) for r in rows])
+    note = _outside_note(outside, cov, first, last)
+    return GameList(
+        int(total_row[0]) if total_row else 0, limit, "newest first", [game_out(r) for r in rows],
+        data_through=cov.data_through, note=note,
+    )  # fmt: skip
+
+
+def _outside_note(asked: list[str], cov: Coverage, first: int, last: int) -> str:
+    if not asked:
+        return ""
+    verb = "lies" if len(asked) == 1 else "lie"
+    return (
+        f"the game results cover {cov.first_game} to {cov.data_through} (seasons {first}-{last}): "
+        f"{' and '.join(asked)} {verb} outside them, where no games are known"
+    )
 
 
 async def head_to_head(
@@ -108,12 +130,18 @@ async def head_to_head(
     season_from: int | str | None = None,
     season_to: int | str | None = None,
 ) -> HeadToHead:
-    """Every meeting of two franchises (all their eras) in the season range, from team_a's side."""
+    """Every meeting of two franchises (all their eras) in the season range, from team_a's side.
+    A range reaching past the data is cut to it, and ``note`` says so."""
     first, last = await season_span(store)
-    lo = first if season_from is None else await require_season(store, season_from)
-    hi = last if season_to is None else await require_season(store, season_to)
+    cov = await coverage(store)
+    lo = first if season_from is None else parse_season(season_from)
+    hi = last if season_to is None else parse_season(season_to)
     if lo > hi:
         raise InvalidInput(f"season_from {lo} is after season_to {hi}")
+    asked = [f"season {x}" for x in dict.fromkeys((lo, hi)) if not first <= x <= last]
+    note = _outside_note(asked, cov, first, last)
+    if max(lo, first) <= min(hi, last):  # else no season of the range has games: nothing to cut
+        lo, hi = max(lo, first), min(hi, last)
     a, b = _team(team_a), _team(team_b)
     if a.id == b.id:
         raise InvalidInput(f"team_a and team_b are the same franchise ({a.id}: {a.name})")
@@ -148,7 +176,7 @@ async def head_to_head(
             for season, (w, lost) in sorted(series.items())
         ],
         first_meeting=out[0]["date"] if out else None, last_meeting=out[-1]["date"] if out else None,
-        recent=[game_out(r) for r in reversed(out[-10:])],
+        recent=[game_out(r) for r in reversed(out[-10:])], data_through=cov.data_through, note=note,
     )  # fmt: skip
 
 

@@ -135,7 +135,7 @@ def _sorted_words(text: str) -> str:
     return " ".join(sorted(text.split()))
 
 
-async def _index(store: Store) -> _Index:
+async def player_index(store: Store) -> _Index:
     idx = store.cache.get("players")
     if idx is None:
         rows = await store.fetchall(
@@ -173,7 +173,7 @@ def _describe(entries: list[_Entry]) -> str:
 async def find_player(store: Store, query: str, limit: int = 10) -> PlayerSearch:
     """Players whose name matches ``query``, best first. Raises NotFound when none is close."""
     check_limit(limit)
-    idx = await _index(store)
+    idx = await player_index(store)
     if not idx.entries:
         raise NotFound("the store has no players yet: ingest the player files first")
     ranked = idx.top(_query(query), max(limit, 5))
@@ -194,7 +194,7 @@ async def resolve_player(store: Store, query: str) -> PlayerMatch:
     """Exactly one player for ``query`` (a name or a Basketball-Reference id), or a clear error."""
     if not isinstance(query, str) or not query.strip():
         raise InvalidInput("player must be a name (or part of one), e.g. 'LeBron James', 'jokic'")
-    idx = await _index(store)
+    idx = await player_index(store)
     by_id = idx.by_id.get(query.strip())
     if by_id is not None:
         return _match(100.0, by_id)

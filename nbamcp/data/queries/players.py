@@ -7,6 +7,7 @@ from typing import Any
 
 from nbamcp.data.franchises import FRANCHISES
 from nbamcp.data.queries.common import PER_MODES, SEASON_TYPES, check_choice, parse_season, season_label
+from nbamcp.data.queries.coverage import coverage
 from nbamcp.data.queries.player_lookup import PlayerMatch, resolve_player
 from nbamcp.data.queries.statline import LOWER_BETTER, stat_line, stat_value, sum_rows
 from nbamcp.data.store import Store
@@ -14,7 +15,6 @@ from nbamcp.errors import InvalidInput, NotFound
 from nbamcp.messages import ComparedPlayer, PlayerCareer, PlayerComparison, PlayerSeasonStats, Raptor
 from nbamcp.messages.fields import STAT_NAMES
 
-COVERAGE = "player stats: Basketball-Reference seasons 1990-2024 (earlier seasons are not in the data)"
 DEFAULT_COMPARE = (
     "gp",
     "min",
@@ -73,8 +73,49 @@ def _spans(seasons: list[int]) -> str:
     return ", ".join(out)
 
 
-def _no_stats(p: PlayerMatch, season_type: str) -> NotFound:
-    return NotFound(f"{p.name} ({p.player_id}) has no {season_type} stats in the data; {COVERAGE}")
+async def _table_span(store: Store, season_type: str) -> tuple[int, int] | None:
+    """(first, last) season of the player tables for ``season_type``, from the coverage."""
+    for t in (await coverage(store)).tables:
+        if t.table == "player_seasons" and t.season_type == season_type:
+            return t.first_season, t.last_season
+    return None
+
+
+async def _tables_text(store: Store, season_type: str) -> str:
+    span = await _table_span(store, season_type)
+    if span is None:
+        return "the store has no player tables yet"
+    return f"the player tables (Basketball-Reference) hold {season_type} seasons {span[0]}-{span[1]}"
+
+
+async def _no_stats(store: Store, p: PlayerMatch, season_type: str) -> NotFound:
+    return NotFound(
+        f"{p.name} ({p.player_id}) has no {season_type} stats in the data; "
+        f"{await _tables_text(store, season_type)}"
+    )
+
+
+async def _missing(
+    store: Store, player_id: str, seasons: list[int], season_type: str
+) -> tuple[list[int], str]:
+    """Seasons he played before the player tables start (RAPTOR knows them from 1977), and a
+    sentence saying what the career totals leave out."""
+    span = await _table_span(store, season_type)
+    if span is None or not seasons or seasons[0] > span[0]:
+        return [], ""
+    rows = await store.fetchall(
+        "SELECT season FROM raptor WHERE player_id = ? AND season < ? ORDER BY season", (player_id, span[0])
+    )
+    missing = [int(r[0]) for r in rows]
+    if missing:
+        return missing, (
+            f"seasons {_spans(missing)} are missing: he played them (RAPTOR knows them) but the player "
+            f"tables start in {span[0]}, so the totals leave them out"
+        )
+    return [], (
+        f"his first season in the data is {span[0]}, the first the player tables hold: seasons before "
+        "it, if he played any, are missing"
+    )
 
 
 async def player_season_stats(
@@ -91,7 +132,7 @@ async def player_season_stats(
     rows = await _rows(store, p.player_id, season_type)
     seasons = sorted({r["season"] for r in rows})
     if not seasons:
-        raise _no_stats(p, season_type)
+        raise await _no_stats(store, p, season_type)
     s = seasons[-1] if season is None else parse_season(season)
     if s not in seasons:
         raise InvalidInput(
@@ -117,6 +158,7 @@ async def player_season_stats(
         total=stat_line(total_row, per, team_name=_team_name(total_row, group)),
         teams=[stat_line(t, per, team_name=_team_name(t)) for t in teams] if tot else [],
         raptor=raptor, seasons_available=seasons,
+        data_through_season=(await _table_span(store, season_type) or (None, None))[1],
     )  # fmt: skip
 
 
@@ -126,8 +168,9 @@ async def player_career(store: Store, player: str, season_type: str = "regular")
     p = await resolve_player(store, player)
     rows = await _rows(store, p.player_id, season_type)
     if not rows:
-        raise _no_stats(p, season_type)
+        raise await _no_stats(store, p, season_type)
     chosen = _season_rows(rows)
+    missing, gap = await _missing(store, p.player_id, [r["season"] for r in chosen], season_type)
     by_season: dict[int, list[dict[str, Any]]] = {}
     for r in rows:
         by_season.setdefault(r["season"], []).append(r)
@@ -137,7 +180,10 @@ async def player_career(store: Store, player: str, season_type: str = "regular")
     return PlayerCareer(
         player_id=p.player_id, name=p.name, hall_of_fame=p.hall_of_fame, season_type=season_type,
         seasons=seasons, totals=stat_line(total, "total"), per_game=stat_line(total, "game"),
-        coverage=f"{len(chosen)} seasons in the data ({_spans(sorted(by_season))}); {COVERAGE}",
+        coverage=f"{len(chosen)} seasons in the data ({_spans(sorted(by_season))}); "
+        + (gap or await _tables_text(store, season_type)),
+        missing_seasons=missing,
+        data_through_season=(await _table_span(store, season_type) or (None, None))[1],
     )  # fmt: skip
 
 
@@ -167,19 +213,24 @@ async def compare_players(
     wanted = check_stats(stats, DEFAULT_COMPARE)
     s = None if season is None else parse_season(season)
     out: list[ComparedPlayer] = []
+    notes: list[str] = []
     for query in players:
         p = await resolve_player(store, query)
         if any(c.player_id == p.player_id for c in out):
             raise InvalidInput(f"{query!r} is {p.name}, already in the comparison")
         rows = await _rows(store, p.player_id, "regular")
         if not rows:
-            raise _no_stats(p, "regular")
+            raise await _no_stats(store, p, "regular")
         chosen = _season_rows(rows)
+        missing: list[int] = []
         if s is None:
             total = sum_rows(chosen)
             total.update(team_code="career", franchise_id=None)
             line = stat_line(total, "game")
             label = f"career {chosen[0]['season']}-{chosen[-1]['season']}"
+            missing, gap = await _missing(store, p.player_id, [r["season"] for r in chosen], "regular")
+            if gap:
+                notes.append(f"{p.name}: {gap}")
         else:
             row = next((r for r in chosen if r["season"] == s), None)
             if row is None:
@@ -189,11 +240,13 @@ async def compare_players(
                 )
             line = stat_line(row, "game")
             label = f"{s} {row['team_code']}"
-        out.append(ComparedPlayer(p.player_id, p.name, label, {st: stat_value(line, st) for st in wanted}))
+        values = {st: stat_value(line, st) for st in wanted}
+        out.append(ComparedPlayer(p.player_id, p.name, label, values, missing_seasons=missing))
     best: dict[str, str] = {}
     for st in wanted:
         vals = [(c.values[st], c.player_id) for c in out if c.values[st] is not None]
         if vals:
             pick = min(vals) if st in LOWER_BETTER else max(vals)
             best[st] = pick[1]
-    return PlayerComparison(s, "regular", "game", wanted, out, best)
+    through = (await _table_span(store, "regular") or (None, None))[1]
+    return PlayerComparison(s, "regular", "game", wanted, out, best, notes=notes, data_through_season=through)

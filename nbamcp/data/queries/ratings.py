@@ -17,6 +17,7 @@ from typing import Any
 from nbamcp.data.games import load_games
 from nbamcp.data.queries.common import require_season
 from nbamcp.data.queries.common import team as _team
+from nbamcp.data.queries.coverage import coverage
 from nbamcp.data.store import Store
 from nbamcp.errors import InvalidInput, NotFound
 from nbamcp.messages import RatingHistory, RatingPoint, SeasonRating
@@ -84,4 +85,5 @@ async def team_rating_history(
     for p in points:
         by_season.setdefault(p.season, []).append(p.rating)
     seasons = [SeasonRating(s, len(v), v[0], v[-1], max(v), min(v)) for s, v in sorted(by_season.items())]
-    return RatingHistory(f.id, f.name, lo, hi, rating.description, points, seasons)
+    through = (await coverage(store)).data_through
+    return RatingHistory(f.id, f.name, lo, hi, rating.description, points, seasons, data_through=through)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from nbamcp.data.divisions import CONFERENCES, FIRST_ALIGNED_SEASON, parse_conference, place
-from nbamcp.data.franchises import FRANCHISES
-from nbamcp.data.queries.common import require_season, season_label, season_span
+from nbamcp.data.franchises import FRANCHISES, Franchise
+from nbamcp.data.queries import team_tables
+from nbamcp.data.queries.common import parse_season, season_label, season_span
 from nbamcp.data.queries.common import team as _team
+from nbamcp.data.queries.coverage import coverage
 from nbamcp.data.queries.games import game_out
 from nbamcp.data.queries.playoffs import Bracket, bracket, round_name
 from nbamcp.data.store import Store
@@ -157,10 +159,53 @@ def _run(fid: str, season: int, br: Bracket, playoff_games: list[Any]) -> Playof
     )
 
 
+async def _season_source(store: Store, season: int | str) -> tuple[int, str]:
+    """The season, and where its team facts come from: the games, else the team-season table."""
+    s = parse_season(season)
+    first, last = await season_span(store)
+    if first <= s <= last:
+        return s, "games"
+    table = await team_tables.table_seasons(store)
+    if table is not None and table[0] <= s <= table[1]:
+        return s, team_tables.SOURCE
+    tables = f", team seasons {table[0]}-{table[1]}" if table else ""
+    raise InvalidInput(
+        f"season: no team data for season {s}: game results cover seasons {first}-{last}{tables} "
+        f"(a season is named by its end year: 2023 = {season_label(2023)})",
+        details={"param": "season", "first": str(first), "last": str(table[1] if table else last)},
+    )
+
+
+async def _from_table(store: Store, f: Franchise, s: int) -> TeamSeason:
+    row = await team_tables.table_row(store, f.id, s)
+    if row is None:
+        raise NotFound(f"{f.name} ({f.id}) has no {s} season in Basketball-Reference's team-season table")
+    n = row["w"] + row["l"]
+    era = f.era(s)
+    conf_div = place(f.id, s)
+    through = (await coverage(store)).data_through
+    return TeamSeason(
+        franchise=f.id, name=f.name_in(s), season=s, season_label=season_label(s),
+        league=era.league_in(s) if era else "NBA",
+        conference=conf_div[0] if conf_div else None, division=conf_div[1] if conf_div else None,
+        games=n, wins=row["w"], losses=row["l"], win_pct=round(row["w"] / n, 3) if n else 0.0,
+        home=None, away=None, neutral=None, pts_for=None, pts_against=None, avg_margin=None, playin=[],
+        playoffs=team_tables.playoff_run(row, s),
+        notes=[
+            f"{team_tables.SOURCE_NOTE} (they end on {through})",
+            f"finished {row['finish']} in its division",
+        ],
+        source=team_tables.SOURCE, ratings=team_tables.ratings(row), data_through=through,
+    )  # fmt: skip
+
+
 async def team_season(store: Store, team: str, season: int | str) -> TeamSeason:
-    """A franchise's season from its games: record, splits, scoring and its playoff run."""
-    s = await require_season(store, season)
+    """A franchise's season from its games (record, splits, scoring, playoff run); a season the
+    games do not reach from Basketball-Reference's team-season table, labelled as such."""
+    s, source = await _season_source(store, season)
     f = _team(team, s)
+    if source == team_tables.SOURCE:
+        return await _from_table(store, f, s)
     regular = await _team_games(store, s, f.id)
     playoffs_all = await _season_games(store, s, "playoffs")
     if not regular:
@@ -188,13 +233,23 @@ async def team_season(store: Store, team: str, season: int | str) -> TeamSeason:
         playin=[game_out(g) for g in playoffs_all if g["playin"] and f.id in (g["home"], g["away"])],
         playoffs=_run(f.id, s, br, playoffs_all),
         notes=_notes(s, last_date, playoffs_all, br, latest),
+        ratings=team_tables.ratings(await team_tables.table_row(store, f.id, s)),
+        data_through=(await coverage(store)).data_through,
     )  # fmt: skip
 
 
 async def standings(store: Store, season: int | str, conference: str | None = None) -> Standings:
-    """Regular-season standings from games: by conference from 1990, by league before."""
-    s = await require_season(store, season)
+    """Regular-season standings from games: by conference from 1990, by league before; a season
+    the games do not reach from Basketball-Reference's team-season table, labelled as such."""
+    s, source = await _season_source(store, season)
+    through = (await coverage(store)).data_through
     conf = None if conference is None else parse_conference(conference)
+    if source == team_tables.SOURCE:
+        table = team_tables.standings_groups(await team_tables.season_rows(store, s), s, conf)
+        notes = [f"{team_tables.SOURCE_NOTE} (they end on {through})"]
+        return Standings(
+            s, season_label(s), conf, "", table, notes, source=team_tables.SOURCE, data_through=through
+        )
     if conf is not None and s < FIRST_ALIGNED_SEASON:
         raise InvalidInput(
             f"conference alignment is known from {FIRST_ALIGNED_SEASON} on; for {s} ask without a "
@@ -246,4 +301,4 @@ async def standings(store: Store, season: int | str, conference: str | None = No
     latest = (await season_span(store))[1]
     last_date = (await _last_dates(store)).get(s)
     notes = _notes(s, last_date, playoffs, bracket(s, playoffs), latest)
-    return Standings(s, season_label(s), conf, last_date or "", out, notes)
+    return Standings(s, season_label(s), conf, last_date or "", out, notes, data_through=through)
