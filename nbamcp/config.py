@@ -159,6 +159,16 @@ class CacheConfig(_Section, frozen=True):
     lookup_timeout_s: float = 0.5
 
 
+class DataConfig(_Section, frozen=True):
+    # What workers exchange besides messages (JetStream on NATS, twins in process): the datasets
+    # (every game, one entry per season, kept forever) in a key-value bucket, and the model
+    # artifacts (by sha256) in an object store. Their owners (stats, trainer) check every
+    # reconcile_s that the server still holds what they published, and publish it again if not.
+    datasets_bucket: str = "nbamcp-data"
+    models_bucket: str = "nbamcp-models"
+    reconcile_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+
+
 class StatsConfig(_Section, frozen=True):
     # Ingest NBAMCP_DATA_DIR on the first start when the store is empty.
     auto_ingest: bool = True
@@ -198,6 +208,7 @@ class Config(_Section, frozen=True):
     predlog: PredlogConfig = PredlogConfig()
     monitor: MonitorConfig = MonitorConfig()
     trainer: TrainerConfig = TrainerConfig()
+    data: DataConfig = DataConfig()
 
     # ---- derived values -------------------------------------------------
     @property
@@ -232,6 +243,15 @@ class Config(_Section, frozen=True):
     def events_path(self) -> Path:
         """The durable event outbox used on the in-memory bus."""
         return self.home / "events.sqlite"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Artifacts a serving worker fetched from the model store, verified (its own copy)."""
+        return self.home / "model-cache"
+
+    def snapshot_path(self, worker: str) -> Path:
+        """A worker's snapshot of state it derived from the datasets (a cheap restart)."""
+        return self.home / f"{worker}-features.snapshot"
 
     @property
     def monitor_path(self) -> Path:

@@ -62,6 +62,8 @@ from nbamcp.messages import (
     PromoteRequest,
     QualityReport,
     QualityReportRequest,
+    ServingModels,
+    ServingModelsRequest,
     Standings,
     StandingsRequest,
     TeamRatingHistoryReply,
@@ -201,6 +203,13 @@ TRAIN_CONTROL = Endpoint(
 MODELS_LIST = Endpoint(subjects.MODELS_LIST, ListModelsRequest, ModelList, "trainer", "registry versions")
 MODELS_PROMOTE = Endpoint(subjects.MODELS_PROMOTE, PromoteRequest, AliasMoved, "trainer", "move an alias")
 MODELS_CARD = Endpoint(subjects.MODELS_CARD, ModelCardRequest, ModelCard, "trainer", "a version's card")
+MODELS_SERVING = Endpoint(
+    subjects.MODELS_SERVING,
+    ServingModelsRequest,
+    ServingModels,
+    "trainer",
+    "aliases and the artifacts to serve",
+)
 
 # ---- monitor ------------------------------------------------------------------------------------------
 MONITOR_STATUS = Endpoint(

@@ -29,6 +29,7 @@ TRAIN_CONTROL = "nba.train.control"  # nba.train.control.<job>: cancel / status,
 MODELS_LIST = "nba.models.list"  # request/reply, queue "trainer"
 MODELS_PROMOTE = "nba.models.promote"  # request/reply, queue "trainer"; publishes nba.models.changed
 MODELS_CARD = "nba.models.card"  # request/reply, queue "trainer": the model card behind nba://models/...
+MODELS_SERVING = "nba.models.serving"  # request/reply, queue "trainer": aliases + artifacts to serve
 
 
 def train_progress(job_id: str) -> str:

@@ -39,7 +39,7 @@ from prometheus_client import Counter
 
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route, WorkerContext
-from nbamcp.errors import Unavailable
+from nbamcp.errors import NbaError, Unavailable
 from nbamcp.messages import (
     CacheLookupReply,
     GamePrediction,
@@ -56,7 +56,7 @@ from nbamcp.serving.idempotency import IdempotencyMap
 from nbamcp.serving.keys import key_teams
 from nbamcp.serving.live_features import LiveFeatures, NeedsRebuild, build_live_features, read_games_by_id
 from nbamcp.serving.lru import TtlLru
-from nbamcp.serving.models import alias_versions
+from nbamcp.serving.model_source import BusModelSource, ModelSource
 from nbamcp.serving.prediction_kv import PredictionKv
 from nbamcp.serving.scoring import baseline_scores, build_prediction, cache_key_for, prediction_events
 
@@ -69,14 +69,14 @@ MISSES = Counter("nbamcp_prediction_cache_misses", "Prediction cache misses")
 class CacheWorker(Actor):
     name = "cache"
 
+    source: ModelSource
+
     def __init__(
         self, ctx: WorkerContext, *, today: Today = dt.date.today, clock: Callable[[], float] = time.monotonic
     ) -> None:
         super().__init__(ctx)
         config = ctx.config
         self.store_path = config.store_path
-        self.registry_path = config.registry_path
-        self.artifacts_dir = config.artifacts_dir
         self.settings = settings = config.cache
         self.inference = inference = config.inference
         self._today = today
@@ -112,7 +112,12 @@ class CacheWorker(Actor):
 
     async def on_start(self) -> None:
         self.live = await build_live_features(self.store_path)
-        self.aliases = await alias_versions(self.registry_path, self.artifacts_dir, self.inference.model_name)
+        objects = await self.ctx.stores.objects(self.config.data.models_bucket)
+        self.source = BusModelSource(
+            self.bus, objects, self.config.model_cache_dir, worker=self.name,
+            timeout_s=self.config.bus.request_timeout_s,
+        )  # fmt: skip
+        await self._refresh_aliases("start")
         if self.bus.kind == "nats" and self.settings.kv_bucket:
             self.kv = await PredictionKv.open(self.bus, self.settings.kv_bucket, ttl_s=self.settings.ttl_s)
             if self.kv is not None:
@@ -121,6 +126,13 @@ class CacheWorker(Actor):
 
     async def on_stop(self) -> None:
         await self.events.flush(self.remaining_s())
+
+    async def _refresh_aliases(self, why: str) -> None:
+        try:
+            self.aliases = dict((await self.source.serving(self.inference.model_name)).aliases)
+        except NbaError as exc:  # no trainer yet: keys wait for one (no champion, no hits)
+            log.info("cache.aliases_unavailable", why=why, code=exc.code, error=exc.message)
+        log.info("cache.aliases", why=why, aliases=self.aliases)
 
     def _from_kv(self, key: str, prediction: GamePrediction, age_s: float) -> None:
         remaining = self.settings.ttl_s - age_s
@@ -227,8 +239,8 @@ class CacheWorker(Actor):
             return
         self.invalidated += self.lru.clear()
         # Keys carry the versions, so KV entries of the old model can no longer be hit; they expire.
-        self.aliases = await alias_versions(self.registry_path, self.artifacts_dir, self.inference.model_name)
-        log.info("cache.models_changed", aliases=self.aliases)
+        self.aliases[msg.alias] = msg.version
+        await self._refresh_aliases(f"{msg.alias} -> v{msg.version}")
         self.models_changed.set()
         self.models_changed = asyncio.Event()
 

@@ -49,6 +49,7 @@ from nbamcp.serving.live_features import (
     build_live_features,
     read_games_by_id,
 )
+from nbamcp.serving.model_source import BusModelSource, ModelSource
 from nbamcp.serving.models import ModelSet, load_model_set
 from nbamcp.serving.scoring import RowScore, build_prediction, cache_key_for, prediction_events, score_rows
 
@@ -62,12 +63,12 @@ log = structlog.get_logger(__name__)
 class InferenceWorker(Actor):
     name = "inference"
 
+    source: ModelSource
+
     def __init__(self, ctx: WorkerContext, *, today: Today = dt.date.today) -> None:
         super().__init__(ctx)
         config = ctx.config
         self.store_path = config.store_path
-        self.registry_path = config.registry_path
-        self.artifacts_dir = config.artifacts_dir
         self.settings = settings = config.inference
         self._today = today
         self.events = PredictionEventLog(ctx.events)
@@ -94,6 +95,11 @@ class InferenceWorker(Actor):
         ]
 
     async def on_start(self) -> None:
+        objects = await self.ctx.stores.objects(self.config.data.models_bucket)
+        self.source = BusModelSource(
+            self.bus, objects, self.config.model_cache_dir, worker=self.name,
+            timeout_s=self.config.bus.request_timeout_s,
+        )  # fmt: skip
         self.live = await build_live_features(self.store_path)
         await self._reload("start")
         log.info(
@@ -163,8 +169,7 @@ class InferenceWorker(Actor):
         async with self._reload_lock:
             try:
                 models = await load_model_set(
-                    self.registry_path,
-                    self.artifacts_dir,
+                    self.source,
                     self.settings.model_name,
                     current=self.models,
                     challenger=self.settings.traffic == "shadow",

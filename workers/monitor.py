@@ -18,8 +18,7 @@ cannot be read yet sends the results event back for a later retry.
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
@@ -27,14 +26,16 @@ import structlog
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Delivery, DurableRoute, Route, WorkerContext
 from nbamcp.bus.durable import DurableMsg
-from nbamcp.errors import NotFound, Unavailable
+from nbamcp.calls import call
+from nbamcp.errors import ErrorCode, NotFound, RemoteError, Unavailable
 from nbamcp.messages import (
     GamesIngested,
+    ListModelsRequest,
+    ModelInfo,
     ModelRoles,
     ModelVersionSummary,
     MonitorStatus,
     MonitorStatusRequest,
-    OfflineMetrics,
     PredictionEvent,
     RealizedMetrics,
 )
@@ -45,7 +46,6 @@ from nbamcp.subjects import EVENTS_ALL
 
 if TYPE_CHECKING:
     from nbamcp.config import Config
-    from nbamcp.ml.registry import ModelRegistry, ModelVersion
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +72,6 @@ class MonitorWorker(Actor):
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
-        self._registry: ModelRegistry | None = None
         self.resolved = 0
         self.bad = 0
 
@@ -91,12 +90,6 @@ class MonitorWorker(Actor):
     async def on_start(self) -> None:
         self.book = await OutcomeBook.open(self.config.monitor_path)
         self.close_with(self.book.close)
-        self.close_with(self._close_registry)
-
-    async def _close_registry(self) -> None:
-        if self._registry is not None:
-            await self._registry.close()
-            self._registry = None
 
     # ---- the feedback join -----------------------------------------------------------------------
     async def handle_batch(self, batch: list[Delivery[PredictionEvent | GamesIngested]]) -> None:
@@ -141,7 +134,7 @@ class MonitorWorker(Actor):
 
     # ---- status ----------------------------------------------------------------------------------
     async def on_status(self, req: MonitorStatusRequest, ctx: Context) -> MonitorStatus:
-        models, registry_state = await self._models(req.model_name)
+        models, registry_state = await self._models(req.model_name, ctx.request_id)
         roles = {
             (m.name, v.version): role
             for m in models
@@ -164,43 +157,30 @@ class MonitorWorker(Actor):
             registry=registry_state,
         )
 
-    async def _open_registry(self) -> ModelRegistry | None:
-        if self._registry is None and self.config.registry_path.exists():
-            from nbamcp.ml.registry import ModelRegistry
-
-            self._registry = await ModelRegistry.open(self.config.registry_path, self.config.artifacts_dir)
-        return self._registry
-
-    async def _models(self, only: str | None) -> tuple[list[ModelRoles], str]:
+    async def _models(self, only: str | None, rid: str) -> tuple[list[ModelRoles], str]:
+        """The champion and challenger of each model (or of ``only``), as the trainer's registry says."""
+        timeout = self.config.bus.request_timeout_s
         try:
-            registry = await self._open_registry()
-        except Exception as exc:  # a broken registry must not hide the realized metrics
-            log.warning("monitor.registry_unavailable", error=str(exc))
-            return [], f"unavailable: {exc}"
-        if registry is None:
-            if only is not None:
-                raise NotFound(f"no model named {only!r}: no model has been registered yet")
+            listed = await call(self.bus, ep.MODELS_LIST, ListModelsRequest(name=only), timeout_s=timeout,
+                                request_id=rid)  # fmt: skip
+        except RemoteError as exc:
+            if exc.code == ErrorCode.NOT_FOUND:
+                raise NotFound(exc.message, details=exc.details) from None
+            log.warning("monitor.registry_unavailable", code=exc.code, error=exc.message)
+            return [], f"unavailable: {exc.code}: {exc.message}"
+        except Unavailable as exc:  # no trainer: the realized metrics are still worth showing
+            log.warning("monitor.registry_unavailable", error=exc.message)
+            return [], f"unavailable: {exc.message}"
+        if not listed.models:
             return [], "missing"
-        names = await registry.names()
-        if only is not None:
-            if only not in names:
-                raise NotFound(
-                    f"no model named {only!r}; registered models: {', '.join(names) or '(none)'}",
-                    details={"models": ",".join(names)},
-                )
-            names = [only]
+        by_version = {(m.name, m.version): m for m in listed.models}
         out = []
-        for name in names:
-            aliases = await registry.aliases(name)
-            summaries: dict[str, ModelVersionSummary | None] = {}
+        for name, aliases in listed.aliases.items():
+            roles: dict[str, ModelVersionSummary | None] = {}
             for alias in ("champion", "challenger"):
-                summaries[alias] = None
-                if alias in aliases:
-                    with contextlib.suppress(NotFound):
-                        summaries[alias] = _summary(await registry.get(name, aliases[alias]))
-            out.append(
-                ModelRoles(name=name, champion=summaries["champion"], challenger=summaries["challenger"])
-            )
+                info = by_version.get((name, aliases[alias])) if alias in aliases else None
+                roles[alias] = _summary(info) if info is not None else None
+            out.append(ModelRoles(name=name, champion=roles["champion"], challenger=roles["challenger"]))
         return out, "ok"
 
     def health_detail(self) -> dict[str, str]:
@@ -211,28 +191,13 @@ class MonitorWorker(Actor):
         return detail
 
 
-def _summary(mv: ModelVersion) -> ModelVersionSummary:
-    metrics = mv.metrics or {}
-    valid = metrics.get("valid") or {}
-    params = mv.params or {}
-
-    def num(value: Any) -> float | None:
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-    n = valid.get("n")
+def _summary(m: ModelInfo) -> ModelVersionSummary:
     return ModelVersionSummary(
-        version=mv.version,
-        model_kind=mv.model_kind,
-        feature_set_version=mv.feature_set_version,
-        trained_at=mv.trained_at,
-        offline=OfflineMetrics(
-            n=int(n) if isinstance(n, int) else None,
-            brier=num(valid.get("brier")),
-            log_loss=num(valid.get("log_loss")),
-            accuracy=num(valid.get("accuracy")),
-            cv_log_loss=num(metrics.get("cv_log_loss")),
-            valid_seasons=[int(s) for s in params.get("valid_seasons", []) if isinstance(s, int)],
-        ),
+        version=m.version,
+        model_kind=m.model_kind,
+        feature_set_version=m.feature_set_version,
+        trained_at=m.trained_at,
+        offline=m.valid,
     )
 
 

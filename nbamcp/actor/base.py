@@ -164,6 +164,8 @@ class Actor:
             # Health is plain (no queue group): every instance answers for itself.
             for subject in (HEALTH.subject, HEALTH.at(self.name).subject):
                 self._subs.append(await self.bus.subscribe(subject, self._on_health))
+            # Ready means reachable: the server has the subscriptions before anyone is told.
+            await self.bus.flush()
         except BaseException:
             log.error("actor.start_failed", actor=self.name, instance=self.instance)
             self._deadline = asyncio.get_running_loop().time() + self._stop_deadline_s
@@ -213,11 +215,11 @@ class Actor:
         # Waiting for a slot here, inside the subscription callback, holds the
         # rest of the subscription's messages in the bus: back-pressure.
         await self._slots.acquire()
-        task = asyncio.create_task(self._run(msg, route, decoder))
+        task = asyncio.create_task(self._handle(msg, route, decoder))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
-    async def _run(self, msg: Msg, route: Route, decoder: Any) -> None:
+    async def _handle(self, msg: Msg, route: Route, decoder: Any) -> None:
         try:
             await self._dispatch(msg, route, decoder)
         finally:

@@ -1,9 +1,11 @@
 """The worker context: what a process hands every worker it runs.
 
 A worker gets the bus, the configuration (its paths under its own
-``NBAMCP_HOME``) and the process's durable event stream; everything else it
-opens itself in ``on_start``. ``open_context`` builds the context for a bus:
-the JetStream stream on NATS, the SQLite outbox of the home in process.
+``NBAMCP_HOME``), the process's durable event stream and the place where
+key-value buckets and object stores open (``stores``); everything else it opens
+itself in ``on_start``. ``open_context`` builds the context for a bus: on NATS
+the JetStream stream and JetStream buckets; in process the SQLite outbox of the
+home and the in-process twins (shared by every worker of the process).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from nbamcp.bus.base import Bus
 from nbamcp.bus.durable import DurableStream
+from nbamcp.bus.stores import Stores, stores_for
 from nbamcp.config import Config
 from nbamcp.streams import open_events
 
@@ -24,6 +27,7 @@ class WorkerContext:
     bus: Bus
     config: Config
     events: DurableStream  # one per process: in process, consumers must see the same outbox
+    stores: Stores  # one per process: in process, every worker sees the same buckets
 
     @property
     def home(self) -> Path:
@@ -35,7 +39,9 @@ class WorkerContext:
 async def open_context(bus: Bus, config: Config) -> AsyncIterator[WorkerContext]:
     """The context of the workers of one process; closes what it opened."""
     events = await open_events(bus, config)
+    stores = stores_for(bus)
     try:
-        yield WorkerContext(bus=bus, config=config, events=events)
+        yield WorkerContext(bus=bus, config=config, events=events, stores=stores)
     finally:
+        await stores.close()
         await events.close()

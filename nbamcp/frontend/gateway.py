@@ -7,16 +7,17 @@ running") and ``ErrorReply`` messages into ``RemoteError`` with the actor's code
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import msgspec
 import structlog
 
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus, Msg
+from nbamcp.calls import call
 from nbamcp.endpoints import HEALTH, Endpoint
-from nbamcp.errors import BusTimeout, NoResponders, RemoteError, Unavailable
+from nbamcp.errors import Unavailable
 from nbamcp.log import current_request_id, new_request_id
-from nbamcp.messages import ErrorReply, HealthPing, HealthReport, decode, decoder_for, encode
+from nbamcp.messages import HealthPing, HealthReport, decode, encode
 
 log = structlog.get_logger(__name__)
 Rep = TypeVar("Rep")
@@ -63,29 +64,10 @@ class Gateway:
         self, endpoint: Endpoint[Rep], request: msgspec.Struct, *, timeout_s: float | None = None
     ) -> Rep:
         """Send ``request`` to ``endpoint``; return its reply or raise RemoteError / Unavailable."""
-        if not isinstance(request, endpoint.request):
-            # A programming error on this side: the responder would refuse it as malformed.
-            raise TypeError(f"{endpoint.subject} takes {endpoint.request}, not {type(request).__name__}")
         await self.wait_ready()
         timeout = self.timeout_s if timeout_s is None else timeout_s
         rid = current_request_id() or new_request_id()
-        subject = endpoint.subject
-        try:
-            msg = await self.bus.request(
-                subject, encode(request), timeout=timeout, headers={REQUEST_ID_HEADER: rid}
-            )
-        except NoResponders:
-            raise Unavailable(
-                f"no worker answers {subject}: is the {endpoint.worker!r} worker running on this bus?"
-            ) from None
-        except BusTimeout:
-            raise Unavailable(
-                f"the {endpoint.worker!r} worker did not answer {subject} within {timeout:g}s"
-            ) from None
-        reply = decoder_for(endpoint.reply | ErrorReply).decode(msg.data)
-        if isinstance(reply, ErrorReply):
-            raise RemoteError(reply.code, reply.message, details=reply.details)
-        return cast(Rep, reply)
+        return await call(self.bus, endpoint, request, timeout_s=timeout, request_id=rid)
 
     async def health(self, timeout_s: float) -> list[HealthReport]:
         """Scatter-gather: every worker instance answers ``nba.health``.

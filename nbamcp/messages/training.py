@@ -205,3 +205,34 @@ class ModelCardRequest(Message, frozen=True):
 
 class ModelCard(Message, frozen=True):
     card: dict[str, Any]  # JSON-ready, see ModelRegistry.model_card (plus the alias audit trail)
+
+
+# ``nba.models.serving`` (queue "trainer"): what a serving worker needs to serve a model name: its
+# aliases and, for each aliased version, the artifact to fetch from the model object store (by
+# sha256, verified on arrival) and how to use it. Inference asks on start and on ModelsChanged.
+
+
+class ServingModelsRequest(Message, frozen=True):
+    name: f.ModelName = "game"
+
+
+class ServedVersion(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    version: int
+    model_kind: str
+    artifact_sha256: str  # the object's name in the model store, and what its bytes must hash to
+    artifact_size: int
+    feature_set_version: str
+    feature_names: list[str]
+    reference: dict[str, Any]  # reference feature distributions (explanations, drift)
+    trained_at: str
+
+
+class ServingModels(Message, frozen=True):
+    name: str
+    aliases: dict[str, int]  # alias -> version
+    versions: list[ServedVersion]  # the aliased ones
+
+    def version(self, alias: str) -> ServedVersion | None:
+        number = self.aliases.get(alias)
+        return next((v for v in self.versions if v.version == number), None)

@@ -1,26 +1,25 @@
-"""The models an inference worker serves: champion and challenger, loaded from the registry.
+"""The models an inference worker serves: champion and challenger, from the trainer's registry.
 
-Loading reads the registry (SQLite), fetches the artifact through
-``ModelRegistry.load_artifact`` (sha256 and size verified), opens one
-onnxruntime session per model and picks its explainer, all before anything is
-swapped in: a reload never leaves a half-loaded model in service. A version
-already loaded is reused as it is (versions are immutable).
+Loading asks the model source which versions serve (the trainer's answer),
+fetches each artifact (sha256 and size verified), opens one onnxruntime session
+per model and picks its explainer, all before anything is swapped in: a reload
+never leaves a half-loaded model in service. A version already loaded is reused
+as it is (versions are immutable).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import Path
 
-import anyio
 import structlog
 
 from nbamcp.errors import IntegrityError, NbaError
+from nbamcp.messages import ServedVersion
 from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION
 from nbamcp.ml.onnx_export import OnnxModel
-from nbamcp.ml.registry import ModelRegistry, ModelVersion
 from nbamcp.serving.explain import Explainer, explainer_for
+from nbamcp.serving.model_source import ModelSource
 
 log = structlog.get_logger(__name__)
 
@@ -50,68 +49,44 @@ class ModelSet:
         return [m for m in (self.champion, self.challenger) if m is not None]
 
 
-def check_feature_set(mv: ModelVersion) -> None:
-    if mv.feature_set_version != FEATURE_SET_VERSION or list(mv.feature_names) != FEATURE_NAMES:
+def check_feature_set(v: ServedVersion) -> None:
+    if v.feature_set_version != FEATURE_SET_VERSION or list(v.feature_names) != FEATURE_NAMES:
         raise IntegrityError(
-            f"model {mv.name} v{mv.version} was trained on feature set {mv.feature_set_version!r} "
-            f"({len(mv.feature_names)} features); this worker computes {FEATURE_SET_VERSION!r} "
+            f"model {v.name} v{v.version} was trained on feature set {v.feature_set_version!r} "
+            f"({len(v.feature_names)} features); this worker computes {FEATURE_SET_VERSION!r} "
             f"({len(FEATURE_NAMES)} features): retrain it or run a matching nbamcp",
-            details={"model": mv.name, "version": str(mv.version)},
+            details={"model": v.name, "version": str(v.version)},
         )
 
 
-async def load_version(registry: ModelRegistry, mv: ModelVersion) -> ServingModel:
-    check_feature_set(mv)
-    data = await registry.load_artifact(mv)  # IntegrityError when tampered, truncated or missing
+async def load_version(source: ModelSource, v: ServedVersion) -> ServingModel:
+    check_feature_set(v)
+    data = await source.artifact(v)  # IntegrityError when tampered, truncated or missing
     onnx_model = await asyncio.to_thread(OnnxModel.from_bytes, data)
-    explainer = await asyncio.to_thread(explainer_for, data, onnx_model, mv.reference, list(mv.feature_names))
-    log.info(
-        "model.loaded", model=mv.name, version=mv.version, kind=mv.model_kind, explainer=explainer.method
-    )
-    return ServingModel(mv.name, mv.version, mv.model_kind, mv.artifact_sha256, onnx_model, explainer)
+    explainer = await asyncio.to_thread(explainer_for, data, onnx_model, v.reference, list(v.feature_names))
+    log.info("model.loaded", model=v.name, version=v.version, kind=v.model_kind, explainer=explainer.method)
+    return ServingModel(v.name, v.version, v.model_kind, v.artifact_sha256, onnx_model, explainer)
 
 
 async def load_model_set(
-    registry_path: Path,
-    artifacts_dir: Path,
-    name: str,
-    *,
-    current: ModelSet = ModelSet(),
-    challenger: bool = True,
+    source: ModelSource, name: str, *, current: ModelSet = ModelSet(), challenger: bool = True
 ) -> ModelSet:
-    """The champion (and challenger) of ``name`` now; ModelSet() when the registry has none."""
-    if not await anyio.Path(registry_path).exists():
-        return ModelSet()
+    """The champion (and challenger) of ``name`` now; ModelSet() when nothing serves yet."""
+    serving = await source.serving(name)
     reused = {(m.name, m.version): m for m in current.loaded()}
 
-    async def load(version: int) -> ServingModel:
-        model = reused.get((name, version))
-        return model if model is not None else await load_version(registry, await registry.get(name, version))
+    async def load(v: ServedVersion) -> ServingModel:
+        model = reused.get((v.name, v.version))
+        return model if model is not None else await load_version(source, v)
 
-    registry = await ModelRegistry.open(registry_path, artifacts_dir)
-    try:
-        aliases = await registry.aliases(name)
-        champion_v, challenger_v = aliases.get("champion"), aliases.get("challenger")
-        champion = None if champion_v is None else await load(champion_v)
-        chall, error = None, ""
-        if challenger and challenger_v is not None and challenger_v != champion_v:
-            try:
-                chall = await load(challenger_v)
-            except NbaError as exc:
-                # A broken challenger must not stop the champion from serving.
-                error = f"challenger v{challenger_v}: {exc.code}: {exc.message}"
-                log.error("model.challenger_failed", model=name, version=challenger_v, error=exc.message)
-    finally:
-        await registry.close()
+    champion_v, challenger_v = serving.version("champion"), serving.version("challenger")
+    champion = None if champion_v is None else await load(champion_v)
+    chall, error = None, ""
+    if challenger and challenger_v is not None and challenger_v.version != serving.aliases.get("champion"):
+        try:
+            chall = await load(challenger_v)
+        except NbaError as exc:
+            # A broken challenger must not stop the champion from serving.
+            error = f"challenger v{challenger_v.version}: {exc.code}: {exc.message}"
+            log.error("model.challenger_failed", model=name, version=challenger_v.version, error=exc.message)
     return ModelSet(champion, chall, error)
-
-
-async def alias_versions(registry_path: Path, artifacts_dir: Path, name: str) -> dict[str, int]:
-    """The aliases of ``name`` (version numbers only: nothing is loaded)."""
-    if not await anyio.Path(registry_path).exists():
-        return {}
-    registry = await ModelRegistry.open(registry_path, artifacts_dir)
-    try:
-        return await registry.aliases(name)
-    finally:
-        await registry.close()

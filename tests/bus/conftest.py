@@ -12,6 +12,7 @@ import pytest
 from nbamcp.bus.base import Bus, Msg
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.bus.nats import NatsBus
+from nbamcp.bus.stores import MemoryStores, NatsStores, Stores
 
 # Short drain deadline so that tests of close() with a stuck callback stay fast.
 DRAIN_S = 0.5
@@ -96,3 +97,18 @@ class Recorder:
             while len(self.msgs) < count:
                 self._changed.clear()
                 await self._changed.wait()
+
+
+@pytest.fixture(params=["memory", "nats"])
+async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
+    """Where buckets and object stores are opened: the in-process twins, or JetStream."""
+    if request.param == "memory":
+        s: Stores = MemoryStores()
+        yield s
+        await s.close()
+        return
+    bus = await NatsBus.connect(request.getfixturevalue("nats_server").url, drain_timeout=0.5)
+    try:
+        yield NatsStores(bus)
+    finally:
+        await bus.close()

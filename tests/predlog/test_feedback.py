@@ -24,7 +24,7 @@ from nbamcp.bus.base import Bus
 from nbamcp.bus.durable import DurableStream
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.bus.nats import NatsBus
-from nbamcp.config import Config, EventsConfig, MonitorConfig, PathsConfig, PredlogConfig
+from nbamcp.config import Config, EventsConfig, MonitorConfig, PathsConfig, PredlogConfig, TrainerConfig
 from nbamcp.messages import (
     ErrorReply,
     GamesIngested,
@@ -41,6 +41,7 @@ from nbamcp.subjects import EVENTS_GAMES, EVENTS_PREDICTION, MONITOR_STATUS
 from tests.predlog.realgames import Game, event_for, ingest_and_announce, ingest_rows, on_dates, to_games
 from workers.monitor import MonitorWorker
 from workers.predlog import PredlogWorker
+from workers.trainer import TrainerWorker
 
 DAY1, DAY2 = "2023-01-15", "2023-01-16"
 
@@ -72,6 +73,7 @@ def config_for(home: Path, data_dir: Path) -> Config:
         events=EventsConfig(ack_wait_s=2.0),
         predlog=PredlogConfig(max_delay_s=0.01),
         monitor=MonitorConfig(max_delay_s=0.01, results_retry_s=0.2),
+        trainer=TrainerConfig(auto_train=False),
     )
 
 
@@ -83,15 +85,14 @@ async def loop(request: pytest.FixtureRequest, tmp_path: Path, data_dir: Path) -
     else:
         bus = await NatsBus.connect(request.getfixturevalue("nats_server").url, drain_timeout=0.5)
     async with open_context(bus, config) as ctx:
-        monitor = MonitorWorker(ctx)
-        predlog = PredlogWorker(ctx)
-        await monitor.start()
-        await predlog.start()
+        trainer, monitor, predlog = TrainerWorker(ctx), MonitorWorker(ctx), PredlogWorker(ctx)
+        for actor in (trainer, monitor, predlog):
+            await actor.start()
         try:
             yield Loop(config, bus, ctx.events, monitor, predlog, tmp_path / "csv")
         finally:
-            await predlog.stop()
-            await monitor.stop()
+            for actor in (predlog, monitor, trainer):
+                await actor.stop()
     await bus.close()
 
 

@@ -23,7 +23,7 @@ from nbamcp import endpoints as ep
 from nbamcp.actor import open_context
 from nbamcp.bus.durable import DurableStream
 from nbamcp.bus.memory import InMemoryBus
-from nbamcp.config import Config, MonitorConfig, PathsConfig
+from nbamcp.config import Config, MonitorConfig, PathsConfig, TrainerConfig
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.status import render_status, status_tools
 from nbamcp.frontend.tooling import build_tool
@@ -31,6 +31,7 @@ from nbamcp.messages import MonitorStatus
 from nbamcp.streams import publish_durable
 from tests.predlog.realgames import event_for, ingest_and_announce, ingest_rows, on_dates, read_rows, to_games
 from workers.monitor import MonitorWorker
+from workers.trainer import TrainerWorker
 
 DAY = "2023-01-15"
 
@@ -93,16 +94,21 @@ async def rig(tmp_path: Path, trained_home: Path, data_dir: Path) -> AsyncIterat
     home = tmp_path / "home"
     shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("csv", "store.sqlite*"))
     config = Config(
-        paths=PathsConfig(home=str(home), data_dir=str(data_dir)), monitor=MonitorConfig(max_delay_s=0.01)
+        paths=PathsConfig(home=str(home), data_dir=str(data_dir)),
+        monitor=MonitorConfig(max_delay_s=0.01),
+        trainer=TrainerConfig(auto_train=False),
     )
     bus = InMemoryBus()
     async with open_context(bus, config) as ctx:
-        monitor = MonitorWorker(ctx)
+        # The trainer owns the registry: the monitor asks it for the aliases and offline metrics.
+        trainer, monitor = TrainerWorker(ctx), MonitorWorker(ctx)
+        await trainer.start()
         await monitor.start()
         try:
             yield Rig(config, bus, monitor, ctx.events)
         finally:
             await monitor.stop()
+            await trainer.stop()
     await bus.close()
 
 

@@ -21,20 +21,23 @@ from pathlib import Path
 
 import pytest
 
-from nbamcp.actor import WorkerContext
+from nbamcp import endpoints as ep
+from nbamcp.actor import Actor, WorkerContext
 from nbamcp.bus.base import Bus, Msg
 from nbamcp.bus.memory import InMemoryBus
-from nbamcp.config import CacheConfig, Config, InferenceConfig
+from nbamcp.calls import call
+from nbamcp.config import CacheConfig, Config, InferenceConfig, TrainerConfig
 from nbamcp.data.games import GameRow, load_games
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
-from nbamcp.messages import PredictionEvent, decode
+from nbamcp.messages import PredictionEvent, PromoteRequest, decode
 from nbamcp.ml.registry import ModelRegistry
 from nbamcp.ml.train import Budget, HgbParams, TrainResult, register_result, train
 from nbamcp.subjects import EVENTS_PREDICTION
 from tests.contexts import Contexts, home_config
 from workers.cache import CacheWorker
 from workers.inference import InferenceWorker
+from workers.trainer import TrainerWorker
 
 FIRST_SEASON = 2016
 CUTOFF = "2023-03-31"  # the base store's latest results
@@ -137,7 +140,10 @@ async def home(serving_data: Data, tmp_path: Path) -> AsyncIterator[Home]:
 
 
 async def register(home: Home, result: TrainResult, *, alias: str | None = "champion") -> int:
-    """Register ``result`` as the next version of MODEL; point ``alias`` at it."""
+    """Register ``result`` as the next version of MODEL in the trainer's registry; point ``alias`` at it.
+
+    What a training job does, before the trainer starts (it then publishes the artifacts
+    and the aliases); with a trainer running, move aliases with ``promote``."""
     async with await ModelRegistry.open(home.registry, home.artifacts) as reg:
         mv = await register_result(reg, MODEL, result)
         if alias is not None:
@@ -153,6 +159,27 @@ async def bus() -> AsyncIterator[Bus]:
         await b.close()
 
 
+async def make_trainer(bus: Bus, home: Home) -> TrainerWorker:
+    config = home.config(trainer=TrainerConfig(model_name=MODEL, auto_train=False))
+    return TrainerWorker(await home.context(bus, config))
+
+
+async def promote(bus: Bus, version: int, alias: str = "champion") -> None:
+    """Move ``alias`` through the trainer: it publishes the artifact, then announces the change."""
+    await call(
+        bus, ep.MODELS_PROMOTE, PromoteRequest(name=MODEL, version=version, alias=alias, actor="test"),
+        timeout_s=WAIT, request_id=f"promote-{alias}-{version}",
+    )  # fmt: skip
+
+
+@asynccontextmanager
+async def serving(bus: Bus, home: Home, *actors: Actor) -> AsyncIterator[TrainerWorker]:
+    """The trainer (the registry's owner: models reach serving workers through it), then ``actors``."""
+    trainer = await make_trainer(bus, home)
+    async with running(trainer, *actors):
+        yield trainer
+
+
 async def make_inference(bus: Bus, home: Home, **settings: object) -> InferenceWorker:
     inference = InferenceConfig(model_name=MODEL, **settings)  # type: ignore[arg-type]
     return InferenceWorker(await home.context(bus, home.config(inference=inference)), today=lambda: TODAY)
@@ -165,19 +192,19 @@ async def make_cache(bus: Bus, home: Home, clock: object = None, **settings: obj
 
 
 @asynccontextmanager
-async def running(*actors: object) -> AsyncIterator[None]:
+async def running(*actors: Actor) -> AsyncIterator[None]:
     """Start the actors (in order), stop them (in reverse) at the end."""
     started = []
     try:
         for a in actors:
             async with asyncio.timeout(WAIT):
-                await a.start()  # type: ignore[attr-defined]
+                await a.start()
             started.append(a)
         yield
     finally:
         for a in reversed(started):
             async with asyncio.timeout(WAIT):
-                await a.stop(5.0)  # type: ignore[attr-defined]
+                await a.stop(5.0)
 
 
 class Recorder:

@@ -10,7 +10,7 @@ from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
 from nbamcp.messages import GameQuery, PredictReply, PredictRequest, decode, encode
 from nbamcp.serving.batcher import MicroBatcher
 from nbamcp.subjects import PREDICT
-from tests.serving.conftest import WAIT, Home, Models, make_inference, register, running
+from tests.serving.conftest import WAIT, Home, Models, make_inference, register, serving
 
 
 def doubler(calls: list[int]):
@@ -72,7 +72,7 @@ async def test_inference_worker_batches_concurrent_bus_requests(bus: Bus, home: 
         msg = await bus.request(PREDICT, encode(req), timeout=WAIT, headers={REQUEST_ID_HEADER: f"b{i}"})
         return decode(msg.data, PredictReply)
 
-    async with running(worker):
+    async with serving(bus, home, worker):
         async with asyncio.timeout(WAIT):
             replies = await asyncio.gather(*(ask(i) for i in range(32)))
     assert all(r.predictions[0].source == "model" for r in replies)

@@ -9,12 +9,11 @@ from nbamcp.data.games import load_games
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
 from nbamcp.frontend.gateway import Gateway
-from nbamcp.messages import GameQuery, GamesIngested, ModelsChanged, encode
+from nbamcp.messages import GameQuery, GamesIngested, encode
 from nbamcp.serving.client import PredictClient
-from nbamcp.subjects import EVENTS_GAMES, MODELS_CHANGED
+from nbamcp.subjects import EVENTS_GAMES
 from tests.serving.conftest import (
     CUTOFF,
-    MODEL,
     WAIT,
     FakeClock,
     Home,
@@ -22,8 +21,9 @@ from tests.serving.conftest import (
     Recorder,
     make_cache,
     make_inference,
+    promote,
     register,
-    running,
+    serving,
     wait_fills,
 )
 
@@ -39,7 +39,7 @@ async def test_miss_then_fill_then_hit(bus: Bus, home: Home, models: Models, rec
     await register(home, models.lr1)
     cache, inference = await make_cache(bus, home), await make_inference(bus, home)
     client = client_for(bus)
-    async with running(cache, inference):
+    async with serving(bus, home, cache, inference):
         first = await client.predict([BOS_LAL, DEN_PHX])
         assert first.cache_hits == 0 and not any(p.cached for p in first.predictions)
         await wait_fills(cache, 2)
@@ -60,13 +60,13 @@ async def test_invalidated_when_the_model_changes(bus: Bus, home: Home, models: 
     await register(home, models.lr1)
     cache, inference = await make_cache(bus, home), await make_inference(bus, home)
     client = client_for(bus)
-    async with running(cache, inference):
+    async with serving(bus, home, cache, inference):
         await client.predict([BOS_LAL])
         await wait_fills(cache, 1)
         assert (await client.predict([BOS_LAL])).cache_hits == 1
-        await register(home, models.lr2)
+        await register(home, models.lr2, alias=None)
         changed = (cache.models_changed, inference.models_changed)
-        await bus.publish(MODELS_CHANGED, encode(ModelsChanged(name=MODEL, alias="champion", version=2)))
+        await promote(bus, 2)
         async with asyncio.timeout(WAIT):
             await asyncio.gather(*(e.wait() for e in changed))
         assert len(cache.lru) == 0 and cache.invalidated == 1
@@ -87,7 +87,7 @@ async def test_invalidated_for_the_teams_with_new_results(bus: Bus, home: Home, 
     # New results: the Celtics' games only (DEN and PHX play none of them).
     bos = [g for g in later if "BOS" in (g.home, g.away) and not {"DEN", "PHX"} & {g.home, g.away}][:2]
     teams = sorted({t for g in bos for t in (g.home, g.away)})
-    async with running(cache, inference):
+    async with serving(bus, home, cache, inference):
         await client.predict([BOS_LAL, DEN_PHX])
         await wait_fills(cache, 2)
         changed = (cache.features_changed, inference.features_changed)
@@ -106,7 +106,7 @@ async def test_entries_expire_after_the_ttl(bus: Bus, home: Home, models: Models
     await register(home, models.lr1)
     cache, inference = await make_cache(bus, home, clock=clock, ttl_s=600.0), await make_inference(bus, home)
     client = client_for(bus)
-    async with running(cache, inference):
+    async with serving(bus, home, cache, inference):
         await client.predict([BOS_LAL])
         await wait_fills(cache, 1)
         clock.advance(599)
@@ -120,7 +120,7 @@ async def test_baseline_predictions_are_not_cached(bus: Bus, home: Home) -> None
     # No champion: the Elo baseline answers.
     cache, inference = await make_cache(bus, home), await make_inference(bus, home)
     client = client_for(bus)
-    async with running(cache, inference):
+    async with serving(bus, home, cache, inference):
         out = await client.predict([BOS_LAL])
         assert out.predictions[0].source == "baseline" and not out.degraded
         out = await client.predict([BOS_LAL])

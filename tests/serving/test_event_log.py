@@ -5,7 +5,7 @@ from __future__ import annotations
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
 from nbamcp.messages import GameQuery, PredictionEvent, PredictReply, PredictRequest, decode, encode
 from nbamcp.subjects import EVENTS_PREDICTION, PREDICT
-from tests.serving.conftest import WAIT, Home, Models, make_inference, register, running
+from tests.serving.conftest import WAIT, Home, Models, make_inference, register, serving
 
 
 async def test_events_are_stored_durably_once_per_request(bus: Bus, home: Home, models: Models) -> None:
@@ -19,7 +19,7 @@ async def test_events_are_stored_durably_once_per_request(bus: Bus, home: Home, 
 
     consumer = await worker.ctx.events.consumer("serving-test", EVENTS_PREDICTION)
     try:
-        async with running(worker):
+        async with serving(bus, home, worker):
             first = await ask("dur-1", "BOS")
             assert await ask("dur-1", "BOS") == first  # a retry: answered from memory, not logged again
             await ask("dur-2", "MIA")

@@ -10,7 +10,7 @@ from nbamcp.ml.features import FEATURE_NAMES, build_training_matrix
 from nbamcp.ml.onnx_export import OnnxModel
 from nbamcp.serving.explain import LinearExplainer, OcclusionExplainer, explainer_for, reference_means
 from nbamcp.subjects import PREDICT
-from tests.serving.conftest import WAIT, Data, Home, Models, make_inference, register, running
+from tests.serving.conftest import WAIT, Data, Home, Models, make_inference, register, serving
 
 
 def rows(data: Data) -> np.ndarray:
@@ -55,7 +55,7 @@ def test_trees_get_occlusion_effects(models: Models, serving_data: Data) -> None
 
 async def test_worker_explains_a_tree_champion(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.hgb)
-    async with running(await make_inference(bus, home)):
+    async with serving(bus, home, await make_inference(bus, home)):
         req = PredictRequest(games=[GameQuery(home="Bucks", away="Hornets", date="2023-04-02")])
         msg = await bus.request(PREDICT, encode(req), timeout=WAIT, headers={REQUEST_ID_HEADER: "t1"})
     (p,) = decode(msg.data, PredictReply).predictions

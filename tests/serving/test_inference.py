@@ -20,7 +20,6 @@ from nbamcp.messages import (
     decode,
     encode,
 )
-from nbamcp.ml.artifacts import ArtifactStore
 from nbamcp.ml.features import FEATURE_NAMES
 from nbamcp.ml.ratings import win_prob
 from nbamcp.subjects import EVENTS_GAMES, MODELS_CHANGED, PREDICT
@@ -32,8 +31,10 @@ from tests.serving.conftest import (
     Models,
     Recorder,
     make_inference,
+    promote,
     register,
     running,
+    serving,
 )
 
 
@@ -51,7 +52,7 @@ async def test_future_game_from_the_champion(
 ) -> None:
     await register(home, models.lr1)
     worker = await make_inference(bus, home)
-    async with running(worker):
+    async with serving(bus, home, worker):
         reply = await ask(bus, one("Celtics", "lakers", "2023-04-05"), "r1")
         assert isinstance(reply, PredictReply), reply
         (p,) = reply.predictions
@@ -75,7 +76,7 @@ async def test_played_game_gives_its_point_in_time_prediction_and_result(
 ) -> None:
     await register(home, models.lr1)
     g = next(g for g in serving_data.games if g.season == 2022 and g.season_type == "playoffs")
-    async with running(await make_inference(bus, home)):
+    async with serving(bus, home, await make_inference(bus, home)):
         reply = await ask(bus, one(g.home, g.away, g.date), "r2")
         assert isinstance(reply, PredictReply), reply
         (p,) = reply.predictions
@@ -87,7 +88,7 @@ async def test_played_game_gives_its_point_in_time_prediction_and_result(
 
 async def test_no_champion_answers_from_the_elo_baseline(bus: Bus, home: Home, recorder: Recorder) -> None:
     worker = await make_inference(bus, home)
-    async with running(worker):
+    async with serving(bus, home, worker):
         reply = await ask(bus, one("BOS", "NYK", "2023-04-05"), "r3")
         assert isinstance(reply, PredictReply), reply
         (p,) = reply.predictions
@@ -102,7 +103,7 @@ async def test_challenger_is_shadow_scored_and_both_are_logged(
 ) -> None:
     await register(home, models.lr1)
     await register(home, models.lr2, alias="challenger")
-    async with running(await make_inference(bus, home)):
+    async with serving(bus, home, await make_inference(bus, home)):
         reply = await ask(bus, one("DEN", "PHX", "2023-04-07"), "r4")
         assert isinstance(reply, PredictReply)
         (p,) = reply.predictions
@@ -118,7 +119,7 @@ async def test_challenger_is_shadow_scored_and_both_are_logged(
 async def test_hot_reload_under_load_fails_no_request(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
     worker = await make_inference(bus, home)
-    async with running(worker):
+    async with serving(bus, home, worker):
         teams = ["BOS", "LAL", "MIA", "DEN", "PHX", "GSW", "NYK", "CHI"]
         stop = asyncio.Event()
         seen: list[int] = []
@@ -146,8 +147,8 @@ async def test_hot_reload_under_load_fails_no_request(bus: Bus, home: Home, mode
             clients = [asyncio.create_task(client(i)) for i in range(16)]
             await until(50)
             changed = worker.models_changed
-            await register(home, models.lr2)  # v2 becomes champion
-            await bus.publish(MODELS_CHANGED, encode(ModelsChanged(name=MODEL, alias="champion", version=2)))
+            await register(home, models.lr2, alias=None)  # a training job registers v2...
+            await promote(bus, 2)  # ...which becomes champion: the trainer announces it
             await changed.wait()
             await until(len(seen) + 50)
             stop.set()
@@ -157,21 +158,22 @@ async def test_hot_reload_under_load_fails_no_request(bus: Bus, home: Home, mode
         assert worker.reloads == 2  # start + the change
 
 
-async def test_tampered_artifact_keeps_the_old_model(bus: Bus, home: Home, models: Models) -> None:
+async def test_a_tampered_artifact_in_the_model_store_keeps_the_old_model(
+    bus: Bus, home: Home, models: Models
+) -> None:
     await register(home, models.lr1)
     worker = await make_inference(bus, home)
-    async with running(worker):
+    async with serving(bus, home, worker):
+        # v2 becomes champion in the registry, and other bytes sit under its sha256 in the model
+        # store: the receiver checks what it fetches against the sha256 the registry recorded.
         await register(home, models.lr2)
-        # Flip a byte of v2's artifact: the registry's hash check must refuse it.
-        art = ArtifactStore(home.artifacts).path_for(hashlib.sha256(models.lr2.onnx_bytes).hexdigest())
-        data = bytearray(art.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        art.write_bytes(bytes(data))
+        store = await worker.ctx.stores.objects(worker.config.data.models_bucket)
+        await store.put(hashlib.sha256(models.lr2.onnx_bytes).hexdigest(), models.lr1.onnx_bytes)
         changed = worker.models_changed
         await bus.publish(MODELS_CHANGED, encode(ModelsChanged(name=MODEL, alias="champion", version=2)))
         async with asyncio.timeout(WAIT):
             await changed.wait()
-        assert worker.reload_error.startswith("integrity")
+        assert worker.reload_error.startswith("integrity") and "refusing it" in worker.reload_error
         reply = await ask(bus, one("BOS", "LAL", "2023-04-05"), "r5")
         assert isinstance(reply, PredictReply) and reply.predictions[0].model_version == 1
 
@@ -179,7 +181,7 @@ async def test_tampered_artifact_keeps_the_old_model(bus: Bus, home: Home, model
 async def test_new_results_update_the_live_features(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
     worker = await make_inference(bus, home)
-    async with running(worker):
+    async with serving(bus, home, worker):
         before = await ask(bus, one("BOS", "MIL", "2023-04-20"), "r6")
         assert isinstance(before, PredictReply)
         store = await open_store(home.store)
@@ -206,12 +208,14 @@ async def test_new_results_update_the_live_features(bus: Bus, home: Home, models
 async def test_a_broken_challenger_does_not_stop_the_champion(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
     await register(home, models.lr2, alias="challenger")
-    art = ArtifactStore(home.artifacts).path_for(hashlib.sha256(models.lr2.onnx_bytes).hexdigest())
-    art.write_bytes(art.read_bytes()[:100])  # truncated on disk
     worker = await make_inference(bus, home)
-    async with running(worker):
-        reply = await ask(bus, one("BOS", "LAL", "2023-04-05"), "r8")
-        assert isinstance(reply, PredictReply), reply
-        (p,) = reply.predictions
-        assert p.model_version == 1 and p.challenger is None
-        assert "challenger v2: integrity" in worker.health_detail()["reload_error"]
+    async with serving(bus, home):
+        # The challenger's copy in the model store is truncated (a writer died halfway, say).
+        store = await worker.ctx.stores.objects(worker.config.data.models_bucket)
+        await store.put(hashlib.sha256(models.lr2.onnx_bytes).hexdigest(), models.lr2.onnx_bytes[:100])
+        async with running(worker):
+            reply = await ask(bus, one("BOS", "LAL", "2023-04-05"), "r8")
+            assert isinstance(reply, PredictReply), reply
+            (p,) = reply.predictions
+            assert p.model_version == 1 and p.challenger is None
+            assert "challenger v2: integrity" in worker.health_detail()["reload_error"]

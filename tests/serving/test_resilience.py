@@ -24,6 +24,7 @@ from tests.serving.conftest import (
     make_inference,
     register,
     running,
+    serving,
 )
 
 GAME = GameQuery(home="Celtics", away="Heat", date="2023-04-12")
@@ -44,7 +45,7 @@ async def test_no_inference_worker_degrades_to_the_flagged_baseline(
     await register(home, models.lr1)
     client = make_client(bus, clock)
     cache = await make_cache(bus, home)
-    async with running(cache):
+    async with serving(bus, home, cache):
         with bind_request("deg-1"):
             out = await client.predict([GAME])
         (p,) = out.predictions
@@ -86,10 +87,11 @@ async def test_retry_reaches_a_worker_that_was_starting(
             await inference.start()
 
     client = make_client(bus, clock, sleep=sleep)
-    try:
-        out = await client.predict([GAME])
-    finally:
-        await inference.stop(5)
+    async with serving(bus, home):
+        try:
+            out = await client.predict([GAME])
+        finally:
+            await inference.stop(5)
     assert len(pauses) == 1 and not out.degraded and out.predictions[0].source == "model"
     assert client.inference_breaker.state == CLOSED
 
@@ -105,7 +107,7 @@ async def test_same_request_id_same_answer_logged_once(
         msg = await bus.request(PREDICT, encode(req), timeout=WAIT, headers={REQUEST_ID_HEADER: rid})
         return decode(msg.data, PredictReply)
 
-    async with running(inference):
+    async with serving(bus, home, inference):
         async with asyncio.timeout(WAIT):
             a, b = await asyncio.gather(ask("idem-1"), ask("idem-1"))  # concurrent duplicate
             c = await ask("idem-1")  # a retry after the answer
@@ -124,7 +126,7 @@ async def test_user_errors_are_not_retried_do_not_trip_the_breaker_log_nothing(
     client = make_client(bus, clock)
     inference = await make_inference(bus, home)  # no cache worker: inference sees the bad input
     bad_slate = [GAME, GameQuery(home="Celtics", away="Boston"), GAME]
-    async with running(inference):
+    async with serving(bus, home, inference):
         for _ in range(5):
             with pytest.raises(RemoteError) as info, bind_request("bad-1"):
                 await client.predict(bad_slate)

@@ -12,7 +12,7 @@ from mcp import Client
 from nbamcp.bus.base import Bus
 from nbamcp.frontend.app import build_server
 from nbamcp.frontend.gateway import Gateway
-from tests.serving.conftest import WAIT, Home, Models, Recorder, make_cache, make_inference, register, running
+from tests.serving.conftest import WAIT, Home, Models, Recorder, make_cache, make_inference, register, serving
 
 
 @asynccontextmanager
@@ -35,7 +35,7 @@ async def served(bus: Bus, home: Home, models: Models) -> AsyncIterator[Client]:
     """
     await register(home, models.lr1)
     cache, inference = await make_cache(bus, home), await make_inference(bus, home)
-    async with running(cache, inference), mcp_client(bus) as client:
+    async with serving(bus, home, cache, inference), mcp_client(bus) as client:
         yield client
 
 
@@ -189,7 +189,7 @@ async def test_bad_input_is_a_clear_error(bus: Bus, home: Home, models: Models, 
 
 async def test_degraded_without_inference_worker(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
-    async with running(await make_cache(bus, home)), mcp_client(bus) as client:
+    async with serving(bus, home, await make_cache(bus, home)), mcp_client(bus) as client:
         with anyio.fail_after(WAIT):
             r = await client.call_tool(
                 "predict_game", {"home": "Warriors", "away": "Kings", "date": "2023-04-15"}

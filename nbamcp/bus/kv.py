@@ -1,0 +1,210 @@
+"""The key-value seam: JetStream KV semantics behind one Protocol, with an in-process twin.
+
+A bucket maps keys (dot-separated tokens of ``[-/_=a-zA-Z0-9]``) to values, and
+numbers every change with a revision that only grows. What both
+implementations honour (one contract suite, ``tests/bus/test_kv_contract.py``):
+
+- ``put`` returns the new revision; ``get`` the latest entry (None when absent,
+  purged or older than the bucket's ``ttl_s``); ``purge`` removes a key;
+- ``watch(pattern)`` first delivers the latest entry of every matching key
+  (oldest revision first), then ``None`` (caught up), then every change as it
+  happens, purges included (``deleted=True``); ``meta_only`` leaves values out;
+- ``identity`` names this incarnation of the bucket: it changes when the
+  bucket is recreated (the server lost its state), so a consumer that kept
+  revisions knows they no longer mean anything.
+
+Used for the data plane (datasets as one entry per partition, kept forever) and
+for the cache's shared level (predictions with a TTL, in memory on the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from nbamcp.bus.subjects import check_subscribe_subject, matches
+from nbamcp.errors import BusClosed, InvalidInput
+
+_KEY = re.compile(r"[-/_=a-zA-Z0-9]+(\.[-/_=a-zA-Z0-9]+)*")
+_BUCKET = re.compile(r"[-_a-zA-Z0-9]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSettings:
+    name: str
+    ttl_s: float | None = None  # None: entries never expire
+    memory: bool = False  # kept in the server's memory (a cache), else on disk
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class KvEntry:
+    key: str
+    value: bytes  # b"" when deleted, or when watched with meta_only
+    revision: int
+    created: float  # unix seconds of the change
+    deleted: bool = False
+
+
+@runtime_checkable
+class KvWatch(Protocol):
+    def __aiter__(self) -> AsyncIterator[KvEntry | None]: ...
+
+    async def stop(self) -> None:
+        """End the iteration (idempotent)."""
+        ...
+
+
+@runtime_checkable
+class KeyValue(Protocol):
+    @property
+    def kind(self) -> str:
+        """``"nats"`` or ``"memory"``."""
+        ...
+
+    @property
+    def settings(self) -> BucketSettings: ...
+
+    @property
+    def identity(self) -> str: ...
+
+    async def put(self, key: str, value: bytes) -> int: ...
+
+    async def get(self, key: str) -> KvEntry | None: ...
+
+    async def purge(self, key: str) -> None: ...
+
+    async def keys(self, pattern: str = ">") -> list[str]: ...
+
+    async def watch(self, pattern: str = ">", *, meta_only: bool = False) -> KvWatch: ...
+
+
+def check_key(key: str) -> str:
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise InvalidInput(
+            f"key {key!r} is not valid: use dot-separated tokens of letters, digits and -/_= "
+            "(e.g. 'games.2023')"
+        )
+    return key
+
+
+def check_bucket(name: str) -> str:
+    if not isinstance(name, str) or not _BUCKET.fullmatch(name):
+        raise InvalidInput(f"bucket name {name!r} is not valid: use 1-64 letters, digits, '-' or '_'")
+    return name
+
+
+# ---- the in-process twin ---------------------------------------------------------------------------
+class _MemoryWatch:
+    def __init__(self, kv: MemoryKv, pattern: str, meta_only: bool) -> None:
+        self._kv = kv
+        self.pattern = pattern
+        self.meta_only = meta_only
+        self._queue: asyncio.Queue[KvEntry | None] = asyncio.Queue()
+        self._stopped = False
+
+    def offer(self, entry: KvEntry | None) -> None:
+        if self._stopped:
+            return
+        if entry is not None and self.meta_only:
+            entry = KvEntry(entry.key, b"", entry.revision, entry.created, entry.deleted)
+        self._queue.put_nowait(entry)
+
+    async def __aiter__(self) -> AsyncIterator[KvEntry | None]:
+        while True:
+            item = await self._queue.get()
+            if self._stopped:
+                return
+            yield item
+
+    async def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._kv._watches.discard(self)
+            self._queue.put_nowait(None)  # wakes the iterator, which then ends
+
+
+class MemoryKv:
+    """One bucket in this process: what a JetStream KV bucket does, without a server."""
+
+    def __init__(self, settings: BucketSettings, *, clock: Callable[[], float] = time.time) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._identity = f"memory:{settings.name}:{uuid.uuid4().hex[:12]}"
+        self._entries: dict[str, KvEntry] = {}
+        self._revisions = itertools.count(1)
+        self._watches: set[_MemoryWatch] = set()
+        self._closed = False
+
+    @property
+    def kind(self) -> str:
+        return "memory"
+
+    @property
+    def settings(self) -> BucketSettings:
+        return self._settings
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    def _live(self, entry: KvEntry | None) -> KvEntry | None:
+        if entry is None or entry.deleted:
+            return None
+        ttl = self._settings.ttl_s
+        if ttl is not None and self._clock() - entry.created > ttl:
+            return None
+        return entry
+
+    def _change(self, key: str, value: bytes, *, deleted: bool) -> KvEntry:
+        if self._closed:
+            raise BusClosed(f"the key-value bucket {self._settings.name} is closed")
+        entry = KvEntry(check_key(key), value, next(self._revisions), self._clock(), deleted)
+        if deleted:
+            self._entries.pop(key, None)
+        else:
+            self._entries[key] = entry
+        for w in list(self._watches):
+            if matches(w.pattern, key):
+                w.offer(entry)
+        return entry
+
+    async def put(self, key: str, value: bytes) -> int:
+        if not isinstance(value, bytes):
+            raise InvalidInput(f"a value must be bytes, got {type(value).__name__}")
+        return self._change(key, value, deleted=False).revision
+
+    async def get(self, key: str) -> KvEntry | None:
+        return self._live(self._entries.get(check_key(key)))
+
+    async def purge(self, key: str) -> None:
+        if check_key(key) in self._entries:
+            self._change(key, b"", deleted=True)
+
+    async def keys(self, pattern: str = ">") -> list[str]:
+        check_subscribe_subject(pattern)
+        return [k for k, e in self._entries.items() if matches(pattern, k) and self._live(e) is not None]
+
+    async def watch(self, pattern: str = ">", *, meta_only: bool = False) -> KvWatch:
+        check_subscribe_subject(pattern)
+        w = _MemoryWatch(self, pattern, meta_only)
+        current = sorted(
+            (e for k, e in self._entries.items() if matches(pattern, k) and self._live(e) is not None),
+            key=lambda e: e.revision,
+        )
+        for e in current:
+            w.offer(e)
+        w.offer(None)
+        self._watches.add(w)
+        return w
+
+    async def close(self) -> None:
+        self._closed = True
+        for w in list(self._watches):
+            await w.stop()

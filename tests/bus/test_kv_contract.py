@@ -1,0 +1,105 @@
+"""The key-value contract: every test runs on the in-process twin and on a JetStream KV bucket."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from nbamcp.bus.kv import BucketSettings, KeyValue, KvEntry, KvWatch, MemoryKv
+from nbamcp.bus.stores import Stores
+from nbamcp.errors import InvalidInput
+
+WAIT = 10.0
+
+
+async def next_item(watch: KvWatch, it: AsyncIterator[KvEntry | None]) -> KvEntry | None:
+    async with asyncio.timeout(WAIT):
+        return await anext(it)
+
+
+async def test_put_get_purge_and_keys(stores: Stores) -> None:
+    kv = await stores.kv(BucketSettings("contract"))
+    assert await kv.get("games.2023") is None
+    r1 = await kv.put("games.2023", b"one")
+    r2 = await kv.put("games.2022", b"two")
+    r3 = await kv.put("games.2023", b"three")
+    assert r1 < r2 < r3
+    got = await kv.get("games.2023")
+    assert got is not None and (got.key, got.value, got.revision) == ("games.2023", b"three", r3)
+    assert sorted(await kv.keys()) == ["games.2022", "games.2023"]
+    assert await kv.keys("games.2022") == ["games.2022"]
+    await kv.purge("games.2022")
+    assert await kv.get("games.2022") is None and await kv.keys() == ["games.2023"]
+    # The same bucket, opened again, is the same bucket.
+    again = await stores.kv(BucketSettings("contract"))
+    assert (await again.get("games.2023")).value == b"three"  # type: ignore[union-attr]
+    assert again.identity == kv.identity
+
+
+async def test_watch_replays_the_latest_then_follows(stores: Stores) -> None:
+    kv = await stores.kv(BucketSettings("watched"))
+    await kv.put("a.1", b"old")
+    await kv.put("b.1", b"b")
+    await kv.put("a.1", b"new")
+    watch = await kv.watch()
+    it = aiter(watch)
+    first, second = await next_item(watch, it), await next_item(watch, it)
+    assert first is not None and second is not None
+    # The latest of each key, oldest revision first, then the marker.
+    assert [(first.key, first.value), (second.key, second.value)] == [("b.1", b"b"), ("a.1", b"new")]
+    assert await next_item(watch, it) is None
+    rev = await kv.put("a.2", b"live")
+    live = await next_item(watch, it)
+    assert live is not None and (live.key, live.value, live.revision) == ("a.2", b"live", rev)
+    assert abs(live.created - time.time()) < 60
+    await kv.purge("b.1")
+    gone = await next_item(watch, it)
+    assert gone is not None and gone.key == "b.1" and gone.deleted and gone.value == b""
+    await watch.stop()
+
+
+async def test_watch_by_pattern_and_without_values(stores: Stores) -> None:
+    kv = await stores.kv(BucketSettings("patterned"))
+    await kv.put("game.1.BOS.LAL", b"x" * 1000)
+    await kv.put("game.1.MIA.BOS", b"y")
+    await kv.put("game.1.MIA.DEN", b"z")
+    watch = await kv.watch("game.*.*.BOS", meta_only=True)
+    it = aiter(watch)
+    e = await next_item(watch, it)
+    assert e is not None and e.key == "game.1.MIA.BOS" and e.value == b""
+    assert await next_item(watch, it) is None
+    await watch.stop()
+
+
+async def test_an_empty_bucket_is_caught_up_at_once(stores: Stores) -> None:
+    kv = await stores.kv(BucketSettings("empty"))
+    watch = await kv.watch()
+    assert await next_item(watch, aiter(watch)) is None
+    await watch.stop()
+
+
+def test_the_twin_expires_entries_after_the_ttl() -> None:
+    # The server expires entries on its own clock (max_age); the twin on an injected one.
+    now = [1000.0]
+    kv = MemoryKv(BucketSettings("short", ttl_s=60.0, memory=True), clock=lambda: now[0])
+
+    async def run() -> None:
+        await kv.put("k", b"v")
+        now[0] += 59
+        assert await kv.get("k") is not None and await kv.keys() == ["k"]
+        now[0] += 2
+        assert await kv.get("k") is None and await kv.keys() == []
+
+    asyncio.run(run())
+
+
+async def test_bad_keys_are_refused(stores: Stores) -> None:
+    kv: KeyValue = await stores.kv(BucketSettings("strict"))
+    for key in ("", "a..b", ".a", "a b", "a*", "a>"):
+        with pytest.raises(InvalidInput, match="not valid"):
+            await kv.put(key, b"v")
+    with pytest.raises(InvalidInput, match="bucket name"):
+        await stores.kv(BucketSettings("bad name"))
