@@ -1,27 +1,30 @@
-"""Prediction benchmark: predict_game over stdio against the SDK floor, throughput, cache hits.
+"""predict_game over stdio against its floors, interleaved in the same run; throughput under 64 calls.
 
-    .venv/bin/python bench/predict.py [--n 300] [--rounds 3] [--seasons-from 1947] [--home DIR]
+    .venv/bin/python bench/predict.py [--runs 3] [--rounds 5] [--n 100] [--home DIR]
 
-Setup (skipped when ``--home`` already holds it): ingest the 538 games file into a
-fresh store, train a logistic model on 2005-2020 (validated on 2021-2022) with the
-project's trainer and register it as champion.
+Setup (skipped when ``--home`` already holds it): the 538 games file ingested into
+a fresh store, a logistic model trained on 2005-2020 (validated on 2021-2022) by
+the project's trainer and registered as champion.
 
-Cases, all measured in this run, interleaved round by round (the best round is kept):
+Each run starts fresh processes and measures, interleaved round by round:
 
-  floor       a bare ``async def`` tool in a tiny MCPServer, called over stdio
-  shaped      the same server's tool returning a canned prediction with predict_game's
-              output schema: the SDK's own cost of a result that size
-  memory      ``nbamcp serve`` (in-memory bus, inference + cache embedded) over stdio:
-              predict_game on a new game each call (cache miss: lookup + inference),
-              and the same game again (cache hit: lookup only)
-  nats        ``nbamcp serve --bus`` over stdio, with ``nbamcp worker inference`` and
-              ``nbamcp worker cache`` as their own processes: miss and hit
-  nats-rtt    raw nats-py request/reply to an echo in another process (one NATS round trip)
+  bare         the bare floor: an ``async def`` tool that returns nothing (bench/floor_server.py)
+  fair         the fair floor: a bare tool returning the result nbamcp gave (captured at the
+               start of the run) under predict_game's published output schema
+  direct       the minimal direct server a user could write: one process, features and
+               onnxruntime inside the tool (the project's feature and scoring code), the same
+               output and schema, no bus, cache or log; a new game each call
+  memory-miss  ``nbamcp serve``, default configuration (every worker embedded, in-memory bus):
+               a new game each call (cache lookup, then inference)
+  memory-hit   the same game again (cache hit)
+  nats-miss    ``nbamcp serve --bus`` with ``nbamcp worker trainer`` (the registry's door),
+  nats-hit     ``inference`` and ``cache`` as their own processes (their CPU and nats-server's
+               counted as the server's)
+  nats-rtt     one raw nats-py request/reply to an echo in another process
 
-Throughput: 64 requests in flight straight onto ``nba.predict`` (one new game each,
-so no cache), from this process: against an in-process InferenceWorker on the
-in-memory bus, then on NATS against 1 and 2 ``nbamcp worker inference`` processes.
-Results go to stdout (this is a CLI, not the MCP server).
+Then throughput over stdio: 64 ``predict_game`` calls in flight on one session (a new
+game each), for the direct server, nbamcp on the in-memory bus and on NATS, with the
+micro-batcher's rows per flush read from the health tool. Results go to stdout.
 """
 
 from __future__ import annotations
@@ -33,34 +36,35 @@ import datetime as dt
 import itertools
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
+
+from mcp.types import CallToolResult, TextContent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mcp import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.types import CallToolResult
-
-from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
-from nbamcp.log import configure_logging
-from nbamcp.messages import (
-    ErrorReply,
-    GamePrediction,
-    GameQuery,
-    PredictReply,
-    PredictRequest,
-    decode,
-    encode,
+from harness import (
+    Case,
+    CpuMeter,
+    Report,
+    Run,
+    Server,
+    capture,
+    fair_name,
+    floor_params,
+    measure,
+    open_server,
+    python_params,
+    tool_call,
+    write_captures,
 )
-from nbamcp.subjects import PREDICT
 
 REPO = Path(__file__).resolve().parents[1]
 INFLIGHT = 64
@@ -69,10 +73,9 @@ TEAMS = [
     "MIA", "MIL", "MIN", "NOP", "NYK", "OKC", "ORL", "PHI", "PHX", "POR", "SAC", "SAS", "TOR", "UTA", "WAS",
 ]  # fmt: skip
 ECHO_SUBJECT = "bench.echo"
-_REQUEST_SEQ = itertools.count()  # request ids must never repeat (workers answer a repeat from memory)
 
 
-def unique_games() -> Iterator[dict[str, str]]:
+def unique_games() -> Iterator[dict[str, Any]]:
     """A new (home, away, date) every time: never in the cache."""
     today = dt.date.today()
     for days, (h, a) in itertools.product(range(1, 360), itertools.permutations(TEAMS, 2)):
@@ -127,11 +130,9 @@ async def _ingest_and_train(home: Path, src: Path, seasons_from: int) -> None:
 
 
 def write_config(home: Path) -> Path:
+    """The default configuration (every worker embedded), quiet, no training."""
     path = home / "bench.toml"
-    path.write_text(
-        '[workers]\nembedded = ["inference", "cache"]\n\n[bus]\nrequest_timeout_s = 120.0\n\n'
-        '[log]\nlevel = "warning"\n'
-    )
+    path.write_text('[trainer]\nauto_train = false\n\n[log]\nlevel = "warning"\n')
     return path
 
 
@@ -219,81 +220,74 @@ async def _drain(stream: asyncio.StreamReader) -> None:
         pass
 
 
-@contextlib.asynccontextmanager
-async def stdio_session(params: StdioServerParameters) -> AsyncIterator[ClientSession]:
-    async with stdio_client(params) as (r, w), ClientSession(r, w) as session:
-        await session.initialize()
-        yield session
+def nbamcp_params(env: dict[str, str], *args: str) -> Any:
+    return python_params("-m", "nbamcp.cli", "serve", *args, env=env)
 
 
-def nbamcp_params(env: dict[str, str], *args: str) -> StdioServerParameters:
-    return StdioServerParameters(
-        command=sys.executable, args=["-m", "nbamcp.cli", "serve", *args], env=env, cwd=str(REPO)
-    )
+# ---- the minimal direct server ------------------------------------------------------------------
+def serve_direct(home: Path, captures: Path) -> None:
+    """predict_game with features and onnxruntime inside the tool: what a user could write in one file.
 
-
-def floor_params() -> StdioServerParameters:
-    return StdioServerParameters(
-        command=sys.executable, args=[str(Path(__file__).resolve()), "--serve-floor"]
-    )
-
-
-def sample_prediction() -> GamePrediction:
-    """A prediction-sized result (19 features, 5 factors): what the shaped floor returns."""
-    from nbamcp.messages import Contribution
-    from nbamcp.ml.features import FEATURE_NAMES
-
-    return GamePrediction(
-        home="BOS", away="LAL", home_name="Boston Celtics", away_name="Los Angeles Lakers",
-        date="2027-01-05", season=2027, neutral=False, playoff=False, home_win_prob=0.6712,
-        away_win_prob=0.3288, winner="BOS", winner_name="Boston Celtics", source="model",
-        model_name="game", model_version=1, unit="log-odds",
-        explanation="logistic model: effect = coefficient x standardized feature value",
-        contributions=[
-            Contribution(feature=f, label=f"Boston Celtics: {f}", value=1.5 * i, effect=0.1 * (5 - i))
-            for i, f in enumerate(FEATURE_NAMES[:5])
-        ],
-        features={f: 0.25 * i for i, f in enumerate(FEATURE_NAMES)},
-    )  # fmt: skip
-
-
-def serve_floor() -> None:
-    """A tiny MCP server over stdio: the floor (a bare async tool) and the same returning a prediction.
-
-    ``shaped`` returns a canned prediction with predict_game's output schema, so the
-    SDK's own cost of a result that size (serialization, the client's schema
-    validation) is measured apart from the project's path.
+    The same feature state (``LiveFeatures`` over the store's games), model
+    (the registry's champion through onnxruntime), result Struct, text and
+    published schema as nbamcp; no bus, no cache, no prediction log.
     """
+    import uuid
+
     import anyio
     import msgspec
     from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.tools import Tool
 
     from nbamcp.frontend.predict import PredictGameOutput, game_text
-    from nbamcp.frontend.tooling import NoArguments, ToolSpec, build_tool, tool_result
+    from nbamcp.log import configure_logging
+    from nbamcp.messages import GameQuery
+    from nbamcp.ml.onnx_runtime import OnnxModel
+    from nbamcp.ml.registry import ModelRegistry
+    from nbamcp.serving.canonical import canonicalize
+    from nbamcp.serving.explain import explainer_for
+    from nbamcp.serving.live_features import LiveFeatures, read_all_games
+    from nbamcp.serving.models import ModelSet, ServingModel
+    from nbamcp.serving.scoring import build_prediction, score_rows
 
-    pred = sample_prediction()
-    out = PredictGameOutput(**msgspec.structs.asdict(pred), request_id="0" * 32)
-    canned = tool_result(out, game_text(pred))
+    configure_logging("warning")  # stderr: stdout is the transport
+    schema = json.loads(captures.read_text())["predict_game"]["schema"]
 
-    async def shaped(req: NoArguments, ctx: object) -> CallToolResult:
-        return canned
+    async def champion() -> ModelSet:
+        """The registry's champion, straight from its file: what a one-file server would do."""
+        async with await ModelRegistry.open(home / "registry.sqlite", home / "artifacts") as reg:
+            mv = await reg.get("game", (await reg.aliases("game"))["champion"])
+            data = await reg.load_artifact(mv)
+        onnx = OnnxModel.from_bytes(data)
+        explainer = explainer_for(data, onnx, mv.reference, list(mv.feature_names))
+        return ModelSet(ServingModel(mv.name, mv.version, mv.model_kind, mv.artifact_sha256, onnx, explainer))
 
-    spec = ToolSpec(
-        name="shaped",
-        title="Canned prediction",
-        description="Returns a canned prediction.",
-        input=NoArguments,
-        output=PredictGameOutput,
-        run=shaped,
-    )
-    server = MCPServer("floor", tools=[build_tool(spec, deadline_s=60.0)])
+    async def main() -> None:
+        live = LiveFeatures(await read_all_games(home / "store.sqlite"))
+        models = await champion()
 
-    @server.tool()
-    async def noop() -> str:
-        """Does nothing."""
-        return "ok"
+        async def predict_game(
+            home: str, away: str, date: str | None = None, neutral: bool = False
+        ) -> CallToolResult:
+            """Predict an NBA game."""
+            game = canonicalize(
+                GameQuery(home=home, away=away, date=date, neutral=neutral), today=dt.date.today()
+            )
+            (resolved,) = live.resolve([game])
+            (score,) = score_rows(models, [resolved.x], shadow=False)
+            pred = build_prediction(resolved, score, top_k=5)
+            rid = uuid.uuid4().hex
+            out = PredictGameOutput(**msgspec.structs.asdict(pred), request_id=rid)
+            text = game_text(pred) + f"\n(request id {rid})"
+            return CallToolResult(
+                content=[TextContent(type="text", text=text)], structured_content=msgspec.to_builtins(out)
+            )
 
-    anyio.run(server.run_stdio_async)
+        tool = Tool.from_function(predict_game)
+        tool.fn_metadata.output_schema = schema
+        await MCPServer("direct", tools=[tool]).run_stdio_async()
+
+    anyio.run(main)
 
 
 async def serve_echo(url: str) -> None:
@@ -301,8 +295,8 @@ async def serve_echo(url: str) -> None:
 
     nc = await nats.connect(url, name="bench-echo")
 
-    async def echo(msg: object) -> None:
-        await msg.respond(msg.data)  # type: ignore[attr-defined]
+    async def echo(msg: Any) -> None:
+        await msg.respond(msg.data)
 
     await nc.subscribe(ECHO_SUBJECT, cb=echo)
     await nc.flush()
@@ -330,228 +324,184 @@ def echo_proc(url: str) -> Iterator[None]:
         proc.wait(timeout=10)
 
 
-# ---- measuring -------------------------------------------------------------------------------------------
-Call = Callable[[], Awaitable[object]]
+# ---- throughput -------------------------------------------------------------------------------------
+async def batcher_stats(server: Server) -> dict[str, int]:
+    """The inference worker's micro-batcher counters (rows, flushes), from the health tool."""
+    result = await server.session.call_tool("health", {})
+    for w in (result.structured_content or {}).get("workers", []):
+        if w["name"] == "inference":
+            d = w["detail"]
+            return {"batches": int(d.get("batches", 0)), "rows": int(d.get("batch_rows", 0))}
+    return {"batches": 0, "rows": 0}
 
 
-async def latencies(call: Call, n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        await call()
-        out.append(time.perf_counter() - t0)
+async def throughput(server: Server, games: Iterator[dict[str, Any]], total: int) -> dict[str, float]:
+    """Predictions per second with INFLIGHT calls in flight; CPU per call; rows per flush."""
+    session = server.session
+    has_health = any(t.name == "health" for t in (await session.list_tools()).tools)
+    before = await batcher_stats(server) if has_health else None
+
+    async def lane(k: int) -> None:
+        for _ in range(k):
+            result = await session.call_tool("predict_game", next(games))
+            if result.is_error:
+                raise SystemExit(f"predict_game failed: {result.content}")
+
+    await asyncio.gather(*(lane(1) for _ in range(INFLIGHT)))  # warm-up
+    per = total // INFLIGHT
+    meter = CpuMeter([None, *server.pids()]).start()
+    t0 = time.perf_counter()
+    await asyncio.gather(*(lane(per) for _ in range(INFLIGHT)))
+    wall = time.perf_counter() - t0
+    cpu = meter.seconds()
+    out = {"rate": per * INFLIGHT / wall, "cpu_ms": cpu * 1e3 / (per * INFLIGHT)}
+    if before is not None:
+        after = await batcher_stats(server)
+        flushes = after["batches"] - before["batches"]
+        out["rows_per_flush"] = (after["rows"] - before["rows"]) / flushes if flushes else 0.0
     return out
 
 
-def tool_call(session: ClientSession, name: str, args: Callable[[], dict[str, object]]) -> Call:
-    async def call() -> object:
-        result = await session.call_tool(name, args())
-        if result.is_error:
-            raise SystemExit(f"{name} failed: {result.content}")
-        return result
-
-    return call
-
-
-async def throughput(bus: Bus, games: Iterator[dict[str, str]], n: int) -> float:
-    """Requests per second with INFLIGHT requests on nba.predict at all times."""
-    seq = _REQUEST_SEQ
-
-    async def one() -> None:
-        req = PredictRequest(games=[GameQuery(**next(games))], client="bench")  # type: ignore[arg-type]
-        msg = await bus.request(
-            PREDICT, encode(req), timeout=60, headers={REQUEST_ID_HEADER: f"tp-{next(seq)}"}
-        )
-        reply = decode(msg.data, PredictReply | ErrorReply)  # type: ignore[arg-type]
-        if isinstance(reply, ErrorReply):
-            raise SystemExit(f"nba.predict failed: {reply.code}: {reply.message}")
-
-    async def lane() -> None:
-        for _ in range(n // INFLIGHT):
-            await one()
-
-    await asyncio.gather(*(one() for _ in range(INFLIGHT)))  # warm-up
-    t0 = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(INFLIGHT)))
-    return (n // INFLIGHT) * INFLIGHT / (time.perf_counter() - t0)
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """CPU time (user + system) of a process so far; None: this process."""
-    if pid is None:
-        t = os.times()
-        return t.user + t.system
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def measured(run: Awaitable[float], workers: list[int], server: int, out: dict[float, str]) -> float:
-    """``await run`` (a rate); note how many cores each process kept busy meanwhile."""
-    procs: dict[str, int | None] = {"client (this process)": None, "nats-server": server}
-    procs |= {f"inference worker {i + 1}": pid for i, pid in enumerate(workers)}
-    before = {k: cpu_seconds(p) for k, p in procs.items()}
-    t0 = time.perf_counter()
-    rate = await run
-    wall = time.perf_counter() - t0
-    busy = ", ".join(f"{k} {(cpu_seconds(p) - before[k]) / wall:.2f}" for k, p in procs.items())
-    out[rate] = busy
-    return rate
-
-
-def med(xs: list[float]) -> float:
-    return statistics.median(xs) * 1e3
-
-
-def p99(xs: list[float]) -> float:
-    return sorted(xs)[int(len(xs) * 0.99)] * 1e3
-
-
-# ---- the run -----------------------------------------------------------------------------------------
-async def run(home: Path, data_dir: Path, n: int, rounds: int, tp_n: int) -> str:
-    env = env_for(home, data_dir)
+# ---- a run ------------------------------------------------------------------------------------------
+async def one_run(home: Path, env: dict[str, str], tmp: Path, rounds: int, n: int, tp_n: int) -> Run:
     games = unique_games()
-    hit_args = {"home": "BOS", "away": "LAL", "date": (dt.date.today() + dt.timedelta(days=365)).isoformat()}
-    best: dict[str, list[float]] = {}
-    cpu: dict[float, str] = {}
-
-    def keep(case: str, xs: list[float]) -> None:
-        if case not in best or med(xs) < med(best[case]):
-            best[case] = xs
-
-    with nats_server() as (url, server_pid), echo_proc(url):
+    hit = {"home": "BOS", "away": "LAL", "date": (dt.date.today() + dt.timedelta(days=365)).isoformat()}
+    with nats_server() as (url, nats_pid), echo_proc(url):
         import nats
 
-        from nbamcp.bus.nats import NatsBus
-
         nc = await nats.connect(url)
-        async with contextlib.AsyncExitStack() as workers:
-            pids = [await workers.enter_async_context(worker_proc(env, "inference", url))]
-            async with contextlib.AsyncExitStack() as stack:
-                await stack.enter_async_context(worker_proc(env, "cache", url))
-                sessions = {
-                    "floor": await stack.enter_async_context(stdio_session(floor_params())),
-                    "memory": await stack.enter_async_context(stdio_session(nbamcp_params(env))),
-                    "nats": await stack.enter_async_context(stdio_session(nbamcp_params(env, "--bus", url))),
-                }
-                calls: dict[str, Call] = {
-                    "floor": tool_call(sessions["floor"], "noop", dict),
-                    "shaped": tool_call(sessions["floor"], "shaped", dict),
-                }
-                for kind in ("memory", "nats"):
-                    calls[f"{kind}-miss"] = tool_call(sessions[kind], "predict_game", lambda: next(games))
-                    calls[f"{kind}-hit"] = tool_call(sessions[kind], "predict_game", lambda: hit_args)
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(nc.close)
+            helpers = [nats_pid]
+            for name in ("trainer", "inference", "cache"):  # the trainer first: it says which models serve
+                helpers.append(await stack.enter_async_context(worker_proc(env, name, url)))
+            memory = await stack.enter_async_context(open_server(nbamcp_params(env)))
+            natsd = await stack.enter_async_context(open_server(nbamcp_params(env, "--bus", url), helpers))
+            captured = {"predict_game": await capture(memory.session, "predict_game", next(games))}
+            if captured["predict_game"]["result"]["structuredContent"]["source"] != "model":
+                raise SystemExit("nbamcp answered from the Elo baseline: no champion was loaded")
+            path = write_captures(tmp / "captures.json", captured)
+            floors = await stack.enter_async_context(open_server(floor_params(path)))
+            direct = await stack.enter_async_context(
+                open_server(python_params(__file__, "--serve-direct", str(home), str(path)))
+            )
 
-                async def rtt() -> object:
-                    return await nc.request(ECHO_SUBJECT, b"x" * 1024, timeout=10)
+            async def rtt() -> object:
+                return await nc.request(ECHO_SUBJECT, b"x" * 1024, timeout=10)
 
-                calls["nats-rtt"] = rtt
-                for call in calls.values():  # warm-up (the embedded workers finish starting here)
-                    for _ in range(20):
-                        await call()
-                for _ in range(rounds):
-                    for case, call in calls.items():
-                        keep(case, await latencies(call, n))
-            # Throughput on NATS, inference workers only (no cache worker filling a KV bucket
-            # on the same 2 cores): one worker, then two.
-            bus = await NatsBus.connect(url, name="bench")
-            workers.push_async_callback(bus.close)
-            tp = {"nats-1": await measured(throughput(bus, games, tp_n), pids, server_pid, cpu)}
-            pids.append(await workers.enter_async_context(worker_proc(env, "inference", url)))
-            tp["nats-2"] = await measured(throughput(bus, games, tp_n), pids, server_pid, cpu)
-        await nc.close()
-    tp["memory-1"] = await memory_throughput(home, games, tp_n)
-    return report(best, tp, n, rounds, cpu)
-
-
-async def memory_throughput(home: Path, games: Iterator[dict[str, str]], n: int) -> float:
-    import msgspec
-
-    from nbamcp.actor import open_context
-    from nbamcp.bus.memory import InMemoryBus
-    from nbamcp.config import Config, PathsConfig
-    from workers.inference import InferenceWorker
-
-    bus = InMemoryBus()
-    config = msgspec.structs.replace(Config(), paths=PathsConfig(home=str(home)))
-    async with open_context(bus, config) as ctx:
-        worker = InferenceWorker(ctx)
-        await worker.start()
-        try:
-            return await throughput(bus, games, n)
-        finally:
-            await worker.stop()
-    await bus.close()
+            cases = [
+                Case("bare", tool_call(floors.session, "noop", dict), floors),
+                Case("fair", tool_call(floors.session, fair_name("predict_game"), lambda: hit), floors),
+                Case("direct", tool_call(direct.session, "predict_game", lambda: next(games)), direct),
+                Case("memory-miss", tool_call(memory.session, "predict_game", lambda: next(games)), memory),
+                Case("memory-hit", tool_call(memory.session, "predict_game", lambda: hit), memory),
+                Case("nats-miss", tool_call(natsd.session, "predict_game", lambda: next(games)), natsd),
+                Case("nats-hit", tool_call(natsd.session, "predict_game", lambda: hit), natsd),
+                Case("nats-rtt", rtt, None),
+            ]
+            run = await measure(cases, rounds=rounds, n=n)
+            run.extra["throughput"] = {
+                "direct": await throughput(direct, games, tp_n),
+                "memory": await throughput(memory, games, tp_n),
+                "nats": await throughput(natsd, games, tp_n),
+            }
+            return run
 
 
-def report(
-    best: dict[str, list[float]], tp: dict[str, float], n: int, rounds: int, cpu: dict[float, str]
-) -> str:
-    floor, shaped, rtt = med(best["floor"]), med(best["shaped"]), med(best["nats-rtt"])
-    lines = [
-        f"{n} calls per case per round, best of {rounds} rounds (cases interleaved); "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}",
-        "",
-        "| stdio call | median ms | p99 ms | x floor | x shaped floor | minus floor, ms |",
-        "|---|---|---|---|---|---|",
-    ]
-    labels = {
-        "floor": "floor: bare async tool, official SDK",
-        "shaped": "shaped floor: bare async tool returning a canned prediction (same schema)",
-        "memory-miss": "predict_game, memory bus, cache miss (lookup + inference)",
-        "memory-hit": "predict_game, memory bus, cache hit",
-        "nats-miss": "predict_game, NATS, workers in other processes, cache miss",
-        "nats-hit": "predict_game, NATS, cache hit",
-    }
-    for case, label in labels.items():
-        xs = best[case]
-        m = med(xs)
+ROWS: list[tuple[str, str, dict[str, str]]] = [
+    ("bare", "bare floor: async tool, returns nothing", {}),
+    ("fair", "fair floor: predict_game's result and schema", {"bare": "bare"}),
+    (
+        "direct",
+        "minimal direct server (features + onnxruntime in the tool)",
+        {"bare": "bare", "fair": "fair"},
+    ),
+    (
+        "memory-miss",
+        "**nbamcp, in-memory bus, cache miss**",
+        {"bare": "bare", "fair": "fair", "direct": "direct"},
+    ),
+    (
+        "memory-hit",
+        "**nbamcp, in-memory bus, cache hit**",
+        {"bare": "bare", "fair": "fair", "direct": "direct"},
+    ),
+    (
+        "nats-miss",
+        "nbamcp, NATS, workers in their own processes, miss",
+        {"bare": "bare", "fair": "fair", "direct": "direct"},
+    ),
+    ("nats-hit", "nbamcp, NATS, hit", {"bare": "bare", "fair": "fair", "direct": "direct"}),
+    ("nats-rtt", "one NATS round trip (raw nats-py, 1 KB)", {}),
+]
+
+
+def report(rep: Report) -> str:
+    def ms(run: Run, case: str) -> float:
+        return statistics.median(b.median_ms for b in run.blocks[case])
+
+    lines = [rep.header(), "", rep.table(ROWS, ["bare", "fair", "direct"]), ""]
+    for kind in ("miss", "hit"):
         lines.append(
-            f"| {label} | {m:.3f} | {p99(xs):.3f} | {m / floor:.2f} | {m / shaped:.2f} | {m - floor:.3f} |"
+            f"NATS {kind} minus (in-memory {kind} + 2 NATS round trips), ms: "
+            + rep.over_runs(
+                lambda r, k=kind: ms(r, f"nats-{k}") - ms(r, f"memory-{k}") - 2 * ms(r, "nats-rtt")
+            )
         )
     lines += [
         "",
-        f"NATS round trip (raw nats-py, 1 KB, other process): median {rtt:.3f} ms. "
-        f"Floor + 2 round trips = {floor + 2 * rtt:.3f} ms (shaped floor + 2 = {shaped + 2 * rtt:.3f} ms); "
-        f"NATS miss = shaped floor + {(med(best['nats-miss']) - shaped) / rtt:.1f} round trips, "
-        f"NATS hit = shaped floor + {(med(best['nats-hit']) - shaped) / rtt:.1f}.",
-        "",
-        f"| throughput, {INFLIGHT} requests in flight on nba.predict | predictions/s | cores busy |",
-        "|---|---|---|",
-        f"| in-memory bus, 1 InferenceWorker in this process | {tp['memory-1']:,.0f} | |",
-        f"| NATS, 1 inference worker process | {tp['nats-1']:,.0f} | {cpu.get(tp['nats-1'], '')} |",
-        f"| NATS, 2 inference worker processes | {tp['nats-2']:,.0f} ({tp['nats-2'] / tp['nats-1']:.2f}x) "
-        f"| {cpu.get(tp['nats-2'], '')} |",
+        f"| throughput, {INFLIGHT} predict_game calls in flight over stdio | predictions/s | CPU ms per call "
+        "| rows per flush | x direct (rate) |",
+        "|---|---|---|---|---|",
     ]
+    for kind, label in (
+        ("direct", "minimal direct server"),
+        ("memory", "nbamcp, in-memory bus"),
+        ("nats", "nbamcp, NATS"),
+    ):
+
+        def tp(r: Run, key: str, k: str = kind) -> float:
+            return float(r.extra["throughput"][k].get(key, 0.0))
+
+        rate = rep.over_runs(lambda r: tp(r, "rate"), ",.0f")
+        cpu = rep.over_runs(lambda r: tp(r, "cpu_ms"))
+        rows = rep.over_runs(lambda r: tp(r, "rows_per_flush"), ".1f") if kind != "direct" else ""
+        vs = rep.over_runs(lambda r: tp(r, "rate") / tp(r, "rate", "direct"))
+        lines.append(f"| {label} | {rate} | {cpu} | {rows} | {vs} |")
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--n", type=int, default=300, help="calls per case per round (default 300)")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--throughput-n", type=int, default=6400, help="requests per throughput case")
-    parser.add_argument(
-        "--seasons-from", type=int, default=1947, help="ingest seasons from this one (default all)"
-    )
-    parser.add_argument("--home", type=Path, help="reuse this prepared home (created when missing)")
-    parser.add_argument("--serve-floor", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--serve-echo", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    configure_logging("warning")  # logs to stderr; stdout carries the results
-    if args.serve_floor:
-        serve_floor()
-        return
-    if args.serve_echo:
-        asyncio.run(serve_echo(args.serve_echo))
-        return
+async def run_all(home: Path, data_dir: Path, tmp: Path, args: argparse.Namespace) -> str:
+    env = env_for(home, data_dir)
+    runs = [await one_run(home, env, tmp, args.rounds, args.n, args.throughput_n) for _ in range(args.runs)]
+    return report(Report(runs, args.rounds, args.n))
+
+
+def main(args: argparse.Namespace) -> None:
     data_dir = Path(os.environ.get("NBAMCP_DATA_DIR") or REPO.parent / "shared" / "data").resolve()
     with contextlib.ExitStack() as stack:
         home = args.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-bench-")))
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-floors-")))
         prepare(home, data_dir, args.seasons_from)
-        print(asyncio.run(run(home, data_dir, args.n, args.rounds, args.throughput_n)))
+        print(asyncio.run(run_all(home, data_dir, tmp, args)))
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3, help="fresh processes per run (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per run (default 5)")
+    parser.add_argument("--n", type=int, default=100, help="calls per case per round (default 100)")
+    parser.add_argument("--throughput-n", type=int, default=3200, help="calls per throughput case")
+    parser.add_argument("--seasons-from", type=int, default=1947, help="ingest seasons from this one")
+    parser.add_argument("--home", type=Path, help="reuse this prepared home (created when missing)")
+    parser.add_argument("--serve-direct", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-echo", help=argparse.SUPPRESS)
+    a = parser.parse_args()
+    if a.serve_direct:
+        serve_direct(*a.serve_direct)
+    elif a.serve_echo:
+        asyncio.run(serve_echo(a.serve_echo))
+    else:
+        main(a)

@@ -1,19 +1,30 @@
-"""Stats tools end to end over stdio, beside the SDK floor measured in the same run.
+"""Stats tools over stdio against their floors, interleaved in the same run.
 
-    .venv/bin/python bench/stats.py [--n 200] [--data-dir ../shared/data]
+    .venv/bin/python bench/stats.py [--runs 3] [--rounds 5] [--n 30] [--home DIR]
 
-floor: a tiny MCPServer over stdio whose `async def` tool does nothing, called by
-the same client. Each stats tool is then called `--n` times through `nbamcp serve`
-(in-memory bus, stats worker in-process, store ingested once into a temp home).
-Prints median and p99 per tool and the ratio of the medians to the floor's.
+Setup: the whole shared data ingested once into ``--home`` (a temp dir when not
+given; reused when it already holds a store). Each run starts, fresh:
+
+- ``nbamcp serve`` (in-memory bus, the stats worker embedded) over stdio;
+- the floor server (``bench/floor_server.py``): the bare floor (an ``async def``
+  tool that does nothing) and, per tool, the fair floor: a bare tool returning
+  the result nbamcp gave for the same arguments (captured at the start of the
+  run) under the output schema nbamcp publishes.
+
+Every case (bare, each fair floor, each nbamcp tool) is called ``--n`` times per
+round; rounds interleave the cases (order rotated), so load moves floors and
+tools alike. Wall time per call and CPU per call (client and server process) are
+reported, with ratios taken within each round. The chart of
+``team_rating_history`` is also timed on its own (CPU per drawing, in this
+process, on the same points). Results go to stdout as a markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,10 +32,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mcp import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-REPO = Path(__file__).resolve().parents[1]
+from harness import (
+    Case,
+    Report,
+    Run,
+    capture,
+    fair_name,
+    floor_params,
+    measure,
+    open_server,
+    python_params,
+    tool_call,
+    write_captures,
+)
 
 CASES: list[tuple[str, dict[str, Any]]] = [
     ("find_player", {"query": "jokic", "limit": 5}),
@@ -40,75 +62,101 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def serve_floor() -> None:
-    from mcp.server.mcpserver import MCPServer
-
-    server: MCPServer = MCPServer("floor")
-
-    @server.tool()
-    async def noop() -> str:
-        return "ok"
-
-    server.run()
-
-
-async def measure(params: StdioServerParameters, cases: list[tuple[str, dict[str, Any]]], n: int) -> dict:
-    out: dict[str, list[float]] = {}
-    async with stdio_client(params) as (r, w), ClientSession(r, w) as s:
-        await s.initialize()
-        for name, args in cases:
-            for _ in range(5):  # warm caches and imports
-                res = await s.call_tool(name, args)
-                assert not res.is_error, (name, res.content)
-            xs = []
-            for _ in range(n):
-                t = time.perf_counter()
-                await s.call_tool(name, args)
-                xs.append((time.perf_counter() - t) * 1000)
-            out[name] = xs
-    return out
-
-
-def p99(xs: list[float]) -> float:
-    return sorted(xs)[int(len(xs) * 0.99) - 1]
-
-
-async def main(n: int, data_dir: Path) -> None:
+def env_for(home: Path, data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NBAMCP_")}
-    with tempfile.TemporaryDirectory() as home:
-        env.update(NBAMCP_HOME=home, NBAMCP_DATA_DIR=str(data_dir), NBAMCP_LOG_LEVEL="warning")
-        cfg = Path(home) / "bench.toml"
-        cfg.write_text("[workers]\nembedded = ['stats']\n")
-        env["NBAMCP_CONFIG"] = str(cfg)
-        nbamcp = [sys.executable, "-m", "nbamcp.cli"]
-        proc = await asyncio.create_subprocess_exec(
-            *nbamcp, "ingest", str(data_dir), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    cfg = home / "bench-stats.toml"
+    cfg.write_text("[workers]\nembedded = ['stats']\n\n[log]\nlevel = 'warning'\n")
+    env.update(NBAMCP_HOME=str(home), NBAMCP_DATA_DIR=str(data_dir), NBAMCP_CONFIG=str(cfg))
+    return env
+
+
+def prepare(home: Path, env: dict[str, str], data_dir: Path) -> None:
+    if (home / "store.sqlite").exists():
+        return
+    cmd = [sys.executable, "-m", "nbamcp.cli", "ingest", str(data_dir)]
+    if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
+        raise SystemExit("ingest failed")
+
+
+async def one_run(env: dict[str, str], tmp: Path, rounds: int, n: int) -> Run:
+    async with contextlib.AsyncExitStack() as stack:
+        nbamcp = await stack.enter_async_context(
+            open_server(python_params("-m", "nbamcp.cli", "serve", env=env))
         )
-        if await proc.wait() != 0:
-            raise SystemExit("ingest failed")
-        floor_p = StdioServerParameters(command=sys.executable, args=[__file__, "--serve-floor"], env=env)
-        server_p = StdioServerParameters(command=sys.executable, args=["-m", "nbamcp.cli", "serve"], env=env)
-        floor = (await measure(floor_p, [("noop", {})], n))["noop"]
-        tools = await measure(server_p, CASES, n)
-    f_med = statistics.median(floor)
-    print(f"stats tools over stdio, n={n} calls each, {os.cpu_count()} cores")
-    print(f"{'tool':<22}{'median ms':>11}{'p99 ms':>9}{'x floor':>9}")
-    print(f"{'floor (bare tool)':<22}{f_med:>11.2f}{p99(floor):>9.2f}{1.0:>9.2f}")
-    for name, xs in tools.items():
-        med = statistics.median(xs)
-        print(f"{name:<22}{med:>11.2f}{p99(xs):>9.2f}{med / f_med:>9.2f}")
+        captures = {tool: await capture(nbamcp.session, tool, args) for tool, args in CASES}
+        floors = await stack.enter_async_context(
+            open_server(floor_params(write_captures(tmp / "captures.json", captures)))
+        )
+        cases = [Case("bare", tool_call(floors.session, "noop", dict), floors)]
+        for tool, args in CASES:
+            cases.append(
+                Case(f"fair:{tool}", tool_call(floors.session, fair_name(tool), lambda a=args: a), floors)
+            )
+            cases.append(Case(tool, tool_call(nbamcp.session, tool, lambda a=args: a), nbamcp))
+        return await measure(cases, rounds=rounds, n=n)
+
+
+async def chart_cpu_ms(home: Path, repeats: int = 50) -> tuple[float, int, int]:
+    """CPU per drawing of team_rating_history's chart, and its points (all, drawn)."""
+    from nbamcp.data import queries as q
+    from nbamcp.data.charts import render_rating_chart
+    from nbamcp.data.store import open_store
+    from workers.stats import ELO_RATINGS
+
+    _, args = CASES[-1]
+    async with await open_store(home / "store.sqlite") as store:
+        h = await q.team_rating_history(store, **args, rating=ELO_RATINGS)
+    render_rating_chart(h.points, "warm-up")
+    t0 = time.process_time()
+    for _ in range(repeats):
+        render_rating_chart(h.points, f"{h.name}: rating")
+    return (
+        (time.process_time() - t0) * 1e3 / repeats,
+        getattr(h, "points_total", len(h.points)),
+        len(h.points),
+    )
+
+
+def report(rep: Report, chart: tuple[float, int, int]) -> str:
+    rows: list[tuple[str, str, dict[str, str]]] = [("bare", "bare floor: async tool, returns nothing", {})]
+    for tool, _ in CASES:
+        rows.append((f"fair:{tool}", f"fair floor: {tool}'s result and schema", {"bare": "bare"}))
+        rows.append((tool, f"**{tool}**", {"bare": "bare", "fair": f"fair:{tool}"}))
+    ms, total, drawn = chart
+    return "\n".join(
+        [
+            rep.header(),
+            "",
+            rep.table(rows, ["bare", "fair"]),
+            "",
+            f"team_rating_history's chart alone: {ms:.2f} ms CPU per drawing ({drawn} points drawn "
+            f"of {total} games), in this process.",
+        ]
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    with contextlib.ExitStack() as stack:
+        home = args.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-stats-")))
+        home.mkdir(parents=True, exist_ok=True)
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-floors-")))
+        env = env_for(home, args.data_dir)
+        prepare(home, env, args.data_dir)
+        runs = [await one_run(env, tmp, args.rounds, args.n) for _ in range(args.runs)]
+        print(report(Report(runs, args.rounds, args.n), await chart_cpu_ms(home)))
 
 
 if __name__ == "__main__":
-    if "--serve-floor" in sys.argv:
-        serve_floor()
-        sys.exit(0)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=3, help="fresh servers per run (default 3)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds per run (default 5)")
+    ap.add_argument("--n", type=int, default=30, help="calls per case per round (default 30)")
+    ap.add_argument("--home", type=Path, help="reuse this home (ingested when it has no store)")
     ap.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("NBAMCP_DATA_DIR", REPO.parent / "shared" / "data")),
+        default=Path(
+            os.environ.get("NBAMCP_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+        ),
     )
-    a = ap.parse_args()
-    asyncio.run(main(a.n, a.data_dir))
+    asyncio.run(main(ap.parse_args()))
