@@ -421,6 +421,9 @@ class SeasonRating(msgspec.Struct, frozen=True):
 
 
 class RatingHistory(Message, frozen=True):
+    """A rating over time: ``seasons`` sums up every game; ``points`` are at most as many as a
+    chart shows (chosen to keep the line's shape: peaks, troughs, first and last game)."""
+
     team: str
     name: str
     season_from: int
@@ -429,6 +432,7 @@ class RatingHistory(Message, frozen=True):
     points: list[RatingPoint]
     seasons: list[SeasonRating]
     data_through: str | None = None  # the ratings are computed from the games up to this date
+    games: int = 0  # games in the range (every one rated; ``points`` holds a chart's share of them)
 
 
 # from nbamcp/data/queries/teams.py

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nbamcp.data.charts import render_rating_chart
+from nbamcp.data.charts import CHART_POINTS
 from nbamcp.data.queries import (
     RatingMethod,
     games,
@@ -169,18 +169,19 @@ async def test_team_rating_history_and_chart(store: Store, data_dir: Path) -> No
         if r["season"] in ("2015", "2016") and "GSW" in (r["team1"], r["team2"])
     )
     hist = await team_rating_history(store, "Warriors", 2015, 2016, rating=ELO)
-    assert len(hist.points) == n_games and [s.season for s in hist.seasons] == [2015, 2016]
+    assert hist.games == n_games == sum(s.games for s in hist.seasons)
+    assert [s.season for s in hist.seasons] == [2015, 2016]
     assert hist.seasons[1].high > 1700 and "Elo" in hist.method
+    # The points are a chart's share of the games: real ones, in order, first and last kept.
+    assert len(hist.points) == CHART_POINTS < n_games
+    dates = [p.date for p in hist.points]
+    assert dates == sorted(dates) and len({p.game_id for p in hist.points}) == CHART_POINTS
+    assert hist.points[-1].rating == hist.seasons[-1].end
+    assert max(p.rating for p in hist.points) == hist.seasons[1].high
     simple = await team_rating_history(
         store, "GSW", 2016, 2016, rating=RatingMethod(_margin_elo, "Simple margin Elo (test stand-in).")
     )
-    assert (
-        simple.method == "Simple margin Elo (test stand-in)." and len(simple.points) == hist.seasons[1].games
-    )
-    png = render_rating_chart(hist.points, "Golden State Warriors rating")
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
-    with pytest.raises(InvalidInput):
-        render_rating_chart([], "empty")
+    assert simple.method == "Simple margin Elo (test stand-in)." and simple.games == hist.seasons[1].games
     with pytest.raises(InvalidInput, match="after season_to"):
         await team_rating_history(store, "GSW", 2016, 2015, rating=ELO)
 

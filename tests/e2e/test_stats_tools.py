@@ -18,6 +18,7 @@ import pytest
 from mcp import ClientSession
 from mcp.client.stdio import stdio_client
 
+from nbamcp.data.charts import CHART_POINTS
 from tests.e2e.procs import server_env, stdio_params
 
 TIMEOUT = 120
@@ -175,8 +176,9 @@ async def test_every_stats_tool_resource_and_prompt(home: Path, data_dir: Path, 
                 "team_rating_history", {"team": "BKN", "season_from": 2010, "season_to": 2014}
             )
             assert not res.is_error
-            points = res.structured_content["points"]
-            assert len(points) == raw.team_games({"NJN", "BRK"}, range(2010, 2015))
+            history = res.structured_content
+            assert history["games"] == raw.team_games({"NJN", "BRK"}, range(2010, 2015))
+            assert 1 < len(history["points"]) <= CHART_POINTS < history["games"]
             (image,) = [c for c in res.content if c.type == "image"]
             assert image.mime_type == "image/png"
             assert base64.b64decode(image.data)[:8] == b"\x89PNG\r\n\x1a\n"

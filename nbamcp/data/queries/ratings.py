@@ -1,5 +1,8 @@
 """A team's rating over time, computed from every game up to the end of the range.
 
+The answer's ``points`` are thinned to what a chart shows (``nbamcp.data.charts.thin``);
+its season summaries cover every game.
+
 The caller passes the rating method (the stats worker passes the project's Elo,
 ``nbamcp.ml.ratings``): the data layer knows no ML code. A method is a function
 from games in date order to points with ``team``, ``date``, ``season``,
@@ -10,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nbamcp.data.charts import thin
 from nbamcp.data.games import load_games
 from nbamcp.data.queries.common import require_season
 from nbamcp.data.queries.common import team as _team
@@ -86,4 +91,9 @@ async def team_rating_history(
         by_season.setdefault(p.season, []).append(p.rating)
     seasons = [SeasonRating(s, len(v), v[0], v[-1], max(v), min(v)) for s, v in sorted(by_season.items())]
     through = (await coverage(store)).data_through
-    return RatingHistory(f.id, f.name, lo, hi, rating.description, points, seasons, data_through=through)
+    # A client validates and an LLM reads every point: send what a chart shows, not 80 a season.
+    keep = thin([dt.date.fromisoformat(p.date[:10]).toordinal() for p in points], [p.rating for p in points])
+    shown = [points[i] for i in keep]
+    return RatingHistory(
+        f.id, f.name, lo, hi, rating.description, shown, seasons, data_through=through, games=len(points)
+    )
