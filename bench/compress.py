@@ -51,7 +51,8 @@ from nbamcp.errors import Unavailable
 from nbamcp.log import configure_logging
 from nbamcp.ml.compress import distill_linear
 from nbamcp.ml.metrics import scores
-from nbamcp.ml.onnx_export import OnnxModel, to_onnx_bytes
+from nbamcp.ml.onnx_export import to_onnx_bytes
+from nbamcp.ml.onnx_runtime import OnnxModel
 from nbamcp.ml.rosters import build_roster_book
 from nbamcp.ml.train import train
 

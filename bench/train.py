@@ -48,7 +48,8 @@ from nbamcp.data.store import open_store
 from nbamcp.errors import Unavailable
 from nbamcp.log import configure_logging
 from nbamcp.ml.compress import distill_linear
-from nbamcp.ml.onnx_export import OnnxModel, median_latency, to_onnx_bytes
+from nbamcp.ml.onnx_export import median_latency, to_onnx_bytes
+from nbamcp.ml.onnx_runtime import OnnxModel
 from nbamcp.ml.train import train
 
 TRAIN = range(2001, 2022)

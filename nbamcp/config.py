@@ -89,9 +89,10 @@ class LogConfig(_Section, frozen=True):
 
 
 class WorkersConfig(_Section, frozen=True):
-    # Workers started as tasks by `nbamcp serve` on the in-memory bus.
+    # Workers started as tasks by `nbamcp serve` on the in-memory bus, in this order
+    # (the trainer, which answers which models serve, before the workers that ask).
     embedded: list[str] = msgspec.field(
-        default_factory=lambda: ["stats", "inference", "cache", "predlog", "monitor", "trainer"]
+        default_factory=lambda: ["stats", "trainer", "inference", "cache", "predlog", "monitor"]
     )
     # Messages one worker handles at once; more wait in the bus.
     concurrency: int = 32

@@ -25,7 +25,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from nbamcp.ml.metrics import scores
-from nbamcp.ml.onnx_export import OnnxModel, max_abs_diff, median_latency, to_onnx_bytes
+from nbamcp.ml.onnx_export import max_abs_diff, median_latency, to_onnx_bytes
+from nbamcp.ml.onnx_runtime import OnnxModel
 
 COMPRESSED_PARITY_TOLERANCE = 1e-3
 

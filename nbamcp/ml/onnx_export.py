@@ -1,12 +1,12 @@
-"""sklearn pipeline -> ONNX bytes, the parity check, and the runtime wrapper.
+"""sklearn pipeline -> ONNX bytes, and the parity check against the runtime.
 
 The exported graph takes one float32 tensor ``X`` [n, n_features] and gives
 ``probabilities`` [n, 2] (ZipMap off: a plain tensor, ~15x faster than the
 default list of dicts). Tree ensembles are then re-encoded in the compact
 opset-5 form (``nbamcp.ml.onnx_compact``: the same trees in a third of the
-bytes, the same probabilities). ``OnnxModel`` is what the inference worker holds: one
-InferenceSession, one intra-op thread (workers scale out by process, not by
-threads inside one request).
+bytes, the same probabilities). Training code only: importing skl2onnx (and
+sklearn) takes seconds, so the runtime wrapper the workers hold lives apart, in
+``nbamcp.ml.onnx_runtime``.
 """
 
 from __future__ import annotations
@@ -17,18 +17,16 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType
 
-from nbamcp.errors import IntegrityError, InvalidInput
+from nbamcp.errors import IntegrityError
 from nbamcp.ml.onnx_compact import compact_trees
+from nbamcp.ml.onnx_runtime import INPUT_NAME, OnnxModel
 
 # ai.onnx 21 / ai.onnx.ml 3: supported by onnxruntime 1.32 and tested by skl2onnx 1.20 (tree
 # ensembles then move to ai.onnx.ml 5, see compact_trees).
 TARGET_OPSET = {"": 21, "ai.onnx.ml": 3}
-INPUT_NAME = "X"
-PROBA_OUTPUT = "probabilities"
 PARITY_TOLERANCE = 1e-5
 
 
@@ -49,49 +47,6 @@ def to_onnx_bytes(
         )
     data = onx.SerializeToString()
     return compact_trees(data) if compact else data
-
-
-class OnnxModel:
-    """A loaded ONNX game model: P(home win) for float32 feature rows."""
-
-    def __init__(self, session: ort.InferenceSession) -> None:
-        self._session = session
-        inputs = session.get_inputs()
-        if len(inputs) != 1:
-            raise InvalidInput(f"expected a model with one input, this one has {len(inputs)}")
-        self._input = inputs[0].name
-        shape = inputs[0].shape
-        self.n_features = int(shape[1]) if len(shape) == 2 and isinstance(shape[1], int) else None
-        names = [o.name for o in session.get_outputs()]
-        if PROBA_OUTPUT not in names:
-            raise InvalidInput(
-                f"model has no {PROBA_OUTPUT!r} output (outputs: {names}); export with zipmap off"
-            )
-        self._outputs = [PROBA_OUTPUT]
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> OnnxModel:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        # onnxruntime warns about unused initializers skl2onnx leaves in calibrated graphs.
-        opts.log_severity_level = 3
-        try:
-            session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors for a bad graph
-            raise InvalidInput(f"not a loadable ONNX model: {exc}") from None
-        return cls(session)
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """P(home win) for each row of ``X`` (float32, shape [n, n_features])."""
-        if not isinstance(X, np.ndarray) or X.dtype != np.float32:
-            raise InvalidInput("X must be a float32 numpy array")
-        if X.ndim == 1:
-            X = X.reshape(1, -1)
-        if X.ndim != 2 or (self.n_features is not None and X.shape[1] != self.n_features):
-            raise InvalidInput(f"X must have shape [n, {self.n_features}], got {X.shape}")
-        (proba,) = self._session.run(self._outputs, {self._input: X})
-        return proba[:, 1]
 
 
 def max_abs_diff(pipeline: Any, model: OnnxModel, X: np.ndarray) -> float:

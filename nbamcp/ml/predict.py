@@ -17,7 +17,7 @@ import numpy as np
 from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput
 from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION, FeatureState
-from nbamcp.ml.onnx_export import OnnxModel
+from nbamcp.ml.onnx_runtime import OnnxModel
 
 
 class GameQuery(msgspec.Struct, frozen=True):

@@ -37,7 +37,8 @@ from nbamcp.errors import ErrorCode, InvalidInput, NbaError
 from nbamcp.ml.dataset import require_seasons, snapshot_hash
 from nbamcp.ml.features import FORM_N, build_training_matrix, feature_names
 from nbamcp.ml.metrics import Scores, scores
-from nbamcp.ml.onnx_export import OnnxModel, check_parity, to_onnx_bytes
+from nbamcp.ml.onnx_export import check_parity, to_onnx_bytes
+from nbamcp.ml.onnx_runtime import OnnxModel
 from nbamcp.ml.ratings import DEFAULT_ELO, EloParams
 from nbamcp.ml.reference import feature_reference
 from nbamcp.ml.registry import ModelRegistry, ModelVersion

@@ -25,7 +25,7 @@ import onnx
 import structlog
 
 from nbamcp.messages import Contribution
-from nbamcp.ml.onnx_export import OnnxModel
+from nbamcp.ml.onnx_runtime import OnnxModel
 
 log = structlog.get_logger(__name__)
 

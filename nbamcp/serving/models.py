@@ -17,7 +17,7 @@ import structlog
 from nbamcp.errors import IntegrityError, NbaError
 from nbamcp.messages import ServedVersion
 from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION
-from nbamcp.ml.onnx_export import OnnxModel
+from nbamcp.ml.onnx_runtime import OnnxModel
 from nbamcp.serving.explain import Explainer, explainer_for
 from nbamcp.serving.model_source import ModelSource
 

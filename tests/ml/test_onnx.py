@@ -10,7 +10,8 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from nbamcp.errors import InvalidInput
 from nbamcp.ml.compress import COMPRESSED_PARITY_TOLERANCE, compression_report, distill_linear
 from nbamcp.ml.onnx_compact import compact_trees
-from nbamcp.ml.onnx_export import OnnxModel, max_abs_diff, to_onnx_bytes
+from nbamcp.ml.onnx_export import max_abs_diff, to_onnx_bytes
+from nbamcp.ml.onnx_runtime import OnnxModel
 from nbamcp.ml.train import TrainResult, build_candidate
 
 

@@ -8,7 +8,7 @@ import pytest
 from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput, NotFound
 from nbamcp.ml.features import build_training_matrix
-from nbamcp.ml.onnx_export import OnnxModel
+from nbamcp.ml.onnx_runtime import OnnxModel
 from nbamcp.ml.predict import GamePredictor, GameQuery
 from nbamcp.ml.train import TrainResult
 

@@ -11,7 +11,7 @@ import pytest
 
 from nbamcp.errors import IntegrityError, InvalidInput, NotFound
 from nbamcp.ml.artifacts import ArtifactStore
-from nbamcp.ml.onnx_export import OnnxModel
+from nbamcp.ml.onnx_runtime import OnnxModel
 from nbamcp.ml.registry import SCHEMA_VERSION, ModelRegistry
 from nbamcp.ml.train import TrainResult, register_result
 

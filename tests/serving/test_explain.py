@@ -7,7 +7,7 @@ import numpy as np
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
 from nbamcp.messages import GameQuery, PredictReply, PredictRequest, decode, encode
 from nbamcp.ml.features import FEATURE_NAMES, build_training_matrix
-from nbamcp.ml.onnx_export import OnnxModel
+from nbamcp.ml.onnx_runtime import OnnxModel
 from nbamcp.serving.explain import LinearExplainer, OcclusionExplainer, explainer_for, reference_means
 from nbamcp.subjects import PREDICT
 from tests.serving.conftest import WAIT, Data, Home, Models, make_inference, register, serving

@@ -13,6 +13,7 @@ import datetime as dt
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -22,7 +23,9 @@ from nbamcp.messages import ErrorReply, TrainJobRequest, TrainJobResult, TrainJo
 from nbamcp.ml.planning import default_reason
 from nbamcp.ml.registration import job_result, register_trained
 from nbamcp.ml.registry import AliasChange, ModelRegistry, ModelVersion
-from nbamcp.ml.train import Budget, TrainingCancelled, train
+
+if TYPE_CHECKING:
+    from nbamcp.ml.train import Budget
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +108,10 @@ async def run_job(
     job: Job, plan: Plan, registry: ModelRegistry, *, threads: int | None, registered: Registered
 ) -> None:
     """Train, register (promote when asked), and end the job with its result or its error."""
+    # Here, not at the top: scikit-learn and skl2onnx take seconds to import, and the trainer
+    # starts in every single-process server (it serves the registry) long before any job.
+    from nbamcp.ml.train import TrainingCancelled, train
+
     loop = asyncio.get_running_loop()
     req = job.request
 
