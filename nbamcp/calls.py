@@ -3,19 +3,23 @@
 Used by the front end's gateway and by workers that ask another worker
 (inference asking the trainer which models serve). "No responders" and timeouts
 become ``Unavailable`` naming the worker that should answer; an ``ErrorReply``
-becomes ``RemoteError`` with the responder's code.
+becomes ``RemoteError`` with the responder's code. Each call is counted in
+``nbamcp_bus_requests_total{subject,outcome}`` and timed in ``nbamcp_bus_latency_seconds``.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TypeVar, cast
 
 import msgspec
 
-from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
+from nbamcp.bus.base import Bus
 from nbamcp.endpoints import Endpoint
-from nbamcp.errors import BusTimeout, NoResponders, RemoteError, Unavailable
+from nbamcp.errors import BusTimeout, ErrorCode, NbaError, NoResponders, RemoteError, Unavailable
 from nbamcp.messages import ErrorReply, decoder_for, encode
+from nbamcp.ops import metrics
+from nbamcp.ops.tracing import context_headers
 
 Rep = TypeVar("Rep")
 
@@ -28,19 +32,32 @@ async def call(
         # A programming error on this side: the responder would refuse it as malformed.
         raise TypeError(f"{endpoint.subject} takes {endpoint.request}, not {type(request).__name__}")
     subject = endpoint.subject
+    label = metrics.subject_label(subject)
+    started = time.perf_counter()
+    outcome = "error"
     try:
-        msg = await bus.request(
-            subject, encode(request), timeout=timeout_s, headers={REQUEST_ID_HEADER: request_id}
-        )
+        # The request's id, trace and tenant travel with it.
+        headers = context_headers(request_id)
+        msg = await bus.request(subject, encode(request), timeout=timeout_s, headers=headers)
+        reply = decoder_for(endpoint.reply | ErrorReply).decode(msg.data)
+        if isinstance(reply, ErrorReply):
+            outcome = reply.code
+            raise RemoteError(reply.code, reply.message, details=reply.details)
+        outcome = "ok"
+        return cast(Rep, reply)
     except NoResponders:
+        outcome = ErrorCode.NO_RESPONDERS
         raise Unavailable(
             f"no worker answers {subject}: is the {endpoint.worker!r} worker running on this bus?"
         ) from None
     except BusTimeout:
+        outcome = ErrorCode.TIMEOUT
         raise Unavailable(
             f"the {endpoint.worker!r} worker did not answer {subject} within {timeout_s:g}s"
         ) from None
-    reply = decoder_for(endpoint.reply | ErrorReply).decode(msg.data)
-    if isinstance(reply, ErrorReply):
-        raise RemoteError(reply.code, reply.message, details=reply.details)
-    return cast(Rep, reply)
+    except NbaError as exc:
+        outcome = exc.code
+        raise
+    finally:
+        metrics.BUS_REQUESTS.labels(label, outcome).inc()
+        metrics.BUS_LATENCY.labels(label).observe(time.perf_counter() - started)

@@ -32,10 +32,37 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--host", help="bind address for sse/http (default 127.0.0.1)")
     s.add_argument("--port", type=int, help="port for sse/http (default 8000)")
     s.add_argument("--bus", help="memory:// (default: every worker in this process) or nats://HOST:PORT")
+    s.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="sse/http without API keys (loopback binds only; logs a warning)",
+    )
 
     w = sub.add_parser("worker", help="run one worker in this process (needs --bus nats://...)")
     w.add_argument("name", help="worker name, e.g. stats")
     w.add_argument("--bus", help="nats://HOST:PORT (default: bus.url)")
+    w.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on metrics.host:PORT")
+
+    k = sub.add_parser("keys", help="API keys for the HTTP/SSE front end (stored hashed)")
+    ks = k.add_subparsers(dest="keys_command", required=True)
+    kc = ks.add_parser("create", help="create a key and print it (the only time it is shown)")
+    kc.add_argument("--tenant", required=True, help="who the key is for (usage and logs are per tenant)")
+    kc.add_argument(
+        "--scopes", default="read", help="comma-separated: read, predict, admin, metrics (default read)"
+    )
+    kc.add_argument(
+        "--rate-per-minute", type=float, help="units per minute (default: limits.rate_per_minute)"
+    )
+    kc.add_argument("--burst", type=int, help="bucket size in units (default: limits.burst)")
+    kc.add_argument(
+        "--daily-quota", type=int, help="units per UTC day, 0 = none (default: limits.daily_quota)"
+    )
+    kc.add_argument("--note", default="", help="a free-text note shown by `keys list`")
+    kc.add_argument("--json", action="store_true", help="print one JSON object")
+    kl = ks.add_parser("list", help="list keys (ids, tenants, scopes, limits; never the secrets)")
+    kl.add_argument("--json", action="store_true", help="print one JSON array")
+    kr = ks.add_parser("revoke", help="revoke a key: refused from its next request on")
+    kr.add_argument("id", help="the key id (`nbamcp keys list`)")
 
     i = sub.add_parser(
         "ingest", help="ingest data files into the store (offline; a running server: ingest_games)"
@@ -95,29 +122,48 @@ def _with_bus(config: Config, bus: str | None) -> Config:
 def _run(args: argparse.Namespace) -> None:
     config = _with_bus(load_config(args.config), getattr(args, "bus", None))
     configure_logging(config.log.level, fmt=config.log.format)
+    if args.command == "keys":
+        from nbamcp.frontend.auth.cli import run_keys  # offline: the keys file only
+
+        print(run_keys(config, args))
+        return
     if args.command in ("train", "backtest"):
         from nbamcp.commands import run_offline  # offline jobs: no bus, no server
 
         print(anyio.run(run_offline, config, args))
         return
+    if args.command == "ingest":
+        from nbamcp.data.ingest.offline import run_ingest  # offline job: no bus, no server
+
+        print(anyio.run(run_ingest, config, args.paths, args.format, args.live, args.json))
+        return
+    from nbamcp.ops.tracing import configure_tracing, shutdown_tracing
+
+    configure_tracing(config.tracing, process="frontend" if args.command == "serve" else args.name)
+    try:
+        _serve_or_work(config, args)
+    finally:
+        shutdown_tracing()  # sends the spans still queued
+
+
+def _serve_or_work(config: Config, args: argparse.Namespace) -> None:
     from nbamcp import launch
 
     if args.command == "serve":
         transport = args.transport or config.server.transport
         host = args.host or config.server.host
         port = args.port or config.server.port
-        anyio.run(lambda: launch.serve(config, transport=transport, host=host, port=port))
-    elif args.command == "worker":
-        if config.bus.url.startswith("memory"):
-            raise ConfigError(
-                "a worker on its own process needs a shared bus: pass --bus nats://HOST:PORT "
-                "(the in-memory bus only exists inside `nbamcp serve`)"
-            )
-        anyio.run(lambda: launch.run_worker(config, args.name))
-    elif args.command == "ingest":
-        from nbamcp.data.ingest.offline import run_ingest  # offline job: no bus, no server
-
-        print(anyio.run(run_ingest, config, args.paths, args.format, args.live, args.json))
+        anyio.run(
+            lambda: launch.serve(config, transport=transport, host=host, port=port, no_auth=args.no_auth)
+        )
+        return
+    if config.bus.url.startswith("memory"):
+        raise ConfigError(
+            "a worker on its own process needs a shared bus: pass --bus nats://HOST:PORT "
+            "(the in-memory bus only exists inside `nbamcp serve`)"
+        )
+    port = args.metrics_port if args.metrics_port is not None else config.metrics.worker_port
+    anyio.run(lambda: launch.run_worker(config, args.name, metrics_port=port))
 
 
 def _leaf(exc: BaseException) -> BaseException:

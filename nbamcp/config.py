@@ -81,6 +81,75 @@ class ServerConfig(_Section, frozen=True):
     # The longest one tool call may take once the workers are up (ingest_games has 330 s,
     # train_model none: it is cancellable and watched by its own idle check).
     call_deadline_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    # The URL clients use to reach this server (behind a reverse proxy:
+    # "https://nba.example.com"). Empty: http://host:port. Its host is allowed,
+    # and it names the resource in the OAuth protected-resource metadata.
+    public_url: str = ""
+    # Host and Origin headers accepted on HTTP/SSE, on every bind (DNS-rebinding
+    # protection). Patterns as in the MCP SDK: "example.com", "10.0.0.5:*".
+    # Empty: the bind address (loopback: every loopback spelling) and
+    # public_url's host, any port; a wildcard bind (0.0.0.0) needs them set.
+    allowed_hosts: list[str] = msgspec.field(default_factory=list)
+    allowed_origins: list[str] = msgspec.field(default_factory=list)
+    # Largest request body accepted (HTTP 413 above).
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1_048_576
+    # Streamable-HTTP sessions: closed after this long without a request; at
+    # most max_sessions open in all, and max_sessions_per_client for one key
+    # (or one address without auth), SSE streams included.
+    session_idle_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 1800.0
+    max_sessions: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    max_sessions_per_client: Annotated[int, msgspec.Meta(ge=1)] = 16
+    # On SIGTERM, open HTTP connections get this long before they are closed.
+    graceful_shutdown_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+    # TLS straight from uvicorn (or put a reverse proxy in front: docs/runbook.md).
+    tls_certfile: str = ""
+    tls_keyfile: str = ""
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are trusted ("" = none).
+    forwarded_allow_ips: str = ""
+
+
+class AuthConfig(_Section, frozen=True):
+    # HTTP and SSE need an API key (Authorization: Bearer KEY). `--no-auth`
+    # turns this off, on a loopback bind only. stdio is always trusted.
+    enabled: bool = True
+    # The hashed keys (`nbamcp keys ...`). Empty: <home>/keys.json.
+    keys_file: str = ""
+    # How long a dashboard login (session cookie) lasts.
+    dashboard_session_s: Annotated[float, msgspec.Meta(gt=0)] = 43200.0
+
+
+class LimitsConfig(_Section, frozen=True):
+    # Defaults for keys created without --rate-per-minute / --burst / --daily-quota:
+    # a token bucket of `burst` units refilled at `rate_per_minute`, and at most
+    # `daily_quota` units per UTC day (0: no quota).
+    rate_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    burst: Annotated[int, msgspec.Meta(ge=1)] = 30
+    daily_quota: Annotated[int, msgspec.Meta(ge=0)] = 20000
+    # What a call costs, in units: 1, or tool_costs[tool]; predict_games costs
+    # one unit per games_per_unit games of its slate (rounded up).
+    tool_costs: dict[str, Annotated[int, msgspec.Meta(ge=0)]] = msgspec.field(
+        default_factory=lambda: {"train_model": 20, "ingest_games": 5}
+    )
+    games_per_unit: Annotated[int, msgspec.Meta(ge=1)] = 10
+    # Raw HTTP requests per key (any path), refused with 429 + Retry-After.
+    http_requests_per_minute: Annotated[float, msgspec.Meta(gt=0)] = 600.0
+    http_burst: Annotated[int, msgspec.Meta(ge=1)] = 120
+    # Usage counters are written to <home>/usage.sqlite this often.
+    usage_flush_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+
+
+class MetricsConfig(_Section, frozen=True):
+    # `nbamcp worker NAME --metrics-port N` serves Prometheus metrics on this
+    # address (no auth: keep it on loopback or a private network).
+    host: str = "127.0.0.1"
+    worker_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+
+
+class TracingConfig(_Section, frozen=True):
+    # OTLP/HTTP endpoint for OpenTelemetry spans ("http://127.0.0.1:4318/v1/traces");
+    # empty: no exporter (traceparent still travels and is logged).
+    otlp_endpoint: str = ""
+    service_name: str = "nbamcp"
 
 
 class LogConfig(_Section, frozen=True):
@@ -92,7 +161,7 @@ class WorkersConfig(_Section, frozen=True):
     # Workers started as tasks by `nbamcp serve` on the in-memory bus, in this order
     # (the trainer, which answers which models serve, before the workers that ask).
     embedded: list[str] = msgspec.field(
-        default_factory=lambda: ["stats", "trainer", "inference", "cache", "predlog", "monitor"]
+        default_factory=lambda: ["stats", "trainer", "inference", "cache", "predlog", "monitor", "usage"]
     )
     # Messages one worker handles at once; more wait in the bus.
     concurrency: int = 32
@@ -210,6 +279,10 @@ class Config(_Section, frozen=True):
     monitor: MonitorConfig = MonitorConfig()
     trainer: TrainerConfig = TrainerConfig()
     data: DataConfig = DataConfig()
+    auth: AuthConfig = AuthConfig()
+    limits: LimitsConfig = LimitsConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    tracing: TracingConfig = TracingConfig()
 
     # ---- derived values -------------------------------------------------
     @property
@@ -258,6 +331,16 @@ class Config(_Section, frozen=True):
     def monitor_path(self) -> Path:
         """Predictions awaiting results and their realized outcomes (the monitor's own file)."""
         return self.home / "monitor.sqlite"
+
+    @property
+    def keys_path(self) -> Path:
+        """The API keys (hashed) of the HTTP/SSE front end."""
+        return Path(self.auth.keys_file).expanduser() if self.auth.keys_file else self.home / "keys.json"
+
+    @property
+    def usage_path(self) -> Path:
+        """Usage per tenant, key and tool by the hour (the usage worker's own file)."""
+        return self.home / "usage.sqlite"
 
     def nats_token(self) -> Secret | None:
         token = os.environ.get("NBAMCP_NATS_TOKEN")

@@ -40,6 +40,8 @@ from nbamcp.messages import (
     HealthReport,
     IngestReply,
     IngestRequest,
+    KeyUnits,
+    KeyUnitsQuery,
     Leaders,
     LeagueLeadersRequest,
     ListModelsRequest,
@@ -77,6 +79,10 @@ from nbamcp.messages import (
     TrainJobState,
     TrainProgress,
     TrainStatusRequest,
+    UsageBatch,
+    UsageQuery,
+    UsageRows,
+    UsageStored,
 )
 
 Rep = TypeVar("Rep")
@@ -214,4 +220,13 @@ MODELS_SERVING = Endpoint(
 # ---- monitor ------------------------------------------------------------------------------------------
 MONITOR_STATUS = Endpoint(
     subjects.MONITOR_STATUS, MonitorStatusRequest, MonitorStatus, "monitor", "models and realized metrics"
+)
+
+# ---- usage (queue "usage") ----------------------------------------------------------------------------
+USAGE_RECORD = Endpoint(
+    subjects.USAGE_RECORD, UsageBatch, UsageStored, "usage", "store a batch of usage counts"
+)
+USAGE_REPORT = Endpoint(subjects.USAGE_REPORT, UsageQuery, UsageRows, "usage", "usage per tenant and tool")
+USAGE_KEY_UNITS = Endpoint(
+    subjects.USAGE_KEY_UNITS, KeyUnitsQuery, KeyUnits, "usage", "units each key spent on a day (quotas)"
 )

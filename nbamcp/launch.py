@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import anyio
+import anyio.lowlevel
 import structlog
 
 from nbamcp.actor import Actor, WorkerContext, open_context
@@ -65,15 +66,17 @@ async def stop_actors(actors: list[Actor], deadline_s: float) -> None:
 
 
 async def _until_signal(on_signal: Callable[[], None]) -> None:
+    # Every signal is passed on: uvicorn's stop is graceful the first time, immediate the second.
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
             log.info("process.signal", signal=signal.Signals(signum).name)
             on_signal()
-            return
 
 
-async def serve(config: Config, *, transport: str, host: str, port: int) -> None:
+async def serve(config: Config, *, transport: str, host: str, port: int, no_auth: bool = False) -> None:
     """Run the MCP front end; on the in-memory bus, every worker too."""
+    from nbamcp.frontend.service import FrontEndService
+
     bus = await open_bus(config, name="nbamcp-frontend")
     embedded = bus.kind == "memory"
     names = list(config.workers.embedded)
@@ -85,9 +88,7 @@ async def serve(config: Config, *, transport: str, host: str, port: int) -> None
         workers_ready=ready,
         startup_timeout_s=config.server.startup_timeout_s,
     )
-    server = build_server(gw, config, home=config.home)
     actors: list[Actor] = []
-    log.info("serve.start", transport=transport, bus=redact_url(config.bus.url), workers=names)
 
     async def start_embedded(ctx: WorkerContext) -> None:
         # Started beside the transport so the MCP handshake does not wait on
@@ -95,25 +96,38 @@ async def serve(config: Config, *, transport: str, host: str, port: int) -> None
         assert ready is not None
         for name in names:
             actor = build_worker(ctx, name)
-            await actor.start()
+            # A stop during start-up waits for the actor being started: cancelled
+            # half way, it would leave what on_start opened (threads, files) behind.
+            with anyio.CancelScope(shield=True):
+                await actor.start()
             actors.append(actor)
+            await anyio.lowlevel.checkpoint()
         ready.set()
 
-    runners: dict[str, Callable[[], Awaitable[None]]] = {
-        "stdio": server.run_stdio_async,
-        "sse": lambda: server.run_sse_async(host=host, port=port),
-        "http": lambda: server.run_streamable_http_async(host=host, port=port),
-    }
     stack = contextlib.AsyncExitStack()
     try:
+        service = FrontEndService(config, gw, transport=transport, host=host, port=port, no_auth=no_auth)
         # The front end alone (NATS) needs no durable stream: the workers elsewhere own it.
         ctx = await stack.enter_async_context(open_context(bus, config)) if embedded else None
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_until_signal, tg.cancel_scope.cancel)
-            if ctx is not None:
-                tg.start_soon(start_embedded, ctx)
-            await runners[transport]()
-            tg.cancel_scope.cancel()
+        async with service.running():
+            server = build_server(
+                gw, config, home=config.home, extra_tools=service.tools(), **service.mcp_options()
+            )
+            service.attach(server)
+            log.info("serve.start", transport=transport, bus=redact_url(config.bus.url), workers=names)
+            async with anyio.create_task_group() as tg:
+                if transport == "stdio":
+                    tg.start_soon(_until_signal, tg.cancel_scope.cancel)
+                    run: Callable[[], Awaitable[None]] = server.run_stdio_async
+                else:
+                    front = service.http(server, workers_started=lambda: ready is None or ready.is_set())
+                    # uvicorn stops gracefully (and quietly) when asked, instead of being cancelled.
+                    tg.start_soon(_until_signal, front.stop)
+                    run = front.serve
+                if ctx is not None:
+                    tg.start_soon(start_embedded, ctx)
+                await run()
+                tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await stop_actors(actors, config.workers.stop_deadline_s)
@@ -122,8 +136,13 @@ async def serve(config: Config, *, transport: str, host: str, port: int) -> None
             log.info("serve.stopped")
 
 
-async def run_worker(config: Config, name: str) -> None:
+async def run_worker(config: Config, name: str, *, metrics_port: int = 0) -> None:
     """Run one worker until SIGTERM/SIGINT, then stop it gracefully."""
+    if metrics_port:
+        from nbamcp.ops.metrics import serve_worker_metrics
+
+        serve_worker_metrics(config.metrics.host, metrics_port)
+        log.info("metrics.serving", host=config.metrics.host, port=metrics_port, worker=name)
     bus = await open_bus(config, name=f"nbamcp-{name}")
     stack = contextlib.AsyncExitStack()
     actor: Actor | None = None

@@ -12,12 +12,13 @@ from typing import TypeVar
 
 import msgspec
 
-from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
+from nbamcp.bus.base import Bus
 from nbamcp.bus.durable import DurableStream, PublishAck, StreamSettings
 from nbamcp.config import Config
 from nbamcp.endpoints import Event
 from nbamcp.errors import InvalidSubject
 from nbamcp.messages import encode
+from nbamcp.ops.tracing import context_headers
 from nbamcp.subjects import EVENTS_ALL
 
 M = TypeVar("M", bound=msgspec.Struct)
@@ -46,6 +47,8 @@ async def publish_durable(
 ) -> PublishAck:
     """Encode ``msg`` and publish it on the durable stream; returns once it is stored.
 
+    With ``request_id``, the headers carry the request's id, traceparent and tenant.
+
     The dedup id is ``msg_id``, else the event's own (``Event.dedup``): a retried
     publish of the same message is stored once.
     """
@@ -53,7 +56,8 @@ async def publish_durable(
         raise InvalidSubject(f"{event.subject} is not a durable event")
     if msg_id is None and event.dedup is not None:
         msg_id = event.dedup(msg)
-    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+    # The request's trace and tenant travel with it (from the caller's context).
+    headers = context_headers(request_id) if request_id else None
     return await stream.publish(event.subject, encode(msg), headers=headers, msg_id=msg_id)
 
 

@@ -23,6 +23,10 @@ COVERAGE_CHANGED = "nba.coverage.changed"  # event (broadcast): what the store h
 TRAIN_JOBS = "nba.train.jobs"  # request/reply, queue "trainer": start a job, reply with its id
 TRAIN_PROGRESS = "nba.train.progress"  # nba.train.progress.<job>
 MONITOR_STATUS = "nba.monitor.status"  # request/reply, queue "monitor": champion/challenger, realized metrics
+# Usage per tenant and tool (usage worker): record batches, report, units per key of a day.
+USAGE_RECORD = "nba.usage.record"
+USAGE_REPORT = "nba.usage.report"
+USAGE_KEY_UNITS = "nba.usage.key_units"
 
 # Training and registry (trainer worker).
 TRAIN_CONTROL = "nba.train.control"  # nba.train.control.<job>: cancel / status, answered by the job's owner

@@ -23,6 +23,7 @@ WORKERS: dict[str, str] = {
     "predlog": "workers.predlog:PredlogWorker",
     "monitor": "workers.monitor:MonitorWorker",
     "trainer": "workers.trainer:TrainerWorker",
+    "usage": "workers.usage:UsageWorker",
 }
 
 

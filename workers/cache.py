@@ -35,7 +35,6 @@ from collections.abc import Callable
 import msgspec
 import numpy as np
 import structlog
-from prometheus_client import Counter
 
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route, WorkerContext
@@ -50,6 +49,7 @@ from nbamcp.messages import (
     PredictRequest,
     encode,
 )
+from nbamcp.ops import metrics
 from nbamcp.serving.canonical import Today, canonicalize_all
 from nbamcp.serving.event_log import PredictionEventLog
 from nbamcp.serving.idempotency import IdempotencyMap
@@ -62,8 +62,8 @@ from nbamcp.serving.scoring import baseline_scores, build_prediction, cache_key_
 
 log = structlog.get_logger(__name__)
 
-HITS = Counter("nbamcp_prediction_cache_hits", "Prediction cache hits", ["level"])
-MISSES = Counter("nbamcp_prediction_cache_misses", "Prediction cache misses")
+HITS = metrics.CACHE_HITS
+MISSES = metrics.CACHE_MISSES
 
 
 class CacheWorker(Actor):
@@ -192,7 +192,13 @@ class CacheWorker(Actor):
                 for r, hit in zip(resolved, hits, strict=True)
                 if hit is not None
                 for event in prediction_events(
-                    ctx.request_id, r, hit, latency_ms=latency_ms, client=req.client, cached=True
+                    ctx.request_id,
+                    r,
+                    hit,
+                    latency_ms=latency_ms,
+                    client=req.client,
+                    cached=True,
+                    tenant=ctx.tenant,
                 )
             ],
         )
@@ -227,7 +233,9 @@ class CacheWorker(Actor):
             [
                 event
                 for r, p in zip(resolved, preds, strict=True)
-                for event in prediction_events(ctx.request_id, r, p, latency_ms=latency_ms, client=req.client)
+                for event in prediction_events(
+                    ctx.request_id, r, p, latency_ms=latency_ms, client=req.client, tenant=ctx.tenant
+                )
             ],
         )
         self.baseline_served += len(preds)

@@ -38,6 +38,7 @@ from nbamcp.messages import (
     PredictRequest,
     encode,
 )
+from nbamcp.ops import metrics
 from nbamcp.serving.batcher import MicroBatcher
 from nbamcp.serving.canonical import Today, canonicalize_all
 from nbamcp.serving.event_log import PredictionEventLog
@@ -133,7 +134,9 @@ class InferenceWorker(Actor):
             [
                 event
                 for r, p in zip(resolved, preds, strict=True)
-                for event in prediction_events(ctx.request_id, r, p, latency_ms=latency_ms, client=req.client)
+                for event in prediction_events(
+                    ctx.request_id, r, p, latency_ms=latency_ms, client=req.client, tenant=ctx.tenant
+                )
             ],
         )
         await self._offer_to_cache(ctx, resolved, preds, scores)
@@ -142,6 +145,7 @@ class InferenceWorker(Actor):
 
     def _score(self, rows: list[np.ndarray]) -> list[RowScore]:
         # Runs inside the batcher's flush: the models of this moment score the whole batch.
+        metrics.INFERENCE_BATCH.observe(len(rows))
         return score_rows(self.models, rows, shadow=self.settings.traffic == "shadow")
 
     async def _offer_to_cache(
@@ -185,6 +189,13 @@ class InferenceWorker(Actor):
                 if self.status == "degraded":
                     self.status = "ok"
                 self.reloads += 1
+                metrics.set_model_info(
+                    self.settings.model_name,
+                    {
+                        "champion": models.champion.version if models.champion else None,
+                        "challenger": models.challenger.version if models.challenger else None,
+                    },
+                )
                 log.info(
                     "inference.models",
                     why=why,

@@ -19,6 +19,7 @@ import structlog
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Delivery, DurableRoute, WorkerContext
 from nbamcp.messages import PredictionEvent
+from nbamcp.ops import metrics
 from nbamcp.predlog.predictions import PredictionLog, event_problem
 
 log = structlog.get_logger(__name__)
@@ -65,6 +66,7 @@ class PredlogWorker(Actor):
                 continue
             good.append((d.event, d.msg.seq))
         inserted = await self.plog.write(good)
+        metrics.PREDICTIONS_LOGGED.inc(inserted)
         self.inserted += inserted
         self.duplicates += len(good) - inserted
         log.info(

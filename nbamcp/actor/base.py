@@ -36,18 +36,21 @@ from typing import Any, ClassVar, TypeVar
 
 import msgspec
 import structlog
+from opentelemetry.trace import SpanKind
 
 from nbamcp import __version__
 from nbamcp.actor.batching import BatchLoop
 from nbamcp.actor.context import WorkerContext
 from nbamcp.actor.routes import Context, Delivery, DurableRoute, Route
-from nbamcp.bus.base import REQUEST_ID_HEADER, Msg, Subscription
+from nbamcp.bus.base import TENANT_HEADER, Msg, Subscription
 from nbamcp.bus.durable import DurableMsg
 from nbamcp.endpoints import HEALTH
 from nbamcp.errors import ErrorCode, NbaError
 from nbamcp.log import bind_request, request_id_from
 from nbamcp.messages import ErrorReply, HealthPing, HealthReport, decoder_for, encode
 from nbamcp.messages.validation import explain, inline_refs
+from nbamcp.ops import metrics
+from nbamcp.ops.tracing import context_headers, extract, span
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -227,41 +230,54 @@ class Actor:
 
     async def _dispatch(self, msg: Msg, route: Route, decoder: Any) -> None:
         request_id = request_id_from(msg.headers)
-        with bind_request(request_id, actor=self.name, subject=msg.subject):
-            reply: msgspec.Struct | None
-            try:
-                request = decoder.decode(msg.data)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                self.failed += 1
-                log.warning("actor.bad_message", error=str(exc))
-                reply = _refusal(msg, route.types, exc)
-            else:
-                ctx = Context(request_id=request_id, subject=msg.subject, headers=msg.headers, bus=self.bus)
-                try:
-                    reply = await route.handler(request, ctx)
-                    self.handled += 1
-                except NbaError as exc:
-                    self.failed += 1
-                    log.info("actor.request_failed", code=exc.code, error=exc.message)
-                    reply = ErrorReply(code=exc.code, message=exc.message, details=exc.details)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # Actor boundary: a bug in a handler must not kill the worker or
-                    # leave the caller waiting; the caller gets a code and the request
-                    # id, the log gets the traceback.
-                    self.failed += 1
-                    log.exception("actor.handler_crashed")
-                    reply = ErrorReply(
-                        code=ErrorCode.INTERNAL,
-                        message=f"internal error in the {self.name} worker (request id {request_id})",
-                    )
+        tenant = msg.headers.get(TENANT_HEADER)
+        extra = {"tenant": tenant} if tenant else {}
+        started = time.perf_counter()
+        with (
+            bind_request(request_id, actor=self.name, subject=msg.subject, **extra),
+            span(f"{self.name} {route.subject}", parent=extract(msg.headers), kind=SpanKind.CONSUMER),
+        ):
+            reply, outcome = await self._answer(msg, route, decoder, request_id)
+            seconds = time.perf_counter() - started
+            metrics.WORKER_MESSAGES.labels(self.name, outcome).inc()
+            metrics.WORKER_LATENCY.labels(self.name).observe(seconds)
+            log.debug("actor.handled", outcome=outcome, duration_ms=round(seconds * 1e3, 3))
             if reply is not None and msg.reply:
                 try:
-                    await msg.respond(encode(reply), headers={REQUEST_ID_HEADER: request_id})
+                    await msg.respond(encode(reply), headers=context_headers(request_id))
                 except NbaError as exc:
                     # The requester may have gone (timeout, closed bus): nothing to answer.
                     log.warning("actor.reply_failed", code=exc.code, error=exc.message)
+
+    async def _answer(
+        self, msg: Msg, route: Route, decoder: Any, request_id: str
+    ) -> tuple[msgspec.Struct | None, str]:
+        """The handler's reply (or the error reply) and the outcome: ``ok`` or an error code."""
+        try:
+            request = decoder.decode(msg.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self.failed += 1
+            log.warning("actor.bad_message", error=str(exc))
+            return _refusal(msg, route.types, exc), ErrorCode.INVALID_INPUT
+        ctx = Context(request_id=request_id, subject=msg.subject, headers=msg.headers, bus=self.bus)
+        try:
+            reply = await route.handler(request, ctx)
+            self.handled += 1
+            return reply, "ok"
+        except NbaError as exc:
+            self.failed += 1
+            log.info("actor.request_failed", code=exc.code, error=exc.message)
+            return ErrorReply(code=exc.code, message=exc.message, details=exc.details), exc.code
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Actor boundary: a bug in a handler must not kill the worker or
+            # leave the caller waiting; the caller gets a code and the request
+            # id, the log gets the traceback.
+            self.failed += 1
+            log.exception("actor.handler_crashed")
+            message = f"internal error in the {self.name} worker (request id {request_id})"
+            return ErrorReply(code=ErrorCode.INTERNAL, message=message), ErrorCode.INTERNAL
 
     # ---- durable consumers ---------------------------------------------------
     async def _start_consumer(self, route: DurableRoute) -> None:

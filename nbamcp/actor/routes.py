@@ -13,10 +13,11 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
+from nbamcp.bus.base import TENANT_HEADER, Bus
 from nbamcp.bus.durable import DurableMsg
 from nbamcp.endpoints import Endpoint, Event
 from nbamcp.messages import encode
+from nbamcp.ops.tracing import context_headers
 
 M = TypeVar("M", bound=msgspec.Struct)
 E = TypeVar("E")
@@ -33,7 +34,12 @@ class Context:
 
     async def publish(self, event: Event[M], msg: M) -> None:
         """Publish an event that carries this request's id onward."""
-        await self.bus.publish(event.subject, encode(msg), headers={REQUEST_ID_HEADER: self.request_id})
+        await self.bus.publish(event.subject, encode(msg), headers=context_headers(self.request_id))
+
+    @property
+    def tenant(self) -> str:
+        """The tenant whose request this is ("" for the server's own work)."""
+        return self.headers.get(TENANT_HEADER, "")
 
 
 Handler = Callable[[Any, Context], Awaitable[msgspec.Struct | None]]

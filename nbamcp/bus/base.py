@@ -31,6 +31,8 @@ from typing import Protocol, runtime_checkable
 # Header names carried on every message an actor handles.
 REQUEST_ID_HEADER = "Nbamcp-Request-Id"
 TRACEPARENT_HEADER = "traceparent"
+# The tenant whose request this is (API key auth on HTTP/SSE): logged and put in the prediction log.
+TENANT_HEADER = "Nbamcp-Tenant"
 
 # NATS' default max_payload; the in-memory bus enforces the same limit so a
 # message that works in one process also works across processes.

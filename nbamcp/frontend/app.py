@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
@@ -18,7 +19,7 @@ from nbamcp.frontend.predict import predict_tools
 from nbamcp.frontend.protocol import ProtocolGuard
 from nbamcp.frontend.stats import stats_tools
 from nbamcp.frontend.status import status_tools
-from nbamcp.frontend.tooling import build_tool
+from nbamcp.frontend.tooling import ToolSpec, build_tool
 
 COVERAGE_SNAPSHOT = "frontend-coverage.json"
 INSTRUCTIONS = (
@@ -28,9 +29,17 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(gw: Gateway, config: Config | None = None, *, home: Path | None = None) -> MCPServer:
+def build_server(
+    gw: Gateway,
+    config: Config | None = None,
+    *,
+    home: Path | None = None,
+    extra_tools: list[ToolSpec] | None = None,
+    **mcp_options: Any,
+) -> MCPServer:
     """The MCP server over ``gw``. ``home``: the front end's own folder (a snapshot of the data's
-    coverage lives there; None keeps nothing on disk)."""
+    coverage lives there; None keeps nothing on disk). ``extra_tools`` and ``mcp_options`` (auth,
+    middleware) come from the launcher."""
     config = config or Config()
     specs = [
         *health_tools(gw, bus_url=config.bus.url, timeout_s=config.server.health_timeout_s),
@@ -38,6 +47,7 @@ def build_server(gw: Gateway, config: Config | None = None, *, home: Path | None
         *status_tools(gw),
         *predict_tools(gw, config.inference, config.cache),
         *model_tools(gw),
+        *(extra_tools or []),
     ]
     deadline = config.server.call_deadline_s
     tools = [build_tool(spec, deadline_s=deadline, before=gw.wait_ready) for spec in specs]
@@ -47,6 +57,7 @@ def build_server(gw: Gateway, config: Config | None = None, *, home: Path | None
         version=__version__,
         instructions=INSTRUCTIONS,
         tools=tools,
+        **mcp_options,
     )
     book = CoverageBook(gw, home / COVERAGE_SNAPSHOT if home is not None else None)
     register_stats_resources(server, gw, book)

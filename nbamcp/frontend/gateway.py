@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 import msgspec
 import structlog
 
-from nbamcp.bus.base import REQUEST_ID_HEADER, Bus, Msg
+from nbamcp.bus.base import Bus, Msg
 from nbamcp.calls import call
 from nbamcp.endpoints import HEALTH, Endpoint
 from nbamcp.errors import Unavailable
 from nbamcp.log import current_request_id, new_request_id
 from nbamcp.messages import HealthPing, HealthReport, decode, encode
+from nbamcp.ops.tracing import context_headers
 
 log = structlog.get_logger(__name__)
 Rep = TypeVar("Rep")
@@ -97,7 +98,7 @@ class Gateway:
         try:
             rid = current_request_id() or new_request_id()
             await self.bus.publish(
-                HEALTH.subject, encode(HealthPing()), reply=inbox, headers={REQUEST_ID_HEADER: rid}
+                HEALTH.subject, encode(HealthPing()), reply=inbox, headers=context_headers(rid)
             )
             try:
                 async with asyncio.timeout(timeout_s):

@@ -27,7 +27,7 @@ from pydantic import ConfigDict
 
 from nbamcp.errors import ErrorCode, NbaError
 from nbamcp.frontend.arguments import input_schema, parse_arguments
-from nbamcp.log import bind_request, new_request_id
+from nbamcp.log import bind_request, current_request_id, new_request_id
 from nbamcp.messages.validation import inline_refs
 
 log = structlog.get_logger(__name__)
@@ -120,7 +120,8 @@ def build_tool(
     deadline = deadline_s if spec.deadline_s == 0.0 else spec.deadline_s
 
     async def call(ctx: Context, arguments: dict[str, Any]) -> CallToolResult:
-        rid = new_request_id()
+        # The policy middleware (nbamcp/frontend/policy.py) opened the request: keep its id.
+        rid = current_request_id() or new_request_id()
         with bind_request(rid, tool=spec.name):
             try:
                 request = parse_arguments(spec.input, schema, arguments, prepare=spec.prepare)

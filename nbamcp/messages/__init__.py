@@ -122,6 +122,16 @@ from nbamcp.messages.training import (
     TrainProgress,
     TrainStatusRequest,
 )
+from nbamcp.messages.usage import (
+    KeyUnits,
+    KeyUnitsQuery,
+    ToolUsage,
+    UsageBatch,
+    UsageDelta,
+    UsageQuery,
+    UsageRows,
+    UsageStored,
+)
 
 __all__ = [
     "AliasMoved",
@@ -156,6 +166,8 @@ __all__ = [
     "IngestReply",
     "IngestReport",
     "IngestRequest",
+    "KeyUnits",
+    "KeyUnitsQuery",
     "Leader",
     "Leaders",
     "LeagueLeadersRequest",
@@ -213,6 +225,7 @@ __all__ = [
     "TeamSeason",
     "TeamSeasonRequest",
     "TeamsRequest",
+    "ToolUsage",
     "TrainCancel",
     "TrainJobAccepted",
     "TrainJobRequest",
@@ -220,6 +233,11 @@ __all__ = [
     "TrainJobState",
     "TrainProgress",
     "TrainStatusRequest",
+    "UsageBatch",
+    "UsageDelta",
+    "UsageQuery",
+    "UsageRows",
+    "UsageStored",
     "decode",
     "decoder_for",
     "encode",

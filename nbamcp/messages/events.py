@@ -27,6 +27,7 @@ class PredictionEvent(Message, frozen=True):
     game_id: str | None = None
     cached: bool = False
     client: str = ""
+    tenant: str = ""  # the API key's tenant on HTTP/SSE; "" for stdio and the server's own work
 
     def dedup_id(self) -> str:
         """The same served prediction (request, model version, game) is one event, however often sent."""

@@ -48,12 +48,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX predictions_ts ON predictions (ts);
     CREATE INDEX predictions_model ON predictions (model_name, model_version);
     """,
+    # 2: the tenant (API key) whose request the prediction answered.
+    """
+    ALTER TABLE predictions ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 COLUMNS = (
     "request_id", "ts", "model_name", "model_version", "source", "home", "away", "date", "neutral",
     "game_id", "home_win_prob", "feature_set", "features", "latency_ms", "cached", "client",
-    "stream_seq", "logged_at",
+    "stream_seq", "logged_at", "tenant",
 )  # fmt: skip
 _INSERT = f"INSERT OR IGNORE INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -101,7 +105,7 @@ def row(e: PredictionEvent, seq: int | None, logged_at: float) -> tuple[object, 
     return (
         e.request_id, e.ts, e.model_name, e.model_version, e.source, e.home, e.away, e.date,
         int(e.neutral), e.game_id, e.home_win_prob, e.feature_set, _json.encode(e.features).decode(),
-        e.latency_ms, int(e.cached), e.client, seq, logged_at,
+        e.latency_ms, int(e.cached), e.client, seq, logged_at, e.tenant,
     )  # fmt: skip
 
 

@@ -150,6 +150,7 @@ def prediction_events(
     latency_ms: float,
     client: str,
     cached: bool = False,
+    tenant: str = "",
 ) -> list[PredictionEvent]:
     """The served prediction's event, plus the challenger's (shadow-scored) when it was scored."""
     served = PredictionEvent(
@@ -169,6 +170,7 @@ def prediction_events(
         game_id=pred.result.game_id if pred.result is not None else None,
         cached=cached,
         client=client,
+        tenant=tenant,
     )
     events = [served]
     if pred.challenger is not None and not cached:

@@ -26,6 +26,13 @@ def server_env(home: Path, data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def make_key(home: Path, tenant: str = "e2e", scopes: str = "read,predict,admin,metrics") -> str:
+    """A key in the home's keys file, as `nbamcp keys create` makes it; returns the token."""
+    from nbamcp.frontend.auth.keys import FileKeyStore
+
+    return FileKeyStore(home / "keys.json").create(tenant, scopes.split(","))[1]
+
+
 def stdio_params(env: dict[str, str], *args: str) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=["-m", "nbamcp.cli", *args], env=env)
 
@@ -84,19 +91,25 @@ class Proc:
 
 
 @asynccontextmanager
-async def nbamcp_proc(env: dict[str, str], *args: str) -> AsyncIterator[Proc]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "nbamcp.cli",
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    p = Proc(proc)
+async def nbamcp_proc(env: dict[str, str], *args: str, stdout: Path | None = None) -> AsyncIterator[Proc]:
+    """``nbamcp ARGS`` with stderr kept; stdout goes to the file ``stdout`` (default: nowhere)."""
+    out = stdout.open("wb") if stdout is not None else None
     try:
-        yield p
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "nbamcp.cli",
+            *args,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out if out is not None else asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        p = Proc(proc)
+        try:
+            yield p
+        finally:
+            await p.stop()
     finally:
-        await p.stop()
+        if out is not None:
+            out.close()

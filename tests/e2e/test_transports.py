@@ -6,13 +6,14 @@ import socket
 from pathlib import Path
 
 import anyio
+import httpx2
 import pytest
 from mcp import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.e2e.procs import nbamcp_proc, server_env, stdio_params
+from tests.e2e.procs import make_key, nbamcp_proc, server_env, stdio_params
 
 TIMEOUT = 60
 
@@ -72,12 +73,20 @@ async def test_stdio_with_workers_on_nats(home: Path, data_dir: Path, nats_serve
 async def test_remote_transports(home: Path, data_dir: Path, transport: str) -> None:
     port = free_port()
     env = server_env(home, data_dir)
+    headers = {"Authorization": f"Bearer {make_key(home)}"}
     with anyio.fail_after(TIMEOUT):
         async with nbamcp_proc(env, "serve", "--transport", transport, "--port", str(port)) as server:
             await server.wait_for("Uvicorn running on")
             if transport == "http":
-                client = streamable_http_client(f"http://127.0.0.1:{port}/mcp")
+                async with (
+                    httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(TIMEOUT, read=300)) as http,
+                    streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http) as (r, w),
+                    ClientSession(r, w) as session,
+                ):
+                    await _check_health(session, "memory")
             else:
-                client = sse_client(f"http://127.0.0.1:{port}/sse")
-            async with client as (r, w), ClientSession(r, w) as session:
-                await _check_health(session, "memory")
+                async with (
+                    sse_client(f"http://127.0.0.1:{port}/sse", headers=headers) as (r, w),
+                    ClientSession(r, w) as session,
+                ):
+                    await _check_health(session, "memory")

@@ -21,7 +21,7 @@ FORBIDDEN = (
 
 def test_frontend_imports_nothing_heavy() -> None:
     code = (
-        "import sys, json; import nbamcp.frontend.app, nbamcp.frontend.gateway; "
+        "import sys, json; import nbamcp.frontend.app, nbamcp.frontend.gateway, nbamcp.frontend.service; "
         "print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

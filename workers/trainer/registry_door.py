@@ -22,7 +22,7 @@ import structlog
 
 from nbamcp import endpoints as ep
 from nbamcp.actor import Context
-from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
+from nbamcp.bus.base import Bus
 from nbamcp.bus.objects import ObjectStore, put_content
 from nbamcp.errors import NotFound
 from nbamcp.messages import (
@@ -41,6 +41,7 @@ from nbamcp.messages import (
 )
 from nbamcp.ml.registration import offline_metrics
 from nbamcp.ml.registry import ModelRegistry, ModelVersion
+from nbamcp.ops.tracing import context_headers
 
 log = structlog.get_logger(__name__)
 
@@ -90,7 +91,7 @@ class RegistryDoor:
 
     async def announce(self, name: str, alias: str, version: int, previous: int | None, rid: str) -> None:
         event = ModelsChanged(name=name, alias=alias, version=version, previous_version=previous)
-        await self.bus.publish(ep.MODELS_CHANGED.subject, encode(event), headers={REQUEST_ID_HEADER: rid})
+        await self.bus.publish(ep.MODELS_CHANGED.subject, encode(event), headers=context_headers(rid))
 
     async def announce_all(self, rid: str) -> None:
         """Every alias as it stands: serving workers that started before the trainer load from it."""

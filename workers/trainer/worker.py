@@ -41,7 +41,7 @@ import structlog
 
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route, WorkerContext
-from nbamcp.bus.base import REQUEST_ID_HEADER, Msg, Subscription
+from nbamcp.bus.base import Msg, Subscription
 from nbamcp.data.games import read_played_games
 from nbamcp.errors import ErrorCode, InvalidInput, NbaError, Unavailable
 from nbamcp.log import bind_request
@@ -58,6 +58,7 @@ from nbamcp.messages import (
 from nbamcp.ml.dataset import seasons_of
 from nbamcp.ml.planning import budget_named, check_model_name, plan_seasons, threads_setting
 from nbamcp.ml.registry import AliasChange, ModelRegistry, ModelVersion
+from nbamcp.ops.tracing import context_headers
 from workers.trainer.jobs import Job, Plan, run_job
 from workers.trainer.registry_door import RegistryDoor
 
@@ -218,7 +219,7 @@ class TrainerWorker(Actor):
             await self.door.announce(change.name, change.alias, change.to_version, change.from_version, rid)
 
     async def _pump(self, job: Job) -> None:
-        headers = {REQUEST_ID_HEADER: job.request_id}
+        headers = context_headers(job.request_id)
         subject = ep.TRAIN_PROGRESS.at(job.id).subject
         while (event := await job.events.get()) is not None:
             try:
