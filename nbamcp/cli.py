@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("paths", nargs="*", help="files or folders (every supported file inside, layout detected)")
     i.add_argument("--format", default="auto", help="auto (default) or a layout name")
     i.add_argument("--live", type=int, metavar="SEASON", help="fetch SEASON's game log from stats.nba.com")
+    i.add_argument(
+        "--live-rosters",
+        type=int,
+        metavar="SEASON",
+        help="fetch every team's SEASON roster from stats.nba.com, stored as of today",
+    )
     i.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     budgets = ["default", "small", "tiny"]
@@ -135,7 +141,7 @@ def _run(args: argparse.Namespace) -> None:
     if args.command == "ingest":
         from nbamcp.data.ingest.offline import run_ingest  # offline job: no bus, no server
 
-        print(anyio.run(run_ingest, config, args.paths, args.format, args.live, args.json))
+        print(anyio.run(run_ingest, config, args.paths, args.format, args.live, args.json, args.live_rosters))
         return
     from nbamcp.ops.tracing import configure_tracing, shutdown_tracing
 

@@ -194,11 +194,30 @@ _V4 = (
 # scanning one team's whole history.
 _V5 = ("CREATE INDEX games_matchup ON games (home, away, season)",)
 
+# v6: team rosters as of a date (nba_api's CommonTeamRoster, fetched live): what the roster
+# model's strength uses from that date on. ``player_id`` is the Basketball-Reference id when the
+# name matches exactly one known player, else ``nba:<PLAYER_ID>`` (no FK: rookies are unknown).
+_V6 = (
+    """
+    CREATE TABLE rosters (
+        season INTEGER NOT NULL,
+        franchise_id TEXT NOT NULL REFERENCES franchises(id),
+        as_of TEXT NOT NULL,
+        player_id TEXT NOT NULL,
+        nba_player_id INTEGER,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        PRIMARY KEY (season, franchise_id, as_of, player_id)
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "play-in flag on games", _V2),
     Migration(3, "RAPTOR, Basketball-Reference team seasons, lookup indexes", _V3),
     Migration(4, "ingested file fingerprints", _V4),
     Migration(5, "matchup index on games", _V5),
+    Migration(6, "team rosters as of a date", _V6),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import msgspec
 
 from nbamcp.data.players import PlayerSeason
+from nbamcp.data.rosters import RosterEntry
 from nbamcp.errors import InvalidInput
 from nbamcp.ml.players import SeasonLine, season_lines
 from nbamcp.ml.projections import DEFAULT_PROJECTION, ProjectionParams, SeasonProjections, project_season
@@ -108,6 +109,17 @@ def previous_season_rosters(
     return [
         RosterSnapshot(t, season, SEASON_START, tuple(ps), source="previous-season")
         for t, ps in sorted(teams.items())
+    ]
+
+
+def snapshots_from_entries(entries: Iterable[RosterEntry]) -> list[RosterSnapshot]:
+    """Stored live roster entries -> one snapshot per team, season and date (source nba_api)."""
+    groups: dict[tuple[str, int, str], list[str]] = {}
+    for e in entries:
+        groups.setdefault((e.team, e.season, e.as_of), []).append(e.player_id)
+    return [
+        RosterSnapshot(team, season, as_of, tuple(sorted(set(ps))), source="nba_api")
+        for (team, season, as_of), ps in sorted(groups.items())
     ]
 
 

@@ -144,7 +144,7 @@ def _parse_rows(table: Table, today: dt.date, name_to_id: dict[str, str]) -> _Pa
     return _Parsed(checks, counter[0], payload)
 
 
-async def _player_names(store: Store) -> dict[str, str]:
+async def player_names(store: Store) -> dict[str, str]:
     """Normalized name -> player id, for names that belong to exactly one player."""
     seen: dict[str, str | None] = {}
     for pid, name in await store.fetchall("SELECT player_id, name FROM players WHERE name IS NOT NULL"):
@@ -257,7 +257,7 @@ async def _prepare(store: Store, table: Table, today: dt.date, force: bool) -> _
         if prev is not None:
             replayed = fingerprints.replay(prev[1], prev[0], table.source, sha, time.perf_counter() - t0)
             return _Prepared(t0, sha, replayed=replayed)
-    names = await _player_names(store) if table.layout == "nba_player_gamelog" else {}
+    names = await player_names(store) if table.layout == "nba_player_gamelog" else {}
     return _Prepared(t0, sha, parsed=await asyncio.to_thread(_parse, table, today, names))
 
 

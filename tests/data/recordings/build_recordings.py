@@ -5,6 +5,13 @@ gamelogs/team_gamelog_2022-23.csv in the exact dict ``LeagueGameLog(...).get_dic
 returns: upper-case headers, numbers as JSON numbers, ids as strings.
 ``leaguegamelog_player_2022-23.json`` is hand-built in the player layout (a few
 rows, one player with two teams); its numbers are illustrative, not real box scores.
+``commonteamroster_2022-23_{opening,deadline}.json`` hold Brooklyn's, Phoenix's and
+Dallas's rosters in the exact dict ``CommonTeamRoster(team_id, season).get_dict()``
+returns (by TeamID), hand-built from the 2022-23 Basketball-Reference table: each
+player's first team of the season (opening night) and his last (after the February
+2023 trades: Irving to Dallas, Durant to Phoenix, Bridges and Johnson to Brooklyn).
+TeamID and PLAYER_ID come from nba_api's bundled team and player lists; jersey
+numbers, heights, weights, birth dates and schools are left empty.
 """
 
 from __future__ import annotations
@@ -192,6 +199,61 @@ def player_recording() -> dict:
     }
 
 
+ROSTER_HEADERS = [
+    "TeamID", "SEASON", "LeagueID", "PLAYER", "NICKNAME", "PLAYER_SLUG", "NUM", "POSITION", "HEIGHT",
+    "WEIGHT", "BIRTH_DATE", "AGE", "EXP", "SCHOOL", "PLAYER_ID", "HOW_ACQUIRED",
+]  # fmt: skip
+COACH_HEADERS = [
+    "TEAM_ID", "SEASON", "COACH_ID", "FIRST_NAME", "LAST_NAME", "COACH_NAME", "IS_ASSISTANT", "COACH_TYPE",
+    "SORT_SEQUENCE",
+]  # fmt: skip
+ROSTER_TEAMS = {"BRK": "BKN", "PHO": "PHX", "DAL": "DAL"}  # Basketball-Reference code -> nba_api code
+NBA_NAMES = {"Reggie Bullock": "Reggie Bullock Jr."}  # where stats.nba.com spells a name otherwise
+
+
+def roster_recordings() -> dict[str, dict[str, dict]]:
+    """'opening' / 'deadline' -> TeamID (as text: JSON keys) -> the CommonTeamRoster answer."""
+    import unicodedata
+
+    from nba_api.stats.static import players, teams
+
+    def plain(name: str) -> str:
+        return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+
+    nba_ids = {plain(p["full_name"]): p["id"] for p in players.get_players()}
+    with (DATA / "players" / "player_advanced_regular_1990_2024.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["Year"] == "2023"]
+    stints: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["Tm"] != "TOT":
+            stints.setdefault(r["Pk"], []).append(r)
+    out: dict[str, dict[str, dict]] = {}
+    for moment, pick in (("opening", 0), ("deadline", -1)):
+        out[moment] = {}
+        for bref, code in ROSTER_TEAMS.items():
+            team_id = teams.find_team_by_abbreviation(code)["id"]
+            roster = sorted(
+                (s[pick] for s in stints.values() if s[pick]["Tm"] == bref), key=lambda r: r["Player"]
+            )
+            names = [NBA_NAMES.get(r["Player"], r["Player"]) for r in roster]
+            rowset = [
+                [team_id, "2022", "00", n, n.split()[0], plain(n).replace(" ", "-").replace(".", ""), None,
+                 r["Pos"], None, None, None, float(r["Age"]), None, None, nba_ids[plain(n)], None]
+                for n, r in zip(names, roster, strict=True)
+            ]  # fmt: skip
+            out[moment][str(team_id)] = {
+                "resource": "commonteamroster",
+                "parameters": {"TeamID": team_id, "LeagueID": "00", "Season": "2022-23"},
+                "resultSets": [
+                    {"name": "CommonTeamRoster", "headers": ROSTER_HEADERS, "rowSet": rowset},
+                    {"name": "Coaches", "headers": COACH_HEADERS, "rowSet": []},
+                ],
+            }
+    return out
+
+
 if __name__ == "__main__":
     (HERE / "leaguegamelog_team_2022-23.json").write_text(json.dumps(team_recording(), indent=1) + "\n")
     (HERE / "leaguegamelog_player_2022-23.json").write_text(json.dumps(player_recording(), indent=1) + "\n")
+    for moment, answers in roster_recordings().items():
+        (HERE / f"commonteamroster_2022-23_{moment}.json").write_text(json.dumps(answers, indent=1) + "\n")
