@@ -244,6 +244,8 @@ class StatsConfig(_Section, frozen=True):
     auto_ingest: bool = True
     # Folders (besides data_dir and home) that the ingest_games tool may read.
     ingest_roots: list[str] = msgspec.field(default_factory=list)
+    # The largest file the ingest_games tool reads (the shared data's largest is 6 MB).
+    max_file_mb: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 32
 
 
 class TrainerConfig(_Section, frozen=True):

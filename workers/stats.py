@@ -11,6 +11,7 @@ After an ingest that added games, it publishes ``GamesIngested`` on
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from nbamcp.actor import Actor, Context, Route, WorkerContext
 from nbamcp.actor.routes import Handler
 from nbamcp.data import queries as q
 from nbamcp.data.charts import render_rating_chart
+from nbamcp.data.ingest.paths import IngestRoots
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import Store, open_store
 from nbamcp.errors import InvalidInput, NotFound, Unavailable
@@ -74,8 +76,12 @@ class StatsWorker(Actor):
         config = ctx.config
         self.store_path = config.store_path
         self.data_dir = config.data_dir
-        roots = [config.data_dir, config.home, *(Path(p).expanduser() for p in config.stats.ingest_roots)]
-        self.ingest_roots = [p.resolve() for p in roots]
+        roots = [
+            ("paths.data_dir (NBAMCP_DATA_DIR)", config.data_dir),
+            ("paths.home (NBAMCP_HOME)", config.home),
+            *((f"stats.ingest_roots[{i}]", Path(p)) for i, p in enumerate(config.stats.ingest_roots)),
+        ]
+        self.ingest_roots = IngestRoots(roots, max_bytes=config.stats.max_file_mb << 20)
         self._store: Store | None = None
         # Why the store is empty, when the data folder is the reason: said in every error
         # that an empty store causes, not only in the log.
@@ -191,8 +197,9 @@ class StatsWorker(Actor):
     async def ingest(self, r: IngestRequest, ctx: Context) -> msgspec.Struct:
         if not r.paths:
             raise InvalidInput("ingest needs at least one path (a file or a directory)")
-        paths = [self._allowed(p) for p in r.paths]
-        report = await ingest_paths(self.store, paths, fmt=r.format)
+        # Walking a folder and resolving links stats every file: off the event loop.
+        files, refused = await asyncio.to_thread(self.ingest_roots.collect, r.paths)
+        report = await ingest_paths(self.store, files, fmt=r.format, skipped=refused)
         if report.new_game_ids:
             await self._announce(report.new_game_ids, ctx)
         if report.inserted:
@@ -212,17 +219,6 @@ class StatsWorker(Actor):
         """Tell the front ends what the store holds now (their instructions quote it)."""
         cov = await q.coverage(self.store)
         await self.bus.publish(ep.COVERAGE_CHANGED.subject, encode(cov))
-
-    def _allowed(self, raw: str) -> Path:
-        path = Path(raw).expanduser().resolve()
-        if not any(path == root or path.is_relative_to(root) for root in self.ingest_roots):
-            roots = ", ".join(str(r) for r in self.ingest_roots)
-            raise InvalidInput(
-                f"{raw!r} is outside the folders ingest may read ({roots}); see stats.ingest_roots"
-            )
-        if not path.exists():
-            raise InvalidInput(f"{raw!r} does not exist")
-        return path
 
     async def _announce(self, game_ids: list[str], ctx: Context) -> None:
         # Chunked: a full-history ingest adds ~73k games, more than one message

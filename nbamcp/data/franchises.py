@@ -296,6 +296,9 @@ def _describe_hits(fids: list[str], hits: list[tuple[str, int]]) -> str:
     return ", ".join(out)
 
 
+QUERY_MAX = 40
+
+
 def resolve_team(query: str, season: int | None = None) -> Franchise:
     """Resolve a code, city, nickname or full name (any era) to its franchise.
 
@@ -306,7 +309,7 @@ def resolve_team(query: str, season: int | None = None) -> Franchise:
     """
     if not isinstance(query, str) or not query.strip():
         raise InvalidInput("team must be a non-empty name or code, e.g. 'BOS', 'Celtics', 'Boston Celtics'")
-    raw = query.strip()
+    raw = query.strip()[:QUERY_MAX]  # the longest team name has 30 characters; fuzzing costs per character
     code_hit = _code_index().get(raw.upper())
     if code_hit is not None and len(raw) <= 3:
         return FRANCHISES[code_hit]

@@ -333,6 +333,7 @@ async def ingest_paths(
     fmt: str = "auto",
     today: dt.date | None = None,
     force: bool = False,
+    skipped: Sequence[SkippedFile] = (),
 ) -> IngestReport:
     """Ingest CSV files; a directory means every file under it, recursively.
 
@@ -346,7 +347,7 @@ async def ingest_paths(
         paths = [paths]
     forced, forced_type = parse_fmt(fmt)
     tables: list[Table] = []
-    skipped: list[SkippedFile] = []
+    skipped = list(skipped)  # files the caller refused (see nbamcp.data.ingest.paths)
     for path in _expand([Path(p) for p in paths]):
         if path.suffix.lower() != ".csv":
             skipped.append(SkippedFile(str(path), f"not a .csv file ({path.suffix or 'no suffix'})"))

@@ -9,6 +9,8 @@ directly.
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 import numpy as np
 
@@ -18,6 +20,7 @@ from nbamcp.data.store import Store
 from nbamcp.errors import Ambiguous, InvalidInput, NotFound
 from nbamcp.messages import PlayerMatch, PlayerSearch
 
+QUERY_MAX = 32  # characters of a normalized query that are matched (the longest name has 24)
 _MIN_SHOWN = 60.0  # find_player lists matches from here
 _MIN_RESOLVED = 80.0  # a name query resolves to one player only from here
 _TIE = 2.0
@@ -156,10 +159,24 @@ async def player_index(store: Store) -> _Index:
 
 
 def _query(query: str) -> str:
-    q = normalize(query) if isinstance(query, str) else ""
+    """The query as names are indexed, cut to ``QUERY_MAX``: fuzzy matching costs time per
+    character (~1.5 ms per character over every name), and no name is that long."""
+    q = normalize(query[: 4 * QUERY_MAX]) if isinstance(query, str) else ""
+    q = q[:QUERY_MAX].strip()
     if not q:
         raise InvalidInput("player must be a name (or part of one), e.g. 'LeBron James', 'jokic'")
     return q
+
+
+def _shown(query: str) -> str:
+    """The query as an error repeats it: never the whole of a long one."""
+    return repr(query) if len(query) <= 40 else f"{query[:40]!r}..."
+
+
+def _exact_scores(n: int, hits: list[int]) -> np.ndarray:
+    scores = np.full(n, -np.inf)
+    scores[hits] = 100.0
+    return scores
 
 
 def _match(score: float, e: _Entry) -> PlayerMatch:
@@ -176,7 +193,8 @@ async def find_player(store: Store, query: str, limit: int = 10) -> PlayerSearch
     idx = await player_index(store)
     if not idx.entries:
         raise NotFound("the store has no players yet: ingest the player files first")
-    ranked = idx.top(_query(query), max(limit, 5))
+    # Off the event loop: a fuzzy pass over every name takes up to ~50 ms (rapidfuzz lets go of the GIL).
+    ranked = await asyncio.to_thread(idx.top, _query(query), max(limit, 5))
     shown = [_match(s, e) for s, e in ranked[:limit] if s >= _MIN_SHOWN]
     if not shown:
         raise _not_found(query, ranked)
@@ -185,7 +203,7 @@ async def find_player(store: Store, query: str, limit: int = 10) -> PlayerSearch
 
 def _not_found(query: str, ranked: list[tuple[float, _Entry]]) -> NotFound:
     return NotFound(
-        f"no player matches {query!r}; closest: {_describe([e for _, e in ranked[:5]])}",
+        f"no player matches {_shown(query)}; closest: {_describe([e for _, e in ranked[:5]])}",
         details={"query": query, "closest": ",".join(e.player_id for _, e in ranked[:5])},
     )
 
@@ -199,13 +217,18 @@ async def resolve_player(store: Store, query: str) -> PlayerMatch:
     if by_id is not None:
         return _match(100.0, by_id)
     q = _query(query)
-    best, tied = idx.best_and_tied(q, _TIE)
+    exact = idx.by_norm.get(q)
+    if exact is not None:
+        # The exact name outscores everything but another player of the same name: no fuzzing.
+        best, tied = 100.0, [e for _, e in idx.order(_exact_scores(len(idx.entries), exact), 100.0)]
+    else:
+        best, tied = await asyncio.to_thread(idx.best_and_tied, q, _TIE)
     if not tied or best < _MIN_RESOLVED:
-        raise _not_found(query, idx.top(q, 5))
+        raise _not_found(query, await asyncio.to_thread(idx.top, q, 5))
     if len(tied) == 1:
         return _match(best, tied[0])
     raise Ambiguous(
-        f"{query!r} matches {len(tied)} players: {_describe(tied[:8])}"
+        f"{_shown(query)} matches {len(tied)} players: {_describe(tied[:8])}"
         + (" ..." if len(tied) > 8 else "")
         + "; give the full name or the id",
         details={"query": query, "candidates": ",".join(e.player_id for e in tied[:8])},
