@@ -5,13 +5,15 @@
 Setup: the whole shared data ingested once into ``--home`` (a temp dir when not
 given; reused when it already holds a store). Each run starts, fresh:
 
-- ``nbamcp serve`` (in-memory bus, the stats worker embedded) over stdio;
+- ``nbamcp serve`` (in-memory bus, the stats worker embedded) over stdio, twice: as
+  configured (answers kept per version of the data, so asking again is a look-up) and
+  with the answer cache off (every call computed);
 - the floor server (``bench/floor_server.py``): the bare floor (an ``async def``
   tool that does nothing) and, per tool, the fair floor: a bare tool returning
   the result nbamcp gave for the same arguments (captured at the start of the
   run) under the output schema nbamcp publishes.
 
-Every case (bare, each fair floor, each nbamcp tool) is called ``--n`` times per
+Every case (bare, each fair floor, each nbamcp tool both ways) is called ``--n`` times per
 round; rounds interleave the cases (order rotated), so load moves floors and
 tools alike. Wall time per call and CPU per call (client and server process) are
 reported, with ratios taken within each round. The chart of
@@ -62,10 +64,12 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def env_for(home: Path, data_dir: Path) -> dict[str, str]:
+def env_for(home: Path, data_dir: Path, *, answers: bool = True) -> dict[str, str]:
+    """The stats worker alone; ``answers=False`` turns its answer cache off (every call computed)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NBAMCP_")}
-    cfg = home / "bench-stats.toml"
-    cfg.write_text("[workers]\nembedded = ['stats']\n\n[log]\nlevel = 'warning'\n")
+    cfg = home / f"bench-stats-{'kept' if answers else 'computed'}.toml"
+    cache = "" if answers else "\n[stats]\nanswer_cache_entries = 0\n"
+    cfg.write_text(f"[workers]\nembedded = ['stats']\n\n[log]\nlevel = 'warning'\n{cache}")
     env.update(NBAMCP_HOME=str(home), NBAMCP_DATA_DIR=str(data_dir), NBAMCP_CONFIG=str(cfg))
     return env
 
@@ -78,10 +82,15 @@ def prepare(home: Path, env: dict[str, str], data_dir: Path) -> None:
         raise SystemExit("ingest failed")
 
 
-async def one_run(env: dict[str, str], tmp: Path, rounds: int, n: int) -> Run:
+async def one_run(home: Path, data_dir: Path, tmp: Path, rounds: int, n: int) -> Run:
     async with contextlib.AsyncExitStack() as stack:
         nbamcp = await stack.enter_async_context(
-            open_server(python_params("-m", "nbamcp.cli", "serve", env=env))
+            open_server(python_params("-m", "nbamcp.cli", "serve", env=env_for(home, data_dir)))
+        )
+        computed = await stack.enter_async_context(
+            open_server(
+                python_params("-m", "nbamcp.cli", "serve", env=env_for(home, data_dir, answers=False))
+            )
         )
         captures = {tool: await capture(nbamcp.session, tool, args) for tool, args in CASES}
         floors = await stack.enter_async_context(
@@ -93,6 +102,9 @@ async def one_run(env: dict[str, str], tmp: Path, rounds: int, n: int) -> Run:
                 Case(f"fair:{tool}", tool_call(floors.session, fair_name(tool), lambda a=args: a), floors)
             )
             cases.append(Case(tool, tool_call(nbamcp.session, tool, lambda a=args: a), nbamcp))
+            cases.append(
+                Case(f"{tool}:computed", tool_call(computed.session, tool, lambda a=args: a), computed)
+            )
         return await measure(cases, rounds=rounds, n=n)
 
 
@@ -121,7 +133,9 @@ def report(rep: Report, chart: tuple[float, int, int]) -> str:
     rows: list[tuple[str, str, dict[str, str]]] = [("bare", "bare floor: async tool, returns nothing", {})]
     for tool, _ in CASES:
         rows.append((f"fair:{tool}", f"fair floor: {tool}'s result and schema", {"bare": "bare"}))
-        rows.append((tool, f"**{tool}**", {"bare": "bare", "fair": f"fair:{tool}"}))
+        bases = {"bare": "bare", "fair": f"fair:{tool}"}
+        rows.append((tool, f"**{tool}**, answer kept (asked again)", bases))
+        rows.append((f"{tool}:computed", f"{tool}, computed (answer cache off)", bases))
     ms, total, drawn = chart
     return "\n".join(
         [
@@ -140,9 +154,8 @@ async def main(args: argparse.Namespace) -> None:
         home = args.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-stats-")))
         home.mkdir(parents=True, exist_ok=True)
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-floors-")))
-        env = env_for(home, args.data_dir)
-        prepare(home, env, args.data_dir)
-        runs = [await one_run(env, tmp, args.rounds, args.n) for _ in range(args.runs)]
+        prepare(home, env_for(home, args.data_dir), args.data_dir)
+        runs = [await one_run(home, args.data_dir, tmp, args.rounds, args.n) for _ in range(args.runs)]
         print(report(Report(runs, args.rounds, args.n), await chart_cpu_ms(home)))
 
 

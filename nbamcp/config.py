@@ -246,6 +246,10 @@ class StatsConfig(_Section, frozen=True):
     ingest_roots: list[str] = msgspec.field(default_factory=list)
     # The largest file the ingest_games tool reads (the shared data's largest is 6 MB).
     max_file_mb: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 32
+    # Answers kept per version of the data (an ingest starts afresh), least recently used
+    # out first past either bound; 0 turns the cache off.
+    answer_cache_entries: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 2048
+    answer_cache_mb: Annotated[float, msgspec.Meta(ge=0, le=4096)] = 32.0
 
 
 class TrainerConfig(_Section, frozen=True):

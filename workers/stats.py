@@ -22,6 +22,7 @@ from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route, WorkerContext
 from nbamcp.actor.routes import Handler
 from nbamcp.data import queries as q
+from nbamcp.data.answers import AnswerCache
 from nbamcp.data.charts import render_rating_chart
 from nbamcp.data.ingest.paths import IngestRoots
 from nbamcp.data.ingest.runner import ingest_paths
@@ -86,6 +87,8 @@ class StatsWorker(Actor):
         # Why the store is empty, when the data folder is the reason: said in every error
         # that an empty store causes, not only in the log.
         self._data_problem = ""
+        settings = config.stats
+        self.answers = AnswerCache(settings.answer_cache_entries, int(settings.answer_cache_mb * 2**20))
 
     @property
     def store(self) -> Store:
@@ -109,6 +112,18 @@ class StatsWorker(Actor):
 
         return run
 
+    def _generation(self) -> int:
+        return self.store.generation
+
+    def _kept(self, handler: Handler) -> Handler:
+        """``handler`` answering from the answer cache: the same question on the same data."""
+
+        async def run(request: Any, ctx: Context) -> msgspec.Struct | None:
+            key = ctx.subject.encode() + b"\0" + encode(request)
+            return await self.answers.answer(self._generation, key, lambda: handler(request, ctx))
+
+        return run
+
     async def on_start(self) -> None:
         self._store = await open_store(self.store_path)
         self.close_with(self._store.close)
@@ -126,20 +141,20 @@ class StatsWorker(Actor):
         await self._publish_coverage()
 
     def health_detail(self) -> dict[str, str]:
-        return {"store": str(self.store_path)}
+        return {"store": str(self.store_path), **self.answers.stats()}
 
     def routes(self) -> list[Route]:
         return [
-            Route(ep.FIND_PLAYER, self._explained(self.find_player)),
-            Route(ep.PLAYER_SEASON_STATS, self._explained(self.player_season_stats)),
-            Route(ep.PLAYER_CAREER, self._explained(self.player_career)),
-            Route(ep.COMPARE_PLAYERS, self._explained(self.compare_players)),
-            Route(ep.TEAM_SEASON, self._explained(self.team_season)),
-            Route(ep.STANDINGS, self._explained(self.standings)),
-            Route(ep.GAMES, self._explained(self.games)),
-            Route(ep.HEAD_TO_HEAD, self._explained(self.head_to_head)),
-            Route(ep.LEAGUE_LEADERS, self._explained(self.league_leaders)),
-            Route(ep.TEAM_RATING_HISTORY, self._explained(self.team_rating_history)),
+            Route(ep.FIND_PLAYER, self._explained(self._kept(self.find_player))),
+            Route(ep.PLAYER_SEASON_STATS, self._explained(self._kept(self.player_season_stats))),
+            Route(ep.PLAYER_CAREER, self._explained(self._kept(self.player_career))),
+            Route(ep.COMPARE_PLAYERS, self._explained(self._kept(self.compare_players))),
+            Route(ep.TEAM_SEASON, self._explained(self._kept(self.team_season))),
+            Route(ep.STANDINGS, self._explained(self._kept(self.standings))),
+            Route(ep.GAMES, self._explained(self._kept(self.games))),
+            Route(ep.HEAD_TO_HEAD, self._explained(self._kept(self.head_to_head))),
+            Route(ep.LEAGUE_LEADERS, self._explained(self._kept(self.league_leaders))),
+            Route(ep.TEAM_RATING_HISTORY, self._explained(self._kept(self.team_rating_history))),
             Route(ep.TEAMS, self._explained(self.teams)),
             Route(ep.QUALITY_REPORT, self._explained(self.quality_report)),
             Route(ep.INGEST, self._explained(self.ingest)),
