@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from nbamcp.config import Config
 from nbamcp.errors import BusUnreachable
 from nbamcp.frontend.app import build_server
 from nbamcp.frontend.gateway import Gateway
+from nbamcp.frontend.stdio import run_stdio
 
 log = structlog.get_logger(__name__)
 
@@ -118,7 +120,8 @@ async def serve(config: Config, *, transport: str, host: str, port: int, no_auth
             async with anyio.create_task_group() as tg:
                 if transport == "stdio":
                     tg.start_soon(_until_signal, tg.cancel_scope.cancel)
-                    run: Callable[[], Awaitable[None]] = server.run_stdio_async
+                    # The SDK's transport minus its thread hops (nbamcp/frontend/stdio.py).
+                    run: Callable[[], Awaitable[None]] = functools.partial(run_stdio, server)
                 else:
                     front = service.http(server, workers_started=lambda: ready is None or ready.is_set())
                     # uvicorn stops gracefully (and quietly) when asked, instead of being cancelled.
