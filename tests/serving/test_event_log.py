@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import anyio
+
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
+from nbamcp.bus.durable import DurableConsumer
+from nbamcp.bus.durable_sqlite import SqliteEvents
 from nbamcp.messages import GameQuery, PredictionEvent, PredictReply, PredictRequest, decode, encode
+from nbamcp.serving.event_log import PredictionEventLog
 from nbamcp.subjects import EVENTS_PREDICTION, PREDICT
+from tests.predlog.conftest import TEST_SETTINGS, prediction
 from tests.serving.conftest import WAIT, Home, Models, make_inference, register, serving
 
 
@@ -36,3 +44,41 @@ async def test_events_are_stored_durably_once_per_request(bus: Bus, home: Home, 
         ]
     finally:
         await consumer.close()
+
+
+async def test_events_go_out_in_groups_and_flush_sends_the_rest(tmp_path: Path) -> None:
+    stream = await SqliteEvents.open(tmp_path / "events.sqlite", settings=TEST_SETTINGS)
+    consumer = await stream.consumer("group-test", EVENTS_PREDICTION)
+    try:
+        # Within one delay, one event per call: one group, one outbox transaction.
+        events = PredictionEventLog(stream, max_events=100, max_delay_s=0.05)
+        for i in range(10):
+            events.log(f"g-{i}", [prediction(i, request_id=f"g-{i}")])
+        got = await drain(consumer, 10)
+        assert events.groups == 1 and events.published == 10
+        # A full group goes out at once, without waiting for the delay.
+        full = PredictionEventLog(stream, max_events=4, max_delay_s=3600)
+        # (A slate: one request, four games; each event its own dedup id.)
+        full.log("f-0", [prediction(100 + i, request_id="f-0", date=f"2023-01-1{i}") for i in range(4)])
+        got += await drain(consumer, 4)
+        assert full.groups == 1
+        # A graceful stop sends what is queued.
+        full.log("f-1", [prediction(200, request_id="f-1")])
+        assert full.groups == 1  # queued until the delay, or the flush
+        await full.flush(WAIT)
+        got += await drain(consumer, 1)
+        assert [e.request_id for e in got] == [f"g-{i}" for i in range(10)] + ["f-0"] * 4 + ["f-1"]
+        assert (full.published, full.lost) == (5, 0)
+    finally:
+        await consumer.close()
+        await stream.close()
+
+
+async def drain(consumer: DurableConsumer, n: int) -> list[PredictionEvent]:
+    out: list[PredictionEvent] = []
+    with anyio.fail_after(WAIT):
+        while len(out) < n:
+            msgs = await consumer.fetch(n - len(out), timeout=WAIT)
+            out += [decode(m.data, PredictionEvent) for m in msgs]
+            await consumer.ack_all(msgs)
+    return out
