@@ -166,11 +166,11 @@ class CacheWorker(Actor):
             self.misses += len(games)
             MISSES.inc(len(games))
             return CacheLookupReply(hits=[None] * len(games))
-        resolved = self.live.resolve(games)
         model = self.inference.model_name
         hits: list[GamePrediction | None] = []
-        for r in resolved:
-            entry = self.lru.get(cache_key_for(r, model, *versions))
+        for g in games:
+            # The key from the game and the result counts alone: no features for a look-up.
+            entry = self.lru.get(cache_key_for(*self.live.keyed(g), model, *versions))
             if entry is None:
                 self.misses += 1
                 MISSES.inc()
@@ -189,11 +189,10 @@ class CacheWorker(Actor):
             ctx.request_id,
             [
                 event
-                for r, hit in zip(resolved, hits, strict=True)
+                for hit in hits
                 if hit is not None
                 for event in prediction_events(
                     ctx.request_id,
-                    r,
                     hit,
                     latency_ms=latency_ms,
                     client=req.client,
@@ -232,9 +231,9 @@ class CacheWorker(Actor):
             ctx.request_id,
             [
                 event
-                for r, p in zip(resolved, preds, strict=True)
+                for p in preds
                 for event in prediction_events(
-                    ctx.request_id, r, p, latency_ms=latency_ms, client=req.client, tenant=ctx.tenant
+                    ctx.request_id, p, latency_ms=latency_ms, client=req.client, tenant=ctx.tenant
                 )
             ],
         )

@@ -133,9 +133,9 @@ class InferenceWorker(Actor):
             ctx.request_id,
             [
                 event
-                for r, p in zip(resolved, preds, strict=True)
+                for p in preds
                 for event in prediction_events(
-                    ctx.request_id, r, p, latency_ms=latency_ms, client=req.client, tenant=ctx.tenant
+                    ctx.request_id, p, latency_ms=latency_ms, client=req.client, tenant=ctx.tenant
                 )
             ],
         )
@@ -156,7 +156,10 @@ class InferenceWorker(Actor):
             if s.model is None:
                 continue  # the baseline is a fallback, not worth caching
             challenger = s.challenger[0].version if s.challenger is not None else None
-            entries.append(CachedPrediction(cache_key_for(r, s.model.name, s.model.version, challenger), p))
+            key = cache_key_for(
+                r.game, (r.home_results, r.away_results), s.model.name, s.model.version, challenger
+            )
+            entries.append(CachedPrediction(key, p))
         if entries:
             try:
                 await ctx.publish(ep.PREDICT_SERVED, PredictionsServed(entries=entries))

@@ -129,6 +129,14 @@ class LiveFeatures:
         idx = self._played.get((game.date, game.home, game.away))
         return None if idx is None else self.games[idx]
 
+    def keyed(self, game: CanonicalGame) -> tuple[CanonicalGame, tuple[int, int]]:
+        """What a prediction's cache key names, without computing features: the game (neutral
+        as actually played, for a played game) and the results each team's state has seen."""
+        row = self.played(game)
+        if row is not None and row.neutral != game.neutral:
+            game = game._replace(neutral=row.neutral)
+        return game, (self._results[game.home], self._results[game.away])
+
     def playoff_on(self, season: int, date: str) -> bool:
         """Whether the season's playoffs had started by ``date`` (as far as the results show)."""
         first = self._playoffs_from.get(season)

@@ -9,6 +9,7 @@ reply's GamePrediction; ``prediction_events`` into the log's events.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import NamedTuple
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from nbamcp.messages import GamePrediction, GameResult, PredictionEvent, ShadowScore
 from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION
+from nbamcp.serving.canonical import CanonicalGame
 from nbamcp.serving.explain import BASELINE, top_contributions
 from nbamcp.serving.keys import prediction_key
 from nbamcp.serving.live_features import ResolvedGame
@@ -127,24 +129,26 @@ def build_prediction(r: ResolvedGame, s: RowScore, *, top_k: int) -> GamePredict
     )
 
 
-def cache_key_for(r: ResolvedGame, model: str, champion: int, challenger: int | None) -> str:
-    g = r.game
+def cache_key_for(
+    game: CanonicalGame, results: tuple[int, int], model: str, champion: int, challenger: int | None
+) -> str:
+    """The one cache key of a prediction: the game as ``LiveFeatures.keyed`` gives it (neutral as
+    played), the results each team's features saw, the model versions; no feature is computed."""
     return prediction_key(
         model=model,
         champion=champion,
         challenger=challenger,
-        home=g.home,
-        away=g.away,
-        date=g.date,
-        neutral=g.neutral,
-        home_results=r.home_results,
-        away_results=r.away_results,
+        home=game.home,
+        away=game.away,
+        date=game.date,
+        neutral=game.neutral,
+        home_results=results[0],
+        away_results=results[1],
     )
 
 
 def prediction_events(
     request_id: str,
-    r: ResolvedGame,
     pred: GamePrediction,
     *,
     latency_ms: float,
@@ -165,7 +169,8 @@ def prediction_events(
         neutral=pred.neutral,
         home_win_prob=pred.home_win_prob,
         feature_set=FEATURE_SET_VERSION,
-        features=[float(v) for v in r.x.tolist()],
+        # The prediction's own features (FEATURE_NAMES order; None was NaN): a cache hit has no row.
+        features=[math.nan if v is None else float(v) for v in pred.features.values()],
         latency_ms=round(latency_ms, 3),
         game_id=pred.result.game_id if pred.result is not None else None,
         cached=cached,

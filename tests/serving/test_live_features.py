@@ -70,3 +70,17 @@ def test_playoffs_are_inferred_once_they_have_started(recent: list) -> None:
     assert live.playoff_on(2022, first) and not live.playoff_on(2022, "2022-03-01")
     (r,) = live.resolve([game("BOS", "LAL", "2022-06-30", 2022)])
     assert r.playoff and r.x[10] == 1.0  # the "playoff" feature
+
+
+def test_the_cache_key_parts_equal_the_resolved_games(recent: list) -> None:
+    live = LiveFeatures(recent)
+    played = recent[-1]
+    # Asked as a home game although it was played on a neutral court (or the reverse).
+    asked = [
+        game(played.home, played.away, played.date, played.season, neutral=not played.neutral),
+        game("BOS", "LAL", "2099-01-01", 2099),  # after the latest result
+        game("BOS", "LAL", recent[len(recent) // 2].date, recent[len(recent) // 2].season),  # in the past
+    ]
+    for g, r in zip(asked, live.resolve(asked), strict=True):
+        assert live.keyed(g) == (r.game, (r.home_results, r.away_results))
+    assert live.keyed(asked[0])[0].neutral == played.neutral
