@@ -201,8 +201,9 @@ class InferenceConfig(_Section, frozen=True):
     # "shadow": the champion answers and the challenger, when set, is scored on the
     # same rows and logged beside it; "champion": the challenger is not scored.
     traffic: Literal["shadow", "champion"] = "shadow"
-    # Micro-batching: at most this many rows per onnxruntime call; a request waits
-    # at most max_wait_ms for others to join (less when the event loop has no more).
+    # Micro-batching: at most this many rows per onnxruntime call (a slate is split) and
+    # at most workers.concurrency requests per batch (all one instance admits at once); a
+    # request waits at most max_wait_ms for others to join (less when the loop has no more).
     max_batch_size: int = 256
     max_wait_ms: float = 2.0
     # Games in one predict_games call (one bus request, one reply).

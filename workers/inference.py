@@ -76,7 +76,10 @@ class InferenceWorker(Actor):
         self.models = ModelSet()
         self.live = LiveFeatures()
         self.batcher: MicroBatcher[np.ndarray, RowScore] = MicroBatcher(
-            self._score, max_batch=settings.max_batch_size, max_wait_s=settings.max_wait_ms / 1e3
+            self._score,
+            max_batch=settings.max_batch_size,
+            max_wait_s=settings.max_wait_ms / 1e3,
+            max_requests=self.config.workers.concurrency,  # no more can be in flight here at once
         )
         self._idem: IdempotencyMap[PredictReply] = IdempotencyMap(settings.idempotency_entries)
         self._reload_lock = asyncio.Lock()

@@ -1,10 +1,11 @@
 """Dynamic micro-batching: concurrent requests share one model call.
 
 ``submit(items)`` queues a request's rows and waits for their results. A batch
-goes out when the queued rows reach ``max_batch``, when ``max_wait_s`` has
-passed since its first request, or as soon as one turn of the event loop adds
-no new request: an idle worker answers at once, a busy one batches whatever
-arrives together. ``run`` is a plain function (the onnxruntime call takes
+goes out when the queued rows reach ``max_batch``, when it holds ``max_requests``
+requests (all the worker admits at once: waiting could not grow it), when
+``max_wait_s`` has passed since its first request, or as soon as one turn of the
+event loop adds no new request: an idle worker answers at once, a busy one
+batches whatever arrives together. ``run`` is a plain function (the onnxruntime call takes
 microseconds, less than a thread hop would); it gets at most ``max_batch`` rows
 per call, so a large slate is scored in several calls of the same flush.
 """
@@ -30,15 +31,17 @@ class MicroBatcher(Generic[T, R]):
         *,
         max_batch: int,
         max_wait_s: float,
+        max_requests: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be >= 1")
+        if max_batch < 1 or (max_requests is not None and max_requests < 1):
+            raise ValueError("max_batch and max_requests must be >= 1")
         if max_wait_s < 0:
             raise ValueError("max_wait_s must be >= 0")
         self._run = run
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
+        self.max_requests = max_requests
         self._clock = clock
         self._pending: list[tuple[Sequence[T], asyncio.Future[list[R]]]] = []
         self._rows = 0
@@ -63,7 +66,7 @@ class MicroBatcher(Generic[T, R]):
             self._first_at = self._clock()
         self._pending.append((items, fut))
         self._rows += len(items)
-        if self._rows >= self.max_batch:
+        if self._rows >= self.max_batch or len(self._pending) == self.max_requests:
             self._flush()
         elif not self._scheduled:
             self._scheduled = True

@@ -47,6 +47,14 @@ async def test_full_batches_go_early_and_large_ones_are_split() -> None:
     assert calls == [4, 4, 2]
 
 
+async def test_a_batch_closes_once_it_holds_every_request_the_worker_admits() -> None:
+    calls: list[int] = []
+    b = MicroBatcher(doubler(calls), max_batch=256, max_wait_s=3600.0, max_requests=4)
+    async with asyncio.timeout(WAIT):
+        await asyncio.gather(*(b.submit([i]) for i in range(10)))
+    assert calls == [4, 4, 2]
+
+
 async def test_a_failing_batch_fails_its_requests_only() -> None:
     def boom(items: list[int]) -> list[int]:
         if 13 in items:
