@@ -45,6 +45,7 @@ from nbamcp.messages.predict import (
     PredictRequest,
     ShadowScore,
 )
+from nbamcp.messages.rosters import RosterPriors, TeamPrior
 from nbamcp.messages.stats import (
     ComparedPlayer,
     ComparePlayersRequest,
@@ -205,6 +206,7 @@ __all__ = [
     "RatingPoint",
     "RealizedMetrics",
     "Record",
+    "RosterPriors",
     "SeasonRating",
     "SeriesResult",
     "ServedVersion",
@@ -219,6 +221,7 @@ __all__ = [
     "StandingsRequest",
     "StatLine",
     "TableSpan",
+    "TeamPrior",
     "TeamRatingHistoryReply",
     "TeamRatingHistoryRequest",
     "TeamRatings",

@@ -24,12 +24,14 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 import msgspec
 
 from nbamcp.data.players import PlayerSeason
 from nbamcp.data.rosters import RosterEntry
 from nbamcp.errors import InvalidInput
+from nbamcp.messages import RosterPriors, TeamPrior
 from nbamcp.ml.players import SeasonLine, season_lines
 from nbamcp.ml.projections import DEFAULT_PROJECTION, ProjectionParams, SeasonProjections, project_season
 
@@ -123,8 +125,22 @@ def snapshots_from_entries(entries: Iterable[RosterEntry]) -> list[RosterSnapsho
     ]
 
 
+class _Entry(NamedTuple):
+    as_of: str
+    strength: float | None
+    source: str
+    snapshot: RosterSnapshot | None  # None in a book built from published priors
+
+
 class RosterBook:
-    """Projections per season plus roster snapshots: a team's strength as of any date."""
+    """A team's roster strength as of any date, from one of two sources.
+
+    - Projections per season plus roster snapshots (``build_roster_book``): what
+      the owner of the player tables computes; ``add`` files a new snapshot.
+    - Published priors (``RosterBook.from_priors``): the strengths themselves, one
+      ``RosterPriors`` per season, as every other worker receives them; ``priors()``
+      of the first gives the second the same features, bit for bit (tested).
+    """
 
     def __init__(
         self,
@@ -134,55 +150,86 @@ class RosterBook:
     ) -> None:
         self.params = params.check()
         self.projections = dict(projections)
-        # (team, season) -> as_of dates ascending, and the snapshot + strength for each
+        self._from_priors = False
+        # (team, season) -> as_of dates ascending, and the entry for each
         self._dates: dict[tuple[str, int], list[str]] = {}
-        self._snaps: dict[tuple[str, int], list[tuple[RosterSnapshot, float | None]]] = {}
+        self._entries: dict[tuple[str, int], list[_Entry]] = {}
         self._league_mean: dict[int, float | None] = {}
+        self._previous: dict[tuple[str, int], float] = {}  # given by priors; computed otherwise
         for s in snapshots:
             self.add(s)
 
+    @classmethod
+    def from_priors(cls, priors: Iterable[RosterPriors], params: RosterParams = DEFAULT_ROSTER) -> RosterBook:
+        book = cls({}, (), params)
+        book._from_priors = True
+        for p in priors:
+            book.replace_season(p)
+        return book
+
+    def replace_season(self, priors: RosterPriors) -> None:
+        """Take a season's published priors instead of what this book had for it."""
+        if not self._from_priors:
+            raise InvalidInput("this book computes its strengths from rosters: it takes rosters, not priors")
+        season = priors.season
+        for key in [k for k in self._entries if k[1] == season]:
+            del self._entries[key], self._dates[key]
+        for key in [k for k in self._previous if k[1] == season]:
+            del self._previous[key]
+        for t in priors.teams:
+            _check_as_of(t.as_of, t.source)
+            self._file(t.team, season, _Entry(t.as_of, t.strength, t.source, None))
+        self._league_mean[season] = priors.league_mean
+        self._previous.update({(team, season): v for team, v in priors.previous.items()})
+
     def add(self, snap: RosterSnapshot) -> None:
         """File a snapshot (replacing one of the same team, season and ``as_of``)."""
-        if snap.as_of and (len(snap.as_of) != 10 or snap.as_of[4] != "-" or snap.as_of[7] != "-"):
-            raise InvalidInput(f"roster as_of {snap.as_of!r} is not '' (season start) or 'YYYY-MM-DD'")
-        if snap.source not in ROSTER_SOURCES:
-            raise InvalidInput(f"roster source {snap.source!r} is not one of {', '.join(ROSTER_SOURCES)}")
-        key = (snap.team, snap.season)
+        if self._from_priors:
+            raise InvalidInput("this book holds published priors: a roster cannot be projected here")
+        _check_as_of(snap.as_of, snap.source)
         self._league_mean.pop(snap.season + 1, None)
         proj = self.projections.get(snap.season)
         strength = None if proj is None or not snap.players else team_strength(snap.players, proj)
-        dates = self._dates.setdefault(key, [])
-        snaps = self._snaps.setdefault(key, [])
-        i = bisect_right(dates, snap.as_of)
-        if i and dates[i - 1] == snap.as_of:
-            snaps[i - 1] = (snap, strength)
+        self._file(snap.team, snap.season, _Entry(snap.as_of, strength, snap.source, snap))
+
+    def _file(self, team: str, season: int, entry: _Entry) -> None:
+        dates = self._dates.setdefault((team, season), [])
+        entries = self._entries.setdefault((team, season), [])
+        i = bisect_right(dates, entry.as_of)
+        if i and dates[i - 1] == entry.as_of:
+            entries[i - 1] = entry
         else:
-            dates.insert(i, snap.as_of)
-            snaps.insert(i, (snap, strength))
+            dates.insert(i, entry.as_of)
+            entries.insert(i, entry)
 
     def snapshot(self, team: str, season: int, date: str) -> RosterSnapshot | None:
-        """The snapshot in effect for a game of ``team`` on ``date`` (None: no roster known)."""
+        """The snapshot in effect for a game of ``team`` on ``date`` (None: no roster known, or
+        a book of priors)."""
         found = self._at(team, season, date)
-        return None if found is None else found[0]
+        return None if found is None else found.snapshot
+
+    def source(self, team: str, season: int, date: str) -> str | None:
+        found = self._at(team, season, date)
+        return None if found is None else found.source
 
     def strength(self, team: str, season: int, date: str) -> float | None:
         """The team's projected strength for a game on ``date`` (None: no roster or no projections)."""
         found = self._at(team, season, date)
-        return None if found is None else found[1]
+        return None if found is None else found.strength
 
-    def _at(self, team: str, season: int, date: str) -> tuple[RosterSnapshot, float | None] | None:
+    def _at(self, team: str, season: int, date: str) -> _Entry | None:
         key = (team, season)
         dates = self._dates.get(key)
         if not dates:
             return None
         i = bisect_right(dates, date)
-        return self._snaps[key][i - 1] if i else None
+        return self._entries[key][i - 1] if i else None
 
     def league_mean(self, season: int) -> float | None:
         """The mean strength of last season's rosters projected for ``season``: the league's
         level, known before the season (projections are regressed, so it sits below 0)."""
         if season not in self._league_mean:
-            teams = [t for t, s in self._snaps if s == season - 1]
+            teams = [t for t, s in self._entries if s == season - 1]
             vals = [v for v in (self.previous_roster_strength(t, season) for t in teams) if v is not None]
             self._league_mean[season] = sum(vals) / len(vals) if vals else None
         return self._league_mean[season]
@@ -199,27 +246,52 @@ class RosterBook:
     def previous_roster_strength(self, team: str, season: int) -> float | None:
         """Strength of the team's last known roster of the season before, projected for ``season``:
         what the roster change since then is measured against."""
+        if self._from_priors:
+            return self._previous.get((team, season))
         proj = self.projections.get(season)
-        snaps = self._snaps.get((team, season - 1))
-        if proj is None or not snaps:
+        entries = self._entries.get((team, season - 1))
+        last = entries[-1].snapshot if entries else None
+        if proj is None or last is None:
             return None
-        return team_strength(snaps[-1][0].players, proj)
+        return team_strength(last.players, proj)
 
     def seasons(self) -> list[int]:
-        return sorted(self.projections)
+        """Seasons with rosters or projections, ascending."""
+        return sorted({s for _, s in self._entries} | set(self.projections))
+
+    def season_priors(self, season: int) -> RosterPriors:
+        """What another worker needs of ``season`` to compute the same features."""
+        teams = sorted({t for t, s in self._entries if s == season})
+        previous = {t: v for t in sorted({t for t, s in self._entries if s in (season, season - 1)})
+                    if (v := self.previous_roster_strength(t, season)) is not None}  # fmt: skip
+        return RosterPriors(
+            season=season,
+            teams=[
+                TeamPrior(t, e.as_of, e.strength, e.source) for t in teams for e in self._entries[(t, season)]
+            ],
+            league_mean=self.league_mean(season),
+            previous=previous,
+        )
+
+    def priors(self) -> list[RosterPriors]:
+        return [self.season_priors(s) for s in self.seasons()]
 
     def data_hash(self, games_hash: str) -> str:
-        """sha256 of the games' hash, the params, every projection and every snapshot: the
-        lineage of a model trained on these rosters."""
+        """sha256 of the games' hash, the params and every season's priors: the lineage of a
+        model trained on these rosters."""
         h = hashlib.sha256(games_hash.encode())
         enc = msgspec.msgpack.Encoder(order="deterministic")
         h.update(enc.encode(self.params))
-        for season in sorted(self.projections):
-            h.update(enc.encode(self.projections[season]))
-        for key in sorted(self._snaps):
-            for snap, _ in self._snaps[key]:
-                h.update(enc.encode(snap))
+        for p in self.priors():
+            h.update(enc.encode(p))
         return h.hexdigest()
+
+
+def _check_as_of(as_of: str, source: str) -> None:
+    if as_of and (len(as_of) != 10 or as_of[4] != "-" or as_of[7] != "-"):
+        raise InvalidInput(f"roster as_of {as_of!r} is not '' (season start) or 'YYYY-MM-DD'")
+    if source not in ROSTER_SOURCES:
+        raise InvalidInput(f"roster source {source!r} is not one of {', '.join(ROSTER_SOURCES)}")
 
 
 def build_roster_book(

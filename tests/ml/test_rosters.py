@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
+import msgspec
 import pytest
 
 from nbamcp.data.players import PlayerSeason
 from nbamcp.errors import InvalidInput
+from nbamcp.messages import RosterPriors, TeamPrior
 from nbamcp.ml.players import season_lines
 from nbamcp.ml.projections import Projection, ProjectionParams, SeasonProjections
 from nbamcp.ml.rosters import (
@@ -82,14 +86,18 @@ def test_elo_prior_is_relative_to_the_league(roster_book: RosterBook) -> None:
     gsw = roster_book.elo_prior("GSW", 2017, "2016-10-25")
     assert gsw == pytest.approx(30.0 * (roster_book.strength("GSW", 2017, "") - mean))
     assert gsw > 150  # Durant arrived
-    priors = [roster_book.elo_prior(t, 2017, "") for t, s in roster_book._snaps if s == 2017]
+    teams = {t.team for t in roster_book.season_priors(2017).teams}
+    assert len(teams) == 30
+    priors = [roster_book.elo_prior(t, 2017, "") for t in teams]
     assert abs(sum(p for p in priors if p is not None) / len(priors)) < 30
 
 
 def test_build_roster_book(all_players: list[PlayerSeason]) -> None:
     book = build_roster_book(all_players, through=2019)
     lines = season_lines(all_players)
-    assert book.seasons() == list(range(min(lines) + 1, max(lines) + 2))
+    # Rosters from the table's first season, projections from the one after, through the season after.
+    assert book.seasons() == list(range(min(lines), max(lines) + 2))
+    assert sorted(book.projections) == list(range(min(lines) + 1, max(lines) + 2))
     # Seasons after ``through`` and the season after the data: last season's rosters.
     assert book.snapshot("BOS", 2020, "").source == "previous-season"
     assert book.snapshot("BOS", max(lines) + 1, "").source == "previous-season"
@@ -100,6 +108,31 @@ def test_build_roster_book(all_players: list[PlayerSeason]) -> None:
     assert a != b and a == build_roster_book(all_players).data_hash("x")
     with pytest.raises(InvalidInput, match="roster proxy"):
         build_roster_book(all_players, proxy="gossip")
+
+
+def test_published_priors_rebuild_the_same_book(roster_book: RosterBook) -> None:
+    traded = copy.deepcopy(roster_book)
+    traded.add(RosterSnapshot("NYK", 2011, "2011-02-22", ("anthoca01",), source="nba_api"))
+    wire = [msgspec.msgpack.decode(msgspec.msgpack.encode(p), type=RosterPriors) for p in traded.priors()]
+    copy_ = RosterBook.from_priors(wire)
+    assert copy_.seasons() == traded.seasons()
+    for team, season, day in (("NYK", 2011, "2011-02-21"), ("NYK", 2011, "2011-02-22"), ("GSW", 2017, ""),
+                              ("BOS", 1990, ""), ("SAC", 2024, "2024-01-01")):  # fmt: skip
+        assert copy_.strength(team, season, day) == traded.strength(team, season, day)
+        assert copy_.elo_prior(team, season, day) == traded.elo_prior(team, season, day)
+        assert copy_.previous_roster_strength(team, season) == traded.previous_roster_strength(team, season)
+        assert copy_.source(team, season, day) == traded.source(team, season, day)
+    assert copy_.snapshot("NYK", 2011, "2011-03-01") is None  # strengths travel, not players
+    assert copy_.data_hash("g") == traded.data_hash("g") != roster_book.data_hash("g")
+    # A season published again replaces that season only.
+    later = msgspec.structs.replace(wire[-1], teams=[TeamPrior("BOS", "", 9.0, "nba_api")])
+    copy_.replace_season(later)
+    assert copy_.strength("BOS", later.season, "") == 9.0 and copy_.strength("LAL", later.season, "") is None
+    assert copy_.strength("LAL", 2017, "") == traded.strength("LAL", 2017, "")
+    with pytest.raises(InvalidInput, match="published priors"):
+        copy_.add(RosterSnapshot("AAA", 2020, "", ("a",)))
+    with pytest.raises(InvalidInput, match="takes rosters, not priors"):
+        traded.replace_season(later)
 
 
 def test_bad_snapshots_and_params() -> None:
