@@ -191,8 +191,6 @@ class MonitorConfig(_Section, frozen=True):
     # Events handled per transaction by the feedback join.
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
     max_delay_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.1
-    # A results event whose games cannot be read from the store yet is retried after this long.
-    results_retry_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
 
 
 class InferenceConfig(_Section, frozen=True):
@@ -238,6 +236,8 @@ class DataConfig(_Section, frozen=True):
     datasets_bucket: str = "nbamcp-data"
     models_bucket: str = "nbamcp-models"
     reconcile_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+    # A worker that replays the datasets on start gives up (and says why) after this long.
+    replay_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 120.0
 
 
 class StatsConfig(_Section, frozen=True):

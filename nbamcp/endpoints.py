@@ -33,6 +33,7 @@ from nbamcp.messages import (
     FranchiseList,
     GameList,
     GamesIngested,
+    GamesPartition,
     GamesRequest,
     HeadToHead,
     HeadToHeadRequest,
@@ -87,6 +88,7 @@ from nbamcp.messages import (
 
 Rep = TypeVar("Rep")
 M = TypeVar("M")
+P = TypeVar("P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,23 @@ class Event(Generic[M]):
 
     def at(self, token: str) -> Event[M]:
         return dataclasses.replace(self, subject=f"{self.subject}.{token}")
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset(Generic[P]):
+    """A dataset in the data bucket (``[data] datasets_bucket``): one entry per partition under
+    ``<name>.<partition key>``, each the whole partition, the latest value kept forever."""
+
+    name: str
+    partition: type[P]
+    summary: str = ""
+
+    def key(self, partition_key: str) -> str:
+        return f"{self.name}.{partition_key}"
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.name}.>"
 
 
 # ---- health ------------------------------------------------------------------------------------------
@@ -194,6 +213,9 @@ PREDICTION_EVENTS = Event(
     dedup=PredictionEvent.dedup_id,
 )
 GAMES_INGESTED = Event(subjects.EVENTS_GAMES, GamesIngested, durable=True, summary="new results in the store")
+
+# ---- datasets (written by the stats worker, replayed by the others) ------------------------------------
+GAMES_DATASET = Dataset("games", GamesPartition, "every played game, one season per entry")
 
 # ---- models -------------------------------------------------------------------------------------------
 MODELS_CHANGED = Event(subjects.MODELS_CHANGED, ModelsChanged, summary="an alias moved (broadcast)")

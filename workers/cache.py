@@ -15,14 +15,18 @@ the misses to inference. Subjects:
   PredictReply from the Elo baseline (``source="baseline"``): what the front
   end falls back to when no inference worker answers. It needs no model and no
   onnxruntime, only the live feature state the cache keeps anyway for its keys.
-- ``nba.models.changed`` (broadcast): drop every entry, re-read the aliases.
-- ``nba.events.games`` (broadcast): drop the entries of those teams and feed
-  the results to the feature state; one instance (queue) purges them from KV.
+- ``nba.models.changed`` (broadcast): drop every entry, re-read the aliases
+  (from the trainer, ``nba.models.serving``).
+- the games dataset (a replica of the data bucket, ``nbamcp.serving.live_games``,
+  snapshot in its own home): the feature state for keys and the baseline; each
+  change drops the entries of the teams it touched.
+- ``nba.events.games`` (queue "cache"): one instance purges those teams from L2.
 
-Levels: L1 is a per-instance LRU with TTL; on NATS, L2 is a JetStream KV bucket
-shared by every cache instance (its own TTL). Each instance follows the bucket
-and copies its entries into L1, so lookups never wait on the network; a hit on
-an entry that came through the bucket counts as an L2 hit.
+Levels: L1 is a per-instance LRU with TTL; L2 is a key-value bucket shared by
+every cache instance (``cache.kv_bucket``, its own TTL: a JetStream KV bucket on
+NATS, the in-process twin in one process). Each instance follows the bucket and
+copies its entries into L1, so lookups never wait on the network; a hit on an
+entry that came through the bucket counts as an L2 hit.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import structlog
 
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route, WorkerContext
+from nbamcp.dataplane.replica import GamesChange
 from nbamcp.errors import NbaError, Unavailable
 from nbamcp.messages import (
     CacheLookupReply,
@@ -54,7 +59,8 @@ from nbamcp.serving.canonical import Today, canonicalize_all
 from nbamcp.serving.event_log import PredictionEventLog
 from nbamcp.serving.idempotency import IdempotencyMap
 from nbamcp.serving.keys import key_teams
-from nbamcp.serving.live_features import LiveFeatures, NeedsRebuild, build_live_features, read_games_by_id
+from nbamcp.serving.live_features import LiveFeatures
+from nbamcp.serving.live_games import LiveGames, open_live_games
 from nbamcp.serving.lru import TtlLru
 from nbamcp.serving.model_source import BusModelSource, ModelSource
 from nbamcp.serving.prediction_kv import PredictionKv
@@ -70,13 +76,13 @@ class CacheWorker(Actor):
     name = "cache"
 
     source: ModelSource
+    games: LiveGames
 
     def __init__(
         self, ctx: WorkerContext, *, today: Today = dt.date.today, clock: Callable[[], float] = time.monotonic
     ) -> None:
         super().__init__(ctx)
         config = ctx.config
-        self.store_path = config.store_path
         self.settings = settings = config.cache
         self.inference = inference = config.inference
         self._today = today
@@ -86,18 +92,24 @@ class CacheWorker(Actor):
             settings.max_entries, settings.ttl_s, clock=clock
         )
         self.kv: PredictionKv | None = None
-        self.live = LiveFeatures()
         self.aliases: dict[str, int] = {}
         self._idem_lookup: IdempotencyMap[CacheLookupReply] = IdempotencyMap(inference.idempotency_entries)
         self._idem_baseline: IdempotencyMap[PredictReply] = IdempotencyMap(inference.idempotency_entries)
-        self._features_lock = asyncio.Lock()
         self.hits_l1 = self.hits_l2 = self.misses = self.fills = self.invalidated = self.from_kv = 0
         self.baseline_served = 0
         # Set after each fill / invalidation: tests and benchmarks await them instead of polling.
         self.filled = asyncio.Event()
         self.kv_changed = asyncio.Event()
-        self.features_changed = asyncio.Event()
         self.models_changed = asyncio.Event()
+
+    @property
+    def live(self) -> LiveFeatures:
+        return self.games.live
+
+    @property
+    def features_changed(self) -> asyncio.Event:
+        """Set after the next change of the games is applied."""
+        return self.games.changed
 
     def routes(self) -> list[Route]:
         return [
@@ -105,27 +117,33 @@ class CacheWorker(Actor):
             Route(ep.PREDICT_BASELINE, self.baseline),
             Route(ep.PREDICT_SERVED, self.fill),
             Route(ep.MODELS_CHANGED, self.on_models_changed),
-            Route(ep.GAMES_INGESTED, self.on_games),
-            # One instance purges the shared level (the group), every one its own LRU (above).
+            # One instance purges the shared level (the group); every one drops its own LRU
+            # entries when its replica of the games changes.
             Route(ep.GAMES_INGESTED, self.purge_shared, queue=self.name),
         ]
 
     async def on_start(self) -> None:
-        self.live = await build_live_features(self.store_path)
+        self.games = await open_live_games(
+            self.ctx.stores, self.config, worker=self.name, spawn=lambda c, n: self.spawn(c, name=n),
+            on_change=self._games_changed,
+        )  # fmt: skip
         objects = await self.ctx.stores.objects(self.config.data.models_bucket)
         self.source = BusModelSource(
             self.bus, objects, self.config.model_cache_dir, worker=self.name,
             timeout_s=self.config.bus.request_timeout_s,
         )  # fmt: skip
         await self._refresh_aliases("start")
-        if self.bus.kind == "nats" and self.settings.kv_bucket:
-            self.kv = await PredictionKv.open(self.bus, self.settings.kv_bucket, ttl_s=self.settings.ttl_s)
+        if self.settings.kv_bucket:
+            self.kv = await PredictionKv.open(
+                self.ctx.stores, self.settings.kv_bucket, ttl_s=self.settings.ttl_s
+            )
             if self.kv is not None:
                 self.close_with(self.kv.close)
                 self.spawn(self.kv.follow(self._from_kv, self._gone_from_kv), name="kv-follow")
 
     async def on_stop(self) -> None:
         await self.events.flush(self.remaining_s())
+        await self.games.save()
 
     async def _refresh_aliases(self, why: str) -> None:
         try:
@@ -221,7 +239,9 @@ class CacheWorker(Actor):
         started = time.perf_counter()
         games = canonicalize_all(req.games, today=self._today(), max_slate=self.inference.max_slate)
         if not len(self.live):
-            raise Unavailable(f"the store at {self.store_path} has no game results: ingest the games first")
+            raise Unavailable(
+                "no game results to compute the baseline from yet: the stats worker publishes them"
+            )
         resolved = self.live.resolve(games)
         scores = baseline_scores(np.vstack([r.x for r in resolved]))
         top_k = self.inference.top_contributions
@@ -251,16 +271,9 @@ class CacheWorker(Actor):
         self.models_changed.set()
         self.models_changed = asyncio.Event()
 
-    async def on_games(self, msg: GamesIngested, ctx: Context) -> None:
-        self.invalidated += self.lru.drop_teams(msg.teams)
-        async with self._features_lock:
-            games = await read_games_by_id(self.store_path, msg.game_ids)
-            try:
-                self.live.add(games)
-            except NeedsRebuild:
-                self.live = await build_live_features(self.store_path)
-        self.features_changed.set()
-        self.features_changed = asyncio.Event()
+    async def _games_changed(self, change: GamesChange) -> None:
+        # Keys count each team's results, so old entries can no longer be hit; dropping them frees room.
+        self.invalidated += self.lru.drop_teams(change.teams)
 
     async def purge_shared(self, msg: GamesIngested, ctx: Context) -> None:
         if self.kv is not None:
@@ -279,7 +292,7 @@ class CacheWorker(Actor):
             "invalidated": str(self.invalidated),
             "evicted": str(self.lru.evicted),
             "expired": str(self.lru.expired),
-            "l2": f"nats kv {self.settings.kv_bucket}" if self.kv is not None else "off",
+            "l2": f"{self.ctx.stores.kind} kv {self.kv.bucket}" if self.kv is not None else "off",
             "baseline_served": str(self.baseline_served),
             "champion": str(self.aliases.get("champion", "none")),
         }

@@ -31,7 +31,6 @@ from nbamcp.actor import Actor, Context, Route, WorkerContext
 from nbamcp.errors import NbaError, Unavailable
 from nbamcp.messages import (
     CachedPrediction,
-    GamesIngested,
     ModelsChanged,
     PredictionsServed,
     PredictReply,
@@ -43,13 +42,8 @@ from nbamcp.serving.batcher import MicroBatcher
 from nbamcp.serving.canonical import Today, canonicalize_all
 from nbamcp.serving.event_log import PredictionEventLog
 from nbamcp.serving.idempotency import IdempotencyMap
-from nbamcp.serving.live_features import (
-    LiveFeatures,
-    NeedsRebuild,
-    ResolvedGame,
-    build_live_features,
-    read_games_by_id,
-)
+from nbamcp.serving.live_features import LiveFeatures, ResolvedGame
+from nbamcp.serving.live_games import LiveGames, open_live_games
 from nbamcp.serving.model_source import BusModelSource, ModelSource
 from nbamcp.serving.models import ModelSet, load_model_set
 from nbamcp.serving.scoring import RowScore, build_prediction, cache_key_for, prediction_events, score_rows
@@ -65,16 +59,15 @@ class InferenceWorker(Actor):
     name = "inference"
 
     source: ModelSource
+    games: LiveGames
 
     def __init__(self, ctx: WorkerContext, *, today: Today = dt.date.today) -> None:
         super().__init__(ctx)
         config = ctx.config
-        self.store_path = config.store_path
         self.settings = settings = config.inference
         self._today = today
         self.events = PredictionEventLog(ctx.events)
         self.models = ModelSet()
-        self.live = LiveFeatures()
         self.batcher: MicroBatcher[np.ndarray, RowScore] = MicroBatcher(
             self._score,
             max_batch=settings.max_batch_size,
@@ -83,20 +76,26 @@ class InferenceWorker(Actor):
         )
         self._idem: IdempotencyMap[PredictReply] = IdempotencyMap(settings.idempotency_entries)
         self._reload_lock = asyncio.Lock()
-        self._features_lock = asyncio.Lock()
         self.reloads = 0
         self.reload_error = ""
         self.predictions = 0
-        # Set after each reload / feature update: tests and benchmarks await them instead of sleeping.
+        # Set after each reload: tests and benchmarks await it instead of sleeping.
         self.models_changed = asyncio.Event()
-        self.features_changed = asyncio.Event()
 
     def routes(self) -> list[Route]:
         return [
             Route(ep.PREDICT, self.predict),
             Route(ep.MODELS_CHANGED, self.on_models_changed),
-            Route(ep.GAMES_INGESTED, self.on_games),
         ]
+
+    @property
+    def live(self) -> LiveFeatures:
+        return self.games.live
+
+    @property
+    def features_changed(self) -> asyncio.Event:
+        """Set after the next change of the games is applied."""
+        return self.games.changed
 
     async def on_start(self) -> None:
         objects = await self.ctx.stores.objects(self.config.data.models_bucket)
@@ -104,7 +103,9 @@ class InferenceWorker(Actor):
             self.bus, objects, self.config.model_cache_dir, worker=self.name,
             timeout_s=self.config.bus.request_timeout_s,
         )  # fmt: skip
-        self.live = await build_live_features(self.store_path)
+        self.games = await open_live_games(
+            self.ctx.stores, self.config, worker=self.name, spawn=lambda c, n: self.spawn(c, name=n)
+        )
         await self._reload("start")
         log.info(
             "inference.ready",
@@ -122,8 +123,8 @@ class InferenceWorker(Actor):
         games = canonicalize_all(req.games, today=self._today(), max_slate=self.settings.max_slate)
         if not len(self.live):
             raise Unavailable(
-                f"the store at {self.store_path} has no game results to compute features from: "
-                "ingest the games first"
+                "no game results to compute features from yet: the stats worker publishes them once "
+                "it has ingested the games"
             )
         resolved = self.live.resolve(games)
         scores = await self.batcher.submit([r.x for r in resolved])
@@ -211,21 +212,9 @@ class InferenceWorker(Actor):
             self.models_changed.set()
             self.models_changed = asyncio.Event()
 
-    # ---- new results ------------------------------------------------------------------------------
-    async def on_games(self, msg: GamesIngested, ctx: Context) -> None:
-        async with self._features_lock:
-            games = await read_games_by_id(self.store_path, msg.game_ids)
-            try:
-                added = self.live.add(games)
-                log.info("inference.results", added=len(added), latest=self.live.latest_date)
-            except NeedsRebuild as exc:
-                log.info("inference.features_rebuild", reason=str(exc))
-                self.live = await build_live_features(self.store_path)
-            self.features_changed.set()
-            self.features_changed = asyncio.Event()
-
     async def on_stop(self) -> None:
         await self.events.flush(self.remaining_s())
+        await self.games.save()
 
     def health_detail(self) -> dict[str, str]:
         m = self.models
@@ -235,6 +224,7 @@ class InferenceWorker(Actor):
             "traffic": self.settings.traffic,
             "games": str(len(self.live)),
             "latest_result": self.live.latest_date or "none",
+            "features": "restored from the snapshot" if self.games.restored else "built from the replay",
             "predictions": str(self.predictions),
             "reloads": str(self.reloads),
             "reload_error": self.reload_error,

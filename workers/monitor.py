@@ -3,17 +3,18 @@
 - Consumes the whole durable event stream (consumer ``monitor`` on
   ``nba.events.>``), in stream order: each ``PredictionEvent`` is kept in
   ``monitor.sqlite`` (``config.monitor_path``) until its game's result arrives;
-  each ``GamesIngested`` (published by ingestion after new results reached the
-  store) reads those games from the stats store (``config.store_path``,
-  read-only) and stores the realized outcome of every waiting prediction.
+  each ``GamesIngested`` (published by the stats worker after new results
+  reached its store) carries the rows of those games: the realized outcome of
+  every waiting prediction is stored. The monitor opens no other worker's file.
   Because both events travel one ordered stream, a result always finds the
   predictions published before it.
 - Answers ``nba.monitor.status`` (queue ``monitor``): per model, champion and
   challenger with their offline metrics from the registry, the traffic mode,
   and realized accuracy / Brier / log loss per model version.
 
-Malformed events are logged and terminated (never redelivered); a store that
-cannot be read yet sends the results event back for a later retry.
+Malformed events are logged and terminated (never redelivered). Registry facts
+(aliases, offline metrics) come from the trainer (``nba.models.list``); without a
+trainer the status says so and still shows the realized metrics.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from nbamcp.messages import (
 )
 from nbamcp.predlog.outcomes import OutcomeBook
 from nbamcp.predlog.predictions import event_problem
-from nbamcp.predlog.results import read_results
 from nbamcp.subjects import EVENTS_ALL
 
 if TYPE_CHECKING:
@@ -110,25 +110,14 @@ class MonitorWorker(Actor):
         await self.book.add_predictions(predictions)
 
     async def _join(self, m: DurableMsg, event: GamesIngested) -> None:
-        try:
-            games = await read_results(
-                self.config.store_path,
-                game_ids=event.game_ids,
-                date_from=event.date_from,
-                date_to=event.date_to,
-            )
-        except Unavailable as exc:
-            # Not this event's fault: the store is not readable right now. This
-            # event comes back later (at most max_deliver times); the rest of the
-            # batch goes on.
-            retry = self.config.monitor.results_retry_s
-            log.warning("monitor.results_unavailable", seq=m.seq, error=exc.message, retry_in_s=retry)
-            await m.nak(retry)
+        if not event.rows:
+            # Sent by a stats worker that did not carry the rows yet: nothing to join them with.
+            log.warning("monitor.results_without_rows", seq=m.seq, games=len(event.game_ids))
             return
-        resolved = await self.book.resolve(games, date_from=event.date_from, date_to=event.date_to)
+        resolved = await self.book.resolve(event.rows, date_from=event.date_from, date_to=event.date_to)
         self.resolved += resolved
         log.info(
-            "monitor.results_joined", seq=m.seq, games=len(games), resolved=resolved,
+            "monitor.results_joined", seq=m.seq, games=len(event.rows), resolved=resolved,
             date_from=event.date_from, date_to=event.date_to,
         )  # fmt: skip
 

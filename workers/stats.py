@@ -5,8 +5,11 @@ Owns one store connection (reads, and the writes of ``ingest``). Queue group
 empty store it ingests ``NBAMCP_DATA_DIR`` (``stats.auto_ingest``), so that the
 one-command quick start answers questions straight away.
 
-After an ingest that added games, it publishes ``GamesIngested`` on
-``nba.events.games`` so that features, the feedback join and caches follow.
+It is the only worker that opens the store: the others get the games from it, as
+the games dataset in the data bucket (every season whole, replayed by each worker
+on start) and as ``GamesIngested`` events with the new rows on the durable stream
+(``nbamcp.dataplane.announce``), after every ingest that changed games, on start
+and every ``[data] reconcile_s``.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ from nbamcp.data.charts import render_rating_chart
 from nbamcp.data.ingest.paths import IngestRoots
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import Store, open_store
-from nbamcp.errors import InvalidInput, NotFound, Unavailable
+from nbamcp.dataplane import data_bucket
+from nbamcp.dataplane.announce import Announcer
+from nbamcp.errors import InvalidInput, NbaError, NotFound, Unavailable
 from nbamcp.messages import (
     ComparePlayersRequest,
     CompleteRequest,
     CoverageRequest,
     FindPlayerRequest,
-    GamesIngested,
     GamesRequest,
     HeadToHeadRequest,
     IngestReply,
@@ -51,13 +55,11 @@ from nbamcp.messages import (
     encode,
 )
 from nbamcp.ml.ratings import RATING_METHOD, rating_series
-from nbamcp.streams import publish_durable
 
 log = structlog.get_logger(__name__)
 
 ELO_RATINGS = q.RatingMethod(rating_series, RATING_METHOD)
 
-ANNOUNCE_CHUNK = 2000
 ID_LIST_CAP = 100
 
 
@@ -138,10 +140,31 @@ class StatsWorker(Actor):
                 self._data_problem = "NBAMCP_DATA_DIR (paths.data_dir) names a folder that does not exist"
             if self._data_problem:
                 log.warning("stats.no_data", data_dir=str(self.data_dir), problem=self._data_problem)
+        # The other workers get the games from here only: the dataset, then the news as events.
+        kv = await self.ctx.stores.kv(data_bucket(self.config))
+        self.announcer = Announcer(self._store, kv, self.ctx.events)
+        await self.announcer.announce(request_id=f"{self.name}-start", full=True)
+        self.spawn(self._keep_reconciling(), name="reconcile")
         await self._publish_coverage()
 
+    async def _keep_reconciling(self) -> None:
+        # A server that lost its state (or a bucket someone removed) gets the whole history again.
+        while True:
+            await asyncio.sleep(self.config.data.reconcile_s)
+            try:
+                await self.announcer.announce(request_id=f"{self.name}-reconcile", full=True)
+            except NbaError as exc:  # the server is away: next round
+                log.warning("stats.reconcile_failed", code=exc.code, error=exc.message)
+
     def health_detail(self) -> dict[str, str]:
-        return {"store": str(self.store_path), **self.answers.stats()}
+        detail = {"store": str(self.store_path), **self.answers.stats()}
+        announcer = getattr(self, "announcer", None)
+        if announcer is not None:
+            detail |= {
+                "announced": str(announcer.announced),
+                "partitions_written": str(announcer.partitions_written),
+            }
+        return detail
 
     def routes(self) -> list[Route]:
         return [
@@ -215,8 +238,8 @@ class StatsWorker(Actor):
         # Walking a folder and resolving links stats every file: off the event loop.
         files, refused = await asyncio.to_thread(self.ingest_roots.collect, r.paths)
         report = await ingest_paths(self.store, files, fmt=r.format, skipped=refused)
-        if report.new_game_ids:
-            await self._announce(report.new_game_ids, ctx)
+        if report.new_game_ids or report.updated:
+            await self.announcer.announce(request_id=ctx.request_id)
         if report.inserted:
             self._data_problem = ""
         await self._publish_coverage()
@@ -234,17 +257,3 @@ class StatsWorker(Actor):
         """Tell the front ends what the store holds now (their instructions quote it)."""
         cov = await q.coverage(self.store)
         await self.bus.publish(ep.COVERAGE_CHANGED.subject, encode(cov))
-
-    async def _announce(self, game_ids: list[str], ctx: Context) -> None:
-        # Chunked: a full-history ingest adds ~73k games, more than one message
-        # may carry and more than one SQL statement may bind.
-        for start in range(0, len(game_ids), ANNOUNCE_CHUNK):
-            chunk = game_ids[start : start + ANNOUNCE_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = await self.store.fetchall(
-                f"SELECT date, home, away FROM games WHERE game_id IN ({marks})", chunk
-            )
-            teams = sorted({r["home"] for r in rows} | {r["away"] for r in rows})
-            dates = sorted(r["date"] for r in rows)
-            event = GamesIngested(game_ids=chunk, teams=teams, date_from=dates[0], date_to=dates[-1])
-            await publish_durable(self.ctx.events, ep.GAMES_INGESTED, event, request_id=ctx.request_id)

@@ -1,14 +1,17 @@
-"""The games read model: one frozen row per played game, as every consumer sees it.
+"""The games read model: one frozen ``GameRow`` per played game, as every consumer sees it.
 
-The rows come from the store's ``games`` table (``load_games``), travel between
-workers as the ``games`` dataset (``nbamcp.data.datasets``), and feed the ML code.
-The FiveThirtyEight columns ride along only so that the backtest can compare
-against them on exactly the same games: they are never features.
+The rows come from the store's ``games`` table (``load_games``, the stats worker's
+read), travel between workers as the games dataset (``GameRow`` is a message type:
+``nbamcp/messages/data.py``; ``partitions`` cuts them by season, ``partition_version``
+names a partition's content), and feed the ML code. The FiveThirtyEight columns ride
+along only so that the backtest can compare against them on exactly the same games:
+they are never features.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ import msgspec
 
 from nbamcp.data.store import open_store
 from nbamcp.errors import DataQualityError, InvalidInput, Unavailable
+from nbamcp.messages.data import GameRow
 
 GAME_COLUMNS: tuple[str, ...] = (
     "game_id",
@@ -34,31 +38,6 @@ GAME_COLUMNS: tuple[str, ...] = (
     "raptor538_home_prob",
 )
 SEASON_TYPES = ("regular", "playoffs")
-
-
-class GameRow(msgspec.Struct, frozen=True):
-    """One played game; ``home`` is the home franchise id (even when ``neutral``)."""
-
-    game_id: str
-    date: str  # 'YYYY-MM-DD'
-    season: int  # calendar year in which the season ends
-    season_type: str  # 'regular' | 'playoffs'
-    home: str
-    away: str
-    home_pts: int
-    away_pts: int
-    neutral: bool = False
-    playin: bool = False
-    elo538_home_prob: float | None = None
-    raptor538_home_prob: float | None = None
-
-    @property
-    def playoff(self) -> bool:
-        return self.season_type == "playoffs"
-
-    @property
-    def home_win(self) -> bool:
-        return self.home_pts > self.away_pts
 
 
 def _row_to_game(row: Sequence[Any] | Mapping[str, Any]) -> GameRow:
@@ -135,3 +114,30 @@ async def read_played_games(store_path: Path) -> list[GameRow]:
     if not games:
         raise Unavailable(f"the store at {store_path} has no played games yet: ingest the games first")
     return games
+
+
+_rows_encoder = msgspec.msgpack.Encoder()
+
+
+def partition_key(game: GameRow) -> str:
+    """The games dataset is cut by season: a day of results rewrites one partition."""
+    return str(game.season)
+
+
+def partitions(games: Iterable[GameRow]) -> dict[str, list[GameRow]]:
+    """Games by partition key, each partition in (date, game_id) order."""
+    out: dict[str, list[GameRow]] = {}
+    for g in games:
+        out.setdefault(partition_key(g), []).append(g)
+    for rows in out.values():
+        rows.sort(key=lambda g: (g.date, g.game_id))
+    return out
+
+
+def partition_version(rows: Sequence[GameRow]) -> str:
+    """sha256 of the rows as encoded (in order): the same rows, the same version."""
+    return hashlib.sha256(_rows_encoder.encode(list(rows))).hexdigest()
+
+
+def row_hash(game: GameRow) -> str:
+    return hashlib.sha256(_rows_encoder.encode(game)).hexdigest()[:32]

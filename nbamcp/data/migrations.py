@@ -212,6 +212,17 @@ _V6 = (
     """,
 )
 
+# v7: what the stats worker has announced to the other workers (the games dataset and its
+# GamesIngested events), one hash per game: a new or corrected row differs from it.
+_V7 = (
+    """
+    CREATE TABLE announced_games (
+        game_id TEXT PRIMARY KEY,
+        row_hash TEXT NOT NULL
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "play-in flag on games", _V2),
@@ -219,5 +230,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "ingested file fingerprints", _V4),
     Migration(5, "matchup index on games", _V5),
     Migration(6, "team rosters as of a date", _V6),
+    Migration(7, "games announced to the other workers", _V7),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -20,6 +20,7 @@ from nbamcp.messages.base import (
     decoder_for,
     encode,
 )
+from nbamcp.messages.data import GameRow, GamesPartition
 from nbamcp.messages.events import (
     GamesIngested,
     ModelsChanged,
@@ -157,8 +158,10 @@ __all__ = [
     "GamePrediction",
     "GameQuery",
     "GameResult",
+    "GameRow",
     "GameSource",
     "GamesIngested",
+    "GamesPartition",
     "GamesRequest",
     "HeadToHead",
     "HeadToHeadRequest",

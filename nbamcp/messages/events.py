@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nbamcp.messages.base import Message
+from nbamcp.messages.data import GameRow
 
 # ---------------------------------------------------------------------------
 # Events shared by several actors (contract between producers and consumers).
@@ -38,12 +39,14 @@ class PredictionEvent(Message, frozen=True):
 
 
 class GamesIngested(Message, frozen=True):
-    """New results reached the store; published on ``nba.events.games``."""
+    """New (or corrected) results reached the store; published on ``nba.events.games`` (durable),
+    after the games dataset has them, at most 2,000 games per event."""
 
     game_ids: list[str]
     teams: list[str]  # franchise ids with new results
     date_from: str
     date_to: str
+    rows: list[GameRow] = []  # the results themselves: nobody reads the stats store
 
 
 class ModelsChanged(Message, frozen=True):

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import aiosqlite
 
-from nbamcp.messages import PredictionEvent, RealizedMetrics
+from nbamcp.messages import GameRow, PredictionEvent, RealizedMetrics
 from nbamcp.predlog.db import count, open_db, transaction
 from nbamcp.predlog.metrics import score
-from nbamcp.predlog.results import GameResult
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -113,7 +112,7 @@ class OutcomeBook:
             )  # fmt: skip
         return self.conn.total_changes - before
 
-    async def resolve(self, games: Sequence[GameResult], *, date_from: str, date_to: str) -> int:
+    async def resolve(self, games: Sequence[GameRow], *, date_from: str, date_to: str) -> int:
         """Join waiting predictions with these results; returns how many were resolved.
 
         A prediction matches its game by ``game_id`` when it carried one, else by
@@ -124,7 +123,7 @@ class OutcomeBook:
         rows: list[tuple[object, ...]] = []
         if games:
             by_id = {g.game_id: g for g in games}
-            by_key: dict[tuple[str, str, str], GameResult] = {}
+            by_key: dict[tuple[str, str, str], GameRow] = {}
             for g in sorted(games, key=lambda g: g.game_id, reverse=True):
                 by_key[(g.date, g.home, g.away)] = g  # the first of a doubleheader wins
             lo = min(g.date for g in games)
@@ -203,14 +202,14 @@ class OutcomeBook:
 
 
 def _match(
-    by_id: dict[str, GameResult],
-    by_key: dict[tuple[str, str, str], GameResult],
+    by_id: dict[str, GameRow],
+    by_key: dict[tuple[str, str, str], GameRow],
     game_id: str | None,
     date: str,
     home: str,
     away: str,
     neutral: bool,
-) -> tuple[GameResult, bool] | None:
+) -> tuple[GameRow, bool] | None:
     """The game a prediction was about, and whether the store has its teams the other way round."""
     if game_id:
         g = by_id.get(game_id)

@@ -1,6 +1,6 @@
-"""Live features: the training feature code, kept current with the store's results.
+"""Live features: the training feature code, kept current with the games dataset's results.
 
-``LiveFeatures`` replays the store's games through ``nbamcp.ml.features.
+``LiveFeatures`` replays the games through ``nbamcp.ml.features.
 FeatureState`` exactly as ``build_training_matrix`` does (per day: the
 features of that day's games, then their results), so a served feature vector
 is computed by the same code as a training row. It keeps:
@@ -13,36 +13,60 @@ is computed by the same code as a training row. It keeps:
   the season's snapshot, at most one season of results).
 
 New results (``add``) are consumed in place when they all come after the
-latest one; anything older needs a rebuild from the store (``NeedsRebuild``),
+latest one; anything older needs a rebuild from every game (``NeedsRebuild``),
 which the workers run in a thread and swap in when done.
+
+``dump`` / ``load`` turn it into bytes and back (the games as msgpack, the rows
+as one float32 array, the feature states pickled: the worker's own snapshot, in
+its own home) so a restart costs a file read instead of a replay of the whole
+history; ``fingerprint`` names the code that computed it, and a snapshot made by
+other code is not loaded.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
+import hashlib
 import itertools
+import pickle
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import aiosqlite
-import anyio
+import msgspec
 import numpy as np
 import structlog
 
-from nbamcp.data.games import GAME_COLUMNS, GameRow, games_from_rows, load_games
-from nbamcp.ml.features import FeatureState
+import nbamcp.ml
+from nbamcp.data.games import GameRow
+from nbamcp.ml.features import FEATURE_SET_VERSION, FeatureState
 from nbamcp.serving.canonical import CanonicalGame
 
 log = structlog.get_logger(__name__)
-_ID_CHUNK = 500
+
+_DUMP_FORMAT = 1
+
+
+class _Dump(msgspec.Struct, frozen=True):
+    format: int
+    games: list[GameRow]
+    rows: bytes  # float32, len(games) x width, row-major
+    width: int
+    states: bytes  # pickle of (state, season snapshots, season): the project's own objects
+
+
+def fingerprint() -> str:
+    """The feature set and the code that computes it: the ML package and this module."""
+    h = hashlib.sha256(f"{_DUMP_FORMAT}:{FEATURE_SET_VERSION}".encode())
+    for path in [*sorted(Path(nbamcp.ml.__file__).parent.glob("*.py")), Path(__file__)]:
+        h.update(path.read_bytes())
+    return f"{FEATURE_SET_VERSION}:{h.hexdigest()[:16]}"
 
 
 class NeedsRebuild(Exception):
-    """New results predate the latest one consumed: replay everything from the store."""
+    """New results predate the latest one consumed: replay every game."""
 
 
 class ResolvedGame(NamedTuple):
@@ -124,6 +148,37 @@ class LiveFeatures:
                     self._playoffs_from.setdefault(g.season, g.date)
                 self.games.append(g)
 
+    # ---- snapshots -----------------------------------------------------------------------------------
+    def dump(self) -> bytes:
+        rows = (
+            np.vstack(self.rows).astype(np.float32, copy=False) if self.rows else np.zeros((0, 0), np.float32)
+        )
+        states = pickle.dumps((self.state, [tuple(s) for s in self._snapshots], self._season), protocol=5)
+        return msgspec.msgpack.encode(_Dump(_DUMP_FORMAT, self.games, rows.tobytes(), rows.shape[1], states))
+
+    @classmethod
+    def load(cls, data: bytes) -> LiveFeatures:
+        """What ``dump`` made (ValueError / msgspec errors for anything else)."""
+        d = msgspec.msgpack.decode(data, type=_Dump)
+        if d.format != _DUMP_FORMAT:
+            raise ValueError(f"snapshot format {d.format}, this code reads {_DUMP_FORMAT}")
+        lf = cls()
+        state, snapshots, season = pickle.loads(d.states)
+        lf.state, lf._season = state, season
+        lf._snapshots = [_Snapshot(*s) for s in snapshots]
+        lf._snapshot_dates = [s.date for s in lf._snapshots]
+        lf.games = d.games
+        width = d.width or 1
+        lf.rows = list(np.frombuffer(d.rows, dtype=np.float32).reshape(-1, width)) if d.games else []
+        for i, g in enumerate(lf.games):
+            lf._played.setdefault((g.date, g.home, g.away), i)
+            lf._ids.add(g.game_id)
+            lf._results[g.home] += 1
+            lf._results[g.away] += 1
+            if g.playoff:
+                lf._playoffs_from.setdefault(g.season, g.date)
+        return lf
+
     # ---- features for queries -------------------------------------------------------------------------
     def played(self, game: CanonicalGame) -> GameRow | None:
         idx = self._played.get((game.date, game.home, game.away))
@@ -191,37 +246,3 @@ class LiveFeatures:
                 working.consume(self.games[pos])
                 pos += 1
             yield date, working
-
-
-# ---- reading the store -----------------------------------------------------------------------------
-async def read_all_games(store_path: Path) -> list[GameRow]:
-    """Every played game in the store, ordered; [] (and a warning) when there is no store yet."""
-    if not await anyio.Path(store_path).exists():
-        log.warning("features.no_store", path=str(store_path))
-        return []
-    async with aiosqlite.connect(store_path) as conn:
-        await conn.execute("PRAGMA busy_timeout = 5000")
-        return await load_games(conn)
-
-
-async def read_games_by_id(store_path: Path, game_ids: Sequence[str]) -> list[GameRow]:
-    """The games with these ids (those that exist), ordered by (date, game_id)."""
-    if not game_ids or not await anyio.Path(store_path).exists():
-        return []
-    rows: list[Any] = []
-    async with aiosqlite.connect(store_path) as conn:
-        await conn.execute("PRAGMA busy_timeout = 5000")
-        ids = list(dict.fromkeys(game_ids))
-        for start in range(0, len(ids), _ID_CHUNK):
-            chunk = ids[start : start + _ID_CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            sql = f"SELECT {', '.join(GAME_COLUMNS)} FROM games WHERE game_id IN ({marks})"
-            async with conn.execute(sql, chunk) as cur:
-                rows.extend(await cur.fetchall())
-    return games_from_rows(rows)
-
-
-async def build_live_features(store_path: Path) -> LiveFeatures:
-    """Replay the whole store (in a thread: the event loop keeps serving meanwhile)."""
-    games = await read_all_games(store_path)
-    return await asyncio.to_thread(LiveFeatures, games)

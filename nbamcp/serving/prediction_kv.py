@@ -1,58 +1,55 @@
-"""The cache's shared second level: a JetStream key-value bucket of predictions (NATS only).
+"""The cache's shared second level: a key-value bucket of predictions, shared by every cache instance.
 
-The instance that takes a fill writes it; every instance *follows* the bucket
-(a KV watcher) and copies what arrives into its own LRU, so a lookup never
-waits on the network: an entry filled through one instance is a local hit on
-all of them a moment later, and a new instance starts warm with what the
-bucket holds. Purges (new results for a team) propagate the same way. The
-bucket (in memory on the server) has the TTL as max age. Failures here only cost hits: they are logged
-and the cache goes on with its first level.
+The bucket is the ``KeyValue`` seam (``nbamcp.bus.kv``): a JetStream KV bucket in the
+server's memory on NATS (every cache process shares it), its in-process twin on the
+in-memory bus. The instance that takes a fill writes it; every instance *follows*
+the bucket (a watch) and copies what arrives into its own LRU, so a lookup never
+waits on the network: an entry filled through one instance is a local hit on all
+of them a moment later, and a new instance starts warm with what the bucket
+holds. Purges (new results for a team) propagate the same way. The bucket has the
+cache's TTL as max age. Failures here only cost hits: they are logged and the
+cache goes on with its first level.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime as dt
+import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import msgspec
 import structlog
-from nats.js import errors as js_errors
-from nats.js.api import StorageType
-from nats.js.kv import KV_DEL, KV_PURGE
 
+from nbamcp.bus.kv import BucketSettings, KeyValue, KvWatch
+from nbamcp.bus.stores import Stores
+from nbamcp.errors import NbaError
 from nbamcp.messages import CachedPrediction, GamePrediction, decode, encode
 from nbamcp.serving.keys import team_filters
 
 log = structlog.get_logger(__name__)
 _PUT_CONCURRENCY = 64
-_LIST_TIMEOUT_S = 2.0
 
 
 class PredictionKv:
-    def __init__(self, kv: Any) -> None:
+    def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
-        self._watcher: Any = None
+        self._watch: KvWatch | None = None
         self.errors = 0
 
+    @property
+    def bucket(self) -> str:
+        return self._kv.settings.name
+
     @classmethod
-    async def open(cls, bus: Any, bucket: str, *, ttl_s: float) -> PredictionKv | None:
-        """The bucket (created when missing); None, with a warning, when JetStream refuses."""
-        js = bus.jetstream()
+    async def open(cls, stores: Stores, bucket: str, *, ttl_s: float) -> PredictionKv | None:
+        """The bucket (created when missing); None, with a warning, when it cannot be had."""
+        settings = BucketSettings(bucket, ttl_s=ttl_s, memory=True, description="nbamcp prediction cache")
         try:
-            try:
-                # Memory storage: a cache needs no disk, and writes stay cheap for the server.
-                kv = await js.create_key_value(
-                    bucket=bucket, ttl=ttl_s, history=1, storage=StorageType.MEMORY
-                )
-            except js_errors.BadRequestError:
-                kv = await js.key_value(bucket)  # exists with another config: use it as it is
-        except Exception as exc:  # boundary: no L2 is a slower cache, not a broken one
-            log.warning("cache.kv_unavailable", bucket=bucket, error=str(exc) or type(exc).__name__)
+            kv = await stores.kv(settings)
+        except NbaError as exc:  # no L2 is a slower cache, not a broken one
+            log.warning("cache.kv_unavailable", bucket=bucket, error=exc.message)
             return None
-        log.info("cache.kv_ready", bucket=bucket, ttl_s=ttl_s)
+        log.info("cache.kv_ready", bucket=bucket, ttl_s=ttl_s, kind=kv.kind)
         return cls(kv)
 
     async def follow(
@@ -63,29 +60,27 @@ class PredictionKv:
         Starts with the latest value of every key the bucket holds.
         """
         try:
-            self._watcher = watcher = await self._kv.watchall()
-        except Exception as exc:  # boundary: see the module docstring
+            self._watch = watch = await self._kv.watch()
+        except NbaError as exc:
             self.errors += 1
-            log.warning("cache.kv_follow_failed", error=str(exc) or type(exc).__name__)
+            log.warning("cache.kv_follow_failed", error=exc.message)
             return
-        async for entry in watcher:
+        async for entry in watch:
             if entry is None:  # the bucket's current content has been replayed
                 continue
-            if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+            if entry.deleted or not entry.value:
                 on_gone(entry.key)
                 continue
             try:
                 prediction = decode(entry.value, GamePrediction)
             except msgspec.MsgspecError:
                 continue  # written by another version of the code
-            created = entry.created
-            age = (dt.datetime.now(dt.UTC) - created).total_seconds() if created is not None else 0.0
+            age = time.time() - entry.created if entry.created else 0.0
             on_put(entry.key, prediction, max(age, 0.0))
 
     async def close(self) -> None:
-        if self._watcher is not None:
-            with contextlib.suppress(Exception):  # the connection may already be gone
-                await self._watcher.stop()
+        if self._watch is not None:
+            await self._watch.stop()
 
     async def put_many(self, entries: Sequence[CachedPrediction]) -> None:
         sem = asyncio.Semaphore(_PUT_CONCURRENCY)
@@ -94,9 +89,9 @@ class PredictionKv:
             async with sem:
                 try:
                     await self._kv.put(e.key, encode(e.prediction))
-                except Exception as exc:  # boundary: see the module docstring
+                except NbaError as exc:  # see the module docstring
                     self.errors += 1
-                    log.warning("cache.kv_put_failed", key=e.key, error=str(exc) or type(exc).__name__)
+                    log.warning("cache.kv_put_failed", key=e.key, error=exc.message)
 
         await asyncio.gather(*(put(e) for e in entries))
 
@@ -105,32 +100,15 @@ class PredictionKv:
         keys: set[str] = set()
         for team in teams:
             for pattern in team_filters(team):
-                keys.update(await self._keys(pattern))
+                try:
+                    keys.update(await self._kv.keys(pattern))
+                except NbaError as exc:
+                    self.errors += 1
+                    log.warning("cache.kv_list_failed", pattern=pattern, error=exc.message)
         for key in keys:
             try:
                 await self._kv.purge(key)
-            except Exception as exc:  # boundary: see the module docstring
+            except NbaError as exc:
                 self.errors += 1
-                log.warning("cache.kv_purge_failed", key=key, error=str(exc) or type(exc).__name__)
+                log.warning("cache.kv_purge_failed", key=key, error=exc.message)
         return len(keys)
-
-    async def _keys(self, pattern: str) -> list[str]:
-        try:
-            watcher = await self._kv.watch(pattern, ignore_deletes=True, meta_only=True)
-        except Exception as exc:  # boundary: see the module docstring
-            self.errors += 1
-            log.warning("cache.kv_list_failed", pattern=pattern, error=str(exc) or type(exc).__name__)
-            return []
-        out = []
-        try:
-            while True:
-                entry = await watcher.updates(timeout=_LIST_TIMEOUT_S)
-                if entry is None:  # end of what the bucket holds now
-                    break
-                out.append(entry.key)
-        except Exception as exc:  # boundary: see the module docstring
-            self.errors += 1
-            log.warning("cache.kv_list_failed", pattern=pattern, error=str(exc) or type(exc).__name__)
-        finally:
-            await watcher.stop()
-        return out

@@ -11,9 +11,10 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from mcp.client.stdio import StdioServerParameters
 
@@ -64,7 +65,35 @@ class Proc:
                 continue
         return out
 
+    async def wait_event(
+        self, event: str, timeout: float = 30.0, where: Callable[[dict[str, Any]], bool] | None = None
+    ) -> dict[str, Any]:
+        """The first JSON log line whose ``event`` is ``event`` (and that ``where`` accepts)."""
+
+        def match(line: str) -> dict[str, Any] | None:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                return None  # not a structured line (a library's banner)
+            if not isinstance(record, dict) or record.get("event") != event:
+                return None
+            return record if where is None or where(record) else None
+
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                seen = 0
+                while True:
+                    for line in self.lines[seen:]:
+                        found = match(line)
+                        if found is not None:
+                            return found
+                    seen = len(self.lines)
+                    if self._reader.done():
+                        raise AssertionError(f"process exited before {event!r}:\n" + "\n".join(self.lines))
+                    await self._changed.wait()
+
     async def wait_for(self, needle: str, timeout: float = 30.0) -> str:
+        """The first stderr line containing ``needle`` (for unstructured lines: uvicorn's banner)."""
         async with asyncio.timeout(timeout):
             async with self._changed:
                 seen = 0

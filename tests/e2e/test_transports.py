@@ -57,7 +57,7 @@ async def test_stdio_with_workers_on_nats(home: Path, data_dir: Path, nats_serve
     env = server_env(home, data_dir)
     with anyio.fail_after(TIMEOUT):
         async with nbamcp_proc(env, "worker", "stats", "--bus", nats_server.url) as worker:
-            await worker.wait_for('"actor.started"')
+            await worker.wait_event("actor.started")
             params = stdio_params(env, "serve", "--bus", nats_server.url)
             async with stdio_client(params) as (r, w), ClientSession(r, w) as session:
                 health = await _check_health(session, "nats")

@@ -1,9 +1,11 @@
-"""Real games from the FiveThirtyEight file, ingested into a store the way ``ingest_games`` does it.
+"""Real games from the FiveThirtyEight file, ingested the way ``ingest_games`` does it.
 
 Rows are picked from the shared data file by date or season and written to a
-CSV under the test's tmp dir (never into the repository), then ingested with
-``nbamcp.data.ingest.runner.ingest_paths``. What a test asserts is computed
-from the same CSV rows, independently of the code under test.
+CSV under the test's tmp dir (never into the repository), then ingested by the
+real stats worker over the bus (``ingest_via_stats``: it announces them, as in
+production), or straight into a store that a fixture builds (``ingest_rows``).
+What a test asserts is computed from the same CSV rows, independently of the
+code under test.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbamcp import endpoints as ep
-from nbamcp.bus.durable import DurableStream
+from nbamcp.bus.base import Bus
+from nbamcp.calls import call
 from nbamcp.data.franchises import code_to_franchise
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
-from nbamcp.messages import GamesIngested, PredictionEvent
-from nbamcp.streams import publish_durable
+from nbamcp.messages import IngestReply, IngestRequest, PredictionEvent
 
 GAMES_FILE = Path("games") / "games_538_1947_2023.csv"
 
@@ -96,25 +98,14 @@ async def ingest_rows(
     return list(report.new_game_ids)
 
 
-async def ingest_and_announce(
-    stream: DurableStream,
-    store_path: Path,
-    header: list[str],
-    rows: list[dict[str, str]],
-    workdir: Path,
-    name: str,
-) -> GamesIngested:
-    """What the ``ingest_games`` tool does: ingest, then publish GamesIngested durably."""
-    ids = await ingest_rows(store_path, header, rows, workdir, name)
-    games = to_games(rows)
-    event = GamesIngested(
-        game_ids=ids,
-        teams=sorted({g.home for g in games} | {g.away for g in games}),
-        date_from=min(g.date for g in games),
-        date_to=max(g.date for g in games),
-    )
-    await publish_durable(stream, ep.GAMES_INGESTED, event, request_id=f"ingest-{name}")
-    return event
+async def ingest_via_stats(
+    bus: Bus, workdir: Path, header: list[str], rows: list[dict[str, str]], name: str
+) -> IngestReply:
+    """What the ``ingest_games`` tool does: the stats worker ingests a 538-layout CSV of ``rows``
+    (written under ``workdir``, one of its ingest roots), then announces the new games itself."""
+    path = write_csv(workdir / f"{name}.csv", header, rows)
+    req = IngestRequest(paths=[str(path)])
+    return await call(bus, ep.INGEST, req, timeout_s=60.0, request_id=f"ingest-{name}")
 
 
 def event_for(

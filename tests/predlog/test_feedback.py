@@ -1,10 +1,10 @@
 """Feedback: logged predictions joined with real results as they are ingested, day after day.
 
-The season loop, on both buses: predict a date's games, ingest that date's
-results (then GamesIngested goes out, as ``ingest_games`` does), predict the
-next date, ingest it. Realized metrics are checked against values computed
-here from the same CSV rows (FiveThirtyEight's pre-game Elo probability plays
-the model's prediction).
+The season loop, on both buses: predict a date's games, let the stats worker ingest that
+date's results (it announces them: GamesIngested with the rows, as ``ingest_games`` does),
+predict the next date, ingest it. The monitor opens no other worker's file: the results
+reach it in the events. Realized metrics are checked against values computed here from
+the same CSV rows (FiveThirtyEight's pre-game Elo probability plays the model's prediction).
 """
 
 from __future__ import annotations
@@ -24,7 +24,16 @@ from nbamcp.bus.base import Bus
 from nbamcp.bus.durable import DurableStream
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.bus.nats import NatsBus
-from nbamcp.config import Config, EventsConfig, MonitorConfig, PathsConfig, PredlogConfig, TrainerConfig
+from nbamcp.config import (
+    Config,
+    EventsConfig,
+    MonitorConfig,
+    PathsConfig,
+    PredlogConfig,
+    StatsConfig,
+    TrainerConfig,
+)
+from nbamcp.data.games import read_played_games
 from nbamcp.messages import (
     ErrorReply,
     GamesIngested,
@@ -35,12 +44,12 @@ from nbamcp.messages import (
     encode,
 )
 from nbamcp.predlog.outcomes import OutcomeBook
-from nbamcp.predlog.results import read_results
 from nbamcp.streams import publish_durable
 from nbamcp.subjects import EVENTS_GAMES, EVENTS_PREDICTION, MONITOR_STATUS
-from tests.predlog.realgames import Game, event_for, ingest_and_announce, ingest_rows, on_dates, to_games
+from tests.predlog.realgames import Game, event_for, ingest_rows, ingest_via_stats, on_dates, to_games
 from workers.monitor import MonitorWorker
 from workers.predlog import PredlogWorker
+from workers.stats import StatsWorker
 from workers.trainer import TrainerWorker
 
 DAY1, DAY2 = "2023-01-15", "2023-01-16"
@@ -70,9 +79,10 @@ class Loop:
 def config_for(home: Path, data_dir: Path) -> Config:
     return Config(
         paths=PathsConfig(home=str(home), data_dir=str(data_dir)),
+        stats=StatsConfig(auto_ingest=False, ingest_roots=[str(home.parent / "csv")]),
         events=EventsConfig(ack_wait_s=2.0),
         predlog=PredlogConfig(max_delay_s=0.01),
-        monitor=MonitorConfig(max_delay_s=0.01, results_retry_s=0.2),
+        monitor=MonitorConfig(max_delay_s=0.01),
         trainer=TrainerConfig(auto_train=False),
     )
 
@@ -85,13 +95,14 @@ async def loop(request: pytest.FixtureRequest, tmp_path: Path, data_dir: Path) -
     else:
         bus = await NatsBus.connect(request.getfixturevalue("nats_server").url, drain_timeout=0.5)
     async with open_context(bus, config) as ctx:
-        trainer, monitor, predlog = TrainerWorker(ctx), MonitorWorker(ctx), PredlogWorker(ctx)
-        for actor in (trainer, monitor, predlog):
+        monitor, predlog = MonitorWorker(ctx), PredlogWorker(ctx)
+        actors = [StatsWorker(ctx), TrainerWorker(ctx), monitor, predlog]
+        for actor in actors:
             await actor.start()
         try:
             yield Loop(config, bus, ctx.events, monitor, predlog, tmp_path / "csv")
         finally:
-            for actor in (predlog, monitor, trainer):
+            for actor in reversed(actors):
                 await actor.stop()
     await bus.close()
 
@@ -118,17 +129,18 @@ async def test_predict_ingest_predict_is_a_loop(loop: Loop, data_dir: Path) -> N
     _, rows2 = on_dates(data_dir, DAY2)
     day1, day2 = to_games(rows1), to_games(rows2)
     _, before = on_dates(data_dir, "2023-01-14")
-    await ingest_rows(loop.config.store_path, header, before, loop.workdir, "history")
+    await ingest_via_stats(loop.bus, loop.workdir, header, before, "history")
 
     n1 = await predict(loop, day1, "d1")
     # The same game asked again later, with another answer: it counts once, with the last answer.
     again = event_for(day1[0], "d1-again", prob=0.5 if day1[0].elo_prob != 0.5 else 0.4)
     await publish_durable(loop.events, ep.PREDICTION_EVENTS, again)
-    await ingest_and_announce(loop.events, loop.config.store_path, header, rows1, loop.workdir, "day1")
+    await ingest_via_stats(loop.bus, loop.workdir, header, rows1, "day1")
     await loop.until_resolved(n1 + 1)
 
     st = await loop.status()
-    assert st.pending == 0 and st.predictions_seen == n1 + 1 and st.results_events == 1
+    # The history's results came first (nothing waited for them), then the day's.
+    assert st.pending == 0 and st.predictions_seen == n1 + 1 and st.results_events == 2
     assert st.last_results == f"{DAY1}..{DAY1}"
     model = next(r for r in st.realized if r.source == "model")
     probs = [again.home_win_prob] + [g.elo_prob for g in day1[1:]]
@@ -148,10 +160,10 @@ async def test_predict_ingest_predict_is_a_loop(loop: Loop, data_dir: Path) -> N
             await loop.monitor.consumers["monitor"].wait_progress(10)
     assert st.pending == n2
     # ...until they are ingested.
-    await ingest_and_announce(loop.events, loop.config.store_path, header, rows2, loop.workdir, "day2")
+    await ingest_via_stats(loop.bus, loop.workdir, header, rows2, "day2")
     await loop.until_resolved(n1 + 1 + n2)
     st = await loop.status()
-    assert st.pending == 0 and st.results_events == 2
+    assert st.pending == 0 and st.results_events == 3
     model = next(r for r in st.realized if r.source == "model")
     baseline = next(r for r in st.realized if r.source == "baseline")
     both = day1 + day2
@@ -170,18 +182,19 @@ async def test_predict_ingest_predict_is_a_loop(loop: Loop, data_dir: Path) -> N
             await loop.predlog.consumers["predlog"].wait_progress(10)
 
 
-async def test_results_that_cannot_be_read_yet_are_retried(loop: Loop, data_dir: Path) -> None:
+async def test_results_without_rows_are_skipped_and_said(loop: Loop, data_dir: Path) -> None:
     header, rows = on_dates(data_dir, DAY1)
     games = to_games(rows)
     n = await predict(loop, games, "early")
-    event = GamesIngested(game_ids=[], teams=[], date_from=DAY1, date_to=DAY1)
+    # A GamesIngested from a stats worker that did not carry the rows yet: the monitor opens no
+    # store to look them up; it says so, and the real announcement resolves the predictions.
+    event = GamesIngested(game_ids=["x"], teams=[], date_from=DAY1, date_to=DAY1)
     with capture_logs() as logs:
-        # Announced before the store exists (a misordered producer): nothing is lost.
         await publish_durable(loop.events, ep.GAMES_INGESTED, event)
         async with asyncio.timeout(10):
-            while not any(e["event"] == "monitor.results_unavailable" for e in logs):
+            while not any(e["event"] == "monitor.results_without_rows" for e in logs):
                 await loop.monitor.consumers["monitor"].wait_progress(10)
-    await ingest_rows(loop.config.store_path, header, rows, loop.workdir, "late")
+    await ingest_via_stats(loop.bus, loop.workdir, header, rows, "late")
     await loop.until_resolved(n)
     assert (await loop.status()).pending == 0
 
@@ -198,7 +211,7 @@ async def test_bad_events_do_not_stop_the_monitor(loop: Loop, data_dir: Path) ->
             loop.events, ep.GAMES_INGESTED, GamesIngested(game_ids=[], teams=[], date_from="", date_to="")
         )
         n = await predict(loop, games, "ok")
-        await ingest_and_announce(loop.events, loop.config.store_path, header, rows, loop.workdir, "ok")
+        await ingest_via_stats(loop.bus, loop.workdir, header, rows, "ok")
         await loop.until_resolved(n)
     # Two do not decode (the actor base drops them); one names no games.
     assert (loop.monitor.failed, loop.monitor.bad) == (2, 1)
@@ -218,8 +231,8 @@ async def test_join_by_game_id_and_neutral_site_orientation(tmp_path: Path, data
     # 2015-01-15: Knicks "host" the Bucks in London (neutral site), Bucks win 95-79.
     header, rows = on_dates(data_dir, "2015-01-15")
     store = tmp_path / "store.sqlite"
-    ids = await ingest_rows(store, header, rows, tmp_path / "csv", "london")
-    games = await read_results(store, game_ids=ids)
+    await ingest_rows(store, header, rows, tmp_path / "csv", "london")
+    games = await read_played_games(store)
     london = next(g for g in games if g.neutral)
     other = next(g for g in games if not g.neutral)
     assert (london.home, london.away, london.home_pts, london.away_pts) == ("NYK", "MIL", 79, 95)

@@ -23,14 +23,15 @@ from nbamcp import endpoints as ep
 from nbamcp.actor import open_context
 from nbamcp.bus.durable import DurableStream
 from nbamcp.bus.memory import InMemoryBus
-from nbamcp.config import Config, MonitorConfig, PathsConfig, TrainerConfig
+from nbamcp.config import Config, MonitorConfig, PathsConfig, StatsConfig, TrainerConfig
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.status import render_status, status_tools
 from nbamcp.frontend.tooling import build_tool
 from nbamcp.messages import MonitorStatus
 from nbamcp.streams import publish_durable
-from tests.predlog.realgames import event_for, ingest_and_announce, ingest_rows, on_dates, read_rows, to_games
+from tests.predlog.realgames import event_for, ingest_rows, ingest_via_stats, on_dates, read_rows, to_games
 from workers.monitor import MonitorWorker
+from workers.stats import StatsWorker
 from workers.trainer import TrainerWorker
 
 DAY = "2023-01-15"
@@ -97,18 +98,21 @@ async def rig(tmp_path: Path, trained_home: Path, data_dir: Path) -> AsyncIterat
         paths=PathsConfig(home=str(home), data_dir=str(data_dir)),
         monitor=MonitorConfig(max_delay_s=0.01),
         trainer=TrainerConfig(auto_train=False),
+        stats=StatsConfig(auto_ingest=False),
     )
     bus = InMemoryBus()
     async with open_context(bus, config) as ctx:
-        # The trainer owns the registry: the monitor asks it for the aliases and offline metrics.
-        trainer, monitor = TrainerWorker(ctx), MonitorWorker(ctx)
-        await trainer.start()
-        await monitor.start()
+        # The trainer owns the registry: the monitor asks it for the aliases and offline metrics;
+        # the results come from the stats worker's announcement.
+        monitor = MonitorWorker(ctx)
+        actors = [StatsWorker(ctx), TrainerWorker(ctx), monitor]
+        for actor in actors:
+            await actor.start()
         try:
             yield Rig(config, bus, monitor, ctx.events)
         finally:
-            await monitor.stop()
-            await trainer.stop()
+            for actor in reversed(actors):
+                await actor.stop()
     await bus.close()
 
 
@@ -120,7 +124,7 @@ async def test_model_status_reports_aliases_offline_and_realized_metrics(rig: Ri
             rig.events, ep.PREDICTION_EVENTS, event_for(g, f"r{i}", prob=g.elo_prob, version=1)
         )
         await publish_durable(rig.events, ep.PREDICTION_EVENTS, event_for(g, f"r{i}", prob=0.55, version=2))
-    await ingest_and_announce(rig.events, rig.config.store_path, header, rows, tmp_dir(rig), "day")
+    await ingest_via_stats(rig.bus, tmp_dir(rig), header, rows, "day")
     async with asyncio.timeout(20):
         while rig.monitor.resolved < 2 * len(games):
             await rig.monitor.consumers["monitor"].wait_progress(20)

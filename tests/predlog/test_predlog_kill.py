@@ -63,9 +63,9 @@ async def test_killed_predlog_worker_loses_nothing_and_stores_nothing_twice(
     try:
         events = await JetStreamEvents.open(bus, settings_from(Config()))
         async with nbamcp_proc(env, *args) as first:
-            await first.wait_for('"predlog.ready"')
+            await first.wait_event("predlog.ready")
             publishing = asyncio.create_task(publish_range(events, 0, N // 2))
-            await first.wait_for('"predlog.batch_written"')
+            await first.wait_event("predlog.batch_written")
             assert await first.stop(signal.SIGKILL) == -signal.SIGKILL
             async with asyncio.timeout(60):
                 await publishing
@@ -73,7 +73,7 @@ async def test_killed_predlog_worker_loses_nothing_and_stores_nothing_twice(
         assert 0 < killed_at < N
         await publish_range(events, N // 2, N)  # while the worker is down
         async with nbamcp_proc(env, *args) as second:
-            await second.wait_for(f'"rows": {N},', timeout=60)
+            await second.wait_event("predlog.batch_written", timeout=60, where=lambda e: e["rows"] == N)
     finally:
         await bus.close()
     sql = "SELECT request_id, COUNT(*) FROM predictions GROUP BY request_id"

@@ -26,17 +26,18 @@ from nbamcp.actor import Actor, WorkerContext
 from nbamcp.bus.base import Bus, Msg
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.calls import call
-from nbamcp.config import CacheConfig, Config, InferenceConfig, TrainerConfig
+from nbamcp.config import CacheConfig, Config, InferenceConfig, StatsConfig, TrainerConfig
 from nbamcp.data.games import GameRow, load_games
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
-from nbamcp.messages import PredictionEvent, PromoteRequest, decode
+from nbamcp.messages import IngestReply, IngestRequest, PredictionEvent, PromoteRequest, decode
 from nbamcp.ml.registry import ModelRegistry
 from nbamcp.ml.train import Budget, HgbParams, TrainResult, register_result, train
 from nbamcp.subjects import EVENTS_PREDICTION
 from tests.contexts import Contexts, home_config
 from workers.cache import CacheWorker
 from workers.inference import InferenceWorker
+from workers.stats import StatsWorker
 from workers.trainer import TrainerWorker
 
 FIRST_SEASON = 2016
@@ -159,6 +160,25 @@ async def bus() -> AsyncIterator[Bus]:
         await b.close()
 
 
+async def make_stats(bus: Bus, home: Home) -> StatsWorker:
+    """The stats worker of the home's store: the games reach every other worker from it."""
+    stats = StatsConfig(auto_ingest=False, ingest_roots=[str(home.later_csv.parent)])
+    return StatsWorker(await home.context(bus, home.config(stats=stats)))
+
+
+async def ingest(bus: Bus, path: Path) -> IngestReply:
+    """What ``ingest_games`` does: the stats worker ingests, then announces the new games."""
+    return await call(
+        bus, ep.INGEST, IngestRequest(paths=[str(path)]), timeout_s=WAIT, request_id=f"ingest-{path.name}"
+    )
+
+
+def last_date(csv_path: Path) -> str:
+    """The latest game date of a 538-layout CSV."""
+    with csv_path.open(newline="") as f:
+        return max(r["date"] for r in csv.DictReader(f))
+
+
 async def make_trainer(bus: Bus, home: Home) -> TrainerWorker:
     config = home.config(trainer=TrainerConfig(model_name=MODEL, auto_train=False))
     return TrainerWorker(await home.context(bus, config))
@@ -174,9 +194,10 @@ async def promote(bus: Bus, version: int, alias: str = "champion") -> None:
 
 @asynccontextmanager
 async def serving(bus: Bus, home: Home, *actors: Actor) -> AsyncIterator[TrainerWorker]:
-    """The trainer (the registry's owner: models reach serving workers through it), then ``actors``."""
+    """The stats worker and the trainer (the owners: games and models reach the serving workers
+    from them, over the bus), then ``actors``."""
     trainer = await make_trainer(bus, home)
-    async with running(trainer, *actors):
+    async with running(await make_stats(bus, home), trainer, *actors):
         yield trainer
 
 

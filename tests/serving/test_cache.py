@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 
 from nbamcp.bus.base import Bus
-from nbamcp.data.games import load_games
-from nbamcp.data.ingest.runner import ingest_paths
-from nbamcp.data.store import open_store
 from nbamcp.frontend.gateway import Gateway
-from nbamcp.messages import GameQuery, GamesIngested, encode
+from nbamcp.messages import GameQuery
 from nbamcp.serving.client import PredictClient
-from nbamcp.subjects import EVENTS_GAMES
 from tests.serving.conftest import (
-    CUTOFF,
     WAIT,
     FakeClock,
     Home,
     Models,
     Recorder,
+    ingest,
     make_cache,
     make_inference,
     promote,
@@ -51,7 +48,7 @@ async def test_miss_then_fill_then_hit(bus: Bus, home: Home, models: Models, rec
         assert second.predictions[1].home_win_prob == first.predictions[0].home_win_prob
         assert cache.hits_l1 == 2 and cache.misses == 3
         d = cache.health_detail()
-        assert d["hits_l1"] == "2" and d["misses"] == "3" and d["l2"] == "off"
+        assert d["hits_l1"] == "2" and d["misses"] == "3" and d["l2"] == "memory kv nbamcp-predictions"
         events = await recorder.wait_for(None, 5)  # 2 + 1 fresh, 2 cached
         assert sum(e.cached for e in events) == 2
 
@@ -78,23 +75,25 @@ async def test_invalidated_for_the_teams_with_new_results(bus: Bus, home: Home, 
     await register(home, models.lr1)
     cache, inference = await make_cache(bus, home), await make_inference(bus, home)
     client = client_for(bus)
-    store = await open_store(home.store)
-    try:
-        await ingest_paths(store, [home.later_csv])
-        later = [g for g in await load_games(store.conn) if g.date > CUTOFF]
-    finally:
-        await store.close()
-    # New results: the Celtics' games only (DEN and PHX play none of them).
-    bos = [g for g in later if "BOS" in (g.home, g.away) and not {"DEN", "PHX"} & {g.home, g.away}][:2]
-    teams = sorted({t for g in bos for t in (g.home, g.away)})
+    # New results: two of the Celtics' games (DEN and PHX play in none of them).
+    with home.later_csv.open(newline="") as f:
+        reader = csv.DictReader(f)
+        bos = [
+            r
+            for r in reader
+            if "BOS" in (r["team1"], r["team2"]) and not {"DEN", "PHX"} & {r["team1"], r["team2"]}
+        ]
+        header = list(reader.fieldnames or [])
+    day = home.root / "celtics.csv"
+    with day.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(bos[:2])
     async with serving(bus, home, cache, inference):
         await client.predict([BOS_LAL, DEN_PHX])
         await wait_fills(cache, 2)
         changed = (cache.features_changed, inference.features_changed)
-        msg = GamesIngested(
-            game_ids=[g.game_id for g in bos], teams=teams, date_from=bos[0].date, date_to=bos[-1].date
-        )
-        await bus.publish(EVENTS_GAMES, encode(msg))
+        await ingest(bus, day)
         async with asyncio.timeout(WAIT):
             await asyncio.gather(*(e.wait() for e in changed))
         assert cache.invalidated == 1  # BOS-LAL's entry, not DEN-PHX's

@@ -7,13 +7,9 @@ import hashlib
 import math
 
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
-from nbamcp.data.games import load_games
-from nbamcp.data.ingest.runner import ingest_paths
-from nbamcp.data.store import open_store
 from nbamcp.messages import (
     ErrorReply,
     GameQuery,
-    GamesIngested,
     ModelsChanged,
     PredictReply,
     PredictRequest,
@@ -22,14 +18,15 @@ from nbamcp.messages import (
 )
 from nbamcp.ml.features import FEATURE_NAMES
 from nbamcp.ml.ratings import win_prob
-from nbamcp.subjects import EVENTS_GAMES, MODELS_CHANGED, PREDICT
+from nbamcp.subjects import MODELS_CHANGED, PREDICT
 from tests.serving.conftest import (
-    CUTOFF,
     MODEL,
     WAIT,
     Home,
     Models,
     Recorder,
+    ingest,
+    last_date,
     make_inference,
     promote,
     register,
@@ -184,21 +181,13 @@ async def test_new_results_update_the_live_features(bus: Bus, home: Home, models
     async with serving(bus, home, worker):
         before = await ask(bus, one("BOS", "MIL", "2023-04-20"), "r6")
         assert isinstance(before, PredictReply)
-        store = await open_store(home.store)
-        try:
-            await ingest_paths(store, [home.later_csv])
-            later = [g for g in await load_games(store.conn) if g.date > CUTOFF]
-        finally:
-            await store.close()
-        changed = worker.features_changed
-        teams = sorted({t for g in later for t in (g.home, g.away)})
-        msg = GamesIngested(
-            game_ids=[g.game_id for g in later], teams=teams, date_from=later[0].date, date_to=later[-1].date
-        )
-        await bus.publish(EVENTS_GAMES, encode(msg))
+        changed, rebuilds = worker.features_changed, worker.games.rebuilds
+        report = await ingest(bus, home.later_csv)  # the stats worker announces them
+        assert report.new_games > 0
         async with asyncio.timeout(WAIT):
             await changed.wait()
-        assert worker.live.latest_date == later[-1].date
+        # Later results: the state moved forward in place, no rebuild.
+        assert worker.live.latest_date == last_date(home.later_csv) and worker.games.rebuilds == rebuilds
         # 2023-04-20 is now in the past: the played game (if any) or a replay from results before it.
         after = await ask(bus, one("BOS", "MIL", "2023-06-20"), "r7")
         assert isinstance(after, PredictReply)

@@ -15,6 +15,7 @@ from tests.serving.conftest import (
     Models,
     make_cache,
     make_inference,
+    make_stats,
     make_trainer,
     register,
     running,
@@ -31,10 +32,11 @@ async def test_two_inference_workers_share_the_queue_group(nats_server, home: Ho
     await register(home, models.lr1)
     buses = [await connect(nats_server.url, f"n{i}") for i in range(3)]
     w1, w2 = await make_inference(buses[0], home), await make_inference(buses[1], home)
-    trainer = await make_trainer(buses[2], home)  # the artifact reaches both through the object store
+    # The games reach both through the data bucket, the artifact through the object store.
+    stats, trainer = await make_stats(buses[2], home), await make_trainer(buses[2], home)
     client = PredictClient(Gateway(buses[2], timeout_s=WAIT, expected_workers=[]).call)
     try:
-        async with running(trainer, w1, w2):
+        async with running(stats, trainer, w1, w2):
             games = [
                 [GameQuery(home=TEAMS[i % 12], away=TEAMS[(i + 5) % 12], date=f"2023-04-{1 + i % 28:02d}")]
                 for i in range(40)
@@ -64,11 +66,11 @@ async def test_cache_instances_share_predictions_through_nats_kv(
     buses = [await connect(nats_server.url, f"c{i}") for i in range(5)]
     c1, c2 = await make_cache(buses[0], home), await make_cache(buses[1], home)
     inference = await make_inference(buses[2], home)
-    trainer = await make_trainer(buses[3], home)
+    stats, trainer = await make_stats(buses[3], home), await make_trainer(buses[3], home)
     client = PredictClient(Gateway(buses[3], timeout_s=WAIT, expected_workers=[]).call)
     game = GameQuery(home="Bucks", away="Heat", date="2023-04-16")
     try:
-        async with running(trainer, c1, c2, inference):
+        async with running(stats, trainer, c1, c2, inference):
             assert c1.kv is not None and c2.kv is not None
             await client.predict([game])
             # One instance (queue group) takes the fill, into its L1 and the bucket; the other

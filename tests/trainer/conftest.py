@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,11 +21,12 @@ import pytest
 
 from nbamcp.bus.base import Bus, Msg
 from nbamcp.bus.memory import InMemoryBus
-from nbamcp.config import TrainerConfig, WorkersConfig
+from nbamcp.config import StatsConfig, TrainerConfig, WorkersConfig
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
 from nbamcp.messages import ModelsChanged, TrainProgress, decode
 from tests.contexts import Contexts, home_config
+from workers.stats import StatsWorker
 from workers.trainer import TrainerWorker
 
 FIRST_SEASON = 2014
@@ -116,15 +118,25 @@ async def make_trainer(bus: Bus, home: Home, **settings: object) -> TrainerWorke
     return TrainerWorker(await home.contexts.get(bus, config))
 
 
+def stats_beside(trainer: TrainerWorker) -> StatsWorker:
+    """The stats worker of the trainer's home, in the same process: the trainer gets the games from it."""
+    config = home_config(trainer.config.home, stats=StatsConfig(auto_ingest=False))
+    return StatsWorker(dataclasses.replace(trainer.ctx, config=config))
+
+
 @asynccontextmanager
 async def running(actor: TrainerWorker) -> AsyncIterator[TrainerWorker]:
+    """The stats worker beside it, then the trainer."""
+    stats = stats_beside(actor)
     async with asyncio.timeout(WAIT):
+        await stats.start()
         await actor.start()
     try:
         yield actor
     finally:
         async with asyncio.timeout(WAIT):
             await actor.stop(WAIT)
+            await stats.stop()
 
 
 class Events:

@@ -18,8 +18,9 @@ Subjects:
   the model object store before their version is announced on
   ``nba.models.changed``; on start the trainer uploads what the store lacks and
   announces every alias (serving workers that started first load from that).
-- ``nba.events.games`` (broadcast): with ``trainer.auto_train`` and no
-  champion yet, new games start the first training job.
+- the games dataset (a replica of the data bucket, replayed on start, then
+  followed): what jobs train on; with ``trainer.auto_train`` and no champion
+  yet, the replay (or new games) starts the first training job.
 
 On start with ``auto_train`` and no champion, it trains one in the background
 and promotes it, so the quick start serves a model without a manual step. Jobs
@@ -42,12 +43,12 @@ import structlog
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route, WorkerContext
 from nbamcp.bus.base import Msg, Subscription
-from nbamcp.data.games import read_played_games
+from nbamcp.dataplane import data_bucket
+from nbamcp.dataplane.replica import GameReplica, GamesChange
 from nbamcp.errors import ErrorCode, InvalidInput, NbaError, Unavailable
 from nbamcp.log import bind_request
 from nbamcp.messages import (
     ErrorReply,
-    GamesIngested,
     TrainCancel,
     TrainJobAccepted,
     TrainJobRequest,
@@ -78,10 +79,10 @@ class TrainerWorker(Actor):
     name = "trainer"
 
     door: RegistryDoor
+    replica: GameReplica
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
-        self.store_path = ctx.config.store_path
         self.settings = ctx.config.trainer
         self.current: Job | None = None  # the running job (or one being checked before it starts)
         self.recent: deque[Job] = deque()
@@ -101,7 +102,6 @@ class TrainerWorker(Actor):
             Route(ep.MODELS_PROMOTE, self.door.promote),
             Route(ep.MODELS_CARD, self.door.model_card),
             Route(ep.MODELS_SERVING, self.door.serving),
-            Route(ep.GAMES_INGESTED, self.on_games),
         ]
 
     async def on_start(self) -> None:
@@ -112,6 +112,16 @@ class TrainerWorker(Actor):
         self.door = RegistryDoor(self.bus, registry, objects)
         await self.door.reconcile()
         self.spawn(self._keep_reconciling(), name="reconcile")
+        # The games arrive as the games dataset: replayed (before the trainer is ready), then followed.
+        self.replica = GameReplica(await self.ctx.stores.kv(data_bucket(config)))
+        self.spawn(self.replica.run(self._games_changed), name="games")
+        timeout = config.data.replay_timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                await self.replica.caught_up.wait()
+        except TimeoutError:
+            why = f"the games dataset did not replay within {timeout:g}s (data.replay_timeout_s)"
+            raise Unavailable(why) from None
         if self.settings.auto_train:
             # In the background: the worker answers (and can be stopped) while the games are read.
             self.auto_task = self.spawn(self._auto_train("start"), name="auto-train")
@@ -195,7 +205,16 @@ class TrainerWorker(Actor):
         check_model_name(req.name)
         budget_name = req.budget or t.budget
         budget = budget_named(budget_name)
-        games = await read_played_games(self.store_path)
+        if not self.replica.caught_up.is_set():
+            raise Unavailable(
+                "the trainer is still receiving the games (the games dataset replays): try again"
+            )
+        games = self.replica.games()
+        if not games:
+            raise Unavailable(
+                "there are no played games to train on yet: the stats worker publishes them once it has "
+                "ingested the data"
+            )
         train_from = t.train_from if req.train_from is None else req.train_from
         n_valid = t.valid_seasons if req.valid_seasons is None else req.valid_seasons
         seed = t.seed if req.seed is None else req.seed
@@ -260,9 +279,11 @@ class TrainerWorker(Actor):
                 await msg.respond(encode(reply))
 
     # ---- auto-train ----------------------------------------------------------------------------
-    async def on_games(self, msg: GamesIngested, ctx: Context) -> None:
+    async def _games_changed(self, change: GamesChange) -> None:
         if (
-            self.settings.auto_train
+            change
+            and self.settings.auto_train
+            and self.replica.caught_up.is_set()
             and self.current is None
             and (self.auto_task is None or self.auto_task.done())
         ):
@@ -270,6 +291,7 @@ class TrainerWorker(Actor):
 
     async def _auto_train(self, why: str) -> None:
         name = self.settings.model_name
+        await self.replica.caught_up.wait()  # the games first
         try:
             if "champion" in await self.registry.aliases(name) or self.current is not None:
                 return

@@ -1,0 +1,172 @@
+"""The receivers' side of the games dataset: every game, replayed from the data bucket, then followed.
+
+``GameReplica.run(on_change)`` watches the bucket's ``games.*`` entries: first
+the latest value of every season (the replay), then each new value as the stats
+worker writes it. It keeps the rows by season and hands ``on_change`` what
+differs from what it had: games added, games whose row changed (a correction),
+games gone. The whole replay is ONE change, delivered before ``caught_up`` is set,
+so a worker builds its state once and is ready after that.
+
+A replica can start from a snapshot (``ReplicaState`` plus the games it had): an
+entry at the revision it already applied is skipped without being decoded, one
+whose version (the content's hash) it already has only moves the revision, so a
+restart costs what changed, not the whole history. When the bucket is another
+incarnation than the snapshot's (the server lost its state and the stats worker
+wrote it again) the revisions mean nothing, but the versions still do: the same
+seasons match and nothing is rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+import msgspec
+import structlog
+
+from nbamcp.bus.kv import KeyValue, KvEntry
+from nbamcp.data.games import partition_key
+from nbamcp.endpoints import GAMES_DATASET as GAMES
+from nbamcp.errors import NbaError
+from nbamcp.messages import GameRow, GamesPartition, decoder_for
+
+log = structlog.get_logger(__name__)
+
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class ReplicaState:
+    """What a replica has applied: the bucket's incarnation and, per partition, (revision, version)."""
+
+    identity: str = ""
+    partitions: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GamesChange:
+    added: list[GameRow]  # not seen before
+    changed: list[GameRow]  # seen, with another row now (the new row)
+    removed: list[GameRow]  # gone from the dataset
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    @property
+    def teams(self) -> list[str]:
+        return sorted({t for g in (*self.added, *self.changed, *self.removed) for t in (g.home, g.away)})
+
+    def appends_after(self, latest: str | None) -> bool:
+        """Only new games, all after ``latest``: a state that moves forward in time can take them."""
+        return (
+            not self.changed
+            and not self.removed
+            and all(latest is None or g.date > latest for g in self.added)
+        )
+
+
+OnChange = Callable[[GamesChange], Awaitable[None]]
+
+
+class GameReplica:
+    def __init__(
+        self, kv: KeyValue, *, games: Iterable[GameRow] = (), state: ReplicaState | None = None
+    ) -> None:
+        self.kv = kv
+        self.state = state or ReplicaState()
+        self._rows: dict[str, dict[str, GameRow]] = {}
+        for g in games:
+            self._rows.setdefault(partition_key(g), {})[g.game_id] = g
+        self._decoder = decoder_for(GamesPartition)
+        self.caught_up = asyncio.Event()
+        self.skipped = 0  # entries already applied (a snapshot's), not decoded
+        self.decoded = 0
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self._rows.values())
+
+    def games(self) -> list[GameRow]:
+        """Every game, in (date, game_id) order."""
+        out = [g for rows in self._rows.values() for g in rows.values()]
+        out.sort(key=lambda g: (g.date, g.game_id))
+        return out
+
+    async def run(self, on_change: OnChange) -> None:
+        """Replay, then follow, until cancelled; a lost watch is opened again (with back-off)."""
+        backoff = 0.5
+        while True:
+            try:
+                await self._follow(on_change)
+                backoff = 0.5
+            except NbaError as exc:
+                log.warning("replica.watch_failed", dataset=GAMES.name, code=exc.code, error=exc.message)
+                await asyncio.sleep(backoff)  # a real pause: the bucket's server is away
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _follow(self, on_change: OnChange) -> None:
+        if self.state.identity != self.kv.identity:
+            # Another incarnation of the bucket: its revisions are not the ones we applied.
+            self.state = ReplicaState(
+                self.kv.identity, {k: (0, version) for k, (_, version) in self.state.partitions.items()}
+            )
+        watch = await self.kv.watch(GAMES.pattern)
+        replay: list[GamesChange] = []
+        try:
+            async for entry in watch:
+                if entry is None:
+                    if not self.caught_up.is_set():
+                        await on_change(_merge(replay))
+                        self.caught_up.set()
+                        log.info(
+                            "replica.caught_up", dataset=GAMES.name, games=len(self), decoded=self.decoded,
+                            skipped=self.skipped,
+                        )  # fmt: skip
+                    continue
+                change = self._apply(entry)
+                if change is None:
+                    continue
+                if self.caught_up.is_set():
+                    await on_change(change)
+                else:
+                    replay.append(change)
+        finally:
+            await watch.stop()
+
+    def _apply(self, entry: KvEntry) -> GamesChange | None:
+        key = entry.key.removeprefix(f"{GAMES.name}.")
+        known = self.state.partitions.get(key)
+        if entry.deleted:
+            gone = self._rows.pop(key, {})
+            self.state.partitions.pop(key, None)
+            return GamesChange([], [], list(gone.values())) if gone else None
+        if known is not None and known[0] == entry.revision:
+            self.skipped += 1
+            return None
+        try:
+            partition = self._decoder.decode(entry.value)
+        except msgspec.MsgspecError as exc:
+            # Not ours to fix: the rest of the dataset still counts.
+            log.warning("replica.bad_partition", key=entry.key, revision=entry.revision, error=str(exc))
+            return None
+        self.decoded += 1
+        self.state.partitions[key] = (entry.revision, partition.version)
+        if known is not None and known[1] == partition.version:
+            return None
+        current = self._rows.get(key, {})
+        rows = {g.game_id: g for g in partition.rows}
+        self._rows[key] = rows
+        change = GamesChange(
+            added=[g for gid, g in rows.items() if gid not in current],
+            changed=[g for gid, g in rows.items() if gid in current and current[gid] != g],
+            removed=[g for gid, g in current.items() if gid not in rows],
+        )
+        return change or None
+
+
+def _merge(changes: list[GamesChange]) -> GamesChange:
+    return GamesChange(
+        added=[g for c in changes for g in c.added],
+        changed=[g for c in changes for g in c.changed],
+        removed=[g for c in changes for g in c.removed],
+    )
