@@ -46,10 +46,10 @@ from nbamcp.bus.durable import (
 )
 from nbamcp.bus.subjects import check_headers, has_wildcard, matches
 from nbamcp.errors import BusClosed, InvalidInput, Unavailable
+from nbamcp.sqlite import open_sync, scripts
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -300,18 +300,7 @@ class _OutboxWriter:
 
     def open(self) -> int:
         """Connect, migrate; returns the last sequence number ever assigned."""
-        conn = self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA busy_timeout = 5000")
-        (version,) = conn.execute("PRAGMA user_version").fetchone() or (0,)
-        if version > SCHEMA_VERSION:
-            raise Unavailable(
-                f"the event outbox {self.path} has schema version {version}, newer than this code "
-                f"({SCHEMA_VERSION}); upgrade nbamcp or remove the file"
-            )
-        if version < 1:
-            conn.executescript(f"BEGIN;\n{_SCHEMA}\nPRAGMA user_version = 1;\nCOMMIT;")
+        conn = self.conn = open_sync(self.path, scripts(_SCHEMA), what="event outbox")
         row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
         return int(row[0]) if row else 0
 

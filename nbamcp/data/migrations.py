@@ -7,19 +7,9 @@ the previous version, never half way.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import aiosqlite
-import msgspec
 
-MigrationStep = str | Callable[[aiosqlite.Connection], Awaitable[None]]
-
-
-class Migration(msgspec.Struct, frozen=True):
-    version: int
-    title: str
-    steps: tuple[MigrationStep, ...]
-
+from nbamcp.sqlite import Migration
 
 _V1 = (
     """

@@ -8,7 +8,7 @@ an ingest command): it is the only writer of its file.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import structlog
 
 from nbamcp.data.franchises import FRANCHISES
 from nbamcp.data.migrations import LATEST_VERSION, MIGRATIONS, Migration
-from nbamcp.errors import InvalidInput, Unavailable
+from nbamcp.sqlite import open_db, transaction
 
 log = structlog.get_logger(__name__)
 
@@ -40,15 +40,8 @@ class Store:
         self.generation += 1
         self.cache.clear()
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        await self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
-        await self.conn.execute("COMMIT")
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
+        return transaction(self.conn)
 
     async def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         async with self.conn.execute(sql, args) as cur:
@@ -75,56 +68,21 @@ class Store:
 async def open_store(
     path: str | Path, *, target_version: int | None = None, migrations: Sequence[Migration] = MIGRATIONS
 ) -> Store:
-    """Open (creating if needed) the store at ``path`` and migrate it.
+    """Open (creating if needed) the store at ``path`` and migrate it (``nbamcp.sqlite``).
 
     ``target_version`` stops at an older schema (tests build old files with it).
-    A file from a newer version of the code is refused rather than guessed at.
     """
-    p = Path(path)
-    latest = migrations[-1].version if migrations else 0
-    target = latest if target_version is None else target_version
-    if not 0 <= target <= latest:
-        raise InvalidInput(f"target_version must be in 0..{latest}, got {target_version}")
-    if str(p) != ":memory:":
-        p.parent.mkdir(parents=True, exist_ok=True)
+    conn = await open_db(
+        path, migrations, what="store", target_version=target_version, row_factory=aiosqlite.Row
+    )
+    store = Store(conn, Path(path))
     try:
-        conn = await aiosqlite.connect(p, isolation_level=None)
-    except Exception as exc:  # sqlite3 raises several types for unusable paths
-        raise Unavailable(f"cannot open the store at {p}: {exc}") from exc
-    conn.row_factory = aiosqlite.Row
-    store = Store(conn, p)
-    try:
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute("PRAGMA busy_timeout = 5000")
-        await _migrate(store, migrations, target)
-        if target >= 1:
+        if await store.schema_version() >= 1:
             await sync_franchises(store)
     except BaseException:
         await conn.close()
         raise
     return store
-
-
-async def _migrate(store: Store, migrations: Sequence[Migration], target: int) -> None:
-    current = await store.schema_version()
-    latest = migrations[-1].version if migrations else 0
-    if current > latest:
-        raise Unavailable(
-            f"the store at {store.path} has schema version {current}, newer than this code knows "
-            f"({latest}); upgrade nbamcp or use another store file"
-        )
-    for m in migrations:
-        if current < m.version <= target:
-            async with store.transaction() as conn:
-                for step in m.steps:
-                    if isinstance(step, str):
-                        await conn.execute(step)
-                    else:
-                        await step(conn)
-                await conn.execute(f"PRAGMA user_version = {int(m.version)}")
-            log.info("store.migrated", path=str(store.path), version=m.version, title=m.title)
 
 
 def _franchise_rows() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:

@@ -23,6 +23,7 @@ import msgspec
 import nbamcp
 from nbamcp.errors import InvalidInput, NotFound
 from nbamcp.ml.artifacts import ArtifactStore
+from nbamcp.sqlite import open_db, scripts, transaction
 
 ALIASES = ("champion", "challenger")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -144,40 +145,14 @@ class ModelRegistry:
 
     @classmethod
     async def open(cls, db_path: str | Path, artifact_root: str | Path) -> ModelRegistry:
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(db_path)
-        try:
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA foreign_keys=ON")
-            await cls._migrate(conn)
-        except BaseException:
-            await conn.close()
-            raise
+        conn = await open_db(db_path, scripts(*_MIGRATIONS), what="model registry")
         return cls(conn, ArtifactStore(artifact_root))
-
-    @staticmethod
-    async def _migrate(conn: aiosqlite.Connection) -> None:
-        async with conn.execute("PRAGMA user_version") as cur:
-            (current,) = await cur.fetchone() or (0,)
-        if current > SCHEMA_VERSION:
-            raise InvalidInput(
-                f"registry schema version {current} is newer than this code knows ({SCHEMA_VERSION}); "
-                "upgrade nbamcp"
-            )
-        for n in range(current, SCHEMA_VERSION):
-            await conn.executescript(f"BEGIN;\n{_MIGRATIONS[n]}\nPRAGMA user_version = {n + 1};\nCOMMIT;")
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
         """One write transaction at a time on the shared connection; rolled back on any error."""
-        async with self._write_lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                await self._conn.rollback()
-                raise
-            await self._conn.commit()
+        async with self._write_lock, transaction(self._conn):
+            yield
 
     async def close(self) -> None:
         await self._conn.close()

@@ -18,8 +18,8 @@ from pathlib import Path
 import aiosqlite
 
 from nbamcp.messages import GameRow, PredictionEvent, RealizedMetrics
-from nbamcp.predlog.db import count, open_db, transaction
 from nbamcp.predlog.metrics import score
+from nbamcp.sqlite import count, open_db, scripts, transaction
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -94,7 +94,7 @@ class OutcomeBook:
 
     @classmethod
     async def open(cls, path: str | Path) -> OutcomeBook:
-        return cls(await open_db(path, MIGRATIONS, what="monitor database"), Path(path))
+        return cls(await open_db(path, scripts(*MIGRATIONS), what="monitor database"), Path(path))
 
     async def add_predictions(self, events: Sequence[PredictionEvent]) -> int:
         """Record predictions (a redelivered one is stored once); returns how many were new."""

@@ -18,7 +18,7 @@ import aiosqlite
 import msgspec
 
 from nbamcp.messages import PredictionEvent
-from nbamcp.predlog.db import count, open_db, transaction
+from nbamcp.sqlite import count, open_db, scripts, transaction
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -119,7 +119,7 @@ class PredictionLog:
 
     @classmethod
     async def open(cls, path: str | Path) -> PredictionLog:
-        conn = await open_db(path, MIGRATIONS, what="prediction log")
+        conn = await open_db(path, scripts(*MIGRATIONS), what="prediction log")
         try:
             rows = await count(conn, "SELECT COUNT(*) FROM predictions")
         except BaseException:

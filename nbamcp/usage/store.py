@@ -15,7 +15,7 @@ from typing import Protocol
 import aiosqlite
 
 from nbamcp.messages import ToolUsage, UsageDelta
-from nbamcp.predlog.db import open_db, scalar, transaction
+from nbamcp.sqlite import open_db, scalar, scripts, transaction
 from nbamcp.usage.memory import MemoryUsageStore
 
 __all__ = ["MemoryUsageStore", "SqliteUsageStore", "UsageStore"]
@@ -71,7 +71,7 @@ class SqliteUsageStore:
 
     @classmethod
     async def open(cls, path: Path) -> SqliteUsageStore:
-        return cls(await open_db(path, MIGRATIONS, what="usage counters"), path)
+        return cls(await open_db(path, scripts(*MIGRATIONS), what="usage counters"), path)
 
     async def add(self, batch_id: str, deltas: Iterable[UsageDelta]) -> bool:
         rows = [

@@ -14,6 +14,7 @@ import pytest
 from nbamcp import endpoints as ep
 from nbamcp.bus.base import REQUEST_ID_HEADER, Msg
 from nbamcp.bus.durable import DurableConsumer, DurableMsg
+from nbamcp.bus.durable_jetstream import JetStreamEvents
 from nbamcp.errors import InvalidInput, InvalidSubject
 from nbamcp.messages import GamesIngested, PredictionEvent, decode, encode
 from nbamcp.streams import publish_durable
@@ -88,18 +89,23 @@ async def test_each_name_gets_everything_and_one_name_shares_the_work(kit: Strea
     b = await kit.stream.consumer("b", EVENTS_PREDICTION)
     assert len(await fetch_n(a, 30)) == 30
     assert len(await fetch_n(b, 30)) == 30
-    # Two handles on one durable consumer split the events between them.
+    # Two members of one durable consumer (on JetStream, in two "processes": two connections)
+    # split the events between them: each gets some, none gets one twice, together all of them.
     s1 = await kit.stream.consumer("shared", EVENTS_PREDICTION)
-    s2 = await kit.stream.consumer("shared", EVENTS_PREDICTION)
-    got: list[DurableMsg] = []
+    other = kit.stream
+    if kit.kind == "jetstream":
+        other = await JetStreamEvents.open(await kit.new_bus(), TEST_SETTINGS)  # type: ignore[arg-type]
+    s2 = await other.consumer("shared", EVENTS_PREDICTION)
+    got: dict[int, list[DurableMsg]] = {1: [], 2: []}
     async with asyncio.timeout(10):
-        while len(got) < 30:
-            for handle in (s1, s2):
+        while len(got[1]) + len(got[2]) < 30:
+            for member, handle in ((1, s1), (2, s2)):
                 batch = await handle.fetch(7, timeout=0.3)
                 await handle.ack_all(batch)
-                got += batch
-    assert sorted(m.seq for m in got) == sorted({m.seq for m in got})
-    assert len(got) == 30
+                got[member] += batch
+    assert got[1] and got[2], {k: len(v) for k, v in got.items()}
+    seqs = [m.seq for m in got[1] + got[2]]
+    assert len(seqs) == len(set(seqs)) == 30
 
 
 async def test_acked_events_are_not_delivered_again_after_a_restart(kit: StreamKit) -> None:
