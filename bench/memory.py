@@ -8,7 +8,8 @@ default configuration (every worker embedded) over stdio; RSS is read from
 ``--predictions`` predict_game calls on new games (cache misses: each fills the cache, the
 idempotency maps, the prediction log and the monitor), from ``--lanes`` calls in flight, and
 once more after the same number of cache hits. The bounded maps report their sizes in the
-health tool. Results go to stdout.
+health tool. ``--caps N`` caps the prediction cache and the request-id maps at N, so the
+plateau shows within the run. Results go to stdout.
 """
 
 from __future__ import annotations
@@ -28,10 +29,23 @@ from harness import open_server, rss_mb
 from predict import REPO, env_for, nbamcp_params, prepare, unique_games
 
 
-async def run(home: Path, data_dir: Path, total: int, lanes: int) -> str:
-    games = unique_games()
+def server_env(home: Path, data_dir: Path, caps: int | None) -> tuple[dict[str, str], str]:
     env = env_for(home, data_dir)
-    lines = [f"RSS of `nbamcp serve` (default configuration), {total:,} predictions from {lanes} lanes", ""]
+    if caps is None:
+        return env, "default configuration"
+    # The same server with its prediction cache and request-id maps capped low: the plateau shows.
+    cfg = home / "bench-memory.toml"
+    cfg.write_text(
+        Path(env["NBAMCP_CONFIG"]).read_text()
+        + f"\n[cache]\nmax_entries = {caps}\n\n[inference]\nidempotency_entries = {caps}\n"
+    )
+    env["NBAMCP_CONFIG"] = str(cfg)
+    return env, f"cache.max_entries and inference.idempotency_entries = {caps:,}"
+
+
+async def run(env: dict[str, str], what: str, total: int, lanes: int) -> str:
+    games = unique_games()
+    lines = [f"RSS of `nbamcp serve` ({what}), {total:,} predictions from {lanes} lanes", ""]
     async with open_server(nbamcp_params(env)) as server:
         s = server.session
 
@@ -77,12 +91,14 @@ def main() -> None:
     ap.add_argument("--predictions", type=int, default=10_000)
     ap.add_argument("--lanes", type=int, default=16)
     ap.add_argument("--home", type=Path, help="bench/predict.py's prepared home (created when missing)")
+    ap.add_argument("--caps", type=int, help="cap the prediction cache and request-id maps at this size")
     a = ap.parse_args()
     data_dir = Path(os.environ.get("NBAMCP_DATA_DIR") or REPO.parent / "shared" / "data").resolve()
     with contextlib.ExitStack() as stack:
         home = a.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-mem-")))
         prepare(home, data_dir, 1947)
-        print(asyncio.run(run(home, data_dir, a.predictions, a.lanes)))
+        env, what = server_env(home, data_dir, a.caps)
+        print(asyncio.run(run(env, what, a.predictions, a.lanes)))
 
 
 if __name__ == "__main__":
