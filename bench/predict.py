@@ -239,6 +239,7 @@ def serve_direct(home: Path, captures: Path) -> None:
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.tools import Tool
 
+    from nbamcp.data.games import read_played_games
     from nbamcp.frontend.predict import PredictGameOutput, game_text
     from nbamcp.log import configure_logging
     from nbamcp.messages import GameQuery
@@ -246,7 +247,7 @@ def serve_direct(home: Path, captures: Path) -> None:
     from nbamcp.ml.registry import ModelRegistry
     from nbamcp.serving.canonical import canonicalize
     from nbamcp.serving.explain import explainer_for
-    from nbamcp.serving.live_features import LiveFeatures, read_all_games
+    from nbamcp.serving.live_features import LiveFeatures
     from nbamcp.serving.models import ModelSet, ServingModel
     from nbamcp.serving.scoring import build_prediction, score_rows
 
@@ -263,7 +264,7 @@ def serve_direct(home: Path, captures: Path) -> None:
         return ModelSet(ServingModel(mv.name, mv.version, mv.model_kind, mv.artifact_sha256, onnx, explainer))
 
     async def main() -> None:
-        live = LiveFeatures(await read_all_games(home / "store.sqlite"))
+        live = LiveFeatures(await read_played_games(home / "store.sqlite"))
         models = await champion()
 
         async def predict_game(
