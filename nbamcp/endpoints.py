@@ -50,6 +50,8 @@ from nbamcp.messages import (
     ModelCardRequest,
     ModelList,
     ModelsChanged,
+    MonitorReport,
+    MonitorReportRequest,
     MonitorStatus,
     MonitorStatusRequest,
     PlayerCareer,
@@ -242,6 +244,13 @@ MODELS_SERVING = Endpoint(
 # ---- monitor ------------------------------------------------------------------------------------------
 MONITOR_STATUS = Endpoint(
     subjects.MONITOR_STATUS, MonitorStatusRequest, MonitorStatus, "monitor", "models and realized metrics"
+)
+MONITOR_REPORT = Endpoint(
+    subjects.MONITOR_REPORT,
+    MonitorReportRequest,
+    MonitorReport,
+    "monitor",
+    "realized metrics per game date and calibration bins (the dashboard)",
 )
 
 # ---- usage (queue "usage") ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ COVERAGE_CHANGED = "nba.coverage.changed"  # event (broadcast): what the store h
 TRAIN_JOBS = "nba.train.jobs"  # request/reply, queue "trainer": start a job, reply with its id
 TRAIN_PROGRESS = "nba.train.progress"  # nba.train.progress.<job>
 MONITOR_STATUS = "nba.monitor.status"  # request/reply, queue "monitor": champion/challenger, realized metrics
+MONITOR_REPORT = "nba.monitor.report"  # request/reply, queue "monitor": realized metrics by date, calibration
 # Usage per tenant and tool (usage worker): record batches, report, units per key of a day.
 USAGE_RECORD = "nba.usage.record"
 USAGE_REPORT = "nba.usage.report"

@@ -10,7 +10,9 @@
   predictions published before it.
 - Answers ``nba.monitor.status`` (queue ``monitor``): per model, champion and
   challenger with their offline metrics from the registry, the traffic mode,
-  and realized accuracy / Brier / log loss per model version.
+  and realized accuracy / Brier / log loss per model version; and
+  ``nba.monitor.report``: the same realized scores per game date, and
+  calibration bins (the dashboard's charts).
 
 Malformed events are logged and terminated (never redelivered). Registry facts
 (aliases, offline metrics) come from the trainer (``nba.models.list``); without a
@@ -35,6 +37,8 @@ from nbamcp.messages import (
     ModelInfo,
     ModelRoles,
     ModelVersionSummary,
+    MonitorReport,
+    MonitorReportRequest,
     MonitorStatus,
     MonitorStatusRequest,
     PredictionEvent,
@@ -76,7 +80,7 @@ class MonitorWorker(Actor):
         self.bad = 0
 
     def routes(self) -> list[Route]:
-        return [Route(ep.MONITOR_STATUS, self.on_status)]
+        return [Route(ep.MONITOR_STATUS, self.on_status), Route(ep.MONITOR_REPORT, self.on_report)]
 
     def durable_routes(self) -> list[DurableRoute]:
         s = self.config.monitor
@@ -122,6 +126,12 @@ class MonitorWorker(Actor):
         )  # fmt: skip
 
     # ---- status ----------------------------------------------------------------------------------
+    async def on_report(self, req: MonitorReportRequest, ctx: Context) -> MonitorReport:
+        return MonitorReport(
+            days=await self.book.by_date(req.model_name, req.days),
+            calibration=await self.book.calibration(req.model_name, req.days),
+        )
+
     async def on_status(self, req: MonitorStatusRequest, ctx: Context) -> MonitorStatus:
         models, registry_state = await self._models(req.model_name, ctx.request_id)
         roles = {

@@ -33,6 +33,7 @@ from nbamcp.frontend.limits.usage import BusUsageSink, UsageBook
 from nbamcp.frontend.policy import Policy
 from nbamcp.frontend.recent import RecentCalls
 from nbamcp.frontend.tooling import ToolSpec
+from nbamcp.frontend.web.dashboard.routes import dashboard_routes
 from nbamcp.frontend.web.hosts import is_loopback, public_url, security_settings
 from nbamcp.frontend.web.routes import Readiness, ops_routes
 from nbamcp.frontend.web.server import Edge, HttpFrontEnd, auth_settings, build_app, resource_metadata_url
@@ -168,7 +169,16 @@ class FrontEndService:
         readiness = Readiness(
             self.gw, workers_started=workers_started, timeout_s=settings.health_timeout_s, clock=self._clock
         )
-        routes = ops_routes(readiness, key_required=self.key_required, resource_metadata_url=meta_url)
+        routes = [
+            *ops_routes(readiness, key_required=self.key_required, resource_metadata_url=meta_url),
+            *dashboard_routes(
+                self.gw,
+                self.recent,
+                self.cookies,
+                key_required=self.key_required,
+                timeout_s=settings.health_timeout_s,
+            ),
+        ]
         edge = Edge(
             security=self.security,
             identify=Identify(self.verifier, self.cookies),

@@ -27,11 +27,15 @@ from nbamcp.messages.events import (
     PredictionEvent,
 )
 from nbamcp.messages.monitor import (
+    CalibrationBin,
     ModelRoles,
     ModelVersionSummary,
+    MonitorReport,
+    MonitorReportRequest,
     MonitorStatus,
     MonitorStatusRequest,
     OfflineMetrics,
+    RealizedDay,
     RealizedMetrics,
 )
 from nbamcp.messages.predict import (
@@ -139,6 +143,7 @@ __all__ = [
     "AliasMoved",
     "CacheLookupReply",
     "CachedPrediction",
+    "CalibrationBin",
     "CandidateScore",
     "ComparePlayersRequest",
     "ComparedPlayer",
@@ -184,6 +189,8 @@ __all__ = [
     "ModelRoles",
     "ModelVersionSummary",
     "ModelsChanged",
+    "MonitorReport",
+    "MonitorReportRequest",
     "MonitorStatus",
     "MonitorStatusRequest",
     "OfflineMetrics",
@@ -207,6 +214,7 @@ __all__ = [
     "Raptor",
     "RatingHistory",
     "RatingPoint",
+    "RealizedDay",
     "RealizedMetrics",
     "Record",
     "RosterPriors",

@@ -1,6 +1,8 @@
-"""Prediction log and monitoring: ``nba.monitor.status``."""
+"""Prediction log and monitoring: ``nba.monitor.status`` and ``nba.monitor.report``."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import msgspec
 
@@ -72,3 +74,44 @@ class MonitorStatus(Message, frozen=True):
     results_events: int  # GamesIngested events handled
     last_results: str | None = None  # "YYYY-MM-DD..YYYY-MM-DD" of the latest results received
     registry: str = "ok"  # "ok" | "missing" (no registry file yet) | "unavailable: <why>"
+
+
+# ---------------------------------------------------------------------------
+# ``nba.monitor.report`` (request/reply, queue "monitor"): realized metrics over time
+# and calibration, for the dashboard.
+
+
+class MonitorReportRequest(Message, frozen=True):
+    model_name: f.ModelName | None = None  # None: every model
+    days: Annotated[int, msgspec.Meta(ge=1, le=3660)] = 365  # game dates up to this far before the latest
+
+
+class RealizedDay(msgspec.Struct, frozen=True, kw_only=True):
+    """One model version's realized scores on the games of one date (each game once)."""
+
+    model_name: str
+    model_version: int
+    source: str
+    date: str  # YYYY-MM-DD
+    n_games: int
+    brier: float
+    log_loss: float
+    accuracy: float
+
+
+class CalibrationBin(msgspec.Struct, frozen=True, kw_only=True):
+    """Realized games whose predicted home-win probability fell in [lo, hi)."""
+
+    model_name: str
+    model_version: int
+    source: str
+    lo: float
+    hi: float
+    n_games: int
+    mean_predicted: float
+    observed: float  # share of those games the home team won
+
+
+class MonitorReport(Message, frozen=True):
+    days: list[RealizedDay]
+    calibration: list[CalibrationBin]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from nbamcp.messages import GameRow, PredictionEvent, RealizedMetrics
+from nbamcp.messages import CalibrationBin, GameRow, PredictionEvent, RealizedDay, RealizedMetrics
 from nbamcp.predlog.metrics import score
 from nbamcp.sqlite import count, open_db, scripts, transaction
 
@@ -83,6 +83,35 @@ FROM scored WHERE rn = 1
 GROUP BY model_name, model_version, source
 ORDER BY model_name, model_version DESC, source
 """
+
+
+# The latest prediction of each game per model version, scored (the same rule as _REALIZED).
+_SCORED = """
+WITH scored AS (
+    SELECT p.model_name, p.model_version, p.source, p.date, p.home_win_prob, o.home_win, o.brier,
+           o.log_loss, o.correct,
+           ROW_NUMBER() OVER (
+               PARTITION BY p.model_name, p.model_version, p.source, o.game_id
+               ORDER BY p.ts DESC, p.id DESC
+           ) AS rn
+    FROM predictions p JOIN outcomes o ON o.prediction_id = p.id
+    WHERE (?1 IS NULL OR p.model_name = ?1)
+      AND p.date >= (SELECT date(MAX(date), '-' || ?2 || ' days') FROM predictions)
+)
+"""
+_BY_DATE = (
+    _SCORED
+    + """SELECT model_name, model_version, source, date, COUNT(*), AVG(brier), AVG(log_loss), AVG(correct)
+FROM scored WHERE rn = 1 GROUP BY model_name, model_version, source, date
+ORDER BY model_name, model_version, source, date"""
+)
+_CALIBRATION = (
+    _SCORED
+    + """SELECT model_name, model_version, source, MIN(CAST(home_win_prob * ?3 AS INTEGER), ?3 - 1) AS bin,
+       COUNT(*), AVG(home_win_prob), AVG(home_win)
+FROM scored WHERE rn = 1 GROUP BY model_name, model_version, source, bin
+ORDER BY model_name, model_version, source, bin"""
+)
 
 
 class OutcomeBook:
@@ -178,6 +207,42 @@ class OutcomeBook:
             )
             for name, version, source, n_games, n_pred, acc, brier, ll, first, last in rows
             if model_name is None or name == model_name
+        ]
+
+    async def by_date(self, model_name: str | None, days: int) -> list[RealizedDay]:
+        """Realized scores per model version and game date, over the latest ``days`` of dates."""
+        async with self.conn.execute(_BY_DATE, (model_name, days)) as cur:
+            rows = list(await cur.fetchall())
+        return [
+            RealizedDay(
+                model_name=name,
+                model_version=int(version),
+                source=source,
+                date=date,
+                n_games=int(n),
+                brier=round(brier, 5),
+                log_loss=round(ll, 5),
+                accuracy=round(acc, 5),
+            )
+            for name, version, source, date, n, brier, ll, acc in rows
+        ]
+
+    async def calibration(self, model_name: str | None, days: int, bins: int = 10) -> list[CalibrationBin]:
+        """Realized games per predicted-probability bin: how often the home team won in each."""
+        async with self.conn.execute(_CALIBRATION, (model_name, days, bins)) as cur:
+            rows = list(await cur.fetchall())
+        return [
+            CalibrationBin(
+                model_name=name,
+                model_version=int(version),
+                source=source,
+                lo=b / bins,
+                hi=(b + 1) / bins,
+                n_games=int(n),
+                mean_predicted=round(mean, 5),
+                observed=round(obs, 5),
+            )
+            for name, version, source, b, n, mean, obs in rows
         ]
 
     async def pending(self) -> int:
