@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -135,7 +136,9 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def ingested_store(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """A store ingested ONCE per session by the real CLI; tests copy it, never write to it."""
+    """A store ingested ONCE per session by the real CLI, its games marked announced (as a stats
+    worker that ran once leaves it: servers started on a copy have no news to send); tests copy
+    it, never write to it."""
     home = tmp_path_factory.mktemp("ingested")
     env_home = {"NBAMCP_HOME": str(home), "NBAMCP_DATA_DIR": str(data_dir)}
     proc = subprocess.run(
@@ -147,6 +150,9 @@ def ingested_store(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> 
     )
     assert proc.returncode == 0, proc.stderr
     assert "73113 new games" in proc.stdout, proc.stdout
+    from tests.contexts import mark_all_announced
+
+    asyncio.run(mark_all_announced(home / "store.sqlite"))
     return home / "store.sqlite"
 
 

@@ -127,8 +127,7 @@ class StatsWorker(Actor):
         return run
 
     async def on_start(self) -> None:
-        self._store = await open_store(self.store_path)
-        self.close_with(self._store.close)
+        self._store = await self.enter(await open_store(self.store_path))
         row = await self._store.fetchone("SELECT count(*) FROM games")
         if row and row[0] == 0 and self.config.stats.auto_ingest:
             if self.data_dir.is_dir():

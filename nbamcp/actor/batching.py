@@ -53,8 +53,6 @@ class BatchLoop:
         self._backoff = 0.0
         self._progress: asyncio.Future[None] | None = None
         self.batches = 0
-        self.messages = 0
-        self.failures = 0
         self.last_seq = 0
 
     def start(self) -> asyncio.Task[None]:
@@ -141,7 +139,6 @@ class BatchLoop:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.failures += 1
             log.exception("batch_loop.handler_failed", loop=self.name, messages=len(batch))
             for m in batch:
                 with contextlib.suppress(Exception):
@@ -151,7 +148,6 @@ class BatchLoop:
         await self.consumer.ack_all(batch)
         self._backoff = 0.0
         self.batches += 1
-        self.messages += len(batch)
         self.last_seq = max(self.last_seq, max(m.seq for m in batch))
         if self._progress is not None and not self._progress.done():
             self._progress.set_result(None)

@@ -96,7 +96,15 @@ async def load_games(
     sql = f"SELECT {', '.join(GAME_COLUMNS)} FROM games WHERE {' AND '.join(where)} ORDER BY date, game_id"
     async with conn.execute(sql, args) as cur:
         rows = await cur.fetchall()
-    return games_from_rows(rows)
+    try:
+        # GameRow is array-like: the rows convert in C, in order (73k games: ~30 ms, not ~600).
+        games = msgspec.convert([tuple(r) for r in rows], list[GameRow], strict=False)
+    except msgspec.ValidationError:
+        return games_from_rows(rows)  # the slow path names the row that is wrong
+    for g in games:
+        if g.home_pts == g.away_pts or g.season_type not in SEASON_TYPES:
+            return games_from_rows(rows)
+    return games
 
 
 async def read_played_games(store_path: Path) -> list[GameRow]:
@@ -125,12 +133,10 @@ def partition_key(game: GameRow) -> str:
 
 
 def partitions(games: Iterable[GameRow]) -> dict[str, list[GameRow]]:
-    """Games by partition key, each partition in (date, game_id) order."""
+    """Games (in (date, game_id) order, as ``load_games`` gives them) by partition key, in order."""
     out: dict[str, list[GameRow]] = {}
     for g in games:
         out.setdefault(partition_key(g), []).append(g)
-    for rows in out.values():
-        rows.sort(key=lambda g: (g.date, g.game_id))
     return out
 
 
@@ -140,4 +146,5 @@ def partition_version(rows: Sequence[GameRow]) -> str:
 
 
 def row_hash(game: GameRow) -> str:
-    return hashlib.sha256(_rows_encoder.encode(game)).hexdigest()[:32]
+    """A short fingerprint of one game's row (did it change since it was announced?)."""
+    return hashlib.blake2b(_rows_encoder.encode(game), digest_size=8).hexdigest()

@@ -213,6 +213,17 @@ _V7 = (
     """,
 )
 
+# v8: the version of each season the stats worker announced: an unchanged season needs no look
+# at its games (a start without news reads the games once, hashes nothing).
+_V8 = (
+    """
+    CREATE TABLE announced_partitions (
+        key TEXT PRIMARY KEY,
+        version TEXT NOT NULL
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "play-in flag on games", _V2),
@@ -221,5 +232,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "matchup index on games", _V5),
     Migration(6, "team rosters as of a date", _V6),
     Migration(7, "games announced to the other workers", _V7),
+    Migration(8, "seasons announced to the other workers", _V8),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -94,16 +94,15 @@ class Announcer:
     async def announce(self, *, request_id: str, full: bool = False) -> int:
         """Tell the other workers what they do not know; returns how many games were news."""
         async with self._lock:
-            games = await load_games(self.store.conn)
-            news = await unannounced(self.store, games)
-            by_season = partitions(games)
-            keys = sorted(by_season) if full else sorted({str(g.season) for g in news})
+            by_season = partitions(await load_games(self.store.conn))
+            news, versions = await unannounced(self.store, by_season)
+            keys = sorted(by_season) if full else sorted(versions)
             written = await publish_partitions(self.kv, {k: by_season[k] for k in keys})
             for event, msg_id in news_events(news):
                 await publish_durable(
                     self.events, ep.GAMES_INGESTED, event, request_id=request_id, msg_id=msg_id
                 )
-            await mark_announced(self.store, news)
+            await mark_announced(self.store, news, versions)
             self.announced += len(news)
             self.partitions_written += len(written)
             if news or written:

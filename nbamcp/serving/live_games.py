@@ -120,8 +120,10 @@ class LiveGames:
                 await self._on_change(change)
             log.info("live_games.changed", added=len(change.added), changed=len(change.changed),
                      removed=len(change.removed), latest=self.live.latest_date)  # fmt: skip
-        # Revisions that moved (a recreated bucket) are worth a write too: the next start skips them.
-        if change or (replay and (not self.restored or self.replica.decoded)):
+        # Revisions that moved (a recreated bucket) are worth a write too: the next start skips
+        # them. Not for the in-process twin: it is a new bucket at every start anyway.
+        moved = self.replica.decoded and self._kv.kind != "memory"
+        if change or (replay and (not self.restored or moved)):
             self._dirty = True
             if replay:
                 await self.save()  # the next start begins from the replay's result

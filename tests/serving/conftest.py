@@ -34,7 +34,7 @@ from nbamcp.messages import IngestReply, IngestRequest, PredictionEvent, Promote
 from nbamcp.ml.registry import ModelRegistry
 from nbamcp.ml.train import Budget, HgbParams, TrainResult, register_result, train
 from nbamcp.subjects import EVENTS_PREDICTION
-from tests.contexts import Contexts, home_config
+from tests.contexts import Contexts, home_config, mark_all_announced
 from workers.cache import CacheWorker
 from workers.inference import InferenceWorker
 from workers.stats import StatsWorker
@@ -90,6 +90,7 @@ def serving_data(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Da
             await store.close()
 
     games = asyncio.run(build())
+    asyncio.run(mark_all_announced(root / "store.sqlite"))
     return Data(root / "store.sqlite", later_csv, games)
 
 

@@ -25,7 +25,7 @@ from nbamcp.config import StatsConfig, TrainerConfig, WorkersConfig
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import open_store
 from nbamcp.messages import ModelsChanged, TrainProgress, decode
-from tests.contexts import Contexts, home_config
+from tests.contexts import Contexts, home_config, mark_all_announced
 from workers.stats import StatsWorker
 from workers.trainer import TrainerWorker
 
@@ -80,6 +80,7 @@ def base_store(games_csv: Path, data_dir: Path) -> Path:
             await ingest_paths(store, [games_csv, players])
         finally:
             await store.close()
+        await mark_all_announced(path)
 
     asyncio.run(build())
     return path

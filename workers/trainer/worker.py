@@ -106,8 +106,7 @@ class TrainerWorker(Actor):
 
     async def on_start(self) -> None:
         config = self.config
-        registry = await ModelRegistry.open(config.registry_path, config.artifacts_dir)
-        self.close_with(registry.close)
+        registry = await self.enter(await ModelRegistry.open(config.registry_path, config.artifacts_dir))
         objects = await self.ctx.stores.objects(config.data.models_bucket)
         self.door = RegistryDoor(self.bus, registry, objects)
         await self.door.reconcile()

@@ -37,11 +37,6 @@ def text(row: Row, col: str) -> str:
     return v
 
 
-def opt_text(row: Row, col: str) -> str | None:
-    v = (row.get(col) or "").strip()
-    return v or None
-
-
 def req_int(row: Row, col: str) -> int:
     v = text(row, col)
     try:

@@ -33,10 +33,6 @@ from nbamcp.data.migrations import PLAYIN_WINDOWS
 
 SOURCE = "538"
 REQUIRED = frozenset({"date", "season", "neutral", "playoff", "team1", "team2", "score1", "score2"})
-OPTIONAL = frozenset(
-    {"elo1_pre", "elo2_pre", "elo_prob1", "elo_prob2", "elo1_post", "elo2_post"}
-    | {"raptor1_pre", "raptor2_pre", "raptor_prob1", "raptor_prob2"}
-)
 
 
 def team(row: Row, col: str, codes: dict[str, str]) -> tuple[str, str]:

@@ -20,7 +20,6 @@ PCTS = ("fg_pct", "fg3_pct", "ft_pct", "efg_pct", "ts_pct")
 # Advanced: rates (never summed) and totals (summed over a career).
 ADV_RATES = ("per", "usg_pct", "ws_per48", "bpm", "obpm", "dbpm")
 ADV_TOTALS = ("ws", "ows", "dws", "vorp")
-DB_COLUMNS = ("gp", "gs", "min", *COUNTING, *PCTS, *ADV_RATES, *ADV_TOTALS)
 # The stat names tools accept ("per" is the PER rating), declared with the request Structs.
 # Lower is better for these.
 LOWER_BETTER = frozenset({"tov", "pf"})
