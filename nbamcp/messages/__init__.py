@@ -21,6 +21,7 @@ from nbamcp.messages.base import (
     encode,
 )
 from nbamcp.messages.data import GameRow, GamesPartition
+from nbamcp.messages.drift import ReferenceSample
 from nbamcp.messages.events import (
     GamesIngested,
     ModelsChanged,
@@ -217,6 +218,7 @@ __all__ = [
     "RealizedDay",
     "RealizedMetrics",
     "Record",
+    "ReferenceSample",
     "RosterPriors",
     "SeasonRating",
     "SeriesResult",

@@ -1,20 +1,25 @@
 """Reference feature distributions of a training set, stored with each model version.
 
-The monitor compares live feature vectors against them to detect drift
-(population stability over the histogram bins, quantile shifts, missing rates).
+Two forms: per-feature summaries and histograms (``feature_reference``, in the registry row:
+explanations use the means, the model card shows them), and a seeded random SAMPLE of the
+fitted rows with their labels and the model's probabilities (``reference_sample``), filed in
+the model store beside the artifact: the monitor's two-sample drift tests need rows, not
+histograms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from nbamcp.errors import InvalidInput
+from nbamcp.messages import ReferenceSample
 
 QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 HIST_BINS = 10
+SAMPLE_ROWS = 3000  # enough for KS / chi-square against windows of hundreds; ~0.5 MB of msgpack
 
 
 def feature_reference(X: np.ndarray, names: Sequence[str], *, bins: int = HIST_BINS) -> dict[str, Any]:
@@ -48,3 +53,37 @@ def feature_reference(X: np.ndarray, names: Sequence[str], *, bins: int = HIST_B
             }
         out["features"][name] = entry
     return out
+
+
+def reference_sample(
+    X: np.ndarray,
+    y: np.ndarray,
+    predict: Callable[[np.ndarray], np.ndarray],
+    names: Sequence[str],
+    *,
+    feature_set: str,
+    seasons: Sequence[int],
+    seed: int = 0,
+    size: int = SAMPLE_ROWS,
+) -> ReferenceSample:
+    """``size`` rows of ``X`` (all of them when there are fewer) drawn without replacement with
+    ``seed``, kept in their original (date) order, with their labels and the probabilities
+    ``predict`` (the fitted model's P(home win) of a matrix) gives them."""
+    if X.ndim != 2 or X.shape[1] != len(names) or len(y) != X.shape[0]:
+        raise InvalidInput(
+            f"a reference sample needs rows x {len(names)} features with one label per row, "
+            f"got {X.shape} and {len(y)} labels"
+        )
+    n = X.shape[0]
+    idx = np.sort(np.random.default_rng(seed).choice(n, size, replace=False)) if n > size else np.arange(n)
+    rows = X[idx]
+    return ReferenceSample(
+        feature_set=feature_set,
+        feature_names=list(names),
+        rows=np.asarray(rows, dtype=np.float64).tolist(),
+        labels=[int(v) for v in np.asarray(y)[idx]],
+        probs=[round(float(p), 6) for p in np.asarray(predict(rows)).ravel()],
+        seed=seed,
+        population=n,
+        seasons=sorted({int(s) for s in seasons}),
+    )

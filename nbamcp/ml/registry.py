@@ -129,6 +129,14 @@ def code_version() -> str:
     return f"{nbamcp.__version__}+{desc}" if out.returncode == 0 and desc else nbamcp.__version__
 
 
+def sample_pointer(reference: dict[str, Any]) -> tuple[str, int] | None:
+    """(sha256, size) of the reference sample a version's reference names, if any."""
+    s = reference.get("sample")
+    if not isinstance(s, dict) or not isinstance(s.get("sha256"), str) or not isinstance(s.get("size"), int):
+        return None
+    return s["sha256"], s["size"]
+
+
 def _row_to_version(row: Any) -> ModelVersion:
     values = [msgspec.json.decode(v) if i in _JSON_COLS else v for i, v in enumerate(row)]
     return ModelVersion(*values)
@@ -178,13 +186,20 @@ class ModelRegistry:
         training_seconds: float,
         trained_at: str | None = None,
         code: str | None = None,
+        sample: bytes = b"",
     ) -> ModelVersion:
-        """Store the artifact and record a new version (1 + the highest so far for ``name``)."""
+        """Store the artifact and record a new version (1 + the highest so far for ``name``).
+
+        ``sample`` (an encoded ``ReferenceSample``) is filed in the artifact store too; the
+        version's reference records it under ``"sample"`` (sha256, size) for the monitor."""
         if not _NAME.fullmatch(name):
             raise InvalidInput(f"model name {name!r} is not valid: use 1-64 of a-z 0-9 _ . - (start alnum)")
         if not artifact:
             raise InvalidInput("refusing to register an empty artifact")
         sha, size = await asyncio.to_thread(self.artifacts.put, artifact)
+        if sample:
+            sample_sha, sample_size = await asyncio.to_thread(self.artifacts.put, sample)
+            reference = {**reference, "sample": {"sha256": sample_sha, "size": sample_size}}
         async with self._transaction():
             async with self._conn.execute(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?", (name,)
@@ -324,6 +339,13 @@ class ModelRegistry:
         return await asyncio.to_thread(
             self.artifacts.get, version.artifact_sha256, size=version.artifact_size
         )
+
+    async def load_sample(self, version: ModelVersion) -> bytes | None:
+        """The version's encoded reference sample, verified; None for a version registered without."""
+        pointer = sample_pointer(version.reference)
+        if pointer is None:
+            return None
+        return await asyncio.to_thread(self.artifacts.get, pointer[0], size=pointer[1])
 
     async def model_card(self, name: str, ref: int | str) -> dict[str, Any]:
         """A JSON-ready card for ``nba://models/{name}/{version}``."""

@@ -34,13 +34,14 @@ from threadpoolctl import threadpool_limits
 
 from nbamcp.data.games import GameRow
 from nbamcp.errors import ErrorCode, InvalidInput, NbaError
+from nbamcp.messages import ReferenceSample
 from nbamcp.ml.dataset import require_seasons, snapshot_hash
 from nbamcp.ml.features import FORM_N, build_training_matrix, feature_names
 from nbamcp.ml.metrics import Scores, scores
 from nbamcp.ml.onnx_export import check_parity, to_onnx_bytes
 from nbamcp.ml.onnx_runtime import OnnxModel
 from nbamcp.ml.ratings import DEFAULT_ELO, EloParams
-from nbamcp.ml.reference import feature_reference
+from nbamcp.ml.reference import feature_reference, reference_sample
 from nbamcp.ml.registry import ModelRegistry, ModelVersion
 from nbamcp.ml.rosters import RosterBook
 
@@ -110,6 +111,7 @@ class TrainResult:
     training_seconds: float
     reference: dict[str, Any]
     candidates: list[CandidateReport]
+    sample: ReferenceSample  # seeded rows of the fit (filed in the model store beside the artifact)
     X_valid: np.ndarray = field(repr=False)
     y_valid: np.ndarray = field(repr=False)
     X_fit: np.ndarray = field(repr=False)  # rows the final model was fitted on
@@ -359,6 +361,10 @@ def _train(
         progress(1.0, f"done: {winner.name}")
 
     final_seasons = sorted(set(seasons[final_rows].tolist()))
+    sample = reference_sample(
+        X[final_rows], y[final_rows], lambda rows: final.predict_proba(rows)[:, 1], names,
+        feature_set=feature_set, seasons=final_seasons, seed=seed,
+    )  # fmt: skip
     return TrainResult(
         model_kind=winner.name,
         pipeline=final,
@@ -390,6 +396,7 @@ def _train(
         training_seconds=round(time.perf_counter() - started, 3),
         reference=feature_reference(X[final_rows], names),
         candidates=reports,
+        sample=sample,
         X_valid=X_valid,
         y_valid=y_valid,
         X_fit=X[final_rows],
@@ -411,4 +418,5 @@ async def register_result(registry: ModelRegistry, name: str, result: TrainResul
         metrics=result.metrics,
         reference=result.reference,
         training_seconds=result.training_seconds,
+        sample=msgspec.msgpack.encode(result.sample),
     )

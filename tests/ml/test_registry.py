@@ -40,6 +40,9 @@ async def test_register_and_load_a_trained_model(tmp_path: Path, small_result: T
         data = await reg.load_artifact(await reg.get("game", 1))
         model = OnnxModel.from_bytes(data)
         assert model.predict_proba(small_result.X_valid[:3]).shape == (3,)
+        sample = await reg.load_sample(mv)
+        assert sample == msgspec.msgpack.encode(small_result.sample)  # (NaN rows: compare the bytes)
+        assert mv.reference["sample"]["size"] == len(sample)
         mv2 = await register_result(reg, "game", small_result)
         assert mv2.version == 2 and mv2.artifact_sha256 == mv.artifact_sha256  # same bytes, same file
         card = await reg.model_card("game", 2)

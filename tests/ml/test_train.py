@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 
 import msgspec
+import numpy as np
 import pytest
 
 from nbamcp.data.games import GameRow
 from nbamcp.errors import InvalidInput
 from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION
+from nbamcp.ml.onnx_runtime import OnnxModel
 from nbamcp.ml.train import SMALL_BUDGET, Budget, TrainingCancelled, TrainResult, train
 from tests.ml.conftest import SMALL_TRAIN, SMALL_VALID
 
@@ -31,6 +33,21 @@ def test_result_carries_lineage(small_result: TrainResult) -> None:
     assert len(r.data_hash) == 64
     msgspec.json.encode(r.params)
     msgspec.json.encode(r.metrics)
+
+
+def test_reference_sample_is_seeded_rows_of_the_fit(small_result: TrainResult) -> None:
+    """A few thousand fitted rows, drawn with the training seed, with labels and the model's own
+    probabilities (what the monitor's two-sample tests compare live traffic with)."""
+    s = small_result.sample
+    fit = np.nan_to_num(small_result.X_fit.astype(np.float64))
+    assert s.population == fit.shape[0] > 3000 and len(s.rows) == len(s.labels) == len(s.probs) == 3000
+    assert s.feature_names == FEATURE_NAMES and s.feature_set == "fs1" and s.seed == 0
+    assert s.seasons == [*SMALL_TRAIN, *SMALL_VALID]
+    idx = np.sort(np.random.default_rng(0).choice(fit.shape[0], 3000, replace=False))
+    assert np.array_equal(np.nan_to_num(np.asarray(s.rows)), fit[idx])
+    onnx = OnnxModel.from_bytes(small_result.onnx_bytes).predict_proba(np.asarray(s.rows, dtype=np.float32))
+    assert np.abs(onnx - np.asarray(s.probs)).max() < 1e-4
+    assert 0.5 < np.mean(s.labels) < 0.65  # home teams win a bit under 60%
 
 
 def test_training_is_deterministic(recent_games: list[GameRow]) -> None:

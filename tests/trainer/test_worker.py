@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgspec
 import pytest
 
 from nbamcp.bus.base import Bus
+from nbamcp.bus.objects import get_verified
 from nbamcp.errors import NoResponders
 from nbamcp.messages import (
     AliasMoved,
@@ -17,6 +19,7 @@ from nbamcp.messages import (
     ModelCardRequest,
     ModelList,
     PromoteRequest,
+    ReferenceSample,
     TrainCancel,
     TrainJobAccepted,
     TrainJobRequest,
@@ -28,6 +31,7 @@ from nbamcp.messages import (
 )
 from nbamcp.ml.registry import ModelRegistry
 from nbamcp.subjects import MODELS_CARD, MODELS_LIST, MODELS_PROMOTE, TRAIN_JOBS, train_control
+from tests.contexts import home_config
 from tests.trainer.conftest import (
     WAIT,
     Home,
@@ -95,6 +99,13 @@ async def test_job_trains_registers_and_promotes_the_first_model(bus: Bus, home:
         (audit,) = await reg.audit("game")
         mv = await reg.get("game", "champion")
         assert len(await reg.load_artifact(mv)) == r.artifact_size
+    # The reference sample travels beside the artifact: in the model store under its sha256.
+    trainer_ctx = await home.contexts.get(bus, home_config(home.root))
+    store = await trainer_ctx.stores.objects(trainer_ctx.config.data.models_bucket)
+    pointer = mv.reference["sample"]
+    data = await get_verified(store, pointer["sha256"], size=pointer["size"])
+    sample = msgspec.msgpack.decode(data, type=ReferenceSample)
+    assert len(sample.rows) == 3000 and sample.feature_names == mv.feature_names
     assert (audit.actor, audit.from_version, audit.to_version) == ("trainer job job1", None, 1)
     assert "Brier" in audit.reason
 

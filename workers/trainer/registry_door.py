@@ -9,8 +9,9 @@ nobody else opens them. Everything others need travels from here:
 - ``nba.models.serving`` (queue "trainer"): for serving workers, the aliases and
   each aliased version's artifact (sha256, size), feature set and reference
   distributions;
-- the model object store (``[data] models_bucket``): every registered artifact,
-  filed under its sha256 before its version is announced or served. ``reconcile``
+- the model object store (``[data] models_bucket``): every registered artifact and
+  its reference sample (the monitor's drift reference), each filed under its sha256
+  before its version is announced or served. ``reconcile``
   uploads what the store lacks (a new server, a server that lost its state):
   at start and every ``[data] reconcile_s``.
 """
@@ -40,7 +41,7 @@ from nbamcp.messages import (
     encode,
 )
 from nbamcp.ml.registration import offline_metrics
-from nbamcp.ml.registry import ModelRegistry, ModelVersion
+from nbamcp.ml.registry import ModelRegistry, ModelVersion, sample_pointer
 from nbamcp.ops.tracing import context_headers
 
 log = structlog.get_logger(__name__)
@@ -69,20 +70,36 @@ class RegistryDoor:
 
     # ---- the model store ---------------------------------------------------------------------------
     async def publish_artifact(self, mv: ModelVersion) -> None:
-        """File ``mv``'s artifact in the model store (verified from the registry first)."""
+        """File ``mv``'s artifact and its reference sample in the model store (verified from the
+        registry first)."""
         data = await self.registry.load_artifact(mv)
         before = await self.objects.info(mv.artifact_sha256)
         await put_content(self.objects, data)
         if before is None:
             self.uploaded += 1
             log.info("trainer.artifact_published", model=mv.name, version=mv.version, bytes=len(data))
+        sample = await self.registry.load_sample(mv)
+        if sample is not None:
+            await put_content(self.objects, sample)
+
+    async def _complete(self, mv: ModelVersion) -> bool:
+        """Whether the store holds ``mv``'s artifact and its reference sample."""
+        wanted = [(mv.artifact_sha256, mv.artifact_size)]
+        pointer = sample_pointer(mv.reference)
+        if pointer is not None:
+            wanted.append(pointer)
+        for sha, size in wanted:
+            info = await self.objects.info(sha)
+            if info is None or info.size != size:
+                return False
+        return True
 
     async def reconcile(self) -> int:
-        """Upload every registered artifact the store lacks; returns how many were missing."""
+        """Upload every registered artifact (and sample) the store lacks; returns how many versions
+        were missing something."""
         missing = 0
         for mv in await self.registry.list_versions():
-            info = await self.objects.info(mv.artifact_sha256)
-            if info is None or info.size != mv.artifact_size:
+            if not await self._complete(mv):
                 missing += 1
                 await self.publish_artifact(mv)
         if missing:
