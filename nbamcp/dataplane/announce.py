@@ -29,7 +29,7 @@ import structlog
 from nbamcp import endpoints as ep
 from nbamcp.bus.durable import DurableStream
 from nbamcp.bus.kv import KeyValue
-from nbamcp.data.announced import mark_announced, unannounced
+from nbamcp.data.announced import record, unannounced
 from nbamcp.data.games import load_games, partition_version, partitions
 from nbamcp.data.store import Store
 from nbamcp.endpoints import GAMES_DATASET as GAMES
@@ -95,14 +95,15 @@ class Announcer:
         """Tell the other workers what they do not know; returns how many games were news."""
         async with self._lock:
             by_season = partitions(await load_games(self.store.conn))
-            news, versions = await unannounced(self.store, by_season)
-            keys = sorted(by_season) if full else sorted(versions)
+            todo = await unannounced(self.store, by_season)
+            news = todo.news
+            keys = sorted(by_season) if full else sorted(todo.versions)
             written = await publish_partitions(self.kv, {k: by_season[k] for k in keys})
             for event, msg_id in news_events(news):
                 await publish_durable(
                     self.events, ep.GAMES_INGESTED, event, request_id=request_id, msg_id=msg_id
                 )
-            await mark_announced(self.store, news, versions)
+            await record(self.store, todo)
             self.announced += len(news)
             self.partitions_written += len(written)
             if news or written:
