@@ -271,6 +271,16 @@ class TrainerConfig(_Section, frozen=True):
     threads: Annotated[int, msgspec.Meta(ge=0)] = 1
 
 
+class BackupConfig(_Section, frozen=True):
+    # `nbamcp backup` without DEST writes here ("": DEST must be given). Keep it off the
+    # home's disk: a backup on the disk that failed is no backup.
+    dir: str = ""
+    # Complete backups kept in the destination folder; older ones are deleted after each backup.
+    keep: Annotated[int, msgspec.Meta(ge=1)] = 7
+    # On NATS, `nbamcp backup --bus` waits this long for every worker's part.
+    timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+
+
 class Config(_Section, frozen=True):
     env: str = "default"
     paths: PathsConfig = PathsConfig()
@@ -290,6 +300,7 @@ class Config(_Section, frozen=True):
     limits: LimitsConfig = LimitsConfig()
     metrics: MetricsConfig = MetricsConfig()
     tracing: TracingConfig = TracingConfig()
+    backup: BackupConfig = BackupConfig()
 
     # ---- derived values -------------------------------------------------
     @property

@@ -23,6 +23,8 @@ from typing import Any, Generic, TypeVar
 from nbamcp import subjects
 from nbamcp.messages import (
     AliasMoved,
+    BackupPart,
+    BackupRequest,
     CacheLookupReply,
     ComparePlayersRequest,
     CompleteRequest,
@@ -148,6 +150,9 @@ class Dataset(Generic[P]):
 
 # ---- health ------------------------------------------------------------------------------------------
 HEALTH = Endpoint(subjects.HEALTH, HealthPing, HealthReport, None, "scatter-gather: every instance answers")
+BACKUP = Endpoint(
+    subjects.OPS_BACKUP, BackupRequest, BackupPart, None, "scatter-gather: every instance backs up its home"
+)
 
 
 # ---- stats (queue "stats") ----------------------------------------------------------------------------

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 HEALTH = "nba.health"  # scatter-gather, every worker instance answers; nba.health.<worker> for one kind
 
+# Scatter-gather: every worker instance backs up its own home (in process, one of them: one home).
+OPS_BACKUP = "nba.ops.backup"
+
 STATS_PREFIX = "nba.stats"  # nba.stats.<query>, request/reply, queue "stats"
 
 

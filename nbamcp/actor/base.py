@@ -27,11 +27,13 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import msgspec
@@ -44,16 +46,26 @@ from nbamcp.actor.context import WorkerContext
 from nbamcp.actor.routes import Context, Delivery, DurableRoute, Route
 from nbamcp.bus.base import TENANT_HEADER, Msg, Subscription
 from nbamcp.bus.durable import DurableMsg
-from nbamcp.endpoints import HEALTH
-from nbamcp.errors import ErrorCode, NbaError
+from nbamcp.endpoints import BACKUP, HEALTH
+from nbamcp.errors import ErrorCode, InvalidInput, NbaError
 from nbamcp.log import bind_request, request_id_from
-from nbamcp.messages import ErrorReply, HealthPing, HealthReport, decoder_for, encode
+from nbamcp.messages import (
+    BackupPart,
+    BackupRequest,
+    ErrorReply,
+    HealthPing,
+    HealthReport,
+    decoder_for,
+    encode,
+)
 from nbamcp.messages.validation import explain, inline_refs
 from nbamcp.ops import metrics
 from nbamcp.ops.tracing import context_headers, extract, span
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+BACKUP_NAME = re.compile(r"^nbamcp-\d{8}T\d{6}\.\d{6}Z$")
 
 # Cancelled background tasks and durable loops get this long to unwind after the deadline.
 _CANCEL_GRACE_S = 1.0
@@ -167,6 +179,15 @@ class Actor:
             # Health is plain (no queue group): every instance answers for itself.
             for subject in (HEALTH.subject, HEALTH.at(self.name).subject):
                 self._subs.append(await self.bus.subscribe(subject, self._on_health))
+            # Backups: on NATS every instance backs up the home it owns; in process the actors share
+            # one home, so one of them (a queue group) backs it up once.
+            backup = Route(BACKUP, self._on_backup, queue="backup" if self.bus.kind == "memory" else None)
+            backup_decoder = decoder_for(backup.types)
+
+            async def on_backup(msg: Msg) -> None:
+                await self._admit(msg, backup, backup_decoder)
+
+            self._subs.append(await self.bus.subscribe(backup.subject, on_backup, queue=backup.queue))
             # Ready means reachable: the server has the subscriptions before anyone is told.
             await self.bus.flush()
         except BaseException:
@@ -314,6 +335,29 @@ class Actor:
         )
         self.consumers[route.consumer] = loop
         loop.start()
+
+    # ---- backups -----------------------------------------------------------
+    async def _on_backup(self, request: BackupRequest, ctx: Context) -> BackupPart:
+        from nbamcp.ops.backup import backup_home, read_manifest, total_bytes
+
+        dest = Path(request.dest)
+        if not dest.is_absolute():
+            raise InvalidInput(f"the backup folder must be an absolute path, got {request.dest!r}")
+        if not BACKUP_NAME.match(request.name):
+            raise InvalidInput(f"not a backup name: {request.name!r} (nbamcp-<UTC stamp>)")
+        path = await asyncio.to_thread(
+            backup_home, self.config, dest / request.name, name=self.instance, label=self.instance
+        )
+        m = read_manifest(path)
+        return BackupPart(
+            worker=self.name,
+            instance=self.instance,
+            part=path.name,
+            home=str(self.config.home),
+            files=len(m.files),
+            bytes=total_bytes(m),
+            digest=m.digest,
+        )
 
     # ---- health ------------------------------------------------------------
     async def _on_health(self, msg: Msg) -> None:

@@ -39,6 +39,7 @@ from nbamcp.messages.monitor import (
     RealizedDay,
     RealizedMetrics,
 )
+from nbamcp.messages.ops import BackupPart, BackupRequest
 from nbamcp.messages.predict import (
     CachedPrediction,
     CacheLookupReply,
@@ -142,6 +143,8 @@ from nbamcp.messages.usage import (
 
 __all__ = [
     "AliasMoved",
+    "BackupPart",
+    "BackupRequest",
     "CacheLookupReply",
     "CachedPrediction",
     "CalibrationBin",
