@@ -10,7 +10,6 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from nbamcp.cli import main
 from nbamcp.config import Config
 from nbamcp.errors import IntegrityError, InvalidInput
 from nbamcp.ml.artifacts import ArtifactStore
@@ -23,6 +22,7 @@ from nbamcp.ops.backup import (
     restore_home,
     verify_backup,
 )
+from tests.ops.conftest import nbamcp
 
 
 def config_for(home: Path) -> Config:
@@ -131,36 +131,33 @@ def test_retention_keeps_the_last_n(tmp_path: Path) -> None:
     assert list_backups(dest) == made[2:]
 
 
-def test_cli_backup_check_restore_and_a_damaged_backup(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_backup_check_restore_and_a_damaged_backup(tmp_path: Path) -> None:
     home = tmp_path / "home"
     make_home(home)
-    monkeypatch.setenv("NBAMCP_HOME", str(home))
     dest = tmp_path / "backups"
     for _ in range(3):
-        assert main(["backup", str(dest), "--keep", "2"]) == 0
+        done = nbamcp(home, "backup", str(dest), "--keep", "2")
+        assert done.returncode == 0, done.stderr
     assert len(list_backups(dest)) == 2
-    out = capsys.readouterr().out
-    assert "Backup written to" in out and "Deleted the older backup" in out
+    assert "Backup written to" in done.stdout and "Deleted the older backup" in done.stdout
 
-    assert main(["restore", str(dest), "--check"]) == 0  # a folder of backups: the latest
-    assert "intact" in capsys.readouterr().out
-    assert main(["restore", str(dest)]) == 1  # the home is in use
-    assert "invalid_input: the home" in capsys.readouterr().err
+    done = nbamcp(home, "restore", str(dest), "--check")  # a folder of backups: the latest
+    assert done.returncode == 0 and "intact" in done.stdout, done.stderr
+    done = nbamcp(home, "restore", str(dest))  # the home is in use
+    assert done.returncode == 1 and "nbamcp: invalid_input: the home" in done.stderr
 
     latest = list_backups(dest)[-1]
     db = latest / "predlog.sqlite"
     data = bytearray(db.read_bytes())
     data[-1] ^= 0xFF
     db.write_bytes(bytes(data))
-    monkeypatch.setenv("NBAMCP_HOME", str(tmp_path / "empty"))
-    assert main(["restore", str(latest)]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("nbamcp: integrity: the backup at") and "predlog.sqlite" in err
-    assert "Traceback" not in err
+    done = nbamcp(tmp_path / "empty", "restore", str(latest))
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("nbamcp: integrity: the backup at") and "predlog.sqlite" in last
+    assert "Traceback" not in done.stderr
     assert not (tmp_path / "empty").exists()
 
-    monkeypatch.setenv("NBAMCP_HOME", str(home))
-    assert main(["backup"]) == 1  # no DEST and no [backup] dir
-    assert "give the backup folder" in capsys.readouterr().err
+    done = nbamcp(home, "backup")  # no DEST and no [backup] dir
+    assert done.returncode == 1
+    assert "give the backup folder" in done.stderr

@@ -13,9 +13,9 @@ from typing import Any
 import anyio
 import pytest
 
-from nbamcp.cli import main
 from nbamcp.ops.backup import list_backups, read_manifest
 from tests.frontend.web.harness import Harness, call, mcp_session, serving
+from tests.ops.conftest import nbamcp
 
 pytestmark = pytest.mark.slow
 
@@ -85,10 +85,9 @@ async def answers(h: Harness, token: str) -> list[Any]:
 
 
 async def test_backup_wipe_restore_gives_the_same_answers_and_log(
-    home: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    home: Path, data_dir: Path, tmp_path: Path
 ) -> None:
     dest = tmp_path / "backups"
-    monkeypatch.setenv("NBAMCP_HOME", str(home))
     with anyio.fail_after(WAIT):
         async with serving(home, data_dir, workers=WORKERS, **OVERRIDES) as h:
             admin = h.key("ops", "read,predict,admin", burst=500, rate_per_minute=6000)
@@ -103,8 +102,9 @@ async def test_backup_wipe_restore_gives_the_same_answers_and_log(
             await until_logged(h, 1 + len(SLATE))
             logged = predlog_rows(home)
             assert len(logged) == 1 + len(SLATE)
-            # The CLI, as an operator would run it, while every worker is up.
-            assert await anyio.to_thread.run_sync(main, ["backup", str(dest)]) == 0
+            # The CLI, as an operator runs it (another process), while every worker is up.
+            done = await anyio.to_thread.run_sync(nbamcp, home, "backup", str(dest))
+            assert done.returncode == 0, done.stderr
 
     (backup,) = list_backups(dest)
     kinds = {e.path.split("/")[0] for e in read_manifest(backup).files}
@@ -112,7 +112,9 @@ async def test_backup_wipe_restore_gives_the_same_answers_and_log(
     assert "artifacts" in kinds
 
     shutil.rmtree(home)
-    assert await anyio.to_thread.run_sync(main, ["restore", str(dest)]) == 0
+    done = nbamcp(home, "restore", str(dest))
+    assert done.returncode == 0, done.stderr
+    assert "Restored" in done.stdout
     assert predlog_rows(home) == logged
 
     with anyio.fail_after(WAIT):
@@ -127,11 +129,9 @@ async def test_backup_wipe_restore_gives_the_same_answers_and_log(
     assert len(again) == 2 * len(logged)
 
 
-def test_a_damaged_backup_is_refused_before_anything_is_written(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("NBAMCP_HOME", str(home))
-    assert main(["backup", str(tmp_path / "backups")]) == 0
+def test_a_damaged_backup_is_refused_before_anything_is_written(home: Path, tmp_path: Path) -> None:
+    done = nbamcp(home, "backup", str(tmp_path / "backups"))
+    assert done.returncode == 0, done.stderr
     (backup,) = list_backups(tmp_path / "backups")
     store = backup / "store.sqlite"
     with store.open("r+b") as f:  # one byte, in the middle of the games
@@ -140,9 +140,8 @@ def test_a_damaged_backup_is_refused_before_anything_is_written(
         f.seek(-1, 1)
         f.write(bytes([byte[0] ^ 0x01]))
     target = tmp_path / "new-home"
-    monkeypatch.setenv("NBAMCP_HOME", str(target))
-    capsys.readouterr()
-    assert main(["restore", str(backup)]) == 1
-    err = capsys.readouterr().err
+    done = nbamcp(target, "restore", str(backup))
+    assert done.returncode == 1
+    err = done.stderr.strip().splitlines()[-1]
     assert "integrity: the backup at" in err and "store.sqlite" in err and "damaged" in err
     assert not target.exists()
