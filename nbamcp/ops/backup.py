@@ -49,6 +49,7 @@ INDEX = "index.json"  # a backup of every worker's home (`nbamcp backup --bus`):
 PARTIAL = ".partial-"
 _NAME = re.compile(r"^nbamcp-\d{8}T\d{6}\.\d{6}Z$")
 _CHUNK = 1 << 20
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 Kind = Literal["sqlite", "artifact", "file"]
 
@@ -249,7 +250,11 @@ def backup_home(
                 PurePosixPath(ARTIFACTS_NAME) / path.relative_to(config.artifacts_dir).as_posix()
             ).as_posix()
             _copy_file(path, partial / rel)
-            entries.append(_entry(rel, "artifact", partial / rel))
+            entry = _entry(rel, "artifact", partial / rel)
+            if _HEX64.fullmatch(path.name) and entry.sha256 != path.name:
+                # Content addressed: a file whose bytes are not its name is damaged; a backup of it is none.
+                raise IntegrityError(f"the artifact {path} does not match its sha256: it is damaged")
+            entries.append(entry)
         if config.keys_path.is_file():
             # Written by an atomic rename: a plain copy is always one whole version of the file.
             _copy_file(config.keys_path, partial / KEYS_NAME)

@@ -15,6 +15,7 @@ from nbamcp.errors import IntegrityError, InvalidInput
 from nbamcp.ml.artifacts import ArtifactStore
 from nbamcp.ops.backup import (
     MANIFEST,
+    _digest,
     backup_home,
     list_backups,
     prune,
@@ -95,6 +96,15 @@ def test_one_byte_changed_is_refused_before_anything_is_written(tmp_path: Path, 
     assert files_under(fresh) == []  # nothing written
 
 
+def test_a_damaged_artifact_in_the_home_fails_the_backup(tmp_path: Path) -> None:
+    config = make_home(tmp_path / "home")
+    (artifact,) = (p for p in config.artifacts_dir.rglob("*") if p.is_file())
+    artifact.write_bytes(b"not what was stored")
+    with pytest.raises(IntegrityError, match="does not match its sha256"):
+        backup_home(config, tmp_path / "backups")
+    assert list((tmp_path / "backups").iterdir()) == []  # the partial folder is gone too
+
+
 def test_missing_extra_and_unsafe_files_are_refused(tmp_path: Path) -> None:
     config = make_home(tmp_path / "home")
     path = backup_home(config, tmp_path / "backups")
@@ -104,6 +114,13 @@ def test_missing_extra_and_unsafe_files_are_refused(tmp_path: Path) -> None:
     (path / "stray.txt").unlink()
     (path / "keys.json").unlink()
     with pytest.raises(IntegrityError, match=r"keys\.json is missing"):
+        verify_backup(path, config)
+    # A manifest that is whole (its digest right) but names a path outside the home.
+    m = read_manifest(path)
+    evil = msgspec.structs.replace(m, files=(msgspec.structs.replace(m.files[0], path="../evil"), *m.files))
+    evil = msgspec.structs.replace(evil, digest=_digest(evil))
+    (path / MANIFEST).write_bytes(msgspec.json.encode(evil))
+    with pytest.raises(IntegrityError, match=r"unsafe path '\.\./evil'"):
         verify_backup(path, config)
 
 
