@@ -27,7 +27,7 @@ _MIN_SHOWN = 60.0  # find_player lists matches from here
 _MIN_RESOLVED = 80.0  # a name query resolves to one player only from here
 _TIE = 2.0
 _EPS = 1e-6  # bounds are compared with computed scores: never let rounding cut a tie
-_FIRST_BATCH = 16  # names scored first (a query's best few are usually among the 16 best bounds)
+_FIRST_BATCH = 16  # names scored first for a ranking (its best few are usually among the 16 best bounds)
 
 _Bounds = tuple[np.ndarray, np.ndarray, np.ndarray]  # (upper bound, token_sort_ratio, bound is exact)
 
@@ -70,14 +70,18 @@ class _Index:
         # WRatio's word-based parts are bounded by the letters only for names without a repeated word.
         self.repeated = np.array([len(set(n.split())) < len(n.split()) for n in self.norms], dtype=bool)
 
-    def bounds(self, query: str) -> _Bounds:
-        """(upper bound of each score, token_sort_ratio, which scores are already exact)."""
+    def bounds(self, query: str, *, letters: bool = True) -> _Bounds:
+        """(upper bound of each score, token_sort_ratio, which scores are already exact).
+
+        Without ``letters`` WRatio is bounded by 100 only: cheaper when the cut will be high.
+        """
         from rapidfuzz import fuzz, process
 
         t = process.cdist([_sorted_words(query)], self.sorted_words, scorer=fuzz.ratio, dtype=np.float64)[0]
         words = query.split()
-        if len(set(words)) < len(words):
-            w = np.full(len(t), 100.0)  # a repeated word: WRatio's set-based parts escape the letter bound
+        if not letters or len(set(words)) < len(words):
+            # (A repeated word in the query: WRatio's set-based parts escape the letter bound.)
+            w = np.full(len(t), 100.0)
         else:
             w = self.letters.wratio_bound(query)
             w[self.repeated] = 100.0
@@ -107,27 +111,32 @@ class _Index:
             out[fuzzy] = (w + t[at]) / 2.0
         return out
 
-    def scan(self, query: str, bounds: _Bounds, cut: Callable[[np.ndarray], float]) -> np.ndarray:
+    def scan(self, query: str, bounds: _Bounds, cut: Callable[[np.ndarray], float], first: int) -> np.ndarray:
         """Exact scores of the candidates (-inf for the names never scored).
 
-        Names are scored in growing batches, best bound first, while a name left has a
-        bound at or above ``cut(the scores so far)`` (a cut that only rises as scores come
-        in): when none has, no name left can reach the cut, so every score at or above it
-        is exact. Most real queries score a few dozen names.
+        The ``first`` best bounds are scored, then the names whose bound reaches
+        ``cut(the scores so far)`` (a cut that only rises as scores come in), best bound
+        first, in growing batches while one is left whose bound reaches the risen cut:
+        when none is, no name left can reach the cut, so every score at or above it is
+        exact. Most real queries score a few dozen names.
         """
         upper = bounds[0]
-        ranked = np.argsort(-upper, kind="stable")
-        falling = -upper[ranked]  # ascending: what searchsorted needs
         scores = np.full(len(upper), -np.inf)
-        done, size, floor = 0, _FIRST_BATCH, -np.inf
-        while True:
-            reach = int(np.searchsorted(falling, -floor, side="right"))  # bounds >= floor
-            if done >= reach:
-                return scores
+        head = np.argpartition(-upper, first - 1)[:first] if len(upper) > first else np.arange(len(upper))
+        seen = scores[head] = self.scored(query, bounds, head)
+        floor = cut(seen)
+        left = np.flatnonzero(upper >= floor)
+        left = left[np.isneginf(scores[left])]
+        ranked = left[np.argsort(-upper[left], kind="stable")]
+        falling = -upper[ranked]  # ascending: what searchsorted needs
+        done, size = 0, 2 * first
+        while (reach := int(np.searchsorted(falling, -floor, side="right"))) > done:  # bounds >= floor
             batch = ranked[done : min(reach, done + size)]
-            scores[batch] = self.scored(query, bounds, batch)
+            scores[batch] = got = self.scored(query, bounds, batch)
+            seen = np.concatenate([seen, got])
             done, size = done + len(batch), size * 2
-            floor = cut(scores[ranked[:done]])
+            floor = cut(seen)
+        return scores
 
     def order(self, scores: np.ndarray, cut: float) -> list[tuple[float, _Entry]]:
         """The names scoring at least ``cut``, best first: score, then career length, then name."""
@@ -150,15 +159,18 @@ class _Index:
         if k == 0:
             return []
         # The k-th best exact score so far is a floor under the true k-th best.
-        scores = self.scan(query, bounds, lambda s: self._kth(s, k))
+        scores = self.scan(query, bounds, lambda s: self._kth(s, k), max(k, _FIRST_BATCH))
         return self.order(scores, self._kth(scores[np.isfinite(scores)], k))[:k]
 
     def best_and_tied(self, query: str, tie: float) -> tuple[float, list[_Entry]]:
         """The best score and every name within ``tie`` of it, in ranking order."""
-        bounds = self.bounds(query)
+        # The cut is the best score less the tie: high for any name that resolves (a low best
+        # is an error that ranks with ``top``), so the letter bounds would cost more than they save.
+        bounds = self.bounds(query, letters=False)
         if not len(bounds[0]):
             return 0.0, []
-        scores = self.scan(query, bounds, lambda s: float(s.max()) - tie)
+        # The best is almost always among the few best bounds, and the tie band is narrow.
+        scores = self.scan(query, bounds, lambda s: float(s.max()) - tie, 4)
         best = float(scores.max())
         return best, [e for _, e in self.order(scores, best - tie)]
 
@@ -189,11 +201,11 @@ class _Letters:
         self.lengths = np.array([len(n) for n in norms], dtype=np.float64)
 
     def wratio_bound(self, query: str) -> np.ndarray:
-        shared = np.zeros(self.counts.shape[1], dtype=np.float64)
-        for c, times in collections.Counter(query).items():
-            row = self._column.get(c)
-            if row is not None:  # a letter no name has adds to the length only
-                shared += np.minimum(self.counts[row], times)
+        # A letter no name has adds to the query's length only.
+        have = [(self._column[c], n) for c, n in collections.Counter(query).items() if c in self._column]
+        rows = [r for r, _ in have]
+        times = np.array([min(n, 255) for _, n in have], dtype=np.uint8)[:, None]
+        shared = np.minimum(self.counts[rows], times).sum(axis=0, dtype=np.float64)
         lq = float(len(query))
         shorter = np.minimum(self.lengths, lq)
         longer = np.maximum(self.lengths, lq)
