@@ -39,6 +39,12 @@ MODELS_PROMOTE = "nba.models.promote"  # request/reply, queue "trainer"; publish
 MODELS_CARD = "nba.models.card"  # request/reply, queue "trainer": the model card behind nba://models/...
 MODELS_SERVING = "nba.models.serving"  # request/reply, queue "trainer": aliases + artifacts to serve
 
+# Automated retraining (trainer) and its gate's input (monitor).
+EVENTS_RETRAIN = "nba.events.retrain"  # event, durable: RetrainTrigger (drift alarms, ...) -> trainer
+TRAIN_QUEUE = "nba.train.queue"  # durable work queue (JetStream NBA_TRAIN / SQLite): RetrainJob
+RETRAINING_STATUS = "nba.train.retraining"  # request/reply, queue "trainer": triggers, jobs, gate, audit
+MONITOR_PAIRED = "nba.monitor.paired"  # request/reply, queue "monitor": per-game losses of two versions
+
 
 def train_progress(job_id: str) -> str:
     return f"{TRAIN_PROGRESS}.{job_id}"
