@@ -281,6 +281,32 @@ class BackupConfig(_Section, frozen=True):
     timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
 
 
+class RetrainConfig(_Section, frozen=True):
+    # Automated retraining (the trainer): each trigger makes a job on a durable work queue
+    # (JetStream stream `queue_stream` on NATS, <home>/train-queue.sqlite in process); triggers
+    # that arrive while a job is queued or running join it. The new model is registered as
+    # the challenger; the gate promotes it only on a significant win in realized log loss.
+    # A trigger after this many new results since the latest training snapshot (0: off).
+    min_new_results: Annotated[int, msgspec.Meta(ge=0)] = 300
+    # A trigger every schedule_s seconds (0: off).
+    schedule_s: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    # The search budget of retraining jobs ("": the trainer's budget).
+    budget: Literal["", "default", "small", "tiny"] = ""
+    queue_stream: str = "NBA_TRAIN"
+    # A job not acknowledged within ack_wait_s (the trainer died) is delivered again, at most
+    # max_deliver times; a running job tells the queue it is alive every ack_wait_s / 3.
+    ack_wait_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    max_deliver: Annotated[int, msgspec.Meta(ge=1)] = 3
+    # The gate: after gate_min_games realized games predicted by both champion and challenger,
+    # promote when the one-sided (1 - gate_alpha) upper bound of the mean log-loss difference
+    # (challenger - champion, bootstrap over game dates) is below zero; else keep the champion.
+    gate_min_games: Annotated[int, msgspec.Meta(ge=10)] = 200
+    gate_alpha: Annotated[float, msgspec.Meta(gt=0, lt=0.25)] = 0.05
+    gate_replicates: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 2000
+    # The gate also looks every gate_check_s (besides after every change of the games).
+    gate_check_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+
+
 class Config(_Section, frozen=True):
     env: str = "default"
     paths: PathsConfig = PathsConfig()
@@ -295,6 +321,7 @@ class Config(_Section, frozen=True):
     predlog: PredlogConfig = PredlogConfig()
     monitor: MonitorConfig = MonitorConfig()
     trainer: TrainerConfig = TrainerConfig()
+    retrain: RetrainConfig = RetrainConfig()
     data: DataConfig = DataConfig()
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
@@ -344,6 +371,16 @@ class Config(_Section, frozen=True):
     def snapshot_path(self, worker: str) -> Path:
         """A worker's snapshot of state it derived from the datasets (a cheap restart)."""
         return self.home / f"{worker}-features.snapshot"
+
+    @property
+    def train_queue_path(self) -> Path:
+        """The trainer's durable job queue in process (JetStream on NATS)."""
+        return self.home / "train-queue.sqlite"
+
+    @property
+    def retrain_path(self) -> Path:
+        """The trainer's record of triggers, retraining jobs and gate decisions."""
+        return self.home / "retrain.sqlite"
 
     @property
     def monitor_path(self) -> Path:

@@ -59,6 +59,10 @@ class JetStreamMsg:
         with contextlib.suppress(nats_errors.MsgAlreadyAckdError):
             await self._m.term()
 
+    async def in_progress(self) -> None:
+        with contextlib.suppress(nats_errors.MsgAlreadyAckdError):
+            await self._m.in_progress()
+
 
 class JetStreamConsumer:
     """A handle on a durable pull consumer, pulling into its own inbox.
@@ -204,7 +208,9 @@ class JetStreamEvents:
         cfg = api.StreamConfig(
             name=s.name,
             subjects=[s.subjects],
-            retention=api.RetentionPolicy.LIMITS,
+            retention=(
+                api.RetentionPolicy.WORK_QUEUE if s.retention == "workqueue" else api.RetentionPolicy.LIMITS
+            ),
             storage=api.StorageType.FILE,
             discard=api.DiscardPolicy.OLD,
             max_age=s.max_age_s,

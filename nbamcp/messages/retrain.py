@@ -92,6 +92,7 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
     state: str  # "queued" | "running" | "done" | "failed" | "cancelled"
     kind: str  # the opening trigger's kind
     reason: str
+    trigger_id: str  # the opening trigger
     triggers: int  # how many triggers it answers (1 + the coalesced ones)
     attempts: int  # deliveries started (2+: retried after a crash or a stop)
     parent_version: int | None  # the champion when the job trained

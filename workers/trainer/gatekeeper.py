@@ -1,0 +1,150 @@
+"""The promotion gate on the bus: the challenger's realized games decide, once.
+
+The inference worker scores the challenger in shadow beside the champion and logs both
+predictions; the monitor joins them with results. The gate asks the monitor
+(``nba.monitor.paired``) for the per-game log losses of both versions on the same realized
+games, and once there are ``[retrain] gate_min_games`` of them runs the paired test of
+``nbamcp.ml.gate`` ONCE for this (challenger, champion) pair: a significant win moves
+``champion`` to the challenger (the audit trail's reason carries the test's numbers, and
+``nba.models.changed`` tells the serving workers); otherwise the champion stays. Either
+way the decision and its numbers are recorded (``retraining_status``).
+
+It looks after every change of the games and every ``gate_check_s``; one look at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING
+
+import structlog
+
+from nbamcp import endpoints as ep
+from nbamcp.calls import call
+from nbamcp.errors import NbaError
+from nbamcp.messages import GateDecision, GateWaiting, PairedLossesRequest
+from nbamcp.ml.gate import decide
+from workers.trainer.book import RetrainBook, now
+
+if TYPE_CHECKING:
+    from workers.trainer.worker import TrainerWorker
+
+log = structlog.get_logger(__name__)
+
+ACTOR = "trainer promotion gate"
+
+
+class GateKeeper:
+    def __init__(self, trainer: TrainerWorker, book: RetrainBook) -> None:
+        self.trainer = trainer
+        self.book = book
+        self.settings = trainer.config.retrain
+        self.model = trainer.config.trainer.model_name
+        self.waiting: GateWaiting | None = None
+        self.checks = 0
+        self._lock = asyncio.Lock()
+        self._poked = asyncio.Event()
+
+    async def poke(self) -> None:
+        """Look soon (new results may have reached the monitor)."""
+        self._poked.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except NbaError as exc:
+                log.warning("trainer.gate_check_failed", code=exc.code, error=exc.message)
+            self._poked.clear()
+            try:
+                async with asyncio.timeout(self.settings.gate_check_s):
+                    await self._poked.wait()
+            except TimeoutError:
+                pass
+
+    async def check(self) -> GateDecision | None:
+        """One look: the decision made now, if any."""
+        async with self._lock:
+            self.checks += 1
+            return await self._check()
+
+    async def _check(self) -> GateDecision | None:
+        registry = self.trainer.registry
+        name = self.model
+        if name not in await registry.names():
+            return None
+        aliases = await registry.aliases(name)
+        challenger, champion = aliases.get("challenger"), aliases.get("champion")
+        if challenger is None or champion is None or challenger == champion:
+            self.waiting = None
+            return None
+        if await self.book.decided(name, challenger, champion):
+            self.waiting = None
+            return None
+        s = self.settings
+        rid = f"gate-{uuid.uuid4().hex[:12]}"
+        paired = await call(
+            self.trainer.bus,
+            ep.MONITOR_PAIRED,
+            PairedLossesRequest(model_name=name, version_a=challenger, version_b=champion),
+            timeout_s=self.trainer.config.bus.request_timeout_s,
+            request_id=rid,
+        )
+        games = paired.games
+        self.waiting = GateWaiting(
+            challenger=challenger, champion=champion, n_games=len(games), needed=s.gate_min_games,
+            checked_at=now(),
+        )  # fmt: skip
+        if len(games) < s.gate_min_games:
+            return None
+        outcome = await asyncio.to_thread(
+            decide,
+            [g.loss_a for g in games],
+            [g.loss_b for g in games],
+            [g.date for g in games],
+            min_games=s.gate_min_games,
+            alpha=s.gate_alpha,
+            replicates=s.gate_replicates,
+            seed=challenger,  # reproducible, and not the same draws for every challenger
+            names=(f"challenger v{challenger}", f"champion v{champion}"),
+        )
+        if outcome is None:
+            return None
+        if await registry.aliases(name) != aliases:
+            return None  # an alias moved while the test ran: look again at what serves now
+        decision = GateDecision(
+            model_name=name,
+            challenger=challenger,
+            champion=champion,
+            n_games=outcome.n_games,
+            n_dates=outcome.n_dates,
+            challenger_log_loss=outcome.challenger_log_loss,
+            champion_log_loss=outcome.champion_log_loss,
+            mean_diff=outcome.mean_diff,
+            upper=outcome.upper,
+            alpha=outcome.alpha,
+            replicates=outcome.replicates,
+            seed=outcome.seed,
+            t_stat=outcome.t_stat,
+            p_value=outcome.p_value,
+            decision="promote" if outcome.promote else "keep",
+            reason=outcome.reason,
+            at=now(),
+        )
+        if outcome.promote:
+            door = self.trainer.door
+            mv = await registry.get(name, challenger)
+            await door.publish_artifact(mv)
+            change = await registry.set_alias(
+                name, "champion", challenger, actor=ACTOR, reason=f"gate: {outcome.reason}"[:500]
+            )
+            await door.announce(name, "champion", challenger, change.from_version, rid)
+        await self.book.add_decision(decision)
+        self.waiting = None
+        log.info(
+            "trainer.gate_decided", challenger=challenger, champion=champion, decision=decision.decision,
+            n_games=decision.n_games, mean_diff=decision.mean_diff, upper=decision.upper,
+            p_value=decision.p_value,
+        )  # fmt: skip
+        return decision
