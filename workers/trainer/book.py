@@ -8,7 +8,10 @@ before is not recorded again (a redelivered or re-sent alarm).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +90,13 @@ def now() -> str:
 class RetrainBook:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
+        # One connection: write transactions from concurrent tasks must not interleave.
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock, transaction(self.conn) as conn:
+            yield conn
 
     @classmethod
     async def open(cls, path: str | Path) -> RetrainBook:
@@ -102,7 +112,7 @@ class RetrainBook:
     async def record_trigger(self, t: RetrainTrigger, new_job_id: str) -> tuple[JobRecord, bool] | None:
         """Record ``t``: it opens job ``new_job_id`` (True) or joins the open job of its model
         (False). None: this trigger id was recorded before."""
-        async with transaction(self.conn) as conn:
+        async with self._tx() as conn:
             if await scalar(conn, "SELECT 1 FROM triggers WHERE trigger_id = ?", (t.trigger_id,)):
                 return None
             open_id = await scalar(
@@ -169,7 +179,7 @@ class RetrainBook:
         ]
 
     async def job_started(self, job_id: str, *, parent_version: int | None, n_games: int) -> None:
-        async with transaction(self.conn) as conn:
+        async with self._tx() as conn:
             await conn.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, "
                 "parent_version = ?, n_games = ? WHERE job_id = ?",
@@ -179,7 +189,7 @@ class RetrainBook:
     async def job_finished(
         self, job_id: str, state: str, *, version: int | None = None, data_hash: str = "", error: str = ""
     ) -> None:
-        async with transaction(self.conn) as conn:
+        async with self._tx() as conn:
             await conn.execute(
                 "UPDATE jobs SET state = ?, finished_at = ?, version = ?, data_hash = ?, error = ? "
                 "WHERE job_id = ?",
@@ -188,7 +198,7 @@ class RetrainBook:
 
     async def job_requeued(self, job_id: str, why: str) -> None:
         """A job interrupted by a stop: queued again, to run after the restart."""
-        async with transaction(self.conn) as conn:
+        async with self._tx() as conn:
             await conn.execute(
                 "UPDATE jobs SET state = 'queued', error = ? WHERE job_id = ? AND state = 'running'",
                 (why[:500], job_id),
@@ -228,7 +238,7 @@ class RetrainBook:
         return None if v is None else int(str(v))
 
     async def set_snapshot(self, model_name: str, n_games: int) -> None:
-        async with transaction(self.conn) as conn:
+        async with self._tx() as conn:
             await conn.execute(
                 "INSERT INTO snapshots VALUES (?, ?, ?) ON CONFLICT (model_name) DO UPDATE SET "
                 "n_games = excluded.n_games, at = excluded.at",
@@ -237,7 +247,7 @@ class RetrainBook:
 
     # ---- gate decisions -----------------------------------------------------------------------------
     async def add_decision(self, d: GateDecision) -> None:
-        async with transaction(self.conn) as conn:
+        async with self._tx() as conn:
             await conn.execute(
                 "INSERT OR IGNORE INTO decisions (model_name, challenger, champion, body) "
                 "VALUES (?, ?, ?, ?)",

@@ -45,6 +45,8 @@ class GateKeeper:
         self.checks = 0
         self._lock = asyncio.Lock()
         self._poked = asyncio.Event()
+        self.made = 0  # decisions made by this process
+        self.decided = asyncio.Condition()  # notified after each (tests and the replay await it)
 
     async def poke(self) -> None:
         """Look soon (new results may have reached the monitor)."""
@@ -142,6 +144,9 @@ class GateKeeper:
             await door.announce(name, "champion", challenger, change.from_version, rid)
         await self.book.add_decision(decision)
         self.waiting = None
+        async with self.decided:
+            self.made += 1
+            self.decided.notify_all()
         log.info(
             "trainer.gate_decided", challenger=challenger, champion=champion, decision=decision.decision,
             n_games=decision.n_games, mean_diff=decision.mean_diff, upper=decision.upper,

@@ -194,7 +194,8 @@ class Retrainer:
         alive = asyncio.create_task(self._keep_alive(m))
         try:
             with bind_request(f"retrain-{job.job_id}", actor="trainer", job_id=job.job_id):
-                outcome = await self._run(job, attempt=m.num_delivered)
+                # The book counts attempts across restarts (the outbox's delivery count starts afresh).
+                outcome = await self._run(job, attempt=job.attempts + 1)
         finally:
             alive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
