@@ -17,6 +17,7 @@ from nbamcp.frontend.health import health_tools
 from nbamcp.frontend.models import model_tools, register_model_resources
 from nbamcp.frontend.predict import predict_tools
 from nbamcp.frontend.protocol import ProtocolGuard
+from nbamcp.frontend.retraining import retraining_tools
 from nbamcp.frontend.stats import stats_tools
 from nbamcp.frontend.status import status_tools
 from nbamcp.frontend.tooling import ToolSpec, build_tool
@@ -47,6 +48,7 @@ def build_server(
         *status_tools(gw),
         *predict_tools(gw, config.inference, config.cache),
         *model_tools(gw),
+        *retraining_tools(gw),
         *(extra_tools or []),
     ]
     deadline = config.server.call_deadline_s

@@ -12,12 +12,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from mcp import Client
 
 from nbamcp import endpoints as ep
 from nbamcp.bus.base import Bus
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.bus.nats import NatsBus
 from nbamcp.config import RetrainConfig, TrainerConfig, WorkersConfig
+from nbamcp.frontend.app import build_server
+from nbamcp.frontend.gateway import Gateway
 from nbamcp.messages import (
     GameRow,
     GamesIngested,
@@ -97,6 +100,16 @@ async def test_a_storm_of_triggers_makes_one_job_and_one_challenger(any_bus: Bus
         await publish_durable(events, ep.RETRAIN_TRIGGERS, trigger(3))
         assert await trainer.retrainer.trigger(trigger(3)) is None
         st = await status(bus)
+        # The same, as an MCP client sees it.
+        gw = Gateway(bus, timeout_s=WAIT, expected_workers=["trainer"])
+        async with Client(build_server(gw)) as client:
+            result = await client.call_tool("retraining_status", {})
+            bad = await client.call_tool("retraining_status", {"limit": 0})
+    assert not result.is_error and result.structured_content is not None
+    assert result.structured_content["jobs"][0]["job_id"] == st.jobs[0].job_id
+    words = "\n".join(c.text for c in result.content if getattr(c, "text", None))
+    assert "20 trigger(s)" in words and "registered v2" in words and "challenger none -> v2" in words
+    assert bad.is_error and bad.content[0].text.startswith("invalid_input: limit")  # type: ignore[union-attr]
 
     (job,) = st.jobs
     assert (job.state, job.version, job.parent_version, job.triggers, job.attempts) == ("done", 2, 1, 20, 1)
