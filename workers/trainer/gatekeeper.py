@@ -150,6 +150,6 @@ class GateKeeper:
         log.info(
             "trainer.gate_decided", challenger=challenger, champion=champion, decision=decision.decision,
             n_games=decision.n_games, mean_diff=decision.mean_diff, upper=decision.upper,
-            p_value=decision.p_value,
+            p_value=decision.p_value, reason=decision.reason,
         )  # fmt: skip
         return decision
