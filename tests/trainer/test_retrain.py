@@ -22,9 +22,12 @@ from nbamcp.config import RetrainConfig, TrainerConfig, WorkersConfig
 from nbamcp.frontend.app import build_server
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.messages import (
+    ErrorReply,
     GameRow,
     GamesIngested,
     ModelsChanged,
+    PairedLosses,
+    PairedLossesRequest,
     PredictionEvent,
     RetrainingStatus,
     RetrainingStatusRequest,
@@ -262,3 +265,72 @@ async def test_the_gate_keeps_the_champion_against_a_worse_challenger_and_promot
     )
     assert f"{promoted.upper:+.4f}" in last.reason and "paired t" in last.reason
     assert [a.alias for a in st.audit] == ["champion", "challenger", "challenger", "champion"]
+
+
+async def test_enough_new_results_trigger_one_retraining(bus: Bus, home: Home) -> None:
+    changed = await models_changed(bus)
+    trainer = await make(bus, home, min_new_results=300)
+    async with running(trainer):
+        await run_job(bus, TrainJobRequest(job_id="champ", promote=True))
+        n = len(trainer.replica.games())
+        retrainer = trainer.retrainer
+        assert await retrainer.book.snapshot_games("game") == n  # the champion's snapshot
+        await retrainer.games_changed()
+        assert (await status(bus)).triggers == []  # nothing new yet
+        # As if the champion had been trained 400 results ago.
+        await retrainer.book.set_snapshot("game", n - 400)
+        await retrainer.games_changed()
+        await retrainer.games_changed()  # the same snapshot: the same trigger, recorded once
+        await changed.wait_until(alias_moved("challenger", 2))
+        st = await status(bus)
+    (t,) = st.triggers
+    assert (t.kind, t.source, t.outcome, t.trigger_id) == (
+        "new_results",
+        "trainer",
+        "queued",
+        f"new_results:game:{n - 400}",
+    )
+    assert t.metrics == {"new_results": 400.0, "snapshot_games": float(n - 400)}
+    assert "400 new results" in t.reason and "threshold 300" in t.reason
+    (job,) = st.jobs
+    assert job.state == "done" and job.version == 2 and job.kind == "new_results"
+    assert st.new_results == 0  # counted from the new snapshot
+
+
+async def test_bad_messages_meet_clear_errors(bus: Bus, home: Home) -> None:
+    trainer = await make(bus, home)
+    monitor = MonitorWorker(await home.contexts.get(bus, home_config(home.root)))
+    async with running(trainer):
+        await monitor.start()
+        try:
+            bad_status = await call(
+                bus,
+                ep.RETRAINING_STATUS.subject,
+                RetrainingStatusRequest(model_name="Game!"),
+                RetrainingStatus,
+            )
+            same = await call(
+                bus,
+                ep.MONITOR_PAIRED.subject,
+                PairedLossesRequest(model_name="game", version_a=2, version_b=2),
+                PairedLosses,
+            )
+            none = await call(
+                bus,
+                ep.MONITOR_PAIRED.subject,
+                PairedLossesRequest(model_name="game", version_a=2, version_b=1),
+                PairedLosses,
+            )
+            # A job message that does not decode is dropped (terminated), and the queue goes on.
+            await trainer.retrainer.queue.publish(ep.TRAIN_QUEUE.subject, b"\x01not msgpack")
+            await trainer.retrainer.trigger(trigger(1))
+            changed = await models_changed(bus)
+            await changed.wait_until(alias_moved("challenger", 1))
+            empty = await status(bus)
+        finally:
+            await monitor.stop()
+    assert isinstance(bad_status, ErrorReply) and bad_status.code == "invalid_input"
+    assert "model_name" in bad_status.message
+    assert isinstance(same, ErrorReply) and same.code == "invalid_input" and "both 2" in same.message
+    assert isinstance(none, PairedLosses) and none.games == []
+    assert [j.state for j in empty.jobs] == ["done"] and empty.jobs[0].parent_version is None
