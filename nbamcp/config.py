@@ -197,8 +197,12 @@ class InferenceConfig(_Section, frozen=True):
     # The registry model whose champion (and challenger) the inference worker serves.
     model_name: str = "game"
     # "shadow": the champion answers and the challenger, when set, is scored on the
-    # same rows and logged beside it; "champion": the challenger is not scored.
-    traffic: Literal["shadow", "champion"] = "shadow"
+    # same rows and logged beside it; "champion": the challenger is not scored;
+    # "canary": the challenger answers canary_share of the games (the same games every
+    # time), the champion the rest, each scored and logged beside the other; the trainer
+    # rolls the challenger back when its realized loss is significantly worse.
+    traffic: Literal["shadow", "champion", "canary"] = "shadow"
+    canary_share: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.1
     # Micro-batching: at most this many rows per onnxruntime call (a slate is split) and
     # at most workers.concurrency requests per batch (all one instance admits at once); a
     # request waits at most max_wait_ms for others to join (less when the loop has no more).
@@ -303,6 +307,9 @@ class RetrainConfig(_Section, frozen=True):
     gate_min_games: Annotated[int, msgspec.Meta(ge=10)] = 200
     gate_alpha: Annotated[float, msgspec.Meta(gt=0, lt=0.25)] = 0.05
     gate_replicates: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 2000
+    # In canary traffic: a rollback once at least this many paired games show the challenger
+    # significantly worse (the same test, the other way round); a "keep" ends the canary too.
+    canary_rollback_min_games: Annotated[int, msgspec.Meta(ge=10)] = 50
     # The gate also looks every gate_check_s (besides after every change of the games).
     gate_check_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
 

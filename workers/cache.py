@@ -170,7 +170,9 @@ class CacheWorker(Actor):
         champion = self.aliases.get("champion")
         if champion is None:
             return None
-        challenger = self.aliases.get("challenger") if self.inference.traffic == "shadow" else None
+        # Shadow and canary score the challenger: their entries are keyed by both versions (canary
+        # games are never cached: they miss here and the inference worker answers them, sticky).
+        challenger = self.aliases.get("challenger") if self.inference.traffic != "champion" else None
         return champion, None if challenger == champion else challenger
 
     async def lookup(self, req: PredictRequest, ctx: Context) -> CacheLookupReply:

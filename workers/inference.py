@@ -11,9 +11,11 @@ Subjects:
 
 Publishes a PredictionEvent per prediction on ``nba.events.prediction`` through
 the durable stream (the challenger's too, in the default shadow traffic mode:
-same request id, its own name and version) and the
-fresh predictions on ``nba.predict.served`` for the cache. With no champion in
-the registry it answers from the Elo baseline, flagged ``source="baseline"``.
+same request id, its own name and version; in "canary" traffic the challenger
+answers ``canary_share`` of the games, sticky per game, with the champion logged
+beside it: ``nbamcp.serving.canary``) and the fresh predictions on
+``nba.predict.served`` for the cache. With no champion in the registry it answers
+from the Elo baseline, flagged ``source="baseline"``.
 The same request id gets the same reply and is published once (bounded map).
 """
 
@@ -39,6 +41,7 @@ from nbamcp.messages import (
 )
 from nbamcp.ops import metrics
 from nbamcp.serving.batcher import MicroBatcher
+from nbamcp.serving.canary import serve_canary
 from nbamcp.serving.canonical import Today, canonicalize_all
 from nbamcp.serving.event_log import PredictionEventLog
 from nbamcp.serving.idempotency import IdempotencyMap
@@ -128,6 +131,8 @@ class InferenceWorker(Actor):
             )
         resolved = self.live.resolve(games)
         scores = await self.batcher.submit([r.x for r in resolved])
+        if self.settings.traffic == "canary":
+            scores = serve_canary(scores, [r.game for r in resolved], self.settings.canary_share)
         top_k = self.settings.top_contributions
         preds = [build_prediction(r, s, top_k=top_k) for r, s in zip(resolved, scores, strict=True)]
         reply = PredictReply(request_id=ctx.request_id, predictions=preds, traffic=self.settings.traffic)
@@ -150,15 +155,17 @@ class InferenceWorker(Actor):
     def _score(self, rows: list[np.ndarray]) -> list[RowScore]:
         # Runs inside the batcher's flush: the models of this moment score the whole batch.
         metrics.INFERENCE_BATCH.observe(len(rows))
-        return score_rows(self.models, rows, shadow=self.settings.traffic == "shadow")
+        return score_rows(self.models, rows, shadow=self.settings.traffic != "champion")
 
     async def _offer_to_cache(
         self, ctx: Context, resolved: list[ResolvedGame], preds: list, scores: list[RowScore]
     ) -> None:
         entries = []
         for r, p, s in zip(resolved, preds, scores, strict=True):
-            if s.model is None:
-                continue  # the baseline is a fallback, not worth caching
+            if s.model is None or s.canary:
+                # The baseline is a fallback, not worth caching; a canary answer is not keyed by
+                # the champion (the cache's lookups find nothing and ask here again: still sticky).
+                continue
             challenger = s.challenger[0].version if s.challenger is not None else None
             key = cache_key_for(
                 r.game, (r.home_results, r.away_results), s.model.name, s.model.version, challenger
@@ -183,7 +190,7 @@ class InferenceWorker(Actor):
                     self.source,
                     self.settings.model_name,
                     current=self.models,
-                    challenger=self.settings.traffic == "shadow",
+                    challenger=self.settings.traffic != "champion",
                 )
             except NbaError as exc:
                 # Keep serving what is loaded; health shows the error.

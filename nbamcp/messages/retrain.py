@@ -127,9 +127,10 @@ class GateDecision(msgspec.Struct, frozen=True, kw_only=True):
     seed: int
     t_stat: float
     p_value: float
-    decision: str  # "promote" | "keep"
+    decision: str  # "promote" | "keep" | "rollback" (canary traffic: the challenger did worse)
     reason: str
     at: str
+    lower: float | None = None  # the one-sided (1 - alpha) lower bound of mean_diff
 
 
 class GateWaiting(msgspec.Struct, frozen=True, kw_only=True):

@@ -22,6 +22,9 @@ one-sided) must agree as well: promote only when both reject. Requiring both is 
 intersection-union test, whose false-promotion rate is at most the smaller of the two
 (measured: 4.5%, see ``docs/model.md``).
 
+``worse`` is the same test the other way round (the one-sided lower bound above zero and the
+t-test's other tail below alpha): the canary watch rolls a challenger back on it.
+
 The test is run ONCE, when ``min_games`` paired games exist: a fixed-sample test keeps its
 false-promotion rate at ``alpha``, which looking again after every new result would not.
 """
@@ -46,12 +49,14 @@ class GateOutcome(msgspec.Struct, frozen=True, kw_only=True):
     champion_log_loss: float
     mean_diff: float  # challenger - champion: negative is a win
     upper: float  # one-sided (1 - alpha) upper bound of mean_diff
+    lower: float  # one-sided (1 - alpha) lower bound of mean_diff
     alpha: float
     replicates: int
     seed: int
     t_stat: float
     p_value: float  # one-sided paired t-test, H1: the challenger's mean loss is lower
     promote: bool  # upper < 0 and p_value < alpha
+    worse: bool  # lower > 0 and the t-test's other tail < alpha: the challenger is significantly worse
     reason: str
 
 
@@ -92,11 +97,12 @@ def decide(
     if a.size < min_games:
         return None
     # Two-sided level 1 - 2 alpha: its upper end is the one-sided 1 - alpha bound.
-    diff, _, upper, n_dates = paired_bootstrap(
+    diff, lower, upper, n_dates = paired_bootstrap(
         a, b, dates, replicates=replicates, seed=seed, level=1 - 2 * alpha
     )
     t_stat, p_value = _t_test(a - b)
     promote = upper < 0.0 and p_value < alpha
+    worse = lower > 0.0 and (1.0 - p_value) < alpha
     ch, cp = names
     reason = (
         f"{ch} vs {cp} on {a.size} realized games ({n_dates} dates): log loss {a.mean():.4f} vs "
@@ -112,11 +118,13 @@ def decide(
         champion_log_loss=round(float(b.mean()), 6),
         mean_diff=round(diff, 6),
         upper=round(upper, 6),
+        lower=round(lower, 6),
         alpha=alpha,
         replicates=replicates,
         seed=seed,
         t_stat=round(t_stat, 4),
         p_value=round(p_value, 6),
         promote=promote,
+        worse=worse,
         reason=reason,
     )

@@ -35,7 +35,8 @@ class RowScore(NamedTuple):
     terms: list[str]
     values: np.ndarray  # the terms' values (features, or the baseline's rating terms)
     model: ServingModel | None  # None: the Elo baseline
-    challenger: tuple[ServingModel, float] | None
+    challenger: tuple[ServingModel, float] | None  # the shadow-scored model (the champion on a canary row)
+    canary: bool = False  # answered by the challenger (traffic "canary", ``nbamcp.serving.canary``)
 
 
 def elo_prob(diff: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from nbamcp import endpoints as ep
 from nbamcp.bus.base import Bus
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.bus.nats import NatsBus
-from nbamcp.config import RetrainConfig, TrainerConfig, WorkersConfig
+from nbamcp.config import InferenceConfig, RetrainConfig, TrainerConfig, WorkersConfig
 from nbamcp.frontend.app import build_server
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.messages import (
@@ -54,13 +54,16 @@ async def any_bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
         await b.close()
 
 
-async def make(bus: Bus, home: Home, *, budget: str = "tiny", **retrain: Any) -> TrainerWorker:
+async def make(
+    bus: Bus, home: Home, *, budget: str = "tiny", traffic: str = "shadow", **retrain: Any
+) -> TrainerWorker:
     settings: dict[str, Any] = {"min_new_results": 0, "ack_wait_s": 2.0, "budget": budget}
     settings.update(retrain)
     config = home_config(
         home.root,
         trainer=TrainerConfig(auto_train=False, budget="tiny", train_from=2016),
         retrain=RetrainConfig(**settings),
+        inference=InferenceConfig(traffic=traffic),  # type: ignore[arg-type]
         workers=WorkersConfig(stop_deadline_s=WAIT),
     )
     return TrainerWorker(await home.contexts.get(bus, config))
@@ -334,3 +337,40 @@ async def test_bad_messages_meet_clear_errors(bus: Bus, home: Home) -> None:
     assert isinstance(same, ErrorReply) and same.code == "invalid_input" and "both 2" in same.message
     assert isinstance(none, PairedLosses) and none.games == []
     assert [j.state for j in empty.jobs] == ["done"] and empty.jobs[0].parent_version is None
+
+
+async def test_a_canary_doing_worse_is_rolled_back(any_bus: Bus, home: Home) -> None:
+    bus = any_bus
+    changed = await models_changed(bus)
+    trainer = await make(
+        bus, home, traffic="canary", gate_min_games=500, canary_rollback_min_games=40, gate_check_s=0.2,
+        gate_replicates=1000,
+    )  # fmt: skip
+    monitor = MonitorWorker(await home.contexts.get(bus, home_config(home.root)))
+    async with running(trainer):
+        await monitor.start()
+        try:
+            await run_job(bus, TrainJobRequest(job_id="champ", promote=True))  # v1
+            await trainer.retrainer.trigger(trigger(1))
+            await changed.wait_until(alias_moved("challenger", 2))
+            season = sorted((g for g in trainer.replica.games() if g.season == 2023), key=lambda g: g.game_id)
+            # Injected degradation: the canary (v2) leans the wrong way where the champion leans right.
+            first, second = season[:30], season[30:60]
+            await play(trainer, first, predictions(first, 1, 0.6, "a1"), predictions(first, 2, 0.4, "a2"))
+            await play(trainer, second, predictions(second, 1, 0.6, "b1"), predictions(second, 2, 0.4, "b2"))
+            await changed.wait_until(alias_moved("challenger", 1))  # rolled back onto the champion
+            st = await status(bus)
+        finally:
+            await monitor.stop()
+    (d,) = st.decisions
+    assert (d.challenger, d.champion, d.decision) == (2, 1, "rollback")
+    assert 40 <= d.n_games <= 60 and d.mean_diff > 0 and d.lower is not None and d.lower > 0
+    assert st.aliases == {"champion": 1, "challenger": 1}
+    last = st.audit[0]
+    assert (last.alias, last.from_version, last.to_version, last.actor) == (
+        "challenger",
+        2,
+        1,
+        "trainer canary watch",
+    )
+    assert "canary rollback" in last.reason and f"{d.lower:+.4f}" in last.reason

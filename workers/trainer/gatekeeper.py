@@ -9,6 +9,12 @@ games, and once there are ``[retrain] gate_min_games`` of them runs the paired t
 ``nba.models.changed`` tells the serving workers); otherwise the champion stays. Either
 way the decision and its numbers are recorded (``retraining_status``).
 
+In canary traffic (``[inference] traffic = "canary"``: the challenger answers a share of the
+games) the watch looks too: once ``canary_rollback_min_games`` paired games show the
+challenger significantly worse (the same test, the other way round), or the gate keeps the
+champion, ``challenger`` is rolled back onto the champion's version (audit: the numbers), and
+the serving workers stop serving it.
+
 It looks after every change of the games and every ``gate_check_s``; one look at a time.
 """
 
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 ACTOR = "trainer promotion gate"
+CANARY_ACTOR = "trainer canary watch"
 
 
 class GateKeeper:
@@ -94,18 +101,23 @@ class GateKeeper:
             request_id=rid,
         )
         games = paired.games
+        canary = self.trainer.config.inference.traffic == "canary"
         self.waiting = GateWaiting(
             challenger=challenger, champion=champion, n_games=len(games), needed=s.gate_min_games,
             checked_at=now(),
         )  # fmt: skip
-        if len(games) < s.gate_min_games:
+        if len(games) >= s.gate_min_games:
+            min_games = s.gate_min_games  # the gate's one decision
+        elif canary and len(games) >= s.canary_rollback_min_games:
+            min_games = s.canary_rollback_min_games  # the canary watch: looks after every change
+        else:
             return None
         outcome = await asyncio.to_thread(
             decide,
             [g.loss_a for g in games],
             [g.loss_b for g in games],
             [g.date for g in games],
-            min_games=s.gate_min_games,
+            min_games=min_games,
             alpha=s.gate_alpha,
             replicates=s.gate_replicates,
             seed=challenger,  # reproducible, and not the same draws for every challenger
@@ -113,6 +125,14 @@ class GateKeeper:
         )
         if outcome is None:
             return None
+        if outcome.promote and len(games) >= s.gate_min_games:
+            kind = "promote"
+        elif outcome.worse and canary:
+            kind = "rollback"
+        elif len(games) >= s.gate_min_games:
+            kind = "rollback" if canary else "keep"  # a canary ends with the gate's decision
+        else:
+            return None  # the canary goes on
         if await registry.aliases(name) != aliases:
             return None  # an alias moved while the test ran: look again at what serves now
         decision = GateDecision(
@@ -125,23 +145,36 @@ class GateKeeper:
             champion_log_loss=outcome.champion_log_loss,
             mean_diff=outcome.mean_diff,
             upper=outcome.upper,
+            lower=outcome.lower,
             alpha=outcome.alpha,
             replicates=outcome.replicates,
             seed=outcome.seed,
             t_stat=outcome.t_stat,
             p_value=outcome.p_value,
-            decision="promote" if outcome.promote else "keep",
+            decision=kind,
             reason=outcome.reason,
             at=now(),
         )
-        if outcome.promote:
-            door = self.trainer.door
+        door = self.trainer.door
+        if kind == "promote":
             mv = await registry.get(name, challenger)
             await door.publish_artifact(mv)
             change = await registry.set_alias(
                 name, "champion", challenger, actor=ACTOR, reason=f"gate: {outcome.reason}"[:500]
             )
             await door.announce(name, "champion", challenger, change.from_version, rid)
+        elif kind == "rollback":
+            # The challenger alias back on the champion: the inference workers serve no challenger.
+            why = (
+                f"canary rollback, worse by {outcome.mean_diff:+.4f} log loss a game (one-sided lower bound "
+                f"{outcome.lower:+.4f} > 0): {outcome.reason}"
+                if outcome.worse
+                else f"canary ended without a significant win: {outcome.reason}"
+            )
+            change = await registry.set_alias(
+                name, "challenger", champion, actor=CANARY_ACTOR, reason=why[:500]
+            )
+            await door.announce(name, "challenger", champion, change.from_version, rid)
         await self.book.add_decision(decision)
         self.waiting = None
         async with self.decided:
