@@ -174,7 +174,14 @@ class Retrainer:
         try:
             while True:
                 for m in await consumer.fetch(1, timeout=5.0):
-                    await self._handle(m)
+                    try:
+                        await self._handle(m)
+                    except Exception:
+                        # Job boundary: a bug (or a registry error) in one job must not stop the
+                        # queue; the job comes back later (at most max_deliver times).
+                        log.exception("trainer.retrain_job_crashed", seq=m.seq)
+                        with contextlib.suppress(Exception):
+                            await m.nak(self.settings.ack_wait_s)
         finally:
             with contextlib.suppress(Exception):
                 await consumer.close()
@@ -332,6 +339,9 @@ class Retrainer:
                 "gate_test": "one-sided paired bootstrap over game dates of mean log loss (challenger - "
                 "champion); paired t-test beside it",
                 "queue": self.queue.kind,
+                "traffic": self.trainer.config.inference.traffic,
+                "canary_share": self.trainer.config.inference.canary_share,
+                "canary_rollback_min_games": s.canary_rollback_min_games,
             },
             triggers=await self.book.triggers(name, req.limit),
             jobs=await self.book.jobs(name, req.limit),
