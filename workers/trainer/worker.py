@@ -163,6 +163,12 @@ class TrainerWorker(Actor):
 
     def health_detail(self) -> dict[str, str]:
         detail = {"registry": str(self.config.registry_path), "jobs_done": str(self.jobs_done)}
+        if self.retrainer.started.is_set():
+            detail |= {
+                "retrain_jobs_run": str(self.retrainer.jobs_run),
+                "retrain_queue": self.retrainer.queue.kind,
+                "gate_decisions": str(self.retrainer.gate.made),
+            }
         if self.current is not None:
             detail |= {"job": self.current.id, "progress": f"{100 * self.current.fraction:.0f}%"}
         return detail
