@@ -1,10 +1,10 @@
 """Backups of one home, taken while the server runs, and their verified restore.
 
 What a home holds that cannot be rebuilt: every SQLite file (``Config``'s paths:
-the stats store, the registry, the prediction log, the monitor's book, the usage
-counters, the in-process event outbox), the content-addressed model artifacts and
-the API keys. Derived state (feature snapshots, the serving workers' model cache)
-is left out: the workers rebuild it on start.
+the stats store, the registry, the trainer's retraining record and job queue, the
+prediction log, the monitor's book, the usage counters, the in-process event outbox),
+the content-addressed model artifacts and the API keys. Derived state (feature
+snapshots, the serving workers' model cache) is left out: the workers rebuild it on start.
 
 A backup is a folder ``nbamcp-<UTC stamp>`` with the files under their paths in the
 home and ``manifest.json``: each file's size and sha256, and the manifest's own
@@ -144,13 +144,18 @@ def databases(config: Config) -> dict[str, Path]:
 
     The in-process event outbox first: its consumers' positions are then never ahead of what
     the consumers' own files hold (an event acked after the outbox's copy is delivered again
-    after a restore, and stored idempotently). The registry before the artifacts (below)."""
+    after a restore, and stored idempotently). The trainer's job queue before its retraining
+    record (a job acked after the queue's copy comes back and is found done), that record
+    before the registry (every version it names is in the copied registry). The registry
+    before the artifacts (below)."""
     paths = (
         config.events_path,
+        config.train_queue_path,
         config.predlog_path,
         config.monitor_path,
         config.usage_path,
         config.store_path,
+        config.retrain_path,
         config.registry_path,
     )
     return {p.name: p for p in paths}
