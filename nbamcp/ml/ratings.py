@@ -2,7 +2,8 @@
 
 Point in time by construction: a rating only moves when a result is fed in.
 Between seasons every rating is pulled toward the mean (``carry`` keeps that
-fraction of the distance); a franchise never seen before starts at the mean.
+fraction of the distance, once per season boundary crossed); a franchise never
+seen before starts at the mean.
 With a season prior (``Elo(params, prior=..., prior_share=...)``) a team's
 season-start rating moves that share of the way toward the rating its roster
 implies on the date asked (``nbamcp.ml.rosters``); it is fixed by the team's
@@ -112,7 +113,10 @@ class Elo:
         r = self._rating.get(team)
         if r is not None and self._season[team] >= season:
             return r
-        start = p.mean if r is None else p.mean + p.carry * (r - p.mean)
+        # One summer's regression per season boundary crossed: a team unseen for three seasons
+        # (a franchise's gap, or a game asked three seasons past the data) is pulled three times.
+        summers = 0 if r is None else season - self._season[team]
+        start = p.mean if r is None else p.mean + p.carry**summers * (r - p.mean)
         if self._prior is not None:
             above = self._prior(team, season, date)
             if above is not None:
@@ -125,8 +129,11 @@ class Elo:
         if hca is None:
             p = self.params
             wins = games = 0
-            for s in range(season - p.hca_window, season):
-                w, n = self._home_record.get(s, (0, 0))
+            # The latest seasons with results before this one: the previous ones while results
+            # run on (training), the data's last ones for a season asked past the data.
+            seen = sorted(s for s in self._home_record if s < season)
+            for s in seen[-p.hca_window :] if p.hca_window > 0 else []:
+                w, n = self._home_record[s]
                 wins, games = wins + w, games + n
             if p.hca_window > 0 and games >= _MIN_HCA_GAMES:
                 rate = wins / games

@@ -44,6 +44,24 @@ def test_carry_over_pulls_toward_the_mean_between_seasons() -> None:
     assert elo.rating("AAA", 2021) == pytest.approx(1500.0 + 0.5 * (r - 1500.0))
 
 
+def test_every_season_boundary_crossed_pulls_once_more() -> None:
+    """Three summers without a game regress three times, as three seasons of training would."""
+    elo = Elo(EloParams(carry=0.5, hca_window=0))
+    elo.update(game("1", "2020-01-01", 2020, "AAA", "BBB", 130, 90))
+    r = elo.rating("AAA", 2020)
+    assert elo.rating("AAA", 2023) == pytest.approx(1500.0 + 0.5**3 * (r - 1500.0))
+
+
+def test_a_season_past_the_data_keeps_the_last_learnt_home_court() -> None:
+    elo = Elo(EloParams(hca_window=1, home_adv=100.0))
+    teams = [f"T{i}" for i in range(20)]
+    for i in range(600):
+        h, a = teams[i % 20], teams[(i + 1 + i // 20) % 20]
+        elo.update(game(str(i), "2020-01-01", 2020, h, a, 110 if i % 4 else 100, 105))
+    learnt = elo.home_adv(2021)
+    assert learnt != 100.0 and elo.home_adv(2024) == pytest.approx(learnt)
+
+
 def test_learnt_home_court_uses_earlier_seasons_only() -> None:
     elo = Elo(EloParams(hca_window=1, home_adv=100.0))
     # A season where home teams win 3 of 4 games (500+ games needed to learn: repeat).
