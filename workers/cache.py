@@ -64,7 +64,13 @@ from nbamcp.serving.live_games import LiveGames, open_live_games
 from nbamcp.serving.lru import TtlLru
 from nbamcp.serving.model_source import BusModelSource, ModelSource
 from nbamcp.serving.prediction_kv import PredictionKv
-from nbamcp.serving.scoring import baseline_scores, build_prediction, cache_key_for, prediction_events
+from nbamcp.serving.scoring import (
+    baseline_scores,
+    build_prediction,
+    cache_key_for,
+    prediction_events,
+    with_age,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -190,7 +196,8 @@ class CacheWorker(Actor):
         hits: list[GamePrediction | None] = []
         for g in games:
             # The key from the game and the result counts alone: no features for a look-up.
-            entry = self.lru.get(cache_key_for(*self.live.keyed(g), model, *versions))
+            game, results, age = self.live.keyed(g)
+            entry = self.lru.get(cache_key_for(game, results, age, model, *versions))
             if entry is None:
                 self.misses += 1
                 MISSES.inc()
@@ -203,7 +210,7 @@ class CacheWorker(Actor):
             else:
                 self.hits_l1 += 1
                 HITS.labels("l1").inc()
-            hits.append(msgspec.structs.replace(pred, cached=True))
+            hits.append(msgspec.structs.replace(with_age(pred, age), cached=True))
         latency_ms = (time.perf_counter() - started) * 1e3
         self.events.log(
             ctx.request_id,

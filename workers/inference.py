@@ -168,7 +168,7 @@ class InferenceWorker(Actor):
                 continue
             challenger = s.challenger[0].version if s.challenger is not None else None
             key = cache_key_for(
-                r.game, (r.home_results, r.away_results), s.model.name, s.model.version, challenger
+                r.game, (r.home_results, r.away_results), r.age, s.model.name, s.model.version, challenger
             )
             entries.append(CachedPrediction(key, p))
         if entries:

@@ -39,5 +39,6 @@ def serve_canary(scores: Sequence[RowScore], games: Sequence[CanonicalGame], sha
         challenger, p = s.challenger
         x = np.asarray(s.values, dtype=np.float32).reshape(1, -1)
         effects = challenger.explainer.effects(x, np.array([p]))[0]
-        out.append(RowScore(p, effects, s.terms, s.values, challenger, (s.model, s.p), canary=True))
+        points = challenger.explainer.points(x, np.array([p]))[0]
+        out.append(RowScore(p, effects, s.terms, s.values, challenger, (s.model, s.p), points, canary=True))
     return out
