@@ -112,9 +112,10 @@ class Explainer(Protocol):
         """Per-row, per-feature effects [n, n_features], signed toward the home team."""
         ...
 
-    def points(self, X: np.ndarray, p: np.ndarray) -> np.ndarray:
+    def points(self, X: np.ndarray, p: np.ndarray, effects: np.ndarray) -> np.ndarray:
         """Per-row, per-feature change in P(home win) from the feature's neutral value to its own
-        (probability, signed toward the home team; 0 where the value is unknown)."""
+        (probability, signed toward the home team; 0 where the value is unknown); ``effects`` are
+        this explainer's for the same rows."""
         ...
 
 
@@ -127,16 +128,22 @@ class LinearExplainer:
                  intercept: float) -> None:  # fmt: skip
         self.fill, self.offset, self.scale, self.coef = fill, offset, scale, coef
         self.intercept = intercept
-        self.neutral = offset.copy()  # explainer_for sets the neutral reference
+        self.neutral = offset  # the neutral reference: explainer_for sets it (set_neutral)
+        self._neutral_effect = np.zeros_like(offset)
+
+    def set_neutral(self, neutral: np.ndarray) -> None:
+        self.neutral = neutral
+        self._neutral_effect = (neutral - self.offset) * self.scale * self.coef
 
     def effects(self, X: np.ndarray, p: np.ndarray) -> np.ndarray:
         filled = np.where(np.isnan(X), self.fill, X)
         return (filled - self.offset) * self.scale * self.coef
 
-    def points(self, X: np.ndarray, p: np.ndarray) -> np.ndarray:
-        filled = np.where(np.isnan(X), self.fill, X).astype(np.float64)
-        logit = ((filled - self.offset) * self.scale * self.coef).sum(axis=1, keepdims=True) + self.intercept
-        moved = (filled - self.neutral) * self.scale * self.coef
+    def points(self, X: np.ndarray, p: np.ndarray, effects: np.ndarray) -> np.ndarray:
+        # Moving one feature from its neutral value to its own adds (effect - neutral effect) to
+        # the log-odds; an unknown value is imputed, not a factor.
+        logit = effects.sum(axis=1, keepdims=True) + self.intercept
+        moved = effects - self._neutral_effect
         return np.where(np.isnan(X), 0.0, _sigmoid(logit) - _sigmoid(logit - moved))
 
     @classmethod
@@ -195,7 +202,7 @@ class OcclusionExplainer:
     def effects(self, X: np.ndarray, p: np.ndarray) -> np.ndarray:
         return self._occluded(X, p, self.reference)
 
-    def points(self, X: np.ndarray, p: np.ndarray) -> np.ndarray:
+    def points(self, X: np.ndarray, p: np.ndarray, effects: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(X), 0.0, self._occluded(X, p, self.neutral))
 
 
@@ -217,7 +224,7 @@ def explainer_for(data: bytes, model: OnnxModel, reference: dict[str, Any], name
     linear = LinearExplainer.from_onnx(data, len(names))
     if linear is not None:
         # A feature with no neutral value and no training average is measured from the scaler's centre.
-        linear.neutral = np.where(np.isnan(neutral), linear.offset, neutral)
+        linear.set_neutral(np.where(np.isnan(neutral), linear.offset, neutral))
         rng = np.random.default_rng(0)
         probe = np.vstack([np.nan_to_num(means), rng.normal(0.0, 1.0, (8, len(names)))]).astype(np.float32)
         probe[1, :3] = np.nan  # the imputer's part, too
@@ -240,27 +247,27 @@ def top_contributions(
 ) -> list[Contribution]:
     """The ``k`` factors worth the most percentage points (by size), in a fan's terms; a feature
     whose value is unknown is none of them (the answer lists it as unknown)."""
+    # Plain lists: for one game's 19 values, cheaper than numpy's per-call overhead.
     values, sizes, pts = x.tolist(), effects.tolist(), points.tolist()
-    order = np.argsort(-np.abs(np.nan_to_num(points)), kind="stable").tolist()
+    ranked = sorted(range(len(names)), key=lambda j: -abs(pts[j]) if pts[j] == pts[j] else 0.0)
     out: list[Contribution] = []
-    for j in order:
+    for j in ranked:
         if len(out) == k:
             break
-        e, pp = sizes[j], pts[j]
-        v = values[j] if j < len(values) else math.nan
-        # At its neutral value a feature is worth nothing to either side: not a factor.
-        if v != v or not math.isfinite(e) or not math.isfinite(pp) or round(pp * 100.0, 2) == 0.0:
+        v, e, worth = values[j] if j < len(values) else math.nan, sizes[j], pts[j] * 100.0
+        # At its neutral value a feature is worth nothing to either side: not a factor; nor is an
+        # unknown value (the answer lists it as unknown).
+        if v != v or not (math.isfinite(e) and math.isfinite(worth)) or abs(worth) < 0.01:
             continue
         name = names[j]
-        helped = home if pp >= 0 else away
         out.append(
             Contribution(
                 feature=name,
                 label=LABELS.get(name, name).format(home=home.name, away=away.name),
                 value=v,
                 effect=e,
-                points=round(pp * 100.0, 2),
-                favours=helped.id,
+                points=round(worth, 2),
+                favours=(home if worth > 0 else away).id,
                 sentence=sentence(name, v, home, away),
             )
         )

@@ -70,7 +70,7 @@ def score_rows(models: ModelSet, rows: list[np.ndarray], *, shadow: bool) -> lis
         return baseline_scores(X)
     p = champion.onnx.predict_proba(X)
     effects = champion.explainer.effects(X, p)
-    points = champion.explainer.points(X, p)
+    points = champion.explainer.points(X, p, effects)
     challenger = models.challenger if shadow else None
     pc = challenger.onnx.predict_proba(X) if challenger is not None else None
     return [
@@ -145,7 +145,7 @@ def build_prediction(r: ResolvedGame, s: RowScore, *, top_k: int) -> GamePredict
         seasons_since_data=age.seasons,
         stale=age.stale,
         unknown=unknown,
-        caveat=caveat(age, unknown_facts(unknown, home, away)),
+        caveat=caveat(age, unknown_facts(unknown, home, away)) if age.stale else "",
     )
 
 
@@ -159,7 +159,7 @@ def with_age(pred: GamePrediction, age: Staleness) -> GamePrediction:
         days_since_data=age.days,
         seasons_since_data=age.seasons,
         stale=age.stale,
-        caveat=caveat(age, unknown_facts(pred.unknown, home, away)),
+        caveat=caveat(age, unknown_facts(pred.unknown, home, away)) if age.stale else "",
     )
 
 
