@@ -26,7 +26,9 @@ COVERAGE_SNAPSHOT = "frontend-coverage.json"
 INSTRUCTIONS = (
     "NBA statistics from the league's history (players, teams, games, standings, leaders) "
     "and calibrated game predictions. Team and player names are resolved loosely "
-    "('Nets', 'BKN', 'jokic'); seasons are named by the year they end (2023 = 2022-23)."
+    "('Nets', 'BKN', 'jokic'); seasons are named by the year they end (2023 = 2022-23). "
+    "A prediction for a game the data does not reach says how old its ratings are (stale, "
+    "data_through, days_since_data and a caveat): tell the user."
 )
 
 

@@ -81,6 +81,7 @@ async def test_a_game_years_past_the_data_is_stale_and_says_so(bus: Bus, home: H
             p, t = await predict(client, home="Knicks", away="Celtics", date="2026-12-01")
             opener, _ = await predict(client, home="Knicks", away="Celtics", date="2026-10-21")
             again, t2 = await predict(client, home="NYK", away="BOS", date="2026-12-01")
+            instructions = client.instructions or ""
     days = (TODAY - dt.date.fromisoformat(end)).days
     assert end == "2023-05-29" and days == 1282
     assert (p["stale"], p["data_through"], p["days_since_data"], p["seasons_since_data"]) == (
@@ -89,6 +90,7 @@ async def test_a_game_years_past_the_data_is_stale_and_says_so(bus: Bus, home: H
     assert f"ratings as of {end}, 1,282 days before this game" in t
     assert "season opener" in p["caveat"] and "uncertainty is much wider" in p["caveat"]
     assert p["caveat"] in p["note"] and "NOTE:" in t
+    assert "says how old its ratings are" in instructions
     # The schedule facts are unknown, never invented: missing values, said as unknown.
     for name in UNKNOWN_SCHEDULE:
         assert p["features"][name] is None, name
