@@ -107,7 +107,9 @@ class LiveFeatures:
     def age(self, game: CanonicalGame) -> Staleness:
         """Where ``game`` lies against the latest result (part of its cache key)."""
         last = self.games[-1] if self.games else None
-        return staleness(game.date, game.season, last.date if last else None, last.season if last else None)
+        if last is None:
+            return staleness(game.date, game.season, None, None)
+        return staleness(game.date, game.season, last.date, last.season, self.state.elo)
 
     def __len__(self) -> int:
         return len(self.games)

@@ -145,8 +145,14 @@ def build_prediction(r: ResolvedGame, s: RowScore, *, top_k: int) -> GamePredict
         seasons_since_data=age.seasons,
         stale=age.stale,
         unknown=unknown,
-        caveat=caveat(age, unknown_facts(unknown, home, away)) if age.stale else "",
+        caveat=_caveat(age, pred_unknown=unknown, x_diff=float(r.x[_I["elo_diff"]]), home=home, away=away),
     )
+
+
+def _caveat(age: Staleness, *, pred_unknown: list[str], x_diff: float, home: Side, away: Side) -> str:
+    if not age.stale:
+        return ""
+    return caveat(age, unknown_facts(pred_unknown, home, away), elo_diff=x_diff, home=home.name)
 
 
 def with_age(pred: GamePrediction, age: Staleness) -> GamePrediction:
@@ -159,8 +165,13 @@ def with_age(pred: GamePrediction, age: Staleness) -> GamePrediction:
         days_since_data=age.days,
         seasons_since_data=age.seasons,
         stale=age.stale,
-        caveat=caveat(age, unknown_facts(pred.unknown, home, away)) if age.stale else "",
+        caveat=_caveat(age, pred_unknown=pred.unknown, x_diff=_elo_diff(pred), home=home, away=away),
     )
+
+
+def _elo_diff(pred: GamePrediction) -> float:
+    v = pred.features.get("elo_diff")
+    return math.nan if v is None else float(v)
 
 
 def cache_key_for(

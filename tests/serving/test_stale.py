@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import math
 import re
+import statistics
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,7 +28,7 @@ from nbamcp.data.games import load_games
 from nbamcp.data.store import open_store
 from nbamcp.ml.features import FEATURE_NAMES
 from nbamcp.ml.onnx_runtime import OnnxModel
-from nbamcp.ml.ratings import DEFAULT_ELO, rating_series
+from nbamcp.ml.ratings import DEFAULT_ELO, rating_series, win_prob
 from nbamcp.serving.explain import neutral_reference
 from tests.serving.conftest import (
     CUTOFF,
@@ -99,26 +100,42 @@ async def test_a_game_years_past_the_data_is_stale_and_says_so(bus: Bus, home: H
     assert not re.search(r"\d+ (or more )?days? of rest", t)
     assert all(c["feature"] not in UNKNOWN_SCHEDULE for c in p["contributions"])
     # Ratings carried over four summers the way training carries them over one: carry^4.
-    final = await _final_elo(home)
-    nyk, bos = final["NYK"], final["BOS"]
-    carry = DEFAULT_ELO.carry**4
-    assert math.isclose(p["features"]["home_elo"], carry * (nyk - 1500.0), abs_tol=0.01)
-    assert math.isclose(p["features"]["away_elo"], carry * (bos - 1500.0), abs_tol=0.01)
+    final, move = await _ratings(home)
+    c = DEFAULT_ELO.carry
+    assert math.isclose(p["features"]["home_elo"], c**4 * (final["NYK"] - 1500.0), abs_tol=0.01)
+    assert math.isclose(p["features"]["away_elo"], c**4 * (final["BOS"] - 1500.0), abs_tol=0.01)
+    # The wider uncertainty, said: recent seasons' moves, compounded over four summers, both teams.
+    gap = math.sqrt(2) * move * math.sqrt((1 - c**8) / (1 - c**2))
+    low, high = (win_prob(p["features"]["elo_diff"] + d) for d in (-gap, gap))
+    assert f"a team's rating moves about {move:.0f} Elo points in a season" in p["caveat"]
+    assert f"the New York Knicks could as well be anywhere from about {low:.0%} to {high:.0%}" in t
+    assert high - low > 0.4  # four seasons on, barely more than a coin flip with home court
     # December of a season past the data is predicted as that season's opener would be.
     assert opener["home_win_prob"] == p["home_win_prob"] and opener["stale"] is True
     # The cache answers the same, just as old.
     assert again["cached"] is True and again["days_since_data"] == days and "1,282 days" in t2
 
 
-async def _final_elo(home: Home) -> dict[str, float]:
-    """Each team's rating after the data's last game: the training code's rating series over the
-    store's games (read once the workers are stopped)."""
+async def _ratings(home: Home) -> tuple[dict[str, float], float]:
+    """Each team's rating after the data's last game, and the standard deviation of the last 300
+    team-seasons' moves (season end minus the carried-over start), from the training code's
+    rating series over the store's games (read once the workers are stopped)."""
     store = await open_store(home.store)
     try:
         games = await load_games(store.conn)
     finally:
         await store.close()
-    return {pt.team: pt.rating_after for pt in rating_series(games)}
+    final: dict[str, float] = {}
+    season: dict[str, int] = {}
+    start: dict[str, float] = {}
+    moves: list[float] = []
+    for pt in rating_series(games):
+        if season.get(pt.team, -1) < pt.season:
+            if pt.team in start:
+                moves.append(final[pt.team] - start[pt.team])
+            start[pt.team], season[pt.team] = pt.rating_before, pt.season
+        final[pt.team] = pt.rating_after
+    return final, statistics.pstdev(moves[-300:])
 
 
 async def test_factors_in_a_fans_terms(bus: Bus, home: Home, models: Models) -> None:
