@@ -38,7 +38,8 @@ def serve_canary(scores: Sequence[RowScore], games: Sequence[CanonicalGame], sha
             continue
         challenger, p = s.challenger
         x = np.asarray(s.values, dtype=np.float32).reshape(1, -1)
-        effects = challenger.explainer.effects(x, np.array([p]))[0]
-        points = challenger.explainer.points(x, np.array([p]))[0]
-        out.append(RowScore(p, effects, s.terms, s.values, challenger, (s.model, s.p), points, canary=True))
+        effects = challenger.explainer.effects(x, np.array([p]))
+        points = challenger.explainer.points(x, np.array([p]), effects)[0]
+        row = RowScore(p, effects[0], s.terms, s.values, challenger, (s.model, s.p), points, canary=True)
+        out.append(row)
     return out
