@@ -219,6 +219,9 @@ class InferenceConfig(_Section, frozen=True):
     retries: int = 2
     retry_backoff_ms: float = 20.0
     breaker_failures: int = 3
+    # The breaker's open time starts here and doubles with each failed trial, up to
+    # breaker_cooldown_s: a short outage is not stretched, a long one is not hammered.
+    breaker_min_cooldown_s: float = 0.5
     breaker_cooldown_s: float = 15.0
 
 

@@ -112,6 +112,7 @@ class Actor:
         self._inflight: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resources = AsyncExitStack()
+        self._unhook: Callable[[], None] = lambda: None
         # The durable consumers' loops, by consumer name (tests await their progress).
         self.consumers: dict[str, BatchLoop] = {}
         self._started_at = time.monotonic()
@@ -133,6 +134,14 @@ class Actor:
 
     def health_detail(self) -> dict[str, str]:
         return {}
+
+    def problems(self) -> list[str]:
+        """Why this worker cannot do its whole job right now (health says ``degraded`` and why)."""
+        return []
+
+    async def on_recovered(self) -> None:
+        """After NATS came back and the process's streams and buckets exist again: put back what
+        this worker owns on the server (the stats worker its datasets, the trainer its artifacts)."""
 
     # ---- resources and background work ---------------------------------------
     async def enter(self, cm: AbstractAsyncContextManager[T]) -> T:
@@ -190,6 +199,8 @@ class Actor:
             self._subs.append(await self.bus.subscribe(backup.subject, on_backup, queue=backup.queue))
             # Ready means reachable: the server has the subscriptions before anyone is told.
             await self.bus.flush()
+            # Registered after on_start: the buckets and streams it opened recover first.
+            self._unhook = self.bus.link.on_recovery(f"actor {self.name}", self.on_recovered)
         except BaseException:
             log.error("actor.start_failed", actor=self.name, instance=self.instance)
             self._deadline = asyncio.get_running_loop().time() + self._stop_deadline_s
@@ -214,6 +225,7 @@ class Actor:
         log.info("actor.stopped", actor=self.name, handled=self.handled, failed=self.failed)
 
     async def _teardown(self) -> None:
+        self._unhook()
         for sub in self._subs:
             await sub.unsubscribe()
         self._subs.clear()
@@ -369,10 +381,15 @@ class Actor:
             await msg.respond(encode(self.health()))
 
     def health(self) -> HealthReport:
+        problems = [p for p in (self.bus.link.problem(), *self.problems()) if p]
+        status = "degraded" if problems and self.status == "ok" else self.status
+        detail = self.health_detail()
+        if problems:
+            detail = {**detail, "degraded": "; ".join(problems)}
         return HealthReport(
             name=self.name,
             instance=self.instance,
-            status=self.status,
+            status=status,
             version=__version__,
             uptime_s=round(time.monotonic() - self._started_at, 3),
             bus=self.bus.kind,
@@ -380,7 +397,7 @@ class Actor:
             handled=self.handled,
             failed=self.failed,
             subjects=[r.subject for r in self.routes()],
-            detail=self.health_detail(),
+            detail=detail,
         )
 
 

@@ -9,6 +9,7 @@ inference is down) is ``nbamcp.serving.client.PredictClient``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -41,6 +42,13 @@ class PredictGamesOutput(msgspec.Struct, frozen=True, kw_only=True):
     degraded: bool
     note: str
     predictions: list[GamePrediction]
+
+
+def _async(fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        fn()
+
+    return run
 
 
 def _value(v: float | None) -> str:
@@ -129,6 +137,8 @@ def predict_tools(
 ) -> list[ToolSpec]:
     settings = settings or InferenceConfig()
     client = PredictClient(gw.call, settings, cache)
+    # The bus is back (and its streams and buckets): the workers may answer again right now.
+    gw.bus.link.on_recovery("predict breakers", _async(client.reset_breakers))
     max_slate = settings.max_slate
 
     async def predict_game(query: GameQuery, ctx: Context) -> CallToolResult:

@@ -161,6 +161,11 @@ class TrainerWorker(Actor):
             await sub.unsubscribe()
         self._controls.clear()
 
+    async def on_recovered(self) -> None:
+        # NATS came back, perhaps without its store: the artifacts again, then who serves.
+        if await self.door.reconcile():
+            await self.door.announce_all(uuid.uuid4().hex)
+
     def health_detail(self) -> dict[str, str]:
         detail = {"registry": str(self.config.registry_path), "jobs_done": str(self.jobs_done)}
         if self.retrainer.started.is_set():
