@@ -49,6 +49,7 @@ class Link:
         self.state = CONNECTED
         self.disconnects = 0
         self.reconnects = 0
+        self.attempts = 0  # reconnect attempts, all outages together
         self.recoveries = 0  # reconnects after which every hook succeeded
         self.down_since: float | None = None  # monotonic, while not connected
         self.last_outage_s = 0.0  # disconnect -> recovered, the last time
@@ -87,14 +88,23 @@ class Link:
 
     async def wait_for(self, state: str, timeout: float) -> None:
         """Return once the link is in ``state``; TimeoutError after ``timeout``."""
+        await self.wait_until(lambda: self.state == state, timeout)
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> None:
+        """Return once ``predicate()`` holds, checked after each change; TimeoutError after ``timeout``."""
         async with asyncio.timeout(timeout):
-            while self.state != state:
+            while not predicate():
                 self._changed.clear()
                 await self._changed.wait()
 
     # ---- driven by the bus ---------------------------------------------------------------------
     def _set(self, state: str) -> None:
         self.state = state
+        self._changed.set()
+
+    def attempt(self) -> None:
+        """The client is about to try the server again (counted: an outage outlasts any give-up)."""
+        self.attempts += 1
         self._changed.set()
 
     def mark_disconnected(self) -> None:

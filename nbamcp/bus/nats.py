@@ -214,6 +214,8 @@ class NatsBus:
             # Exponential back-off with jitter, bounded: attempt 0 right away (a restart
             # may already be over), then 0.1 s, 0.2 s, ... up to reconnect_max_wait.
             n = servers[0].reconnects if servers else 0
+            if link_of:
+                link_of[0].attempt()
             if n == 0:
                 return None, 0.0
             delay = min(reconnect_time_wait * 2 ** (n - 1), reconnect_max_wait)
