@@ -90,7 +90,8 @@ async def test_stream_consumer_and_buckets_come_back(
 ) -> None:
     bus = await NatsBus.connect(server["server"].url, **FAST)  # type: ignore[arg-type]
     try:
-        events = await JetStreamEvents.open(bus, StreamSettings(name="T_EVENTS", subjects="nba.events.>", ack_wait_s=30))
+        settings = StreamSettings(name="T_EVENTS", subjects="nba.events.>", ack_wait_s=30)
+        events = await JetStreamEvents.open(bus, settings)
         consumer = await events.consumer("tlog", "nba.events.test")
         cache = await NatsKv.open(bus, BucketSettings("t-cache", ttl_s=600, memory=True))
         data = await NatsKv.open(bus, BucketSettings("t-data"))
@@ -145,7 +146,8 @@ async def test_stream_consumer_and_buckets_come_back(
                 changed.clear()
                 await changed.wait()
         follower.cancel()
-        print(f"\nstream/consumer/bucket recovery ({'same' if keep_store else 'fresh'} store): {recovered_s:.3f}s")
+        store = "same" if keep_store else "fresh"
+        print(f"\nstream/consumer/bucket recovery ({store} store): {recovered_s:.3f}s")
     finally:
         async with asyncio.timeout(WAIT):
             await bus.close()
