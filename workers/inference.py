@@ -30,7 +30,7 @@ import structlog
 
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route, WorkerContext
-from nbamcp.errors import NbaError, Unavailable
+from nbamcp.errors import IntegrityError, NbaError, Unavailable
 from nbamcp.messages import (
     CachedPrediction,
     ModelsChanged,
@@ -81,6 +81,8 @@ class InferenceWorker(Actor):
         self._reload_lock = asyncio.Lock()
         self.reloads = 0
         self.reload_error = ""
+        # Why the registry's champion is not what serves (its artifact refused): "" when it is.
+        self.refused = ""
         self.predictions = 0
         # Set after each reload: tests and benchmarks await it instead of sleeping.
         self.models_changed = asyncio.Event()
@@ -135,7 +137,13 @@ class InferenceWorker(Actor):
             scores = serve_canary(scores, [r.game for r in resolved], self.settings.canary_share)
         top_k = self.settings.top_contributions
         preds = [build_prediction(r, s, top_k=top_k) for r, s in zip(resolved, scores, strict=True)]
-        reply = PredictReply(request_id=ctx.request_id, predictions=preds, traffic=self.settings.traffic)
+        reply = PredictReply(
+            request_id=ctx.request_id,
+            predictions=preds,
+            traffic=self.settings.traffic,
+            degraded=bool(self.refused),
+            degraded_reason=self.degraded_reason(),
+        )
         latency_ms = (time.perf_counter() - started) * 1e3
         # Logged only once the whole slate is ready: an error above logs nothing.
         self.events.log(
@@ -193,15 +201,16 @@ class InferenceWorker(Actor):
                     challenger=self.settings.traffic != "champion",
                 )
             except NbaError as exc:
-                # Keep serving what is loaded; health shows the error.
+                # Keep serving what is loaded; health and every reply say so.
                 self.reload_error = f"{exc.code}: {exc.message}"
-                self.status = "degraded"
+                if isinstance(exc, IntegrityError):
+                    # The registry names a champion whose artifact (or features) we refuse.
+                    self.refused = self.reload_error
                 log.error("inference.reload_failed", why=why, code=exc.code, error=exc.message)
             else:
                 self.models = models  # the swap: one attribute, between two batches
                 self.reload_error = models.challenger_error
-                if self.status == "degraded":
-                    self.status = "ok"
+                self.refused = ""
                 self.reloads += 1
                 metrics.set_model_info(
                     self.settings.model_name,
@@ -223,9 +232,24 @@ class InferenceWorker(Actor):
         await self.events.flush(self.remaining_s())
         await self.games.save()
 
+    def serving(self) -> str:
+        """What answers predictions right now."""
+        c = self.models.champion
+        return f"{c.name} v{c.version}" if c is not None else "elo-baseline"
+
+    def degraded_reason(self) -> str:
+        if not self.refused:
+            return ""
+        return f"the registry's champion was refused ({self.refused}); {self.serving()} serves instead"
+
+    def problems(self) -> list[str]:
+        return [self.degraded_reason()] if self.refused else []
+
     def health_detail(self) -> dict[str, str]:
         m = self.models
         return {
+            "serving": self.serving(),
+            "refused": self.refused,
             "champion": m.champion.describe() if m.champion else "none (Elo baseline)",
             "challenger": m.challenger.describe() if m.challenger else "none",
             "traffic": self.settings.traffic,

@@ -47,7 +47,7 @@ def build_server(
     specs = [
         *health_tools(gw, bus_url=config.bus.url, timeout_s=config.server.health_timeout_s),
         *stats_tools(gw),
-        *status_tools(gw),
+        *status_tools(gw, health_timeout_s=config.server.health_timeout_s),
         *predict_tools(gw, config.inference, config.cache),
         *model_tools(gw),
         *retraining_tools(gw),

@@ -31,7 +31,9 @@ MAX_TEXT_LINES = 60
 
 class PredictGameOutput(GamePrediction, frozen=True, kw_only=True):
     request_id: str
-    degraded: bool = False  # True: the model was unavailable and the Elo baseline answered
+    # True: the registry's champion did not answer (inference down, or its artifact refused):
+    # the note says what did (the Elo baseline, or the model still loaded)
+    degraded: bool = False
     note: str = ""
 
 

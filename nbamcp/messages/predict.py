@@ -127,6 +127,10 @@ class PredictReply(Message, frozen=True):
     request_id: str
     predictions: list[GamePrediction]
     traffic: str = "shadow"
+    # True when the registry's champion is not what answered (its artifact was refused, say):
+    # the reason says what serves instead.
+    degraded: bool = False
+    degraded_reason: str = ""
 
 
 class CacheLookupReply(Message, frozen=True):

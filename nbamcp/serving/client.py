@@ -104,6 +104,10 @@ class PredictClient:
                     f"the model is not available ({exc}); these are Elo rating baseline predictions"
                 )
                 self.degraded_answers += 1
+            if reply.degraded:
+                # Inference answered, but not with the registry's champion (it refused it).
+                out.degraded = True
+                out.notes.append(reply.degraded_reason or "the registry's champion is not serving")
             for i, pred in zip(misses, reply.predictions, strict=True):
                 hits[i] = pred
         out.predictions = [p for p in hits if p is not None]
