@@ -302,6 +302,8 @@ class CacheWorker(Actor):
             "evicted": str(self.lru.evicted),
             "expired": str(self.lru.expired),
             "l2": f"{self.ctx.stores.kind} kv {self.kv.bucket}" if self.kv is not None else "off",
+            "l2_errors": str(self.kv.errors if self.kv is not None else 0),
+            "l2_watches": str(self.kv.watches if self.kv is not None else 0),
             "baseline_served": str(self.baseline_served),
             "champion": str(self.aliases.get("champion", "none")),
         }

@@ -218,6 +218,8 @@ class NatsBus:
                 link_of[0].attempt()
             if n == 0:
                 return None, 0.0
+            if n & (n - 1) == 0:  # attempts 1, 2, 4, 8, ...: the outage goes on, without a line per try
+                log.info("bus.nats.reconnecting", attempt=n, url=safe_url)
             delay = min(reconnect_time_wait * 2 ** (n - 1), reconnect_max_wait)
             return None, delay * (0.8 + 0.2 * random.random())
 
