@@ -99,6 +99,9 @@ class ServerConfig(_Section, frozen=True):
     session_idle_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 1800.0
     max_sessions: Annotated[int, msgspec.Meta(ge=1)] = 1000
     max_sessions_per_client: Annotated[int, msgspec.Meta(ge=1)] = 16
+    # On SIGTERM, tool calls in flight get this long to finish (new ones are refused) before the
+    # transport stops and the bus closes; then open HTTP connections get graceful_shutdown_s.
+    drain_s: Annotated[float, msgspec.Meta(ge=0)] = 10.0
     # On SIGTERM, open HTTP connections get this long before they are closed.
     graceful_shutdown_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
     # TLS straight from uvicorn (or put a reverse proxy in front: docs/runbook.md).

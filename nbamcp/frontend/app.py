@@ -54,7 +54,9 @@ def build_server(
         *(extra_tools or []),
     ]
     deadline = config.server.call_deadline_s
-    tools = [build_tool(spec, deadline_s=deadline, before=gw.wait_ready) for spec in specs]
+    tools = [
+        build_tool(spec, deadline_s=deadline, before=gw.wait_ready, inflight=gw.inflight) for spec in specs
+    ]
     server: MCPServer = MCPServer(
         name="nbamcp",
         title="NBA stats and predictions",

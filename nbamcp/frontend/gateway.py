@@ -16,6 +16,7 @@ from nbamcp.bus.base import Bus, Msg
 from nbamcp.calls import call
 from nbamcp.endpoints import HEALTH, Endpoint
 from nbamcp.errors import NbaError, Unavailable
+from nbamcp.frontend.drain import InFlight
 from nbamcp.log import current_request_id, new_request_id
 from nbamcp.messages import HealthPing, HealthReport, decode, encode
 from nbamcp.ops.tracing import context_headers
@@ -43,6 +44,8 @@ class Gateway:
         # The first start ingests the data (~10 s) before the stats worker
         # subscribes: calls made meanwhile wait this long rather than fail.
         self.startup_timeout_s = startup_timeout_s
+        # The tool calls running now: a stop waits for them before the bus closes.
+        self.inflight = InFlight()
 
     @property
     def ready(self) -> bool:

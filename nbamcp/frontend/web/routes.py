@@ -53,6 +53,8 @@ class Readiness:
             return result
 
     async def _check(self) -> str | None:
+        if self.gw.inflight.closing:
+            return "draining"  # stopping: the calls in flight finish, new ones are refused
         if not self.gw.bus.link.connected:
             return "bus"  # reconnecting, or back but its streams and buckets not yet re-made
         try:
