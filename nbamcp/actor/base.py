@@ -200,7 +200,7 @@ class Actor:
             # Ready means reachable: the server has the subscriptions before anyone is told.
             await self.bus.flush()
             # Registered after on_start: the buckets and streams it opened recover first.
-            self._unhook = self.bus.link.on_recovery(f"actor {self.name}", self.on_recovered)
+            self._unhook = self.bus.link.on_recovery(f"actor {self.name}", self._recovered)
         except BaseException:
             log.error("actor.start_failed", actor=self.name, instance=self.instance)
             self._deadline = asyncio.get_running_loop().time() + self._stop_deadline_s
@@ -245,6 +245,13 @@ class Actor:
             # Background work that must end gracefully is awaited by on_stop; the rest stops now.
             await _cancel(set(self._tasks))
             await self._resources.aclose()
+
+    async def _recovered(self) -> None:
+        # The process's streams and buckets exist again: the consumers stop backing off, then
+        # the worker puts back what it owns.
+        for loop in self.consumers.values():
+            loop.wake()
+        await self.on_recovered()
 
     # ---- message handling --------------------------------------------------
     async def _admit(self, msg: Msg, route: Route, decoder: Any) -> None:
