@@ -92,7 +92,7 @@ class CacheWorker(Actor):
         self.settings = settings = config.cache
         self.inference = inference = config.inference
         self._today = today
-        self.events = PredictionEventLog(ctx.events)
+        self.events = PredictionEventLog(ctx.events, link=ctx.bus.link)
         # value: (prediction, came through the shared KV level)
         self.lru: TtlLru[tuple[GamePrediction, bool]] = TtlLru(
             settings.max_entries, settings.ttl_s, clock=clock

@@ -69,7 +69,7 @@ class InferenceWorker(Actor):
         config = ctx.config
         self.settings = settings = config.inference
         self._today = today
-        self.events = PredictionEventLog(ctx.events)
+        self.events = PredictionEventLog(ctx.events, link=ctx.bus.link)
         self.models = ModelSet()
         self.batcher: MicroBatcher[np.ndarray, RowScore] = MicroBatcher(
             self._score,
