@@ -3,10 +3,11 @@ nats-server that goes away for longer than nats-py's default give-up and comes b
 JetStream store. Nothing is restarted but nats-server.
 
 Before: every process gave up after 10 attempts (~20 s) and stayed up but dead (every call
-`bus_closed`), and the cache's KV bucket was never made again. Now, through a real MCP client:
-health says degraded during the outage and calls fail at once; after it, model predictions,
-durable prediction events (the prediction log) and the cache's KV level work again, health is
-ok, and the recovery time is printed.
+`bus_closed`), and the cache's KV bucket was never made again. Now, through a real MCP client,
+under a bounded load (8 slates of 5 games at once before and after): health says degraded during
+the outage and calls fail at once; after it, model predictions, durable prediction events (the
+prediction log holds every answered game exactly once, and nothing for the failed call) and the
+cache's KV level work again, health is ok, and the recovery time is printed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import json
 import shutil
 import socket
+import sqlite3
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -39,6 +41,8 @@ pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 WORKERS = ("stats", "trainer", "inference", "cache", "predlog")
 TIMEOUT = 240.0  # six processes import their libraries on a shared 2-core machine
 NATS_PY_GIVE_UP = 10  # attempts after which the processes used to give up for good
+TEAMS = ["BOS", "LAL", "MIA", "DEN", "PHX", "GSW", "NYK", "CHI", "DAL", "MIL", "SAC", "CLE"]
+SLATES, GAMES = 8, 5  # the bounded load before and after the outage
 CONFIG = f"""
 [trainer]
 auto_train = false
@@ -62,6 +66,27 @@ async def _call(session: ClientSession, tool: str, args: dict[str, Any]) -> tupl
     result = await session.call_tool(tool, args)
     text = "\n".join(getattr(c, "text", "") for c in result.content)
     return bool(result.is_error), result.structured_content, text
+
+
+async def _load(session: ClientSession, day: int) -> dict[str, int]:
+    """SLATES predict_games calls at once (distinct games: no cache hits); their request ids -> games."""
+
+    async def one(k: int) -> tuple[str, int]:
+        games = [
+            {"home": TEAMS[(k + i) % 12], "away": TEAMS[(k + i + 5) % 12], "date": f"2023-04-{day:02d}"}
+            for i in range(GAMES)
+        ]
+        err, out, text = await _call(session, "predict_games", {"games": games})
+        assert not err and not out["degraded"], text
+        assert {p["source"] for p in out["predictions"]} == {"model"}, text
+        return out["request_id"], len(out["predictions"])
+
+    return dict(await asyncio.gather(*(one(k) for k in range(SLATES))))
+
+
+def _logged(predlog_db: Path) -> dict[str, int]:
+    with sqlite3.connect(predlog_db) as db:
+        return dict(db.execute("SELECT request_id, count(*) FROM predictions GROUP BY request_id").fetchall())
 
 
 async def _register_champion(home: Path, models: Models) -> None:
@@ -136,6 +161,7 @@ async def test_processes_recover_from_a_long_nats_outage_without_the_store(
             game = {"home": "BOS", "away": "LAL", "date": "2023-04-05"}
             err, p, text = await _call(session, "predict_game", game)
             assert not err and p["source"] == "model" and not p["degraded"], text
+            answered = {p["request_id"]: 1, **await _load(session, 10)}
             await procs["predlog"].wait_event("predlog.batch_written", timeout=TIMEOUT)
 
             # ---- the outage: longer than the old give-up ----
@@ -166,10 +192,12 @@ async def test_processes_recover_from_a_long_nats_outage_without_the_store(
             err, p, text = await _call(session, "predict_game", {**game, "date": "2023-04-07"})
             recovered_s = time.monotonic() - back_at
             assert not err and p["source"] == "model" and not p["degraded"], text
+            answered |= {p["request_id"]: 1, **await _load(session, 20)}
 
-            # Durable events: the prediction log takes the new prediction (a new stream, same consumer).
+            # Durable events: the prediction log takes every answered game (a new stream, same consumer).
+            total = sum(answered.values())
             await procs["predlog"].wait_event(
-                "predlog.batch_written", timeout=TIMEOUT, where=lambda e: e["rows"] >= 2
+                "predlog.batch_written", timeout=TIMEOUT, where=lambda e: e["rows"] >= total
             )
             # The cache's KV level: the bucket exists again and holds the new fill.
             async with asyncio.timeout(TIMEOUT):
@@ -192,5 +220,8 @@ async def test_processes_recover_from_a_long_nats_outage_without_the_store(
         )
         for name, proc in procs.items():
             assert proc.proc.returncode == 0, f"{name}:\n" + "\n".join(proc.lines[-20:])
+        # Every answered request is logged once per game, nothing else (the call during the outage
+        # was answered with an error: no row).
+        assert _logged(homes["predlog"] / "predlog.sqlite") == answered
     finally:
         stop_nats_server(server)
