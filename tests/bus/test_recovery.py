@@ -64,10 +64,10 @@ async def test_reconnects_for_longer_than_the_old_give_up_and_says_so(
         assert (await bus.request("svc.echo", b"1", timeout=5)).data == b"1"
         await outage(bus, server)
         # While down: a request fails at once (not at its timeout), and the link says why.
-        started = time.monotonic()
-        with pytest.raises(BusUnreachable, match="reconnecting"):
-            await bus.request("svc.echo", b"x", timeout=30)
-        assert time.monotonic() - started < 5  # bounded work, not a timing claim on the happy path
+        # (A request that waited for its reply would hit this test's bound long before its own timeout.)
+        async with asyncio.timeout(WAIT):
+            with pytest.raises(BusUnreachable, match="reconnecting"):
+                await bus.request("svc.echo", b"x", timeout=3600)
         assert "not connected to the bus" in bus.link.problem()
         # Outlast nats-py's default give-up (10 attempts, then a process up but dead).
         before = bus.link.attempts
