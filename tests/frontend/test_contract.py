@@ -151,6 +151,30 @@ async def test_protocol_errors_are_invalid_params(tmp_path: Path, data_dir: Path
                 assert needle in caught.value.error.message, caught.value.error.message
 
 
+async def test_resource_arguments_the_caller_got_wrong_are_invalid_params(
+    stats_home: Path, data_dir: Path
+) -> None:
+    """A resource URI whose parts are wrong is the caller's error (-32602, the code first), checked
+    at the front end where it can be; -32603 was answered before (found by tests/fuzz)."""
+    with anyio.fail_after(WAIT):
+        async with served(stats_home, data_dir) as client:
+            cases = [
+                (
+                    "nba://models/" + "a" * 65 + "/champion",
+                    "invalid_input: name: expected str of length <= 64",
+                ),
+                ("nba://models/game/%20x", "invalid_input: version: "),
+                ("nba://leaders/2100/pts", "invalid_input: no player stats for season 2100"),
+                ("nba://leaders/abc/pts", "invalid_input: season: "),
+            ]
+            for uri, needle in cases:
+                with pytest.raises(MCPError) as caught:
+                    await client.read_resource(uri)
+                assert caught.value.error.code == INVALID_PARAMS, (uri, caught.value.error)
+                assert caught.value.error.message.startswith(needle), (uri, caught.value.error.message)
+                assert "nba.models" not in caught.value.error.message  # checked here, not by the worker
+
+
 async def test_stat_aliases_and_json_encoded_lists(stats_home: Path, data_dir: Path) -> None:
     with anyio.fail_after(WAIT):
         async with served(stats_home, data_dir) as client:
