@@ -1,4 +1,4 @@
-"""One real ``nbamcp serve`` over stdio for the whole fuzz module, driven from synchronous
+"""One real ``nbamcp serve`` over stdio for the whole fuzz suite, driven from synchronous
 hypothesis tests through an anyio blocking portal.
 
 The server is a separate process: a call that hangs or a worker that blocks its event loop
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import ClientSession
 from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, Tool
 
 from tests.e2e.conftest import E2E_CONFIG
@@ -59,6 +60,20 @@ class FuzzServer:
         TALLY.calls[name] += 1
         return self.portal.call(bounded)
 
+    def request(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Any other request (prompts, resources, completions), bounded the same way; an MCP
+        error is returned, not raised."""
+
+        async def bounded() -> Any:
+            with anyio.fail_after(CALL_BOUND_S):
+                try:
+                    return await call()
+                except MCPError as exc:
+                    return exc
+
+        TALLY.calls[what] += 1
+        return self.portal.call(bounded)
+
 
 @asynccontextmanager
 async def _session(home: Path, data_dir: Path, log: Path) -> AsyncIterator[ClientSession]:
@@ -75,7 +90,7 @@ async def _session(home: Path, data_dir: Path, log: Path) -> AsyncIterator[Clien
             yield session
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fuzz_server(
     tmp_path_factory: pytest.TempPathFactory, ingested_store: Path, data_dir: Path
 ) -> Iterator[FuzzServer]:

@@ -131,7 +131,7 @@ def _with_real_values(draw: st.DrawFn, args: Any) -> Any:
     out = {}
     for k, v in args.items():
         real = _real_key(k)
-        if real is not None and draw(st.booleans()):
+        if real is not None and draw(st.integers(0, 4)):  # 4 times in 5
             pick = st.sampled_from(REAL[real])
             v = [draw(pick) for _ in v] if isinstance(v, list) else draw(pick)
         out[k] = draw(_with_real_values(v))
@@ -139,7 +139,7 @@ def _with_real_values(draw: st.DrawFn, args: Any) -> Any:
 
 
 def schema_args(schema: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
-    """Arguments as the published schema allows them, half the time with real names."""
+    """Arguments as the published schema allows them, half the time with real names in most places."""
     raw = from_schema(schema)
     return st.one_of(raw, raw.flatmap(_with_real_values))
 

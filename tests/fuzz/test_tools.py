@@ -35,8 +35,8 @@ TOOLS = [
 NO_VALID_CALLS = {"train_model"}
 # A result or one of these; internal, timeout and the bus codes are failures.
 ANSWERS = {ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND, ErrorCode.AMBIGUOUS, ErrorCode.UNAVAILABLE}
-VALID_EXAMPLES = 20
-HOSTILE_EXAMPLES = 40
+VALID_EXAMPLES = 15
+HOSTILE_EXAMPLES = 20
 
 FUZZ = settings(
     derandomize=True,
