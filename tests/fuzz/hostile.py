@@ -3,8 +3,9 @@
 ``schema_args`` draws from the schema itself (hypothesis-jsonschema), half the time with real
 names put in (so calls get past name resolution into the queries). ``hostile_args`` takes such
 arguments and breaks one thing: a value (huge, control characters, Unicode that grows when
-normalised, SQL, paths out, booleans and integers past 2**63 for numbers, deep nesting), an
-item of a list, an unknown or missing parameter, or the whole object.
+normalised, SQL, paths out, booleans and integers past 2**63 for numbers, deep nesting), a
+valid value in the wrong shape (a number as text, a boolean for an integer), an item of a
+list, an unknown or missing parameter, or the whole object.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ STRINGS = [
     "2023-2026",
     " 2023 ",
     "99999",
+    "1",  # numbers as text: a lax validator takes them for integers
+    "10",
+    "2016",
     "1e308",
     "NaN",
 ]
@@ -117,6 +121,47 @@ hostile_value: st.SearchStrategy[Any] = st.one_of(
 hostile_key = st.sampled_from(["__proto__", "constructor", "", "a" * 10_000, "\x00", "type", "client", "x"])
 
 
+def wrong_shapes(value: Any) -> list[Any]:
+    """A valid value in the wrong shape: what a lax validator lets through (a number as text,
+    a boolean for an integer, a float for one, a list around a value, a string grown past its
+    bound or holding a NUL)."""
+    shapes: list[Any] = [[value], {"value": value}, None]
+    if isinstance(value, bool):
+        shapes += [int(value), str(value).lower(), "yes"]
+    elif isinstance(value, int):
+        shapes += [str(value), bool(value % 2), float(value), value + 0.5, value + 2**63, -(2**63) - value]
+    elif isinstance(value, str):
+        shapes += [value * 2_000, value + "\x00", "\x00" + value, value.encode().hex() * 40]
+    elif isinstance(value, list):
+        shapes += [json.dumps(value), value * 200, [*value, *value, *value, *value, *value, *value], []]
+    return shapes
+
+
+# Tried on every parameter of every tool (tests/fuzz/test_tools.py, the systematic pass).
+EVERY_PARAMETER = [
+    "a" * HUGE, "\x00", "\u202e", "", True, False, 2**63, -(2**63) - 1, 10**100, -1, 0, 1.5, 1e308,
+    [], {}, NESTING[4], NESTING[5],
+]  # fmt: skip
+
+
+def valid_example(schema: dict[str, Any]) -> dict[str, Any]:
+    """Arguments the schema accepts, built from real values, examples and defaults (every
+    parameter that has one), so that breaking one parameter leaves the others right."""
+    out: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        real = _real_key(name)
+        pick: Any
+        if name in ("paths",) or real is None or not REAL.get(real):
+            pick = (prop.get("examples") or [prop.get("default")])[0]
+        else:
+            pick = REAL[real][0]
+            if prop.get("type") == "array" or any(b.get("type") == "array" for b in prop.get("anyOf", [])):
+                pick = REAL[real][:2]
+        if pick is not None:
+            out[name] = pick
+    return out
+
+
 def _real_key(name: str) -> str | None:
     return name if name in REAL else ALIASES.get(name)
 
@@ -148,13 +193,18 @@ def schema_args(schema: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
 def hostile_args(draw: st.DrawFn, schema: dict[str, Any]) -> dict[str, Any]:
     props: dict[str, Any] = schema.get("properties", {})
     args: dict[str, Any] = dict(draw(schema_args(schema)))
-    how = draw(st.sampled_from(["value", "value", "value", "item", "unknown", "missing", "whole"]))
+    how = draw(
+        st.sampled_from(["value", "value", "confused", "confused", "item", "unknown", "missing", "whole"])
+    )
     if how == "whole":
         return draw(st.sampled_from([{}, {f"k{i}": i for i in range(1_000)}, {"": None}]))
     if how == "unknown" or not props:
         args[draw(hostile_key)] = draw(hostile_value)
     elif how == "missing" and schema.get("required"):
         args.pop(draw(st.sampled_from(schema["required"])), None)
+    elif how == "confused" and args:
+        key = draw(st.sampled_from(sorted(args)))
+        args[key] = draw(st.sampled_from(wrong_shapes(args[key])))
     elif how == "item" and any(isinstance(v, list) and v for v in args.values()):
         key = draw(st.sampled_from(sorted(k for k, v in args.items() if isinstance(v, list) and v)))
         items = list(args[key])

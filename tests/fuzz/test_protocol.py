@@ -21,7 +21,7 @@ from tests.fuzz.conftest import TALLY, FuzzServer
 from tests.fuzz.hostile import STRINGS
 from tests.fuzz.test_tools import FUZZ, check_still_serving
 
-EXAMPLES = 25
+EXAMPLES = 15
 CODES = tuple(f"{c}: " for c in ErrorCode if c != ErrorCode.INTERNAL)
 text_value = st.one_of(
     st.sampled_from(STRINGS),

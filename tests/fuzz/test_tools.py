@@ -23,7 +23,14 @@ from hypothesis import strategies as st
 
 from nbamcp.errors import ErrorCode
 from tests.fuzz.conftest import TALLY, FuzzServer
-from tests.fuzz.hostile import as_the_server_reads, hostile_args, schema_args
+from tests.fuzz.hostile import (
+    EVERY_PARAMETER,
+    as_the_server_reads,
+    hostile_args,
+    schema_args,
+    valid_example,
+    wrong_shapes,
+)
 
 TOOLS = [
     "health", "find_player", "player_season_stats", "player_career", "compare_players", "team_season",
@@ -35,8 +42,8 @@ TOOLS = [
 NO_VALID_CALLS = {"train_model"}
 # A result or one of these; internal, timeout and the bus codes are failures.
 ANSWERS = {ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND, ErrorCode.AMBIGUOUS, ErrorCode.UNAVAILABLE}
-VALID_EXAMPLES = 15
-HOSTILE_EXAMPLES = 20
+VALID_EXAMPLES = 10
+HOSTILE_EXAMPLES = 12
 
 FUZZ = settings(
     derandomize=True,
@@ -65,7 +72,9 @@ def _shown(args: dict[str, Any]) -> str:
     return raw if len(raw) < 400 else raw[:400] + "..."
 
 
-def check_answer(server: FuzzServer, name: str, args: dict[str, Any]) -> None:
+def check_answer(server: FuzzServer, name: str, args: dict[str, Any], *, param: str = "") -> None:
+    """One call judged: schema-invalid arguments must be ``invalid_input`` (naming ``param``
+    when given), valid ones a result or a coded error that is the caller's or a worker's."""
     schema = server.tools[name].input_schema
     valid = jsonschema.Draft202012Validator(schema).is_valid(as_the_server_reads(args, schema))
     result = server.call(name, args)
@@ -75,7 +84,8 @@ def check_answer(server: FuzzServer, name: str, args: dict[str, Any]) -> None:
     TALLY.invalid_sent += not valid
     assert "Traceback" not in text and "pydantic" not in text, (name, _shown(args), text[:500])
     if not valid:
-        assert result.is_error and text.startswith("invalid_input: "), (name, _shown(args), text[:500])
+        expected = f"invalid_input: {param}" if param else "invalid_input: "
+        assert result.is_error and text.startswith(expected), (name, _shown(args), text[:500])
     elif result.is_error:
         assert code in ANSWERS, (name, _shown(args), text[:500])
     else:
@@ -107,6 +117,25 @@ def test_arguments_from_the_published_schema(fuzz_server: FuzzServer, name: str)
         check_answer(fuzz_server, name, args)
 
     fuzz()
+    check_still_serving(fuzz_server)
+
+
+@pytest.mark.parametrize("name", TOOLS)
+def test_every_parameter_in_every_wrong_shape(fuzz_server: FuzzServer, name: str) -> None:
+    """The systematic pass: valid arguments with ONE parameter broken, every parameter, every
+    shape (its valid value as text, as a boolean, past 2**63, in a list...; 100 KB, NUL, deep
+    nesting). What the schema rejects must be ``invalid_input: <that parameter>``."""
+    schema = fuzz_server.tools[name].input_schema
+    base = valid_example(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    assert validator.is_valid(base), (name, base)
+    for param, prop in schema["properties"].items():
+        shapes = wrong_shapes(base.get(param, prop.get("default"))) + EVERY_PARAMETER
+        for value in shapes:
+            args = {**base, param: value}
+            if name in NO_VALID_CALLS and validator.is_valid(as_the_server_reads(args, schema)):
+                continue  # would train a model
+            check_answer(fuzz_server, name, args, param=param)
     check_still_serving(fuzz_server)
 
 
