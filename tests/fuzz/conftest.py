@@ -90,7 +90,7 @@ async def _session(home: Path, data_dir: Path, log: Path) -> AsyncIterator[Clien
             yield session
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped when tests/fuzz is done, not at the session end
 def fuzz_server(
     tmp_path_factory: pytest.TempPathFactory, ingested_store: Path, data_dir: Path
 ) -> Iterator[FuzzServer]:
