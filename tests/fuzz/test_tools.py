@@ -36,6 +36,7 @@ TOOLS = [
     "health", "find_player", "player_season_stats", "player_career", "compare_players", "team_season",
     "standings", "games", "head_to_head", "league_leaders", "team_rating_history", "ingest_games",
     "model_status", "predict_game", "predict_games", "train_model", "list_models", "promote_model", "usage",
+    "retraining_status",
 ]  # fmt: skip
 # Valid arguments to train_model start a real training run (tens of seconds on two cores; its
 # own tests cover it): it is fuzzed with arguments the schema rejects only.
@@ -60,7 +61,10 @@ FUZZ = settings(
 
 
 def test_the_fuzzed_tools_are_the_published_ones(fuzz_server: FuzzServer) -> None:
-    assert sorted(fuzz_server.tools) == sorted(TOOLS)
+    published = sorted(fuzz_server.tools)
+    assert published == sorted(TOOLS), (
+        f"a tool is not fuzzed (add it to TOOLS): {set(published) ^ set(TOOLS)}"
+    )
 
 
 def _text(result: Any) -> str:
