@@ -194,6 +194,21 @@ class MonitorConfig(_Section, frozen=True):
     # Events handled per transaction by the feedback join.
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
     max_delay_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.1
+    # Drift checks against the serving champion's reference sample: every drift_every_s
+    # (0: never on a schedule), after each ingest of results (drift_after_results), and
+    # on demand (drift_report). The scheduled window: the latest drift_window_predictions
+    # predicted games, within drift_window_days of the latest game date when set.
+    drift_every_s: Annotated[float, msgspec.Meta(ge=0, le=7 * 86400)] = 3600.0
+    drift_after_results: bool = True
+    drift_window_predictions: Annotated[int, msgspec.Meta(ge=30, le=20_000)] = 500
+    drift_window_days: Annotated[int, msgspec.Meta(ge=1, le=3660)] | None = None
+    # Served feature rows kept for drift (the oldest are dropped): bounds the file and every window.
+    drift_max_rows: Annotated[int, msgspec.Meta(ge=100, le=20_000)] = 20_000
+    # Page-Hinkley on the champion's realized per-game Brier (defaults chosen on real seasons,
+    # docs/monitoring.md); the concept alarm stays up for concept_alarm_games losses after a detection.
+    page_hinkley_threshold: Annotated[float, msgspec.Meta(gt=0)] = 8.0
+    page_hinkley_delta: Annotated[float, msgspec.Meta(ge=0)] = 0.005
+    concept_alarm_games: Annotated[int, msgspec.Meta(ge=1)] = 200
 
 
 class InferenceConfig(_Section, frozen=True):

@@ -26,11 +26,15 @@ from nbamcp.messages import (
     BackupPart,
     BackupRequest,
     CacheLookupReply,
+    CalibrationReportReply,
+    CalibrationReportRequest,
     ComparePlayersRequest,
     CompleteRequest,
     Completions,
     Coverage,
     CoverageRequest,
+    DriftReportReply,
+    DriftReportRequest,
     FindPlayerRequest,
     FranchiseList,
     GameList,
@@ -282,6 +286,20 @@ MONITOR_REPORT = Endpoint(
     MonitorReport,
     "monitor",
     "realized metrics per game date and calibration bins (the dashboard)",
+)
+MONITOR_DRIFT = Endpoint(
+    subjects.MONITOR_DRIFT,
+    DriftReportRequest,
+    DriftReportReply,
+    "monitor",
+    "drift of a window of served predictions against the serving model's reference sample",
+)
+MONITOR_CALIBRATION = Endpoint(
+    subjects.MONITOR_CALIBRATION,
+    CalibrationReportRequest,
+    CalibrationReportReply,
+    "monitor",
+    "reliability table, ECE, realized vs expected Brier of a model version",
 )
 
 MONITOR_PAIRED = Endpoint(

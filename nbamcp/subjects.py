@@ -27,6 +27,8 @@ TRAIN_JOBS = "nba.train.jobs"  # request/reply, queue "trainer": start a job, re
 TRAIN_PROGRESS = "nba.train.progress"  # nba.train.progress.<job>
 MONITOR_STATUS = "nba.monitor.status"  # request/reply, queue "monitor": champion/challenger, realized metrics
 MONITOR_REPORT = "nba.monitor.report"  # request/reply, queue "monitor": realized metrics by date, calibration
+MONITOR_DRIFT = "nba.monitor.drift"  # request/reply, queue "monitor": feature/prediction/concept drift report
+MONITOR_CALIBRATION = "nba.monitor.calibration"  # request/reply, queue "monitor": reliability, ECE, Brier
 # Usage per tenant and tool (usage worker): record batches, report, units per key of a day.
 USAGE_RECORD = "nba.usage.record"
 USAGE_REPORT = "nba.usage.report"

@@ -8,6 +8,13 @@
   every waiting prediction is stored. The monitor opens no other worker's file.
   Because both events travel one ordered stream, a result always finds the
   predictions published before it.
+- Keeps the served feature vectors (the latest ``[monitor] drift_max_rows``) and checks them for
+  drift against the serving champion's reference sample (fetched by sha256 from the model
+  store, verified): on a schedule (``drift_every_s``), after each ingest of results
+  (``drift_after_results``; a storm of ingests coalesces into one check) and on demand
+  (``nba.monitor.drift``, the ``drift_report`` tool); Page-Hinkley follows the champion's
+  realized per-game Brier; ``nba.monitor.calibration`` answers reliability, ECE and realized
+  vs expected Brier of a version (``nbamcp.predlog.drift_watch``, docs/monitoring.md "Drift").
 - Answers ``nba.monitor.status`` (queue ``monitor``): per model, champion and
   challenger with their offline metrics from the registry, the traffic mode,
   and realized accuracy / Brier / log loss per model version; and
@@ -22,6 +29,8 @@ trainer the status says so and still shows the realized metrics.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -30,9 +39,16 @@ import structlog
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Delivery, DurableRoute, Route, WorkerContext
 from nbamcp.bus.durable import DurableMsg
+from nbamcp.bus.objects import ObjectStore, get_verified
 from nbamcp.calls import call
-from nbamcp.errors import ErrorCode, InvalidInput, NotFound, RemoteError, Unavailable
+from nbamcp.errors import ErrorCode, InvalidInput, NbaError, NotFound, RemoteError, Unavailable
+from nbamcp.log import new_request_id
 from nbamcp.messages import (
+    CalibrationReportReply,
+    CalibrationReportRequest,
+    DriftReport,
+    DriftReportReply,
+    DriftReportRequest,
     GamesIngested,
     ListModelsRequest,
     ModelInfo,
@@ -46,9 +62,15 @@ from nbamcp.messages import (
     PairedLossesRequest,
     PredictionEvent,
     RealizedMetrics,
+    ReferenceSample,
+    ServingModelsRequest,
 )
+from nbamcp.ml.registry import sample_pointer
+from nbamcp.monitoring.charts import drift_chart, evidence, reliability_chart
+from nbamcp.predlog.drift_watch import DriftWatch, Served, Settings
 from nbamcp.predlog.outcomes import OutcomeBook
 from nbamcp.predlog.predictions import event_problem
+from nbamcp.predlog.windows import latest_version
 from nbamcp.subjects import EVENTS_ALL
 
 if TYPE_CHECKING:
@@ -76,17 +98,24 @@ class MonitorWorker(Actor):
     name = "monitor"
 
     book: OutcomeBook
+    drift: DriftWatch
+    objects: ObjectStore
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         self.resolved = 0
         self.bad = 0
+        self._check_due = asyncio.Event()  # results arrived: a drift check is due
+        self._served: Served | None = None  # the latest reference fetched (kept while the trainer is away)
+        self.drift_errors = 0
 
     def routes(self) -> list[Route]:
         return [
             Route(ep.MONITOR_STATUS, self.on_status),
             Route(ep.MONITOR_REPORT, self.on_report),
             Route(ep.MONITOR_PAIRED, self.on_paired),
+            Route(ep.MONITOR_DRIFT, self.on_drift),
+            Route(ep.MONITOR_CALIBRATION, self.on_calibration),
         ]
 
     def durable_routes(self) -> list[DurableRoute]:
@@ -101,6 +130,17 @@ class MonitorWorker(Actor):
     async def on_start(self) -> None:
         self.book = await OutcomeBook.open(self.config.monitor_path)
         self.close_with(self.book.close)
+        s = self.config.monitor
+        self.drift = DriftWatch(
+            self.book,
+            Settings(
+                window_predictions=s.drift_window_predictions, window_days=s.drift_window_days,
+                ph_threshold=s.page_hinkley_threshold, ph_delta=s.page_hinkley_delta,
+                concept_alarm_games=s.concept_alarm_games,
+            ),
+        )  # fmt: skip
+        self.objects = await self.ctx.stores.objects(self.config.data.models_bucket)
+        self.spawn(self._drift_loop(), name="monitor-drift")
 
     # ---- the feedback join -----------------------------------------------------------------------
     async def handle_batch(self, batch: list[Delivery[PredictionEvent | GamesIngested]]) -> None:
@@ -119,6 +159,7 @@ class MonitorWorker(Actor):
                 predictions = []
                 await self._join(d.msg, d.event)
         await self.book.add_predictions(predictions)
+        await self.book.prune_features(self.config.monitor.drift_max_rows)
 
     async def _join(self, m: DurableMsg, event: GamesIngested) -> None:
         if not event.rows:
@@ -127,16 +168,119 @@ class MonitorWorker(Actor):
             return
         resolved = await self.book.resolve(event.rows, date_from=event.date_from, date_to=event.date_to)
         self.resolved += resolved
+        if resolved and self.config.monitor.drift_after_results:
+            self._check_due.set()
         log.info(
             "monitor.results_joined", seq=m.seq, games=len(event.rows), resolved=resolved,
             date_from=event.date_from, date_to=event.date_to,
         )  # fmt: skip
+
+    # ---- drift -----------------------------------------------------------------------------------
+    async def _drift_loop(self) -> None:
+        """Scheduled checks, and one after results arrived (however many ingests came meanwhile)."""
+        every = self.config.monitor.drift_every_s
+        while True:
+            trigger = "results"
+            try:
+                async with asyncio.timeout(every or None):
+                    await self._check_due.wait()
+            except TimeoutError:
+                trigger = "schedule"
+            self._check_due.clear()
+            await self.scheduled_check(trigger)
+
+    async def scheduled_check(self, trigger: str) -> DriftReport | None:
+        """A check of the configured window: it sets the alarm state. Failures are logged, not raised:
+        no champion yet, or no served rows, is an ordinary state of a new server."""
+        try:
+            report = await self.drift.check(await self._serving(new_request_id()), trigger=trigger)
+        except NbaError as exc:
+            self.drift_errors += 1
+            log.info("monitor.drift_skipped", trigger=trigger, code=exc.code, why=exc.message)
+            return None
+        log.info(
+            "monitor.drift_checked", trigger=trigger, version=report.model_version, rows=report.n_current,
+            share=report.share, drifted=report.drifted, alarms=[a.condition for a in report.alarms],
+        )  # fmt: skip
+        return report
+
+    async def _serving(self, rid: str) -> Served:
+        """The serving champion and its reference sample (fetched once per sample, verified)."""
+        name = self.config.inference.model_name
+        try:
+            models = await call(
+                self.bus, ep.MODELS_SERVING, ServingModelsRequest(name=name),
+                timeout_s=self.config.bus.request_timeout_s, request_id=rid,
+            )  # fmt: skip
+        except (Unavailable, RemoteError) as exc:
+            if self._served is not None:  # the trainer is away: its last answer still stands
+                log.warning("monitor.reference_last_known", version=self._served.version, why=exc.message)
+                return self._served
+            raise Unavailable(
+                f"no reference to compare with: the registry did not answer ({exc.message})"
+            ) from None
+        champion = models.version("champion")
+        if champion is None:
+            raise NotFound(f"model {name!r} has no champion yet: no reference sample to compare with")
+        pointer = sample_pointer(champion.reference)
+        if pointer is None:
+            raise NotFound(
+                f"{name} v{champion.version} has no reference sample (registered before samples were "
+                "stored): train a new version to monitor drift"
+            )
+        cached = self._served
+        if cached is not None and cached.version == champion.version and cached.model_name == name:
+            return cached
+        data = await get_verified(self.objects, pointer[0], size=pointer[1])
+        try:
+            sample = msgspec.msgpack.decode(data, type=ReferenceSample)
+        except msgspec.MsgspecError as exc:
+            raise Unavailable(
+                f"the reference sample of {name} v{champion.version} does not decode: {exc}"
+            ) from None
+        self._served = Served(model_name=name, version=champion.version, sample=sample)
+        log.info("monitor.reference_loaded", model=name, version=champion.version, rows=len(sample.rows))
+        return self._served
+
+    async def on_drift(self, req: DriftReportRequest, ctx: Context) -> DriftReportReply:
+        served = await self._serving(ctx.request_id)
+        report = await self.drift.check(served, n=req.window_predictions, days=req.window_days)
+        rows = [
+            (f.name, evidence(f.test, f.statistic, f.p_value, f.threshold), f.drifted, f.counted)
+            for f in ([report.prediction] if report.prediction else []) + report.features
+        ]
+        title = (
+            f"drift of {report.model_name} v{report.model_version}: {report.n_current} games "
+            f"{report.window_from}..{report.window_to}, share {report.share:.2f}"
+        )
+        png = await asyncio.to_thread(drift_chart, rows, title)
+        return DriftReportReply(report=report, png=png)
+
+    async def on_calibration(self, req: CalibrationReportRequest, ctx: Context) -> CalibrationReportReply:
+        name = self.config.inference.model_name
+        version = req.model_version
+        if version is None:
+            with contextlib.suppress(NbaError):  # no registry: the latest version that served
+                version = (await self._serving(ctx.request_id)).version
+        if version is None:
+            version = await latest_version(self.book.conn, name)
+        if version is None:
+            raise NotFound(f"no predictions of model {name!r} logged yet: nothing to calibrate")
+        report = await self.drift.calibration(name, version, req.since)
+        if not report.n_games:
+            since = f" since {req.since}" if req.since else ""
+            raise NotFound(f"no realized games of {name} v{version}{since}: results are scored once ingested")
+        points = [(b.mean_predicted, b.observed, b.n) for b in report.bins if b.mean_predicted is not None]
+        title = f"reliability of {name} v{version}: {report.n_games} games, ECE {report.ece:.3f}"
+        png = await asyncio.to_thread(reliability_chart, points, title)  # type: ignore[arg-type]
+        return CalibrationReportReply(report=report, png=png)
 
     # ---- status ----------------------------------------------------------------------------------
     async def on_report(self, req: MonitorReportRequest, ctx: Context) -> MonitorReport:
         return MonitorReport(
             days=await self.book.by_date(req.model_name, req.days),
             calibration=await self.book.calibration(req.model_name, req.days),
+            drift=self.drift.summary(),
         )
 
     async def on_paired(self, req: PairedLossesRequest, ctx: Context) -> PairedLosses:
@@ -201,6 +345,11 @@ class MonitorWorker(Actor):
 
     def health_detail(self) -> dict[str, str]:
         detail = {"resolved": str(self.resolved), "bad_events": str(self.bad), "stream": self.ctx.events.kind}
+        if hasattr(self, "drift"):  # started
+            detail |= {
+                "drift_checks": str(self.drift.checks),
+                "drift_alarms": ",".join(sorted(self.drift.alarms)),
+            }
         loop = self.consumers.get(CONSUMER)
         if loop is not None:
             detail |= {"batches": str(loop.batches), "last_seq": str(loop.last_seq)}

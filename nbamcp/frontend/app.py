@@ -12,6 +12,7 @@ from nbamcp.config import Config
 from nbamcp.frontend.catalog import register_stats_prompts, register_stats_resources
 from nbamcp.frontend.completions import register_completions
 from nbamcp.frontend.coverage import CoverageBook
+from nbamcp.frontend.drift import drift_tools
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.health import health_tools
 from nbamcp.frontend.models import model_tools, register_model_resources
@@ -48,6 +49,7 @@ def build_server(
         *health_tools(gw, bus_url=config.bus.url, timeout_s=config.server.health_timeout_s),
         *stats_tools(gw),
         *status_tools(gw, health_timeout_s=config.server.health_timeout_s),
+        *drift_tools(gw),
         *predict_tools(gw, config.inference, config.cache),
         *model_tools(gw),
         *retraining_tools(gw),

@@ -8,6 +8,7 @@ import msgspec
 
 from nbamcp.messages import fields as f
 from nbamcp.messages.base import Message
+from nbamcp.messages.drift import DriftSummary
 
 # ---------------------------------------------------------------------------
 # Prediction log and monitoring: ``nba.monitor.status`` (request/reply, queue "monitor").
@@ -121,3 +122,4 @@ class CalibrationBin(msgspec.Struct, frozen=True, kw_only=True):
 class MonitorReport(Message, frozen=True):
     days: list[RealizedDay]
     calibration: list[CalibrationBin]
+    drift: DriftSummary | None = None  # the latest scheduled drift check, when one has run

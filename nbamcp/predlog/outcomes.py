@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import aiosqlite
+import msgspec
 
 from nbamcp.messages import (
     CalibrationBin,
@@ -68,11 +69,21 @@ MIGRATIONS: tuple[str, ...] = (
         resolved INTEGER NOT NULL
     );
     """,
+    # 2: the served feature vector (msgpack list of floats) for drift checks; only the latest
+    # ``drift_max_rows`` keep theirs (``prune_features``).
+    """
+    ALTER TABLE predictions ADD COLUMN feature_set TEXT NOT NULL DEFAULT '';
+    ALTER TABLE predictions ADD COLUMN features BLOB;
+    CREATE INDEX predictions_version ON predictions (model_name, model_version, date);
+    """,
 )
+
+MAX_FEATURES = 256  # a longer vector is not kept (no feature set has more than a few dozen)
 
 _INSERT_PREDICTION = (
     "INSERT OR IGNORE INTO predictions (request_id, model_name, model_version, source, ts, home, away, "
-    "date, neutral, game_id, home_win_prob, cached) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "date, neutral, game_id, home_win_prob, cached, feature_set, features) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _REALIZED = """
 WITH scored AS (
@@ -144,6 +155,7 @@ class OutcomeBook:
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        self._pruned_to = 0  # predictions up to this id have had their features dropped
 
     @classmethod
     async def open(cls, path: str | Path) -> OutcomeBook:
@@ -159,10 +171,27 @@ class OutcomeBook:
                 _INSERT_PREDICTION,
                 [
                     (e.request_id, e.model_name, e.model_version, e.source, e.ts, e.home, e.away, e.date,
-                     int(e.neutral), e.game_id, e.home_win_prob, int(e.cached))
+                     int(e.neutral), e.game_id, e.home_win_prob, int(e.cached), e.feature_set,
+                     _features(e.features))
                     for e in events
                 ],
             )  # fmt: skip
+        return self.conn.total_changes - before
+
+    async def prune_features(self, keep: int) -> int:
+        """Drop the feature vectors of all but the latest ``keep`` predictions (the drift windows'
+        bound); returns how many were dropped."""
+        top = await count(self.conn, "SELECT COALESCE(MAX(id), 0) FROM predictions") - keep
+        if top <= self._pruned_to:
+            return 0
+        before = self.conn.total_changes
+        async with transaction(self.conn) as conn:
+            # From the last bound on: each row is visited once, however large the file grows.
+            await conn.execute(
+                "UPDATE predictions SET features = NULL WHERE id > ? AND id <= ? AND features IS NOT NULL",
+                (self._pruned_to, top),
+            )
+        self._pruned_to = top
         return self.conn.total_changes - before
 
     async def resolve(self, games: Sequence[GameRow], *, date_from: str, date_to: str) -> int:
@@ -295,6 +324,10 @@ class OutcomeBook:
 
     async def close(self) -> None:
         await self.conn.close()
+
+
+def _features(values: Sequence[float]) -> bytes | None:
+    return msgspec.msgpack.encode(list(values)) if 0 < len(values) <= MAX_FEATURES else None
 
 
 def _match(
