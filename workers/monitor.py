@@ -108,6 +108,8 @@ class MonitorWorker(Actor):
         self._check_due = asyncio.Event()  # results arrived: a drift check is due
         self._served: Served | None = None  # the latest reference fetched (kept while the trainer is away)
         self.drift_errors = 0
+        self.scheduled_checks = 0  # attempted, whatever their outcome
+        self._checked = asyncio.Event()  # set (and renewed) after each scheduled check
 
     def routes(self) -> list[Route]:
         return [
@@ -198,11 +200,20 @@ class MonitorWorker(Actor):
             self.drift_errors += 1
             log.info("monitor.drift_skipped", trigger=trigger, code=exc.code, why=exc.message)
             return None
+        finally:
+            self.scheduled_checks += 1
+            self._checked.set()
+            self._checked = asyncio.Event()
         log.info(
             "monitor.drift_checked", trigger=trigger, version=report.model_version, rows=report.n_current,
             share=report.share, drifted=report.drifted, alarms=[a.condition for a in report.alarms],
         )  # fmt: skip
         return report
+
+    async def wait_checked(self, after: int) -> None:
+        """Until more than ``after`` scheduled checks have run (for tests and tools that wait on one)."""
+        while self.scheduled_checks <= after:
+            await self._checked.wait()
 
     async def _serving(self, rid: str) -> Served:
         """The serving champion and its reference sample (fetched once per sample, verified)."""

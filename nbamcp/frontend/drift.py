@@ -39,7 +39,12 @@ def _png(data: bytes) -> list[ContentBlock]:
 def _feature_line(f: FeatureDrift) -> str:
     if f.test is None:
         return f"- {f.name}: not tested ({f.note})"
-    value = f"p={f.p_value:.3g}" if f.p_value is not None else f"{f.statistic:.3f} (> {f.threshold} drifts)"
+    if f.p_value is not None:
+        value = f"p={f.p_value:.3g}"
+    elif f.statistic is not None:
+        value = f"{f.statistic:.3f} (> {f.threshold} drifts)"
+    else:  # only the missing share could be tested
+        value = f"({f.note})"
     flag = "DRIFT" if f.drifted else "ok"
     calendar = " [calendar: matched, not counted]" if not f.counted else ""
     ref, cur = f.reference, f.current
