@@ -132,16 +132,17 @@ class Rig:
             name="nbamcp-test", tools=[build_tool(spec, deadline_s=120.0) for spec in drift_tools(gw)]
         )
 
-    async def serve(self, lo: int, hi: int, X: np.ndarray | None = None) -> None:
+    async def serve(self, lo: int, hi: int, X: np.ndarray | None = None, p: np.ndarray | None = None) -> None:
         """Publish the predictions of games [lo, hi) (features ``X`` instead of the real ones), then
         their results, and wait until the monitor has joined them and run its check after results."""
         s = self.served
         X = s.X[lo:hi] if X is None else X
+        p = s.p[lo:hi] if p is None else p
         before = self.monitor.scheduled_checks
-        for i, (g, x, p) in enumerate(zip(s.games[lo:hi], X, s.p[lo:hi], strict=True)):
+        for i, (g, x, prob) in enumerate(zip(s.games[lo:hi], X, p, strict=True)):
             event = PredictionEvent(
                 request_id=f"r{lo + i}", ts=time.time(), model_name="game", model_version=1, source="model",
-                home=g.home, away=g.away, date=g.date, neutral=g.neutral, home_win_prob=float(p),
+                home=g.home, away=g.away, date=g.date, neutral=g.neutral, home_win_prob=float(prob),
                 feature_set=s.feature_set, features=[float(v) for v in x], latency_ms=1.0, game_id=g.game_id,
             )  # fmt: skip
             await publish_durable(self.events, ep.PREDICTION_EVENTS, event)
@@ -295,13 +296,16 @@ async def test_bad_input_and_missing_data_are_clear_errors(rig: Rig) -> None:
         assert result.content[0].text.startswith("not_found: no realized games of game v7")  # type: ignore[union-attr]
 
 
-async def test_without_a_registry_the_drift_report_says_why(tmp_path: Path) -> None:
+async def test_without_a_registry_checks_are_skipped_and_the_report_says_why(tmp_path: Path) -> None:
     bus = InMemoryBus()
-    config = Config(paths=PathsConfig(home=str(tmp_path)), monitor=MonitorConfig(drift_every_s=0))
+    config = Config(paths=PathsConfig(home=str(tmp_path)), monitor=MonitorConfig(drift_every_s=0.05))
     async with open_context(bus, config) as ctx:
         monitor = MonitorWorker(ctx)
         await monitor.start()
         try:
+            with anyio.fail_after(60):  # the schedule runs checks; without a registry each is skipped
+                await monitor.wait_checked(0)
+            assert monitor.drift_errors >= 1 and monitor.drift.latest is None
             gw = Gateway(bus, timeout_s=5.0, expected_workers=["monitor"])
             server = MCPServer(name="t", tools=[build_tool(s, deadline_s=60.0) for s in drift_tools(gw)])
             async with Client(server) as client:
@@ -312,3 +316,19 @@ async def test_without_a_registry_the_drift_report_says_why(tmp_path: Path) -> N
     assert result.is_error
     text = result.content[0].text  # type: ignore[union-attr]
     assert text.startswith("unavailable: no reference to compare with: the registry did not answer")
+
+
+async def test_page_hinkley_raises_the_concept_alarm_on_worse_realized_losses(rig: Rig) -> None:
+    s = rig.served
+    await rig.serve(0, W)
+    assert rig.monitor.drift.latest is not None and not rig.monitor.drift.latest.concept.alarm
+    # The same rows, but the model now answers the opposite: the realized Brier jumps.
+    await rig.serve(W, 2 * W, p=1.0 - s.p[W : 2 * W])
+    async with Client(rig.server) as client:
+        report = structured(await client.call_tool("drift_report", {}), DriftReport)
+    assert isinstance(report, DriftReport)
+    c = report.concept
+    assert c.losses_seen == 2 * W and c.alarm and c.detections
+    assert min(c.detections) >= s.games[W].date  # found in the bad games, not before
+    assert "concept_drift" in {a.condition for a in report.alarms}
+    assert report.performance.brier_gap is not None and report.performance.brier_gap > 0.1
