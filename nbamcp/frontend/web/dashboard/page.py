@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 from html import escape
 
 from nbamcp.frontend.web.dashboard.data import DashboardData
@@ -199,16 +200,50 @@ def calibration_panel(d: DashboardData) -> str:
     return _section("calibration", f"Calibration ({what})", body)
 
 
+def drift_panel(d: DashboardData) -> str:
+    """The monitor's latest scheduled drift check: the dataset drift share and each feature's flag."""
+    if d.report is None:
+        return _section("drift", "Drift", _problem(d.problems.get("report", "no answer")))
+    r = d.report.drift
+    if r is None:
+        return _section(
+            "drift", "Drift", '<p class="na">no drift check yet: the monitor checks after results arrive</p>'
+        )
+    state = "bad" if r.drifted else "ok"
+    checked = datetime.fromtimestamp(r.computed_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    body = (
+        f'<p><span class="big {state}">drift share {r.share:.2f}</span> '
+        f"({len(r.drifted_features)} of {len(r.tested_features)} features drifted; alarm above "
+        f"{r.threshold:g})</p>"
+        f"<p>v{r.model_version}, {r.n_current} games "
+        f"{escape(r.window_from or '')}..{escape(r.window_to or '')}; "
+        f"checked {checked} ({escape(r.trigger)}); prediction drift: "
+        f"{'<span class=bad>yes</span>' if r.prediction_drifted else 'no'}; alarms: "
+        f"{escape(', '.join(r.alarms)) if r.alarms else 'none'}</p>"
+    )
+    drifted = set(r.drifted_features)
+    rows = [
+        [escape(name), '<span class="bad">drift</span>' if name in drifted else '<span class="ok">ok</span>']
+        for name in r.tested_features
+    ]
+    body += (
+        _table(["feature", "flag"], rows)
+        if rows
+        else '<p class="na">too few games in the window to test any feature yet</p>'
+    )
+    return _section("drift", "Drift", body)
+
+
 def not_available(panel: str, title: str) -> str:
     return _section(
-        panel, title, '<p class="na">not available: drift and alerts come with the model-monitoring loop</p>'
+        panel, title, '<p class="na">not available: alerts come with the model-monitoring loop</p>'
     )
 
 
 def render(d: DashboardData, *, who: str, logout: bool) -> str:
     panels = [
         workers_panel(d), traffic_panel(d), errors_panel(d), cache_panel(d), models_panel(d), brier_panel(d),
-        calibration_panel(d), not_available("drift", "Drift"), not_available("alerts", "Alerts"),
+        calibration_panel(d), drift_panel(d), not_available("alerts", "Alerts"),
     ]  # fmt: skip
     out = (
         '<form method="post" action="/dashboard/logout"><button type="submit">log out</button></form>'
