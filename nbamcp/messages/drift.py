@@ -37,20 +37,22 @@ class ReferenceSample(msgspec.Struct, frozen=True, kw_only=True):
 MAX_WINDOW = 20_000  # served rows the monitor keeps for drift (``[monitor] drift_max_rows`` caps it too)
 
 WindowDays = Annotated[
-    int,
-    msgspec.Meta(ge=1, le=3660, description="the window: game dates up to this many days before the latest"),
+    Annotated[int, msgspec.Meta(ge=1, le=3660)] | None,
+    msgspec.Meta(
+        description="the window: game dates up to this many days before the latest (1-3660)", examples=[30]
+    ),
 ]
 WindowPredictions = Annotated[
-    int,
-    msgspec.Meta(ge=30, le=MAX_WINDOW, description="the window: this many latest predicted games (30-20000)"),
+    Annotated[int, msgspec.Meta(ge=30, le=MAX_WINDOW)] | None,
+    msgspec.Meta(description="the window: this many latest predicted games (30-20000)", examples=[500]),
 ]
 
 
 class DriftReportRequest(Message, frozen=True):
     """Omit both for the monitor's configured window; give both for the latest N games within K days."""
 
-    window_days: WindowDays | None = None
-    window_predictions: WindowPredictions | None = None
+    window_days: WindowDays = None
+    window_predictions: WindowPredictions = None
 
 
 class ColumnSummary(msgspec.Struct, frozen=True, kw_only=True):

@@ -44,7 +44,7 @@ async def test_every_tool_resource_and_prompt_says_what_it_is(tmp_path: Path, da
             resources = (await client.list_resources()).resources
             templates = (await client.list_resource_templates()).resource_templates
             prompts = (await client.list_prompts()).prompts
-    assert len(tools) == 19
+    assert len(tools) == 21
     for tool in tools:
         assert tool.title and tool.description, tool.name
         assert "\n " not in tool.description and "  " not in tool.description, tool.name
@@ -108,6 +108,8 @@ HOSTILE: list[tuple[str, dict[str, Any], str]] = [
     ("predict_games", {"games": [{"home": "BOS", "away": "LAL", "x": 1}]}, "games[0].x: unknown field"),
     ("ingest_games", {"paths": ["/data/\x00x.csv"]}, "paths[0]: expected printable characters"),
     ("ingest_games", {"paths": ["x"] * 33}, "paths: expected array of length <= 32"),
+    ("drift_report", {"window_predictions": 10}, "window_predictions: expected int >= 30"),
+    ("calibration_report", {"since": "yesterday"}, "since: expected str of length >= 10"),
 ]
 
 
