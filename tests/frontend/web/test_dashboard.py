@@ -69,6 +69,12 @@ async def until_monitor(h: Harness, *, predictions: int = 0, resolved: int = 0) 
         await monitor.consumers["monitor"].wait_progress(30)
 
 
+async def until_drift_checked(h: Harness) -> None:
+    monitor = actor(h, "monitor")
+    while monitor.drift.latest is None:  # type: ignore[attr-defined]
+        await monitor.wait_checked(monitor.scheduled_checks)  # type: ignore[attr-defined]
+
+
 def numbers(text: str) -> list[str]:
     return re.findall(r"\d+(?:\.\d+)?", text)
 
@@ -105,6 +111,7 @@ async def test_dashboard_in_chromium(home: Path, data_dir: Path, tmp_path: Path)
                 err, text, _ = await call(s, "ingest_games", paths=[str(later)])
                 assert not err, text
                 await until_monitor(h, resolved=2 * len(rows))
+                await until_drift_checked(h)  # the monitor's check after those results
                 for _ in range(3):  # errors for the errors panel
                     assert (await call(s, "predict_game", home="Nowhere Nobodies", away="BOS"))[0]
 
@@ -138,8 +145,8 @@ async def test_dashboard_in_chromium(home: Path, data_dir: Path, tmp_path: Path)
                     assert await page.locator("section[data-panel=brier] svg polyline").count() == 2
                     assert await page.locator("section[data-panel=calibration] svg circle").count() >= 3
                     assert len(numbers(panels["calibration"])) > 10
-                    for name in ("drift", "alerts"):
-                        assert "not available" in panels[name]
+                    assert "drift share" in panels["drift"] and f"v{v1}, {len(rows)} games" in panels["drift"]
+                    assert "not available" in panels["alerts"]
                     # The cookie dies with its key.
                     h.keys.revoke(viewer.split("_")[1])
                     await page.goto(h.url + "/dashboard")
