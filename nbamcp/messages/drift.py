@@ -88,6 +88,14 @@ class FeatureDrift(msgspec.Struct, frozen=True, kw_only=True):
     note: str = ""
 
 
+class ReliabilityRow(msgspec.Struct, frozen=True, kw_only=True):
+    lo: float
+    hi: float
+    n: int
+    mean_predicted: float | None  # None: no game in the bin
+    observed: float | None
+
+
 class PerformanceEstimate(msgspec.Struct, frozen=True, kw_only=True):
     """The label-free estimate (CBPE-style expected Brier, mean p(1-p)) beside what the results said."""
 
@@ -98,6 +106,7 @@ class PerformanceEstimate(msgspec.Struct, frozen=True, kw_only=True):
     expected_brier_realized: float | None  # the estimate over the same realized games
     brier_gap: float | None  # realized - expected on the realized games (> 0: worse than it believed)
     ece: float | None  # expected calibration error on the realized games
+    bins: list[ReliabilityRow] = []  # the window's reliability table (10 bins) on its realized games
 
 
 class ConceptDrift(msgspec.Struct, frozen=True, kw_only=True):
@@ -173,14 +182,6 @@ class DriftSummary(msgspec.Struct, frozen=True, kw_only=True):
 class CalibrationReportRequest(Message, frozen=True):
     model_version: f.ModelVersion | None = None  # None: the serving champion
     since: f.OptionalDate = None  # games on or after this date
-
-
-class ReliabilityRow(msgspec.Struct, frozen=True, kw_only=True):
-    lo: float
-    hi: float
-    n: int
-    mean_predicted: float | None  # None: no game in the bin
-    observed: float | None
 
 
 class CalibrationReport(Message, frozen=True):

@@ -37,7 +37,7 @@ from nbamcp.messages import (
     ReliabilityRow,
 )
 from nbamcp.messages.drift import MAX_WINDOW
-from nbamcp.monitoring.calibration import expected_brier, reliability
+from nbamcp.monitoring.calibration import ReliabilityBin, expected_brier, reliability
 from nbamcp.monitoring.drift import ColumnDrift, DatasetDrift, Summary, dataset_drift
 from nbamcp.monitoring.pagehinkley import PageHinkley
 from nbamcp.predlog import windows
@@ -98,7 +98,15 @@ def performance(w: windows.Window) -> PerformanceEstimate:
         expected_brier_realized=realized.expected_brier if realized else None,
         brier_gap=_round(realized.brier - realized.expected_brier) if realized else None,
         ece=realized.ece if realized else None,
+        bins=_rows(realized.bins) if realized else [],
     )
+
+
+def _rows(bins: list[ReliabilityBin]) -> list[ReliabilityRow]:
+    return [
+        ReliabilityRow(lo=b.lo, hi=b.hi, n=b.n, mean_predicted=b.mean_predicted, observed=b.observed)
+        for b in bins
+    ]
 
 
 def _window_words(n: int, days: int | None) -> str:
@@ -249,8 +257,7 @@ class DriftWatch:
         return CalibrationReport(
             model_name=model_name, model_version=version, since=since, n_games=r.n, first_game=dates[0],
             last_game=dates[-1],
-            bins=[ReliabilityRow(lo=b.lo, hi=b.hi, n=b.n, mean_predicted=b.mean_predicted,
-                                 observed=b.observed) for b in r.bins],
+            bins=_rows(r.bins),
             ece=r.ece, mce=r.mce, brier=r.brier, expected_brier=r.expected_brier,
             brier_gap=round(r.brier - r.expected_brier, 6), base_rate=r.base_rate,
         )  # fmt: skip

@@ -226,6 +226,15 @@ async def test_stable_window_is_quiet_and_lost_history_is_drift(rig: Rig) -> Non
         p = stable.performance
         assert p.n_realized == W and p.expected_brier is not None and 0.15 < p.expected_brier < 0.25
         assert p.realized_brier is not None and abs(p.realized_brier - p.expected_brier) < 0.05
+        # Calibration of the window: the same numbers nbamcp.monitoring gives on the same games.
+        y = np.array([g.home_pts > g.away_pts for g in rig.served.games[:W]], dtype=np.float64)
+        want = reliability(rig.served.p[:W], y)
+        assert (p.ece, p.realized_brier, p.expected_brier_realized) == (
+            want.ece,
+            want.brier,
+            want.expected_brier,
+        )
+        assert [(b.n, b.observed) for b in p.bins] == [(b.n, b.observed) for b in want.bins]
 
         await rig.serve(W, 2 * W, lost_history(names, rig.served.X[W : 2 * W]))
         result = await client.call_tool("drift_report", {"window_predictions": W})
