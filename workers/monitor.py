@@ -39,7 +39,6 @@ import structlog
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Delivery, DurableRoute, Route, WorkerContext
 from nbamcp.bus.durable import DurableMsg
-from nbamcp.bus.objects import ObjectStore, get_verified
 from nbamcp.calls import call
 from nbamcp.errors import ErrorCode, InvalidInput, NbaError, NotFound, RemoteError, Unavailable
 from nbamcp.log import new_request_id
@@ -62,14 +61,12 @@ from nbamcp.messages import (
     PairedLossesRequest,
     PredictionEvent,
     RealizedMetrics,
-    ReferenceSample,
-    ServingModelsRequest,
 )
-from nbamcp.ml.registry import sample_pointer
 from nbamcp.monitoring.charts import drift_chart, evidence, reliability_chart
-from nbamcp.predlog.drift_watch import DriftWatch, Served, Settings
+from nbamcp.predlog.drift_watch import DriftWatch, Settings
 from nbamcp.predlog.outcomes import OutcomeBook
 from nbamcp.predlog.predictions import event_problem
+from nbamcp.predlog.reference_source import ReferenceSource
 from nbamcp.predlog.windows import latest_version
 from nbamcp.subjects import EVENTS_ALL
 
@@ -99,14 +96,13 @@ class MonitorWorker(Actor):
 
     book: OutcomeBook
     drift: DriftWatch
-    objects: ObjectStore
+    reference: ReferenceSource
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         self.resolved = 0
         self.bad = 0
         self._check_due = asyncio.Event()  # results arrived: a drift check is due
-        self._served: Served | None = None  # the latest reference fetched (kept while the trainer is away)
         self.drift_errors = 0
         self.scheduled_checks = 0  # attempted, whatever their outcome
         self._checked = asyncio.Event()  # set (and renewed) after each scheduled check
@@ -141,7 +137,10 @@ class MonitorWorker(Actor):
                 concept_alarm_games=s.concept_alarm_games,
             ),
         )  # fmt: skip
-        self.objects = await self.ctx.stores.objects(self.config.data.models_bucket)
+        self.reference = ReferenceSource(
+            self.bus, await self.ctx.stores.objects(self.config.data.models_bucket),
+            model_name=self.config.inference.model_name, timeout_s=self.config.bus.request_timeout_s,
+        )  # fmt: skip
         self.spawn(self._drift_loop(), name="monitor-drift")
 
     # ---- the feedback join -----------------------------------------------------------------------
@@ -195,7 +194,7 @@ class MonitorWorker(Actor):
         """A check of the configured window: it sets the alarm state. Failures are logged, not raised:
         no champion yet, or no served rows, is an ordinary state of a new server."""
         try:
-            report = await self.drift.check(await self._serving(new_request_id()), trigger=trigger)
+            report = await self.drift.check(await self.reference.serving(new_request_id()), trigger=trigger)
         except NbaError as exc:
             self.drift_errors += 1
             log.info("monitor.drift_skipped", trigger=trigger, code=exc.code, why=exc.message)
@@ -215,46 +214,8 @@ class MonitorWorker(Actor):
         while self.scheduled_checks <= after:
             await self._checked.wait()
 
-    async def _serving(self, rid: str) -> Served:
-        """The serving champion and its reference sample (fetched once per sample, verified)."""
-        name = self.config.inference.model_name
-        try:
-            models = await call(
-                self.bus, ep.MODELS_SERVING, ServingModelsRequest(name=name),
-                timeout_s=self.config.bus.request_timeout_s, request_id=rid,
-            )  # fmt: skip
-        except (Unavailable, RemoteError) as exc:
-            if self._served is not None:  # the trainer is away: its last answer still stands
-                log.warning("monitor.reference_last_known", version=self._served.version, why=exc.message)
-                return self._served
-            raise Unavailable(
-                f"no reference to compare with: the registry did not answer ({exc.message})"
-            ) from None
-        champion = models.version("champion")
-        if champion is None:
-            raise NotFound(f"model {name!r} has no champion yet: no reference sample to compare with")
-        pointer = sample_pointer(champion.reference)
-        if pointer is None:
-            raise NotFound(
-                f"{name} v{champion.version} has no reference sample (registered before samples were "
-                "stored): train a new version to monitor drift"
-            )
-        cached = self._served
-        if cached is not None and cached.version == champion.version and cached.model_name == name:
-            return cached
-        data = await get_verified(self.objects, pointer[0], size=pointer[1])
-        try:
-            sample = msgspec.msgpack.decode(data, type=ReferenceSample)
-        except msgspec.MsgspecError as exc:
-            raise Unavailable(
-                f"the reference sample of {name} v{champion.version} does not decode: {exc}"
-            ) from None
-        self._served = Served(model_name=name, version=champion.version, sample=sample)
-        log.info("monitor.reference_loaded", model=name, version=champion.version, rows=len(sample.rows))
-        return self._served
-
     async def on_drift(self, req: DriftReportRequest, ctx: Context) -> DriftReportReply:
-        served = await self._serving(ctx.request_id)
+        served = await self.reference.serving(ctx.request_id)
         report = await self.drift.check(served, n=req.window_predictions, days=req.window_days)
         rows = [
             (f.name, evidence(f.test, f.statistic, f.p_value, f.threshold), f.drifted, f.counted)
@@ -272,7 +233,7 @@ class MonitorWorker(Actor):
         version = req.model_version
         if version is None:
             with contextlib.suppress(NbaError):  # no registry: the latest version that served
-                version = (await self._serving(ctx.request_id)).version
+                version = (await self.reference.serving(ctx.request_id)).version
         if version is None:
             version = await latest_version(self.book.conn, name)
         if version is None:

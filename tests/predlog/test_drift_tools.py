@@ -122,9 +122,12 @@ def lost_history(names: list[str], X: np.ndarray) -> np.ndarray:
 
 
 class Rig:
-    def __init__(self, bus: Bus, monitor: MonitorWorker, served: Served, events: DurableStream) -> None:
+    def __init__(
+        self, bus: Bus, monitor: MonitorWorker, trainer: TrainerWorker, served: Served, events: DurableStream
+    ) -> None:
         self.bus = bus
         self.monitor = monitor
+        self.trainer = trainer
         self.served = served
         self.events = events
         gw = Gateway(bus, timeout_s=30.0, expected_workers=["monitor"])
@@ -185,12 +188,12 @@ async def rig(
         bus = await NatsBus.connect(server.url)
     try:
         async with open_context(bus, config) as ctx:
-            monitor = MonitorWorker(ctx)
-            actors = [TrainerWorker(ctx), monitor]
+            monitor, trainer = MonitorWorker(ctx), TrainerWorker(ctx)
+            actors = [trainer, monitor]
             for actor in actors:
                 await actor.start()
             try:
-                yield Rig(bus, monitor, served, ctx.events)
+                yield Rig(bus, monitor, trainer, served, ctx.events)
             finally:
                 for actor in reversed(actors):
                     await actor.stop()
@@ -341,3 +344,13 @@ async def test_page_hinkley_raises_the_concept_alarm_on_worse_realized_losses(ri
     assert min(c.detections) >= s.games[W].date  # found in the bad games, not before
     assert "concept_drift" in {a.condition for a in report.alarms}
     assert report.performance.brier_gap is not None and report.performance.brier_gap > 0.1
+
+
+async def test_the_reference_is_fetched_once_and_outlives_the_trainer(rig: Rig) -> None:
+    await rig.serve(0, W)  # the check after results fetched the champion's sample
+    assert rig.monitor.reference.fetched == 1
+    await rig.trainer.stop()  # the registry is away: the last reference known still stands
+    async with Client(rig.server) as client:
+        report = structured(await client.call_tool("drift_report", {}), DriftReport)
+    assert isinstance(report, DriftReport) and report.model_version == 1 and report.n_current == W
+    assert rig.monitor.reference.fetched == 1
