@@ -209,6 +209,8 @@ class MonitorConfig(_Section, frozen=True):
     page_hinkley_threshold: Annotated[float, msgspec.Meta(gt=0)] = 8.0
     page_hinkley_delta: Annotated[float, msgspec.Meta(ge=0)] = 0.005
     concept_alarm_games: Annotated[int, msgspec.Meta(ge=1)] = 200
+    # A newly raised dataset-drift or concept-drift alarm sends the trainer a RetrainTrigger.
+    retrain_on_alarm: bool = True
 
 
 class InferenceConfig(_Section, frozen=True):

@@ -45,6 +45,7 @@ from nbamcp.log import new_request_id
 from nbamcp.messages import (
     CalibrationReportReply,
     CalibrationReportRequest,
+    DriftAlarm,
     DriftReport,
     DriftReportReply,
     DriftReportRequest,
@@ -61,13 +62,16 @@ from nbamcp.messages import (
     PairedLossesRequest,
     PredictionEvent,
     RealizedMetrics,
+    RetrainTrigger,
 )
+from nbamcp.messages.retrain import TriggerKind
 from nbamcp.monitoring.charts import drift_chart, evidence, reliability_chart
 from nbamcp.predlog.drift_watch import DriftWatch, Settings
 from nbamcp.predlog.outcomes import OutcomeBook
 from nbamcp.predlog.predictions import event_problem
 from nbamcp.predlog.reference_source import ReferenceSource
 from nbamcp.predlog.windows import latest_version
+from nbamcp.streams import publish_durable
 from nbamcp.subjects import EVENTS_ALL
 
 if TYPE_CHECKING:
@@ -76,6 +80,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 CONSUMER = "monitor"
+# Alarms that ask the trainer for a new challenger (prediction drift alone is a sign, not a reason).
+RETRAIN_KINDS: dict[str, TriggerKind] = {"dataset_drift": "drift", "concept_drift": "concept_drift"}
 
 
 def _problem(event: PredictionEvent | GamesIngested) -> str | None:
@@ -105,6 +111,7 @@ class MonitorWorker(Actor):
         self._check_due = asyncio.Event()  # results arrived: a drift check is due
         self.drift_errors = 0
         self.scheduled_checks = 0  # attempted, whatever their outcome
+        self.retrain_triggers = 0
         self._checked = asyncio.Event()  # set (and renewed) after each scheduled check
 
     def routes(self) -> list[Route]:
@@ -194,20 +201,52 @@ class MonitorWorker(Actor):
         """A check of the configured window: it sets the alarm state. Failures are logged, not raised:
         no champion yet, or no served rows, is an ordinary state of a new server."""
         try:
+            return await self._scheduled_check(trigger)
+        finally:
+            self.scheduled_checks += 1
+            self._checked.set()
+            self._checked = asyncio.Event()
+
+    async def _scheduled_check(self, trigger: str) -> DriftReport | None:
+        before = set(self.drift.alarms)
+        try:
             report = await self.drift.check(await self.reference.serving(new_request_id()), trigger=trigger)
         except NbaError as exc:
             self.drift_errors += 1
             log.info("monitor.drift_skipped", trigger=trigger, code=exc.code, why=exc.message)
             return None
-        finally:
-            self.scheduled_checks += 1
-            self._checked.set()
-            self._checked = asyncio.Event()
         log.info(
             "monitor.drift_checked", trigger=trigger, version=report.model_version, rows=report.n_current,
             share=report.share, drifted=report.drifted, alarms=[a.condition for a in report.alarms],
         )  # fmt: skip
+        if self.config.monitor.retrain_on_alarm:
+            for alarm in report.alarms:
+                if alarm.condition in RETRAIN_KINDS and alarm.condition not in before:
+                    await self._ask_retraining(report, alarm)
         return report
+
+    async def _ask_retraining(self, report: DriftReport, alarm: DriftAlarm) -> None:
+        """A newly raised drift or concept-drift alarm asks the trainer for a new challenger (once per
+        alarm: the trigger id names it, so a re-sent one is recorded once)."""
+        kind = RETRAIN_KINDS[alarm.condition]
+        metrics = {
+            "drift_share": report.share, "games": float(report.n_current),
+            "model_version": float(report.model_version), "page_hinkley": report.concept.statistic,
+        }  # fmt: skip
+        if report.performance.brier_gap is not None:
+            metrics["brier_gap"] = report.performance.brier_gap
+        event = RetrainTrigger(
+            trigger_id=f"{kind}:{report.model_name}:v{report.model_version}:{int(alarm.since)}",
+            kind=kind, reason=alarm.detail[:500], model_name=report.model_name, source=self.name,
+            metrics=metrics, ts=alarm.since,
+        )  # fmt: skip
+        try:
+            await publish_durable(self.ctx.events, ep.RETRAIN_TRIGGERS, event)
+        except NbaError as exc:  # the alarm stands; the next raise of it asks again
+            log.warning("monitor.retrain_trigger_failed", kind=kind, code=exc.code, error=exc.message)
+            return
+        self.retrain_triggers += 1
+        log.info("monitor.retrain_asked", kind=kind, trigger_id=event.trigger_id, reason=event.reason)
 
     async def wait_checked(self, after: int) -> None:
         """Until more than ``after`` scheduled checks have run (for tests and tools that wait on one)."""

@@ -44,6 +44,8 @@ from nbamcp.messages import (
     MonitorReport,
     MonitorReportRequest,
     PredictionEvent,
+    RetrainTrigger,
+    decode,
 )
 from nbamcp.monitoring.calibration import reliability
 from nbamcp.streams import publish_durable
@@ -177,7 +179,13 @@ async def rig(
     config = Config(
         paths=PathsConfig(home=str(home)),
         # The scheduled window is the latest W games; no timer, a check after each ingest.
-        monitor=MonitorConfig(max_delay_s=0.01, drift_every_s=0, drift_window_predictions=W),
+        # Retraining triggers only where a test looks at them (with the trainer stopped: no job here).
+        monitor=MonitorConfig(
+            max_delay_s=0.01,
+            drift_every_s=0,
+            drift_window_predictions=W,
+            retrain_on_alarm="retrain" in request.node.originalname,
+        ),
         trainer=TrainerConfig(auto_train=False),
     )
     bus: Bus
@@ -354,3 +362,24 @@ async def test_the_reference_is_fetched_once_and_outlives_the_trainer(rig: Rig) 
         report = structured(await client.call_tool("drift_report", {}), DriftReport)
     assert isinstance(report, DriftReport) and report.model_version == 1 and report.n_current == W
     assert rig.monitor.reference.fetched == 1
+
+
+async def test_a_new_drift_alarm_asks_the_trainer_to_retrain_once(rig: Rig) -> None:
+    triggers: list[RetrainTrigger] = []
+    sub = await rig.bus.subscribe(
+        ep.RETRAIN_TRIGGERS.subject, lambda m: triggers.append(decode(m.data, RetrainTrigger))
+    )
+    await rig.serve(0, W)
+    assert triggers == []  # no alarm, no trigger
+    await rig.trainer.stop()  # the reference is known; no retraining job in this test
+    names = rig.served.names
+    await rig.serve(W, 2 * W, lost_history(names, rig.served.X[W : 2 * W]))
+    await rig.serve(2 * W, 3 * W, lost_history(names, rig.served.X[2 * W : 3 * W]))
+    await rig.bus.flush()
+    await sub.unsubscribe()
+    # Two checks saw the drift; the alarm was raised once, so one trigger.
+    [t] = triggers
+    assert (t.kind, t.model_name, t.source) == ("drift", "game", "monitor")
+    assert t.trigger_id.startswith("drift:game:v1:") and "features drifted" in t.reason
+    assert t.metrics["drift_share"] > 0.5 and t.metrics["games"] == W
+    assert rig.monitor.retrain_triggers == 1
