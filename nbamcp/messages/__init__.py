@@ -11,6 +11,17 @@ every name re-exported here (``from nbamcp.messages import X``).
 
 from __future__ import annotations
 
+from nbamcp.messages.alerts import (
+    AcceptedGames,
+    AcceptGamesRequest,
+    Alert,
+    AlertList,
+    AlertsRequest,
+    HeldGame,
+    HeldGames,
+    HeldGamesRequest,
+    StoredAlert,
+)
 from nbamcp.messages.base import (
     ErrorReply,
     HealthPing,
@@ -92,6 +103,7 @@ from nbamcp.messages.stats import (
     RatingHistory,
     RatingPoint,
     Record,
+    Rescore,
     SeasonRating,
     SeriesResult,
     SkippedFile,
@@ -141,6 +153,11 @@ from nbamcp.messages.usage import (
 )
 
 __all__ = [
+    "AcceptGamesRequest",
+    "AcceptedGames",
+    "Alert",
+    "AlertList",
+    "AlertsRequest",
     "AliasMoved",
     "CacheLookupReply",
     "CachedPrediction",
@@ -173,6 +190,9 @@ __all__ = [
     "HeadToHeadRequest",
     "HealthPing",
     "HealthReport",
+    "HeldGame",
+    "HeldGames",
+    "HeldGamesRequest",
     "IngestReply",
     "IngestReport",
     "IngestRequest",
@@ -219,6 +239,7 @@ __all__ = [
     "RealizedMetrics",
     "Record",
     "ReferenceSample",
+    "Rescore",
     "RosterPriors",
     "SeasonRating",
     "SeriesResult",
@@ -233,6 +254,7 @@ __all__ = [
     "StandingsGroup",
     "StandingsRequest",
     "StatLine",
+    "StoredAlert",
     "TableSpan",
     "TeamPrior",
     "TeamRatingHistoryReply",
