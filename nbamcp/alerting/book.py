@@ -4,7 +4,8 @@
 less than ``window_s`` before it is folded into that row (``repeats`` + 1, ``last_seen``), and
 ``add`` returns None, so only the first of a window reaches the webhook. The window is measured
 on the alerts' own ``raised_at`` (not on arrival), so a replayed stream deduplicates the same way;
-the same alert delivered twice (at least once delivery) is not even a repeat. The newest
+the same alert delivered twice (at least once delivery: the window's first or latest one again)
+is not even a repeat. The newest
 ``keep`` alerts are kept.
 """
 
@@ -86,14 +87,15 @@ class AlertBook:
         ts = timestamp(alert.raised_at)
         async with transaction(self._conn):
             async with self._conn.execute(
-                "SELECT alert_id, raised_at, source FROM alerts WHERE key = ? AND raised_ts > ? "
+                "SELECT alert_id, raised_at, last_seen FROM alerts WHERE key = ? AND raised_ts > ? "
                 "AND raised_ts <= ? ORDER BY raised_ts DESC LIMIT 1",
                 (alert.key, ts - self.window_s, ts),
             ) as cur:
                 found = await cur.fetchone()
             if found is not None:
-                aid, at, source = found
-                if (at, source) != (alert.raised_at, alert.source):  # not a redelivery of the same one
+                aid, first, last = found
+                # The first or the latest of the window delivered again (at least once): no repeat.
+                if alert.raised_at not in (first, last):
                     await self._conn.execute(
                         "UPDATE alerts SET repeats = repeats + 1, last_seen = max(last_seen, ?) "
                         "WHERE alert_id = ?",
