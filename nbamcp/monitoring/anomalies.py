@@ -8,8 +8,9 @@ against the accepted history:
   accepted games of the game's season (earlier seasons added until ``min_reference`` games:
   scoring moved from ~160 to ~230 points a game over the league's history, one scale for all
   eras would be wrong for most of them);
-- ``mass_upsets``: too many heavy favourites beaten in a short window. Among the games of the
-  ``upset_window_days`` days up to a candidate upset whose favourite had at least
+- ``mass_upsets``: too many heavy favourites beaten in a short window. Among the games of a
+  window of ``upset_window_days`` days holding a candidate upset (the most improbable such
+  window: a week's file counts its later days too) whose favourite had at least
   ``1 - upset_prob`` (by the ratings), ``k`` upsets against an expected ``lam = sum(underdog
   probabilities)``: flagged when ``k >= min_upsets`` and ``P(Poisson(lam) >= k) < upset_alpha``.
   One upset is basketball; ten in a week is a feed that swapped its teams;
@@ -161,42 +162,50 @@ def upset_findings(
     if first is None:
         return []
     since = first - timedelta(days=rules.upset_window_days - 1)
+    until = max(_day(g.date) for g in candidates) + timedelta(days=rules.upset_window_days - 1)
     for g in (*history, *candidates):
         p = home_probs.get(g.game_id)
-        if p is None or _day(g.date) < since:
+        if p is None or not since <= _day(g.date) <= until:
             continue
         p_dog = min(p, 1.0 - p)
         if p_dog < rules.upset_prob:
             dog_won = g.home_win if p < 0.5 else not g.home_win
             lopsided[_day(g.date)].append((g.game_id, p_dog, dog_won))
     out = []
+    w = rules.upset_window_days
     for g in candidates:
         day = _day(g.date)
         mine = [x for x in lopsided.get(day, []) if x[0] == g.game_id]
         if not mine or not mine[0][2]:
             continue  # not a candidate upset of a heavy favourite
-        window = [
-            x for d in range(rules.upset_window_days) for x in lopsided.get(day - timedelta(days=d), [])
-        ]
-        k = sum(1 for x in window if x[2])
-        lam = sum(x[1] for x in window)
-        p_tail = float(stats.poisson.sf(k - 1, lam))
+        # Every window of w days that holds the game (a week's file holds its later days too):
+        # the most improbable one decides.
+        best: tuple[float, int, float, int, int] | None = None
+        for start in range(w):
+            days = [day - timedelta(days=start) + timedelta(days=d) for d in range(w)]
+            window = [x for d in days for x in lopsided.get(d, [])]
+            k = sum(1 for x in window if x[2])
+            lam = sum(x[1] for x in window)
+            p_tail = float(stats.poisson.sf(k - 1, lam))
+            if best is None or p_tail < best[0]:
+                new = sum(1 for x in window if x[2] and x[0] in cand_ids)
+                best = (p_tail, k, lam, len(window), new)
+        assert best is not None
+        p_tail, k, lam, n, new = best
         if k >= rules.min_upsets and p_tail < rules.upset_alpha:
-            new = sum(1 for x in window if x[2] and x[0] in cand_ids)
             out.append(
                 Finding(
                     g.game_id,
                     "mass_upsets",
                     f"{g.home} {g.home_pts}-{g.away_pts} {g.away} (underdog at {mine[0][1]:.2f}) is one "
-                    f"of {k} "
-                    f"upsets of heavy favourites in the {rules.upset_window_days} days to {g.date} "
-                    f"({len(window)} such games, {lam:.1f} upsets expected, P = {p_tail:.1g} < "
-                    f"{rules.upset_alpha:g}; {new} of them just ingested)",
+                    f"of {k} upsets of heavy favourites in {w} days around {g.date} ({n} such games, "
+                    f"{lam:.1f} upsets expected, P = {p_tail:.1g} < {rules.upset_alpha:g}; {new} of them "
+                    "just ingested)",
                     {
                         "upsets": k,
                         "expected": round(lam, 3),
                         "p_value": p_tail,
-                        "games": len(window),
+                        "games": n,
                         "p_underdog": round(mine[0][1], 4),
                     },
                 )

@@ -83,17 +83,30 @@ def test_a_fabricated_week_is_flagged_game_by_game(history: list[GameRow]) -> No
     found = screen(week, history, probs, RULES)
     rules = {gid: {f.rule for f in fs} for gid, fs in found.items()}
     assert all(rules.get(g.game_id) == {"score_outlier"} for g in margins), rules
-    # Upsets are flagged once the window holds improbably many: not on the first days (three
-    # upsets of favourites is a day of basketball), every one of the last three days.
+    # A week's file: every upset is in a window of improbably many, the first day's too.
     flagged = {g.game_id for g in upsets if "mass_upsets" in rules.get(g.game_id, set())}
-    last_days = {g.date for g in upsets[-9:]}
-    assert {g.game_id for g in upsets if g.date in last_days} <= flagged
-    assert not flagged & {g.game_id for g in upsets[:6]}
+    assert flagged == {g.game_id for g in upsets}
     f = found[margins[0].game_id][0]
     assert f.numbers["margin"] == 130 and f.numbers["z_margin"] > RULES.score_k
     assert "robust deviations" in f.reason and "season 2023" in f.reason
     u = next(fnd for gid in sorted(flagged) for fnd in found[gid] if fnd.rule == "mass_upsets")
     assert u.numbers["p_value"] < RULES.upset_alpha and u.numbers["upsets"] >= RULES.min_upsets
+
+
+def test_day_by_day_the_burst_is_flagged_once_it_is_improbable(history: list[GameRow]) -> None:
+    """Ingested a day at a time (the earlier days accepted): three upsets of favourites is a day of
+    basketball; the days after, once the window holds improbably many, are flagged."""
+    _, upsets = fabricated_week(history)
+    accepted, flagged_days = list(history), []
+    for day in sorted({g.date for g in upsets}):
+        cands = [g for g in upsets if g.date == day]
+        found = screen(cands, accepted, pregame_home_probs(accepted, cands), RULES)
+        if found:
+            flagged_days.append(day)
+        # What is not held is accepted (and moves the ratings, as it would in the worker).
+        accepted.extend(g for g in cands if g.game_id not in found)
+    first = upsets[0].date
+    assert first not in flagged_days and len(flagged_days) >= 3, flagged_days
 
 
 def test_the_candidates_do_not_move_the_ratings_they_are_judged_by(history: list[GameRow]) -> None:
