@@ -55,6 +55,8 @@ class WebhookSink:
         self.on_delivered = on_delivered
         self._queue: asyncio.Queue[StoredAlert] = asyncio.Queue(queue_size)
         self.delivered = self.failed = self.attempts = self.dropped = 0
+        # Set after each alert is done with (delivered or given up): tests await it.
+        self.progress = asyncio.Event()
 
     @property
     def pending(self) -> int:
@@ -79,6 +81,8 @@ class WebhookSink:
                 await self.on_delivered(alert.alert_id)
             else:
                 self.failed += 1
+            self.progress.set()
+            self.progress = asyncio.Event()
 
     async def _deliver(self, alert: StoredAlert) -> bool:
         body = msgspec.json.encode(alert)

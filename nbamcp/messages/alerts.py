@@ -54,13 +54,15 @@ class StoredAlert(msgspec.Struct, frozen=True):
 
 class AlertsRequest(Message, frozen=True):
     since: Annotated[
-        str | None,
+        Annotated[
+            str,
+            msgspec.Meta(max_length=40, pattern=r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$"),
+        ]
+        | None,
         msgspec.Meta(
             description="only alerts raised at or after this time (ISO 8601, e.g. 2023-01-31 or "
             "2023-01-31T12:00:00Z); omit for the most recent",
             examples=["2023-01-31"],
-            max_length=40,
-            pattern=r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$",
         ),
     ] = None
     severity: Annotated[

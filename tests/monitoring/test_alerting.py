@@ -5,6 +5,7 @@ watch turns workers' counters into latency and error-rate spikes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import json
 import threading
@@ -88,9 +89,10 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, type[Receiver]]]:
-    handler = type("R", (Receiver,), {"fail": 2, "bodies": [], "statuses": []})
+@contextlib.contextmanager
+def receiving(fail: int) -> Iterator[tuple[str, type[Receiver]]]:
+    """A real HTTP server on a free port, failing the first ``fail`` POSTs: (its URL, its handler)."""
+    handler = type("R", (Receiver,), {"fail": fail, "bodies": [], "statuses": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -99,6 +101,12 @@ def receiver() -> Iterator[tuple[str, type[Receiver]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, type[Receiver]]]:
+    with receiving(fail=2) as r:
+        yield r
 
 
 def stored(alert_id: int, key: str) -> StoredAlert:
