@@ -67,7 +67,10 @@ class AlertsRequest(Message, frozen=True):
     ] = None
     severity: Annotated[
         Severity | None,
-        msgspec.Meta(description="the lowest severity to list (info < warning < critical); omit for all"),
+        msgspec.Meta(
+            description="the lowest severity to list (info < warning < critical); omit for all",
+            examples=["warning"],
+        ),
     ] = None
     limit: Annotated[int, f.limit(500, 100)] = 100
 
@@ -125,6 +128,7 @@ class AcceptGamesRequest(Message, frozen=True):
             max_length=1000,
             description="the held games to accept (ids as held_games lists them): they then reach "
             "features and training like any ingested result",
+            examples=[["2023-04-01-DET-MIL-1"]],
         ),
     ]
     actor: Annotated[str, msgspec.Meta(max_length=f.NAME_MAX, pattern=f.PRINTABLE)] = ""

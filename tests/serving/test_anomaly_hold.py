@@ -11,12 +11,15 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import anyio
+from mcp import Client
 
 from nbamcp import endpoints as ep
 from nbamcp.bus.base import Bus
 from nbamcp.calls import call
-from nbamcp.config import AlertsConfig
+from nbamcp.config import AlertsConfig, Config
 from nbamcp.data.franchises import code_to_franchise
+from nbamcp.frontend.app import build_server
+from nbamcp.frontend.gateway import Gateway
 from nbamcp.messages import (
     AcceptGamesRequest,
     AlertsRequest,
@@ -26,6 +29,7 @@ from nbamcp.messages import (
     PredictRequest,
 )
 from nbamcp.ml.ratings import Elo
+from tests.frontend.conftest import text
 from tests.monitoring.test_alerting import receiving
 from tests.predlog.realgames import read_rows
 from tests.serving.conftest import CUTOFF, WAIT, Data, Home, ingest, make_cache, serving
@@ -184,3 +188,49 @@ async def test_a_fabricated_week_is_held_alerts_once_and_is_released_by_accept_g
             assert await prob(bus, fav, dog, next_day, "p-after") < before - 0.1
             again = await call(bus, ep.HELD_GAMES, HeldGamesRequest(), timeout_s=WAIT, request_id="h3")
             assert again.total == 0
+
+
+async def test_the_mcp_tools_list_accept_and_refuse(
+    bus: Bus, home: Home, serving_data: Data, data_dir: Path
+) -> None:
+    """held_games, alerts and accept_games (admin) over a real MCP client of the real server."""
+    codes = codes_2023(data_dir)
+    teams = sorted({g.home for g in serving_data.games if g.season == 2023})
+    day = (date.fromisoformat(CUTOFF) + timedelta(days=1)).isoformat()
+    path = write_rows(
+        home.later_csv.parent / "one.csv",
+        [[day, 2023, 0, 0, codes[teams[0]], codes[teams[1]], 195, 61], [day, 2023, 0, 0, codes[teams[2]],
+         codes[teams[3]], 108, 101]],
+    )  # fmt: skip
+    alerts = AlertsWorker(await home.context(bus, home.config(alerts=AlertsConfig(ops_interval_s=0))))
+    gw = Gateway(bus, timeout_s=WAIT, expected_workers=["stats", "alerts"])
+    async with serving(bus, home, alerts), Client(build_server(gw, Config())) as client:
+        reply = await ingest(bus, path)
+        assert reply.new_games == 2
+        with anyio.fail_after(WAIT):
+            while alerts.stored < 1:
+                await alerts.changed.wait()
+        held = await client.call_tool("held_games", {})
+        assert not held.is_error and held.structured_content["total"] == 1
+        [g] = held.structured_content["games"]
+        assert g["rules"] == ["score_outlier"] and "robust deviations" in text(held)
+        listed = await client.call_tool("alerts", {"severity": "warning"})
+        assert not listed.is_error and [a["key"] for a in listed.structured_content["alerts"]] == [
+            "anomaly.score_outlier"
+        ]
+        assert "anomaly.score_outlier from stats" in text(listed)
+        assert (await client.call_tool("alerts", {"severity": "critical"})).structured_content["total"] == 0
+        for bad, needle in [
+            ({"since": "last tuesday"}, "since"),
+            ({"severity": "panic"}, "severity"),
+        ]:
+            refused = await client.call_tool("alerts", bad)
+            assert refused.is_error and text(refused).startswith("invalid_input:") and needle in text(refused)
+        refused = await client.call_tool("accept_games", {"game_ids": []})
+        assert refused.is_error and text(refused).startswith("invalid_input:")
+        refused = await client.call_tool("accept_games", {"game_ids": ["x" * 100]})
+        assert refused.is_error and text(refused).startswith("invalid_input:")
+        ok = await client.call_tool("accept_games", {"game_ids": [g["game_id"], "2023-01-01-NYK-BOS-1"]})
+        assert not ok.is_error and ok.structured_content["accepted"] == [g["game_id"]]
+        assert ok.structured_content["not_held"] == ["2023-01-01-NYK-BOS-1"]
+        assert (await client.call_tool("held_games", {})).structured_content["total"] == 0
