@@ -14,6 +14,7 @@ Defaults: ``[anomalies]`` of the configuration (``configs/default.toml``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -27,13 +28,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.train import store_games
 from nbamcp.config import load_config
 from nbamcp.data.games import GameRow
-from nbamcp.dataplane.screen import rules_from
+from nbamcp.dataplane.screen import _judge, rules_from
 from nbamcp.ml.ratings import Elo
 from nbamcp.monitoring.anomalies import EraScales, Finding, screen
 
 
-def walk(games: list[GameRow], from_season: int) -> tuple[list[Finding], int, float]:
+def walk(
+    games: list[GameRow], from_season: int, score_k: float | None = None
+) -> tuple[list[Finding], int, float]:
     rules = rules_from(load_config().anomalies)
+    if score_k is not None:
+        rules = dataclasses.replace(rules, score_k=score_k)
     by_day: dict[str, list[GameRow]] = defaultdict(list)
     for g in games:
         by_day[g.date].append(g)
@@ -71,6 +76,20 @@ def walk(games: list[GameRow], from_season: int) -> tuple[list[Finding], int, fl
     return found, screened, time.perf_counter() - t0
 
 
+def one_ingest_ms(games: list[GameRow], repeats: int = 5) -> float:
+    """What the stats worker spends screening one day of results against the whole history
+    (Elo walk included): the median of ``repeats`` runs, in ms."""
+    rules = rules_from(load_config().anomalies)
+    last = games[-1].date
+    new = {g.game_id for g in games if g.date == last}
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        _judge(games, set(), new, rules)
+        times.append(time.perf_counter() - t0)
+    return 1e3 * sorted(times)[len(times) // 2]
+
+
 def _days(a: str, b: str) -> int:
     return (date.fromisoformat(a) - date.fromisoformat(b)).days
 
@@ -80,10 +99,12 @@ def main() -> None:
     ap.add_argument("--from-season", type=int, default=1947)
     ap.add_argument("--show", type=int, default=40, help="held games to list")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--score-k", type=float, help="override [anomalies] score_k (to see its trade-off)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         games, store, _ = store_games(None, Path(tmp))
-    found, screened, seconds = walk(games, args.from_season)
+    found, screened, seconds = walk(games, args.from_season, args.score_k)
+    per_ingest = one_ingest_ms(games)
     held = {f.game_id for f in found}
     rules = Counter(f.rule for f in found)
     by_era = Counter(f"{(int(f.game_id[:4]) // 10) * 10}s" for f in found)
@@ -91,6 +112,7 @@ def main() -> None:
         "store": store, "games_screened": screened, "games_held": len(held),
         "false_positive_rate": round(len(held) / max(screened, 1), 6), "by_rule": dict(rules),
         "by_decade": dict(sorted(by_era.items())), "seconds": round(seconds, 1),
+        "one_day_ingest_ms": round(per_ingest, 1),
         "held": [{"game_id": f.game_id, "rule": f.rule, "reason": f.reason} for f in found[: args.show]],
     }  # fmt: skip
     if args.json:
@@ -99,6 +121,9 @@ def main() -> None:
     print(f"{screened} real games screened day by day in {seconds:.1f} s ({store})")
     print(f"held: {len(held)} ({100 * result['false_positive_rate']:.3f}%); by rule: {dict(rules)}")
     print(f"by decade: {result['by_decade']}")
+    print(
+        f"screening one day's results against all {len(games)} games (the worker's path): {per_ingest:.0f} ms"
+    )
     for h in result["held"]:
         print(f"  {h['rule']:14s} {h['reason']}")
 
