@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import msgspec
 import structlog
 
+from nbamcp.errors import InvalidInput
 from nbamcp.messages import StoredAlert
 
 log = structlog.get_logger(__name__)
@@ -46,8 +47,8 @@ class WebhookSink:
         queue_size: int,
         on_delivered: Callable[[int], Awaitable[None]],
     ) -> None:
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise ValueError(f"alerts.webhook_url must be an http(s) URL, got {webhook_host(url)!r}")
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise InvalidInput(f"alerts.webhook_url must be an http(s) URL, got {webhook_host(url)!r}")
         self.url = url
         self.timeout_s = timeout_s
         self.retries = retries

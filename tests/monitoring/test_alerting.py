@@ -160,7 +160,7 @@ async def test_webhook_to_nobody_fails_fast() -> None:
                        on_delivered=_never)  # fmt: skip
     with anyio.fail_after(60):
         assert await sink._deliver(stored(1, "k")) is False
-    with pytest.raises(ValueError, match="http"):
+    with pytest.raises(InvalidInput, match="http"):
         WebhookSink(
             "file:///etc/passwd", timeout_s=1, retries=0, backoff_s=1, queue_size=1, on_delivered=_never
         )

@@ -11,6 +11,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import anyio
+import msgspec
+import pytest
 from mcp import Client
 
 from nbamcp import endpoints as ep
@@ -234,3 +236,32 @@ async def test_the_mcp_tools_list_accept_and_refuse(
         assert not ok.is_error and ok.structured_content["accepted"] == [g["game_id"]]
         assert ok.structured_content["not_held"] == ["2023-01-01-NYK-BOS-1"]
         assert (await client.call_tool("held_games", {})).structured_content["total"] == 0
+
+
+async def test_the_ops_watch_reads_real_health_and_raises_through_the_stream(bus: Bus, home: Home) -> None:
+    """One round of real health reports carries the workers' request counters; a spike fed to the
+    watch becomes a stored alert (through the durable stream, like every alert)."""
+    settings = AlertsConfig(ops_interval_s=0, ops_min_history=3, ops_min_requests=1)
+    alerts = AlertsWorker(await home.context(bus, home.config(alerts=settings)))
+    async with serving(bus, home, alerts):
+        await call(bus, ep.HELD_GAMES, HeldGamesRequest(), timeout_s=WAIT, request_id="warm")
+        reports = await alerts._gather_health()
+        stats = next(r for r in reports if r.name == "stats")
+        assert (
+            stats.requests >= 1
+            and stats.busy_s > 0
+            and {"stats", "trainer", "alerts"} <= {r.name for r in reports}
+        )
+        base = msgspec.structs.replace(stats, instance="s1")
+        for i in range(5):  # 10 requests per round at 1 ms, then one round at 50 ms
+            assert (
+                await alerts.check_ops([msgspec.structs.replace(base, requests=10 * i, busy_s=0.01 * i)]) == 0
+            )
+        spike = msgspec.structs.replace(base, requests=50, busy_s=0.04 + 0.5)
+        assert await alerts.check_ops([spike]) == 1
+        with anyio.fail_after(WAIT):
+            while alerts.stored < 1:
+                await alerts.changed.wait()
+        listed = await call(bus, ep.ALERTS_LIST, AlertsRequest(), timeout_s=WAIT, request_id="ops")
+        assert [a.key for a in listed.alerts] == ["ops.latency_ms.stats"]
+        assert listed.alerts[0].numbers["value"] == pytest.approx(50.0)
