@@ -1,8 +1,8 @@
 """A typed request to an endpoint of the table, with the errors a caller can act on.
 
 Used by the front end's gateway and by workers that ask another worker
-(inference asking the trainer which models serve). "No responders" and timeouts
-become ``Unavailable`` naming the worker that should answer; an ``ErrorReply``
+(inference asking the trainer which models serve). "No responders", timeouts and a bus
+that is reconnecting become ``Unavailable`` naming the worker that should answer; an ``ErrorReply``
 becomes ``RemoteError`` with the responder's code. Each call is counted in
 ``nbamcp_bus_requests_total{subject,outcome}`` and timed in ``nbamcp_bus_latency_seconds``.
 """
@@ -16,7 +16,15 @@ import msgspec
 
 from nbamcp.bus.base import Bus
 from nbamcp.endpoints import Endpoint
-from nbamcp.errors import BusTimeout, ErrorCode, NbaError, NoResponders, RemoteError, Unavailable
+from nbamcp.errors import (
+    BusTimeout,
+    BusUnreachable,
+    ErrorCode,
+    NbaError,
+    NoResponders,
+    RemoteError,
+    Unavailable,
+)
 from nbamcp.messages import ErrorReply, decoder_for, encode
 from nbamcp.ops import metrics
 from nbamcp.ops.tracing import context_headers
@@ -55,6 +63,10 @@ async def call(
         raise Unavailable(
             f"the {endpoint.worker!r} worker did not answer {subject} within {timeout_s:g}s"
         ) from None
+    except BusUnreachable as exc:
+        # NATS is reconnecting: as transient as a worker that restarts.
+        outcome = ErrorCode.BUS_UNREACHABLE
+        raise Unavailable(f"the {endpoint.worker!r} worker cannot be reached: {exc.message}") from None
     except NbaError as exc:
         outcome = exc.code
         raise

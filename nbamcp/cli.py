@@ -64,6 +64,20 @@ def _parser() -> argparse.ArgumentParser:
     kr = ks.add_parser("revoke", help="revoke a key: refused from its next request on")
     kr.add_argument("id", help="the key id (`nbamcp keys list`)")
 
+    bk = sub.add_parser("backup", help="back up this home (or, with --bus, every worker's) while it runs")
+    bk.add_argument("dest", nargs="?", help="folder the backups go in (default: backup.dir)")
+    bk.add_argument("--keep", type=int, help="complete backups kept in DEST (default: backup.keep)")
+    bk.add_argument(
+        "--bus", help="nats://HOST:PORT: every worker backs up its own home into DEST (on its machine)"
+    )
+    bk.add_argument("--json", action="store_true", help="print one JSON object")
+    rs = sub.add_parser("restore", help="verify a backup, then restore it into this home (server stopped)")
+    rs.add_argument("src", help="a backup folder (nbamcp-<time>), or a folder of them (the latest)")
+    rs.add_argument("--part", help="in a backup of every worker (--bus): the worker part to restore")
+    rs.add_argument("--force", action="store_true", help="replace the files the home holds")
+    rs.add_argument("--check", action="store_true", help="verify only: write nothing")
+    rs.add_argument("--json", action="store_true", help="print one JSON object")
+
     i = sub.add_parser(
         "ingest", help="ingest data files into the store (offline; a running server: ingest_games)"
     )
@@ -132,6 +146,11 @@ def _run(args: argparse.Namespace) -> None:
         from nbamcp.frontend.auth.cli import run_keys  # offline: the keys file only
 
         print(run_keys(config, args))
+        return
+    if args.command in ("backup", "restore"):
+        from nbamcp.ops.backup_command import run_backup_command  # the home's files, or the bus
+
+        print(anyio.run(run_backup_command, config, args))
         return
     if args.command in ("train", "backtest"):
         from nbamcp.commands import run_offline  # offline jobs: no bus, no server

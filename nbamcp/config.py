@@ -99,6 +99,9 @@ class ServerConfig(_Section, frozen=True):
     session_idle_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 1800.0
     max_sessions: Annotated[int, msgspec.Meta(ge=1)] = 1000
     max_sessions_per_client: Annotated[int, msgspec.Meta(ge=1)] = 16
+    # On SIGTERM, tool calls in flight get this long to finish (new ones are refused) before the
+    # transport stops and the bus closes; then open HTTP connections get graceful_shutdown_s.
+    drain_s: Annotated[float, msgspec.Meta(ge=0)] = 10.0
     # On SIGTERM, open HTTP connections get this long before they are closed.
     graceful_shutdown_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
     # TLS straight from uvicorn (or put a reverse proxy in front: docs/runbook.md).
@@ -252,8 +255,12 @@ class InferenceConfig(_Section, frozen=True):
     # The registry model whose champion (and challenger) the inference worker serves.
     model_name: str = "game"
     # "shadow": the champion answers and the challenger, when set, is scored on the
-    # same rows and logged beside it; "champion": the challenger is not scored.
-    traffic: Literal["shadow", "champion"] = "shadow"
+    # same rows and logged beside it; "champion": the challenger is not scored;
+    # "canary": the challenger answers canary_share of the games (the same games every
+    # time), the champion the rest, each scored and logged beside the other; the trainer
+    # rolls the challenger back when its realized loss is significantly worse.
+    traffic: Literal["shadow", "champion", "canary"] = "shadow"
+    canary_share: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.1
     # Micro-batching: at most this many rows per onnxruntime call (a slate is split) and
     # at most workers.concurrency requests per batch (all one instance admits at once); a
     # request waits at most max_wait_ms for others to join (less when the loop has no more).
@@ -270,6 +277,9 @@ class InferenceConfig(_Section, frozen=True):
     retries: int = 2
     retry_backoff_ms: float = 20.0
     breaker_failures: int = 3
+    # The breaker's open time starts here and doubles with each failed trial, up to
+    # breaker_cooldown_s: a short outage is not stretched, a long one is not hammered.
+    breaker_min_cooldown_s: float = 0.5
     breaker_cooldown_s: float = 15.0
 
 
@@ -326,6 +336,45 @@ class TrainerConfig(_Section, frozen=True):
     threads: Annotated[int, msgspec.Meta(ge=0)] = 1
 
 
+class BackupConfig(_Section, frozen=True):
+    # `nbamcp backup` without DEST writes here ("": DEST must be given). Keep it off the
+    # home's disk: a backup on the disk that failed is no backup.
+    dir: str = ""
+    # Complete backups kept in the destination folder; older ones are deleted after each backup.
+    keep: Annotated[int, msgspec.Meta(ge=1)] = 7
+    # On NATS, `nbamcp backup --bus` waits this long for every worker's part.
+    timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+
+
+class RetrainConfig(_Section, frozen=True):
+    # Automated retraining (the trainer): each trigger makes a job on a durable work queue
+    # (JetStream stream `queue_stream` on NATS, <home>/train-queue.sqlite in process); triggers
+    # that arrive while a job is queued or running join it. The new model is registered as
+    # the challenger; the gate promotes it only on a significant win in realized log loss.
+    # A trigger after this many new results since the latest training snapshot (0: off).
+    min_new_results: Annotated[int, msgspec.Meta(ge=0)] = 300
+    # A trigger every schedule_s seconds (0: off).
+    schedule_s: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    # The search budget of retraining jobs ("": the trainer's budget).
+    budget: Literal["", "default", "small", "tiny"] = ""
+    queue_stream: str = "NBA_TRAIN"
+    # A job not acknowledged within ack_wait_s (the trainer died) is delivered again, at most
+    # max_deliver times; a running job tells the queue it is alive every ack_wait_s / 3.
+    ack_wait_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    max_deliver: Annotated[int, msgspec.Meta(ge=1)] = 3
+    # The gate: after gate_min_games realized games predicted by both champion and challenger,
+    # promote when the one-sided (1 - gate_alpha) upper bound of the mean log-loss difference
+    # (challenger - champion, bootstrap over game dates) is below zero; else keep the champion.
+    gate_min_games: Annotated[int, msgspec.Meta(ge=10)] = 200
+    gate_alpha: Annotated[float, msgspec.Meta(gt=0, lt=0.25)] = 0.05
+    gate_replicates: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 2000
+    # In canary traffic: a rollback once at least this many paired games show the challenger
+    # significantly worse (the same test, the other way round); a "keep" ends the canary too.
+    canary_rollback_min_games: Annotated[int, msgspec.Meta(ge=10)] = 50
+    # The gate also looks every gate_check_s (besides after every change of the games).
+    gate_check_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+
+
 class Config(_Section, frozen=True):
     env: str = "default"
     paths: PathsConfig = PathsConfig()
@@ -342,11 +391,13 @@ class Config(_Section, frozen=True):
     anomalies: AnomaliesConfig = AnomaliesConfig()
     alerts: AlertsConfig = AlertsConfig()
     trainer: TrainerConfig = TrainerConfig()
+    retrain: RetrainConfig = RetrainConfig()
     data: DataConfig = DataConfig()
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
     metrics: MetricsConfig = MetricsConfig()
     tracing: TracingConfig = TracingConfig()
+    backup: BackupConfig = BackupConfig()
 
     # ---- derived values -------------------------------------------------
     @property
@@ -390,6 +441,16 @@ class Config(_Section, frozen=True):
     def snapshot_path(self, worker: str) -> Path:
         """A worker's snapshot of state it derived from the datasets (a cheap restart)."""
         return self.home / f"{worker}-features.snapshot"
+
+    @property
+    def train_queue_path(self) -> Path:
+        """The trainer's durable job queue in process (JetStream on NATS)."""
+        return self.home / "train-queue.sqlite"
+
+    @property
+    def retrain_path(self) -> Path:
+        """The trainer's record of triggers, retraining jobs and gate decisions."""
+        return self.home / "retrain.sqlite"
 
     @property
     def monitor_path(self) -> Path:

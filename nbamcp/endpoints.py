@@ -28,6 +28,8 @@ from nbamcp.messages import (
     AlertList,
     AlertsRequest,
     AliasMoved,
+    BackupPart,
+    BackupRequest,
     CacheLookupReply,
     ComparePlayersRequest,
     CompleteRequest,
@@ -61,6 +63,8 @@ from nbamcp.messages import (
     MonitorReportRequest,
     MonitorStatus,
     MonitorStatusRequest,
+    PairedLosses,
+    PairedLossesRequest,
     PlayerCareer,
     PlayerCareerRequest,
     PlayerComparison,
@@ -74,6 +78,10 @@ from nbamcp.messages import (
     PromoteRequest,
     QualityReport,
     QualityReportRequest,
+    RetrainingStatus,
+    RetrainingStatusRequest,
+    RetrainJob,
+    RetrainTrigger,
     ServingModels,
     ServingModelsRequest,
     Standings,
@@ -155,6 +163,9 @@ class Dataset(Generic[P]):
 
 # ---- health ------------------------------------------------------------------------------------------
 HEALTH = Endpoint(subjects.HEALTH, HealthPing, HealthReport, None, "scatter-gather: every instance answers")
+BACKUP = Endpoint(
+    subjects.OPS_BACKUP, BackupRequest, BackupPart, None, "scatter-gather: every instance backs up its home"
+)
 
 
 # ---- stats (queue "stats") ----------------------------------------------------------------------------
@@ -252,6 +263,26 @@ MODELS_SERVING = Endpoint(
     "aliases and the artifacts to serve",
 )
 
+# ---- automated retraining ----------------------------------------------------------------------------
+RETRAIN_TRIGGERS = Event(
+    subjects.EVENTS_RETRAIN,
+    RetrainTrigger,
+    durable=True,
+    summary="ask for a new challenger (drift / concept-drift alarms, new results, schedule)",
+    dedup=RetrainTrigger.dedup_id,
+)
+# Not on the event stream: the trainer's own work queue (``nbamcp.streams.open_train_queue``).
+TRAIN_QUEUE = Event(
+    subjects.TRAIN_QUEUE, RetrainJob, durable=True, summary="retraining jobs", dedup=RetrainJob.dedup_id
+)
+RETRAINING_STATUS = Endpoint(
+    subjects.RETRAINING_STATUS,
+    RetrainingStatusRequest,
+    RetrainingStatus,
+    "trainer",
+    "triggers, retraining jobs, challengers, gate decisions and the audit trail",
+)
+
 # ---- monitor ------------------------------------------------------------------------------------------
 MONITOR_STATUS = Endpoint(
     subjects.MONITOR_STATUS, MonitorStatusRequest, MonitorStatus, "monitor", "models and realized metrics"
@@ -262,6 +293,14 @@ MONITOR_REPORT = Endpoint(
     MonitorReport,
     "monitor",
     "realized metrics per game date and calibration bins (the dashboard)",
+)
+
+MONITOR_PAIRED = Endpoint(
+    subjects.MONITOR_PAIRED,
+    PairedLossesRequest,
+    PairedLosses,
+    "monitor",
+    "per-game log losses of two versions on the same realized games (the promotion gate)",
 )
 
 # ---- alerts (queue "alerts") ---------------------------------------------------------------------------

@@ -75,6 +75,26 @@ async def _until_signal(on_signal: Callable[[], None]) -> None:
             on_signal()
 
 
+async def _drain_then_stop(gw: Gateway, drain_s: float, stop: Callable[[], None]) -> None:
+    """First signal: let the tool calls in flight finish (new ones are refused), then stop the
+    transport; the bus closes after it. A second signal stops at once."""
+    stopping = False
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with anyio.create_task_group() as tg:
+            async for signum in signals:
+                log.info("process.signal", signal=signal.Signals(signum).name, inflight=gw.inflight.count)
+                if stopping:
+                    stop()
+                    continue
+                stopping = True
+
+                async def drain_and_stop() -> None:
+                    await gw.inflight.drain(drain_s)
+                    stop()
+
+                tg.start_soon(drain_and_stop)
+
+
 async def serve(config: Config, *, transport: str, host: str, port: int, no_auth: bool = False) -> None:
     """Run the MCP front end; on the in-memory bus, every worker too."""
     from nbamcp.frontend.service import FrontEndService
@@ -118,14 +138,15 @@ async def serve(config: Config, *, transport: str, host: str, port: int, no_auth
             service.attach(server)
             log.info("serve.start", transport=transport, bus=redact_url(config.bus.url), workers=names)
             async with anyio.create_task_group() as tg:
+                drain_s = config.server.drain_s
                 if transport == "stdio":
-                    tg.start_soon(_until_signal, tg.cancel_scope.cancel)
+                    tg.start_soon(_drain_then_stop, gw, drain_s, tg.cancel_scope.cancel)
                     # The SDK's transport minus its thread hops (nbamcp/frontend/stdio.py).
                     run: Callable[[], Awaitable[None]] = functools.partial(run_stdio, server)
                 else:
                     front = service.http(server, workers_started=lambda: ready is None or ready.is_set())
                     # uvicorn stops gracefully (and quietly) when asked, instead of being cancelled.
-                    tg.start_soon(_until_signal, front.stop)
+                    tg.start_soon(_drain_then_stop, gw, drain_s, front.stop)
                     run = front.serve
                 if ctx is not None:
                     tg.start_soon(start_embedded, ctx)

@@ -19,7 +19,7 @@ from nbamcp.endpoints import Event
 from nbamcp.errors import InvalidSubject
 from nbamcp.messages import encode
 from nbamcp.ops.tracing import context_headers
-from nbamcp.subjects import EVENTS_ALL
+from nbamcp.subjects import EVENTS_ALL, TRAIN_QUEUE
 
 M = TypeVar("M", bound=msgspec.Struct)
 
@@ -74,3 +74,32 @@ async def open_events(bus: Bus, config: Config) -> DurableStream:
     from nbamcp.bus.durable_sqlite import SqliteEvents
 
     return await SqliteEvents.open(config.events_path, settings=settings, bus=bus)
+
+
+def train_queue_settings(config: Config) -> StreamSettings:
+    """The trainer's job queue (``nba.train.queue``) as ``[retrain]`` configures it."""
+    rt = config.retrain
+    return StreamSettings(
+        name=rt.queue_stream,
+        subjects=TRAIN_QUEUE,
+        ack_wait_s=rt.ack_wait_s,
+        max_deliver=rt.max_deliver,
+        publish_timeout_s=config.events.publish_timeout_s,
+        retention="workqueue",
+    )
+
+
+async def open_train_queue(bus: Bus, config: Config) -> DurableStream:
+    """The trainer's durable work queue: a JetStream work-queue stream on NATS, an SQLite
+    outbox of its own in the trainer's home in process (the same seam as the event stream)."""
+    settings = train_queue_settings(config)
+    if bus.kind == "nats":
+        from nbamcp.bus.durable_jetstream import JetStreamEvents
+        from nbamcp.bus.nats import NatsBus
+
+        assert isinstance(bus, NatsBus)
+        return await JetStreamEvents.open(bus, settings)
+    from nbamcp.bus.durable_sqlite import SqliteEvents
+
+    # No core fan-out: nobody but the trainer listens to its queue.
+    return await SqliteEvents.open(config.train_queue_path, settings=settings)

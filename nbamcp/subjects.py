@@ -4,6 +4,9 @@ from __future__ import annotations
 
 HEALTH = "nba.health"  # scatter-gather, every worker instance answers; nba.health.<worker> for one kind
 
+# Scatter-gather: every worker instance backs up its own home (in process, one of them: one home).
+OPS_BACKUP = "nba.ops.backup"
+
 STATS_PREFIX = "nba.stats"  # nba.stats.<query>, request/reply, queue "stats"
 
 
@@ -39,6 +42,12 @@ MODELS_LIST = "nba.models.list"  # request/reply, queue "trainer"
 MODELS_PROMOTE = "nba.models.promote"  # request/reply, queue "trainer"; publishes nba.models.changed
 MODELS_CARD = "nba.models.card"  # request/reply, queue "trainer": the model card behind nba://models/...
 MODELS_SERVING = "nba.models.serving"  # request/reply, queue "trainer": aliases + artifacts to serve
+
+# Automated retraining (trainer) and its gate's input (monitor).
+EVENTS_RETRAIN = "nba.events.retrain"  # event, durable: RetrainTrigger (drift alarms, ...) -> trainer
+TRAIN_QUEUE = "nba.train.queue"  # durable work queue (JetStream NBA_TRAIN / SQLite): RetrainJob
+RETRAINING_STATUS = "nba.train.retraining"  # request/reply, queue "trainer": triggers, jobs, gate, audit
+MONITOR_PAIRED = "nba.monitor.paired"  # request/reply, queue "monitor": per-game losses of two versions
 
 
 def train_progress(job_id: str) -> str:

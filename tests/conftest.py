@@ -76,6 +76,18 @@ def stop_nats_server(server: NatsServer) -> None:
     _stop(server.proc)
 
 
+def restart_nats_server(server: NatsServer, *, keep_store: bool, workdir: Path | None = None) -> NatsServer:
+    """Stop ``server`` (if running) and start it again on the same port: with its JetStream store, or
+    with a fresh one in ``workdir`` (what a server that lost its disk looks like to its clients)."""
+    stop_nats_server(server)
+    home = server.store_dir.parent if keep_store else workdir
+    if home is None:
+        raise ValueError("a restart without the store needs a new workdir")
+    for old in (home / "ports").glob("*.ports"):
+        old.unlink()  # the new server writes its own (same port)
+    return start_nats_server(home, extra_args=("-p", str(server.port)))
+
+
 def _pause_or_fail(proc: subprocess.Popen[bytes], deadline: float, what: str) -> None:
     # Waiting on the process doubles as the poll interval and notices a crash.
     if time.monotonic() > deadline:

@@ -45,7 +45,7 @@ async def mark_all_announced(store_path: Path) -> None:
     """Mark every game of a fixture's store announced, as a stats worker that ran once leaves it:
     a test's stats worker then writes the dataset on start without news to send (no per-game work,
     no GamesIngested for the whole history)."""
-    from nbamcp.data.announced import mark_announced
+    from nbamcp.data.announced import Unannounced, record
     from nbamcp.data.games import load_games, partition_version, partitions
     from nbamcp.data.store import open_store
 
@@ -53,6 +53,7 @@ async def mark_all_announced(store_path: Path) -> None:
     try:
         seasons = partitions(await load_games(store.conn))
         games = [g for rows in seasons.values() for g in rows]
-        await mark_announced(store, games, {k: partition_version(rows) for k, rows in seasons.items()})
+        versions = {k: partition_version(rows) for k, rows in seasons.items()}
+        await record(store, Unannounced(games, versions, [], []))
     finally:
         await store.close()

@@ -64,7 +64,13 @@ from nbamcp.serving.live_games import LiveGames, open_live_games
 from nbamcp.serving.lru import TtlLru
 from nbamcp.serving.model_source import BusModelSource, ModelSource
 from nbamcp.serving.prediction_kv import PredictionKv
-from nbamcp.serving.scoring import baseline_scores, build_prediction, cache_key_for, prediction_events
+from nbamcp.serving.scoring import (
+    baseline_scores,
+    build_prediction,
+    cache_key_for,
+    prediction_events,
+    with_age,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -86,7 +92,7 @@ class CacheWorker(Actor):
         self.settings = settings = config.cache
         self.inference = inference = config.inference
         self._today = today
-        self.events = PredictionEventLog(ctx.events)
+        self.events = PredictionEventLog(ctx.events, link=ctx.bus.link)
         # value: (prediction, came through the shared KV level)
         self.lru: TtlLru[tuple[GamePrediction, bool]] = TtlLru(
             settings.max_entries, settings.ttl_s, clock=clock
@@ -170,7 +176,9 @@ class CacheWorker(Actor):
         champion = self.aliases.get("champion")
         if champion is None:
             return None
-        challenger = self.aliases.get("challenger") if self.inference.traffic == "shadow" else None
+        # Shadow and canary score the challenger: their entries are keyed by both versions (canary
+        # games are never cached: they miss here and the inference worker answers them, sticky).
+        challenger = self.aliases.get("challenger") if self.inference.traffic != "champion" else None
         return champion, None if challenger == champion else challenger
 
     async def lookup(self, req: PredictRequest, ctx: Context) -> CacheLookupReply:
@@ -188,7 +196,8 @@ class CacheWorker(Actor):
         hits: list[GamePrediction | None] = []
         for g in games:
             # The key from the game and the result counts alone: no features for a look-up.
-            entry = self.lru.get(cache_key_for(*self.live.keyed(g), model, *versions))
+            game, results, age = self.live.keyed(g)
+            entry = self.lru.get(cache_key_for(game, results, age, model, *versions))
             if entry is None:
                 self.misses += 1
                 MISSES.inc()
@@ -201,7 +210,7 @@ class CacheWorker(Actor):
             else:
                 self.hits_l1 += 1
                 HITS.labels("l1").inc()
-            hits.append(msgspec.structs.replace(pred, cached=True))
+            hits.append(msgspec.structs.replace(with_age(pred, age), cached=True))
         latency_ms = (time.perf_counter() - started) * 1e3
         self.events.log(
             ctx.request_id,
@@ -293,6 +302,8 @@ class CacheWorker(Actor):
             "evicted": str(self.lru.evicted),
             "expired": str(self.lru.expired),
             "l2": f"{self.ctx.stores.kind} kv {self.kv.bucket}" if self.kv is not None else "off",
+            "l2_errors": str(self.kv.errors if self.kv is not None else 0),
+            "l2_watches": str(self.kv.watches if self.kv is not None else 0),
             "baseline_served": str(self.baseline_served),
             "champion": str(self.aliases.get("champion", "none")),
         }

@@ -11,9 +11,11 @@ Subjects:
 
 Publishes a PredictionEvent per prediction on ``nba.events.prediction`` through
 the durable stream (the challenger's too, in the default shadow traffic mode:
-same request id, its own name and version) and the
-fresh predictions on ``nba.predict.served`` for the cache. With no champion in
-the registry it answers from the Elo baseline, flagged ``source="baseline"``.
+same request id, its own name and version; in "canary" traffic the challenger
+answers ``canary_share`` of the games, sticky per game, with the champion logged
+beside it: ``nbamcp.serving.canary``) and the fresh predictions on
+``nba.predict.served`` for the cache. With no champion in the registry it answers
+from the Elo baseline, flagged ``source="baseline"``.
 The same request id gets the same reply and is published once (bounded map).
 """
 
@@ -28,7 +30,7 @@ import structlog
 
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route, WorkerContext
-from nbamcp.errors import NbaError, Unavailable
+from nbamcp.errors import IntegrityError, NbaError, Unavailable
 from nbamcp.messages import (
     CachedPrediction,
     ModelsChanged,
@@ -39,6 +41,7 @@ from nbamcp.messages import (
 )
 from nbamcp.ops import metrics
 from nbamcp.serving.batcher import MicroBatcher
+from nbamcp.serving.canary import serve_canary
 from nbamcp.serving.canonical import Today, canonicalize_all
 from nbamcp.serving.event_log import PredictionEventLog
 from nbamcp.serving.idempotency import IdempotencyMap
@@ -66,7 +69,7 @@ class InferenceWorker(Actor):
         config = ctx.config
         self.settings = settings = config.inference
         self._today = today
-        self.events = PredictionEventLog(ctx.events)
+        self.events = PredictionEventLog(ctx.events, link=ctx.bus.link)
         self.models = ModelSet()
         self.batcher: MicroBatcher[np.ndarray, RowScore] = MicroBatcher(
             self._score,
@@ -78,6 +81,8 @@ class InferenceWorker(Actor):
         self._reload_lock = asyncio.Lock()
         self.reloads = 0
         self.reload_error = ""
+        # Why the registry's champion is not what serves (its artifact refused): "" when it is.
+        self.refused = ""
         self.predictions = 0
         # Set after each reload: tests and benchmarks await it instead of sleeping.
         self.models_changed = asyncio.Event()
@@ -128,9 +133,17 @@ class InferenceWorker(Actor):
             )
         resolved = self.live.resolve(games)
         scores = await self.batcher.submit([r.x for r in resolved])
+        if self.settings.traffic == "canary":
+            scores = serve_canary(scores, [r.game for r in resolved], self.settings.canary_share)
         top_k = self.settings.top_contributions
         preds = [build_prediction(r, s, top_k=top_k) for r, s in zip(resolved, scores, strict=True)]
-        reply = PredictReply(request_id=ctx.request_id, predictions=preds, traffic=self.settings.traffic)
+        reply = PredictReply(
+            request_id=ctx.request_id,
+            predictions=preds,
+            traffic=self.settings.traffic,
+            degraded=bool(self.refused),
+            degraded_reason=self.degraded_reason(),
+        )
         latency_ms = (time.perf_counter() - started) * 1e3
         # Logged only once the whole slate is ready: an error above logs nothing.
         self.events.log(
@@ -150,18 +163,20 @@ class InferenceWorker(Actor):
     def _score(self, rows: list[np.ndarray]) -> list[RowScore]:
         # Runs inside the batcher's flush: the models of this moment score the whole batch.
         metrics.INFERENCE_BATCH.observe(len(rows))
-        return score_rows(self.models, rows, shadow=self.settings.traffic == "shadow")
+        return score_rows(self.models, rows, shadow=self.settings.traffic != "champion")
 
     async def _offer_to_cache(
         self, ctx: Context, resolved: list[ResolvedGame], preds: list, scores: list[RowScore]
     ) -> None:
         entries = []
         for r, p, s in zip(resolved, preds, scores, strict=True):
-            if s.model is None:
-                continue  # the baseline is a fallback, not worth caching
+            if s.model is None or s.canary:
+                # The baseline is a fallback, not worth caching; a canary answer is not keyed by
+                # the champion (the cache's lookups find nothing and ask here again: still sticky).
+                continue
             challenger = s.challenger[0].version if s.challenger is not None else None
             key = cache_key_for(
-                r.game, (r.home_results, r.away_results), s.model.name, s.model.version, challenger
+                r.game, (r.home_results, r.away_results), r.age, s.model.name, s.model.version, challenger
             )
             entries.append(CachedPrediction(key, p))
         if entries:
@@ -183,18 +198,19 @@ class InferenceWorker(Actor):
                     self.source,
                     self.settings.model_name,
                     current=self.models,
-                    challenger=self.settings.traffic == "shadow",
+                    challenger=self.settings.traffic != "champion",
                 )
             except NbaError as exc:
-                # Keep serving what is loaded; health shows the error.
+                # Keep serving what is loaded; health and every reply say so.
                 self.reload_error = f"{exc.code}: {exc.message}"
-                self.status = "degraded"
+                if isinstance(exc, IntegrityError):
+                    # The registry names a champion whose artifact (or features) we refuse.
+                    self.refused = self.reload_error
                 log.error("inference.reload_failed", why=why, code=exc.code, error=exc.message)
             else:
                 self.models = models  # the swap: one attribute, between two batches
                 self.reload_error = models.challenger_error
-                if self.status == "degraded":
-                    self.status = "ok"
+                self.refused = ""
                 self.reloads += 1
                 metrics.set_model_info(
                     self.settings.model_name,
@@ -216,9 +232,24 @@ class InferenceWorker(Actor):
         await self.events.flush(self.remaining_s())
         await self.games.save()
 
+    def serving(self) -> str:
+        """What answers predictions right now."""
+        c = self.models.champion
+        return f"{c.name} v{c.version}" if c is not None else "elo-baseline"
+
+    def degraded_reason(self) -> str:
+        if not self.refused:
+            return ""
+        return f"the registry's champion was refused ({self.refused}); {self.serving()} serves instead"
+
+    def problems(self) -> list[str]:
+        return [self.degraded_reason()] if self.refused else []
+
     def health_detail(self) -> dict[str, str]:
         m = self.models
         return {
+            "serving": self.serving(),
+            "refused": self.refused,
             "champion": m.champion.describe() if m.champion else "none (Elo baseline)",
             "challenger": m.challenger.describe() if m.challenger else "none",
             "traffic": self.settings.traffic,

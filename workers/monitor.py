@@ -12,7 +12,8 @@
   challenger with their offline metrics from the registry, the traffic mode,
   and realized accuracy / Brier / log loss per model version; and
   ``nba.monitor.report``: the same realized scores per game date, and
-  calibration bins (the dashboard's charts).
+  calibration bins (the dashboard's charts); ``nba.monitor.paired``: per realized game,
+  the log losses of two versions that both predicted it (the trainer's promotion gate).
 
 Malformed events are logged and terminated (never redelivered). Registry facts
 (aliases, offline metrics) come from the trainer (``nba.models.list``); without a
@@ -30,7 +31,7 @@ from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Delivery, DurableRoute, Route, WorkerContext
 from nbamcp.bus.durable import DurableMsg
 from nbamcp.calls import call
-from nbamcp.errors import ErrorCode, NotFound, RemoteError, Unavailable
+from nbamcp.errors import ErrorCode, InvalidInput, NotFound, RemoteError, Unavailable
 from nbamcp.messages import (
     GamesIngested,
     ListModelsRequest,
@@ -41,6 +42,8 @@ from nbamcp.messages import (
     MonitorReportRequest,
     MonitorStatus,
     MonitorStatusRequest,
+    PairedLosses,
+    PairedLossesRequest,
     PredictionEvent,
     RealizedMetrics,
 )
@@ -80,7 +83,11 @@ class MonitorWorker(Actor):
         self.bad = 0
 
     def routes(self) -> list[Route]:
-        return [Route(ep.MONITOR_STATUS, self.on_status), Route(ep.MONITOR_REPORT, self.on_report)]
+        return [
+            Route(ep.MONITOR_STATUS, self.on_status),
+            Route(ep.MONITOR_REPORT, self.on_report),
+            Route(ep.MONITOR_PAIRED, self.on_paired),
+        ]
 
     def durable_routes(self) -> list[DurableRoute]:
         s = self.config.monitor
@@ -130,6 +137,16 @@ class MonitorWorker(Actor):
         return MonitorReport(
             days=await self.book.by_date(req.model_name, req.days),
             calibration=await self.book.calibration(req.model_name, req.days),
+        )
+
+    async def on_paired(self, req: PairedLossesRequest, ctx: Context) -> PairedLosses:
+        if req.version_a == req.version_b:
+            raise InvalidInput(
+                f"version_a and version_b are both {req.version_a}: pair two different versions"
+            )
+        games = await self.book.paired(req.model_name, req.version_a, req.version_b, req.max_games)
+        return PairedLosses(
+            model_name=req.model_name, version_a=req.version_a, version_b=req.version_b, games=games
         )
 
     async def on_status(self, req: MonitorStatusRequest, ctx: Context) -> MonitorStatus:

@@ -173,6 +173,10 @@ class StatsWorker(Actor):
             except NbaError as exc:  # the server is away: next round
                 log.warning("stats.reconcile_failed", code=exc.code, error=exc.message)
 
+    async def on_recovered(self) -> None:
+        # NATS came back, perhaps without its store: the dataset again now, not at the next round.
+        await self.announcer.announce(request_id=f"{self.name}-recovered", full=True)
+
     def health_detail(self) -> dict[str, str]:
         detail = {"store": str(self.store_path), "held": str(self.held), **self.answers.stats()}
         announcer = getattr(self, "announcer", None)

@@ -27,11 +27,13 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import msgspec
@@ -44,16 +46,26 @@ from nbamcp.actor.context import WorkerContext
 from nbamcp.actor.routes import Context, Delivery, DurableRoute, Route
 from nbamcp.bus.base import TENANT_HEADER, Msg, Subscription
 from nbamcp.bus.durable import DurableMsg
-from nbamcp.endpoints import HEALTH
-from nbamcp.errors import ErrorCode, NbaError
+from nbamcp.endpoints import BACKUP, HEALTH
+from nbamcp.errors import ErrorCode, InvalidInput, NbaError
 from nbamcp.log import bind_request, request_id_from
-from nbamcp.messages import ErrorReply, HealthPing, HealthReport, decoder_for, encode
+from nbamcp.messages import (
+    BackupPart,
+    BackupRequest,
+    ErrorReply,
+    HealthPing,
+    HealthReport,
+    decoder_for,
+    encode,
+)
 from nbamcp.messages.validation import explain, inline_refs
 from nbamcp.ops import metrics
 from nbamcp.ops.tracing import context_headers, extract, span
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+BACKUP_NAME = re.compile(r"^nbamcp-\d{8}T\d{6}\.\d{6}Z$")
 
 # Cancelled background tasks and durable loops get this long to unwind after the deadline.
 _CANCEL_GRACE_S = 1.0
@@ -100,6 +112,7 @@ class Actor:
         self._inflight: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resources = AsyncExitStack()
+        self._unhook: Callable[[], None] = lambda: None
         # The durable consumers' loops, by consumer name (tests await their progress).
         self.consumers: dict[str, BatchLoop] = {}
         self._started_at = time.monotonic()
@@ -125,6 +138,14 @@ class Actor:
 
     def health_detail(self) -> dict[str, str]:
         return {}
+
+    def problems(self) -> list[str]:
+        """Why this worker cannot do its whole job right now (health says ``degraded`` and why)."""
+        return []
+
+    async def on_recovered(self) -> None:
+        """After NATS came back and the process's streams and buckets exist again: put back what
+        this worker owns on the server (the stats worker its datasets, the trainer its artifacts)."""
 
     # ---- resources and background work ---------------------------------------
     async def enter(self, cm: AbstractAsyncContextManager[T]) -> T:
@@ -171,8 +192,19 @@ class Actor:
             # Health is plain (no queue group): every instance answers for itself.
             for subject in (HEALTH.subject, HEALTH.at(self.name).subject):
                 self._subs.append(await self.bus.subscribe(subject, self._on_health))
+            # Backups: on NATS every instance backs up the home it owns; in process the actors share
+            # one home, so one of them (a queue group) backs it up once.
+            backup = Route(BACKUP, self._on_backup, queue="backup" if self.bus.kind == "memory" else None)
+            backup_decoder = decoder_for(backup.types)
+
+            async def on_backup(msg: Msg) -> None:
+                await self._admit(msg, backup, backup_decoder)
+
+            self._subs.append(await self.bus.subscribe(backup.subject, on_backup, queue=backup.queue))
             # Ready means reachable: the server has the subscriptions before anyone is told.
             await self.bus.flush()
+            # Registered after on_start: the buckets and streams it opened recover first.
+            self._unhook = self.bus.link.on_recovery(f"actor {self.name}", self._recovered)
         except BaseException:
             log.error("actor.start_failed", actor=self.name, instance=self.instance)
             self._deadline = asyncio.get_running_loop().time() + self._stop_deadline_s
@@ -197,6 +229,7 @@ class Actor:
         log.info("actor.stopped", actor=self.name, handled=self.handled, failed=self.failed)
 
     async def _teardown(self) -> None:
+        self._unhook()
         for sub in self._subs:
             await sub.unsubscribe()
         self._subs.clear()
@@ -216,6 +249,13 @@ class Actor:
             # Background work that must end gracefully is awaited by on_stop; the rest stops now.
             await _cancel(set(self._tasks))
             await self._resources.aclose()
+
+    async def _recovered(self) -> None:
+        # The process's streams and buckets exist again: the consumers stop backing off, then
+        # the worker puts back what it owns.
+        for loop in self.consumers.values():
+            loop.wake()
+        await self.on_recovered()
 
     # ---- message handling --------------------------------------------------
     async def _admit(self, msg: Msg, route: Route, decoder: Any) -> None:
@@ -322,6 +362,29 @@ class Actor:
         self.consumers[route.consumer] = loop
         loop.start()
 
+    # ---- backups -----------------------------------------------------------
+    async def _on_backup(self, request: BackupRequest, ctx: Context) -> BackupPart:
+        from nbamcp.ops.backup import backup_home, read_manifest, total_bytes
+
+        dest = Path(request.dest)
+        if not dest.is_absolute():
+            raise InvalidInput(f"the backup folder must be an absolute path, got {request.dest!r}")
+        if not BACKUP_NAME.match(request.name):
+            raise InvalidInput(f"not a backup name: {request.name!r} (nbamcp-<UTC stamp>)")
+        path = await asyncio.to_thread(
+            backup_home, self.config, dest / request.name, name=self.instance, label=self.instance
+        )
+        m = read_manifest(path)
+        return BackupPart(
+            worker=self.name,
+            instance=self.instance,
+            part=path.name,
+            home=str(self.config.home),
+            files=len(m.files),
+            bytes=total_bytes(m),
+            digest=m.digest,
+        )
+
     # ---- health ------------------------------------------------------------
     async def _on_health(self, msg: Msg) -> None:
         try:
@@ -332,10 +395,15 @@ class Actor:
             await msg.respond(encode(self.health()))
 
     def health(self) -> HealthReport:
+        problems = [p for p in (self.bus.link.problem(), *self.problems()) if p]
+        status = "degraded" if problems and self.status == "ok" else self.status
+        detail = self.health_detail()
+        if problems:
+            detail = {**detail, "degraded": "; ".join(problems)}
         return HealthReport(
             name=self.name,
             instance=self.instance,
-            status=self.status,
+            status=status,
             version=__version__,
             uptime_s=round(time.monotonic() - self._started_at, 3),
             bus=self.bus.kind,
@@ -343,7 +411,7 @@ class Actor:
             handled=self.handled,
             failed=self.failed,
             subjects=[r.subject for r in self.routes()],
-            detail=self.health_detail(),
+            detail=detail,
             requests=self.requests,
             request_errors=self.request_errors,
             busy_s=round(self.busy_s, 6),

@@ -51,6 +51,7 @@ class BatchLoop:
         self._stopped: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._backoff = 0.0
+        self._wake = asyncio.Event()
         self._progress: asyncio.Future[None] | None = None
         self.batches = 0
         self.last_seq = 0
@@ -65,6 +66,12 @@ class BatchLoop:
         self._stopping = True
         if self._stopped is not None:
             self._stopped.set()
+
+    def wake(self) -> None:
+        """The bus is back: end a back-off now and start the next one short (an outage's
+        failed acks and fetches must not keep the consumer waiting up to MAX_BACKOFF_S after it)."""
+        self._backoff = 0.0
+        self._wake.set()
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -160,6 +167,10 @@ class BatchLoop:
         log.warning(event, loop=self.name, retry_in_s=self._backoff, **kw)
         # A real pause on purpose (cut short by stop): retrying a failing disk or bus at once only spins.
         assert self._stopped is not None
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._backoff):
-                await self._stopped.wait()
+        self._wake.clear()
+        stop, wake = asyncio.ensure_future(self._stopped.wait()), asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({stop, wake}, timeout=self._backoff, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            wake.cancel()

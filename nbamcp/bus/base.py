@@ -26,7 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from nbamcp.bus.link import Link
 
 # Header names carried on every message an actor handles.
 REQUEST_ID_HEADER = "Nbamcp-Request-Id"
@@ -83,6 +86,9 @@ class Bus(Protocol):
 
     @property
     def max_payload(self) -> int: ...
+
+    # The link's state and its recovery hooks (``nbamcp.bus.link``): always up in process.
+    link: Link
 
     async def publish(
         self,

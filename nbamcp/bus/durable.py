@@ -52,6 +52,10 @@ class StreamSettings:
     max_deliver: int = 5
     publish_timeout_s: float = 5.0
     duplicate_window_s: float = 120.0
+    # "limits": kept until max_age (every consumer sees every event); "workqueue": a job queue,
+    # each message gone once acked (JetStream's WorkQueue retention; the outbox prunes what
+    # every consumer has acked, so one consumer makes it the same thing).
+    retention: str = "limits"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,10 @@ class DurableMsg(Protocol):
 
     async def term(self) -> None:
         """Poison: never deliver it again, without processing it."""
+        ...
+
+    async def in_progress(self) -> None:
+        """Still working on it: the ``ack_wait`` clock starts again (long jobs)."""
         ...
 
 

@@ -6,6 +6,11 @@ publish carrying a ``msg_id`` (``Nats-Msg-Id``) is stored once. Consumers are
 durable pull consumers with explicit acks: a worker fetches a batch, persists
 it, then acks; whatever it had not acked when it died is redelivered after
 ``ack_wait``. Several processes with the same consumer name share the work.
+
+After NATS reconnects (``bus.link``) the stream is made again if the server lost
+it (restarted without its store), then every open consumer, in that order; a
+fetch waiting on a pull the old server took with it returns at once. A publish
+that finds no stream makes it once and tries again.
 """
 
 from __future__ import annotations
@@ -58,6 +63,10 @@ class JetStreamMsg:
     async def term(self) -> None:
         with contextlib.suppress(nats_errors.MsgAlreadyAckdError):
             await self._m.term()
+
+    async def in_progress(self) -> None:
+        with contextlib.suppress(nats_errors.MsgAlreadyAckdError):
+            await self._m.in_progress()
 
 
 class JetStreamConsumer:
@@ -163,11 +172,17 @@ class JetStreamConsumer:
         # Acks are plain publishes: flush so that the server has them before we say done.
         await self._events.bus.flush(self._events.settings.publish_timeout_s)
 
+    def _interrupt(self) -> None:
+        """The pull in progress died with the old connection: let the waiting fetch return."""
+        self._ended = True
+        self._changed.set()
+
     async def close(self) -> None:
         """Stop; what was pulled but not handed out is delivered again after ack_wait."""
         if self._closed:
             return
         self._closed = True
+        self._events._consumers.discard(self)
         self._changed.set()
         self._ready.clear()
         nc = self._events.bus.nc
@@ -183,13 +198,51 @@ class JetStreamEvents:
         self.bus = bus
         self._settings = settings
         self._js = bus.jetstream(timeout=settings.publish_timeout_s)
+        self._consumers: set[JetStreamConsumer] = set()
+        self._unhook: Any = None
+        self.recoveries = 0
 
     @classmethod
     async def open(cls, bus: NatsBus, settings: StreamSettings) -> JetStreamEvents:
         """Create the stream, or bring an existing one to these settings."""
         ev = cls(bus, settings)
         await ev._ensure_stream()
+        ev._unhook = bus.link.on_recovery(f"stream {settings.name}", ev.recover)
         return ev
+
+    async def recover(self) -> None:
+        """After a reconnect: the stream, then each open consumer (both made anew when missing)."""
+        await self._ensure_stream()
+        for consumer in list(self._consumers):
+            await self._add_consumer(consumer)
+            consumer._interrupt()
+        self.recoveries += 1
+
+    def _consumer_config(self, name: str, filter: str) -> api.ConsumerConfig:
+        s = self._settings
+        return api.ConsumerConfig(
+            name=name,
+            durable_name=name,
+            deliver_policy=api.DeliverPolicy.ALL,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=s.ack_wait_s,
+            max_deliver=s.max_deliver,
+            filter_subject=filter,
+            max_ack_pending=10_000,
+        )
+
+    async def _add_consumer(self, consumer: JetStreamConsumer) -> None:
+        cfg = self._consumer_config(consumer.name, consumer.filter)
+        try:
+            # Create, or update an existing durable consumer in place (server >= 2.10).
+            await self._js.add_consumer(self._settings.name, cfg)
+        except js_errors.APIError as exc:
+            raise Unavailable(
+                f"cannot open the durable consumer {consumer.name!r} on {self._settings.name}: "
+                f"{exc.description}"
+            ) from None
+        except nats_errors.Error as exc:
+            raise translate(exc, consumer.filter) from None
 
     @property
     def kind(self) -> str:
@@ -204,7 +257,9 @@ class JetStreamEvents:
         cfg = api.StreamConfig(
             name=s.name,
             subjects=[s.subjects],
-            retention=api.RetentionPolicy.LIMITS,
+            retention=(
+                api.RetentionPolicy.WORK_QUEUE if s.retention == "workqueue" else api.RetentionPolicy.LIMITS
+            ),
             storage=api.StorageType.FILE,
             discard=api.DiscardPolicy.OLD,
             max_age=s.max_age_s,
@@ -243,13 +298,12 @@ class JetStreamEvents:
         if msg_id:
             hdrs[MSG_ID_HEADER] = msg_id
         try:
-            ack = await self._js.publish(
-                subject,
-                data,
-                timeout=self._settings.publish_timeout_s,
-                stream=self._settings.name,
-                headers=hdrs or None,
-            )
+            try:
+                ack = await self._publish(subject, data, hdrs)
+            except js_errors.NoStreamResponseError:
+                # The server lost the stream (and recovery has not made it yet): make it, once.
+                await self._ensure_stream()
+                ack = await self._publish(subject, data, hdrs)
         except js_errors.NoStreamResponseError:
             raise Unavailable(
                 f"no JetStream stream stored {subject!r}: is the {self._settings.name} stream there?"
@@ -260,31 +314,27 @@ class JetStreamEvents:
             raise translate(exc, subject) from None
         return PublishAck(ack.stream, int(ack.seq), bool(ack.duplicate))
 
+    async def _publish(self, subject: str, data: bytes, hdrs: dict[str, str]) -> Any:
+        return await self._js.publish(
+            subject,
+            data,
+            timeout=self._settings.publish_timeout_s,
+            stream=self._settings.name,
+            headers=hdrs or None,
+        )
+
     async def consumer(self, name: str, filter: str | None = None) -> JetStreamConsumer:
         filter = check_consumer(name, filter, self._settings)
-        s = self._settings
-        cfg = api.ConsumerConfig(
-            name=name,
-            durable_name=name,
-            deliver_policy=api.DeliverPolicy.ALL,
-            ack_policy=api.AckPolicy.EXPLICIT,
-            ack_wait=s.ack_wait_s,
-            max_deliver=s.max_deliver,
-            filter_subject=filter,
-            max_ack_pending=10_000,
-        )
         consumer = JetStreamConsumer(self, name, filter)
+        await self._add_consumer(consumer)
         try:
-            # Create, or update an existing durable consumer in place (server >= 2.10).
-            await self._js.add_consumer(s.name, cfg)
             await consumer._subscribe()
-        except js_errors.APIError as exc:
-            raise Unavailable(
-                f"cannot open the durable consumer {name!r} on {s.name}: {exc.description}"
-            ) from None
         except nats_errors.Error as exc:
             raise translate(exc, filter) from None
+        self._consumers.add(consumer)
         return consumer
 
     async def close(self) -> None:
-        """Nothing to release: the stream and its consumers live on the server."""
+        """The stream and its consumers live on the server: stop recovering them."""
+        if self._unhook is not None:
+            self._unhook()

@@ -127,6 +127,10 @@ class SqliteMsg:
             self._settled = True
             self._state.nak(self.seq, delay_s)
 
+    async def in_progress(self) -> None:
+        if not self._settled:
+            self._state.touch(self.seq)
+
     def settle_done(self) -> None:
         if not self._settled:
             self._settled = True
@@ -163,6 +167,11 @@ class _ConsumerState:
 
     def done(self, seq: int) -> None:
         self.outstanding.pop(seq, None)
+
+    def touch(self, seq: int) -> None:
+        out = self.outstanding.get(seq)
+        if out is not None:
+            out.ready_at = time.monotonic() + self.events.settings.ack_wait_s
 
     def nak(self, seq: int, delay_s: float) -> None:
         out = self.outstanding.get(seq)

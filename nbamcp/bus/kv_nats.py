@@ -4,6 +4,13 @@ Same contract as :class:`~nbamcp.bus.kv.MemoryKv` (``tests/bus/test_kv_contract.
 The bucket is created when missing and used as it is when it exists with other
 settings. nats-py errors become the project's (``Unavailable`` when JetStream
 does not answer, ``BusError`` otherwise).
+
+After NATS reconnects (``bus.link``), the bucket is created again if the server
+lost it (a memory bucket always is; a file bucket when the server came back
+without its store), ``identity`` moves to the new incarnation, and every watch
+*ends*: its owner watches again (a watch's ordered consumer does not survive a
+server that lost the stream, and one that did keeps the revisions apart anyway).
+A put that finds no bucket re-creates it once and tries again.
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ def _unavailable(what: str, exc: Exception) -> Unavailable:
 
 
 class _NatsWatch:
-    def __init__(self, watcher: Any) -> None:
+    def __init__(self, watcher: Any, owner: NatsKv) -> None:
         self._w = watcher
+        self._owner = owner
         self._stopped = False
 
     async def __aiter__(self) -> AsyncIterator[KvEntry | None]:
@@ -49,38 +57,40 @@ class _NatsWatch:
     async def stop(self) -> None:
         if not self._stopped:
             self._stopped = True
+            self._owner._watches.discard(self)
             with contextlib.suppress(Exception):  # the connection may already be gone
                 await self._w.stop()
+            # nats-py ends the iteration only once its unsubscribe went through: end it anyway.
+            with contextlib.suppress(Exception):
+                self._w._updates.put_nowait(KeyValue.KeyWatcher.STOP_ITER)
 
 
 class NatsKv:
     """A bucket on the NATS server. Build it with :meth:`open`."""
 
-    def __init__(self, kv: KeyValue, settings: BucketSettings, identity: str) -> None:
+    def __init__(self, bus: NatsBus, kv: KeyValue, settings: BucketSettings, identity: str) -> None:
+        self._bus = bus
         self._kv = kv
         self._settings = settings
         self._identity = identity
+        self._watches: set[_NatsWatch] = set()
+        self.recreated = 0  # times the bucket was found missing and made again
+        self._unhook = bus.link.on_recovery(f"kv {settings.name}", self.recover)
 
     @classmethod
     async def open(cls, bus: NatsBus, settings: BucketSettings) -> NatsKv:
-        name = check_bucket(settings.name)
-        js = bus.jetstream()
-        storage = api.StorageType.MEMORY if settings.memory else api.StorageType.FILE
-        try:
-            try:
-                kv = await js.create_key_value(
-                    bucket=name,
-                    history=1,
-                    ttl=settings.ttl_s,
-                    storage=storage,
-                    description=settings.description,
-                )
-            except js_errors.BadRequestError:
-                kv = await js.key_value(name)  # exists with other settings: use it as it is
-            info = await js.stream_info(f"KV_{name}")
-        except (nats_errors.Error, js_errors.Error, TimeoutError) as exc:
-            raise _unavailable(f"the key-value bucket {name}", exc) from None
-        return cls(kv, settings, f"nats:{name}:{info.created}")
+        kv, identity = await _ensure(bus, settings)
+        return cls(bus, kv, settings, identity)
+
+    async def recover(self) -> None:
+        """After a reconnect: the bucket again (made anew if the server lost it), watches ended."""
+        old = self._identity
+        self._kv, self._identity = await _ensure(self._bus, self._settings)
+        if self._identity != old:
+            self.recreated += 1
+            log.warning("kv.bucket_recreated", bucket=self._settings.name, identity=self._identity)
+        for w in list(self._watches):
+            await w.stop()
 
     @property
     def kind(self) -> str:
@@ -97,7 +107,12 @@ class NatsKv:
     async def put(self, key: str, value: bytes) -> int:
         check_key(key)
         try:
-            return int(await self._kv.put(key, value))
+            try:
+                return int(await self._kv.put(key, value))
+            except js_errors.NoStreamResponseError:
+                # The server lost the bucket (and recovery has not made it yet): make it, once.
+                await self.recover()
+                return int(await self._kv.put(key, value))
         except nats_errors.Error as exc:
             raise translate(exc, key) from None
         except js_errors.Error as exc:
@@ -140,7 +155,32 @@ class NatsKv:
             w = await self._kv.watch(pattern, meta_only=meta_only)
         except (nats_errors.Error, js_errors.Error) as exc:
             raise _unavailable(f"a watch of {self._settings.name}", exc) from None
-        return _NatsWatch(w)
+        watch = _NatsWatch(w, self)
+        self._watches.add(watch)
+        return watch
 
     async def close(self) -> None:
-        """Nothing to release: the bucket lives on the server (watches are stopped by their owners)."""
+        """The bucket lives on the server (watches are stopped by their owners): stop recovering it."""
+        self._unhook()
+
+
+async def _ensure(bus: NatsBus, settings: BucketSettings) -> tuple[KeyValue, str]:
+    """The bucket (created when missing) and its identity (its stream's creation time)."""
+    name = check_bucket(settings.name)
+    js = bus.jetstream()
+    storage = api.StorageType.MEMORY if settings.memory else api.StorageType.FILE
+    try:
+        try:
+            kv = await js.create_key_value(
+                bucket=name,
+                history=1,
+                ttl=settings.ttl_s,
+                storage=storage,
+                description=settings.description,
+            )
+        except js_errors.BadRequestError:
+            kv = await js.key_value(name)  # exists with other settings: use it as it is
+        info = await js.stream_info(f"KV_{name}")
+    except (nats_errors.Error, js_errors.Error, TimeoutError) as exc:
+        raise _unavailable(f"the key-value bucket {name}", exc) from None
+    return kv, f"nats:{name}:{info.created}"

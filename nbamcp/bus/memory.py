@@ -36,6 +36,7 @@ import structlog
 
 from nbamcp.bus.base import DEFAULT_MAX_PAYLOAD, Handler, Msg
 from nbamcp.bus.delivery import DEFAULT_PENDING_LIMIT, MAX_TIMEOUT, Deadlines, Delivery
+from nbamcp.bus.link import Link
 from nbamcp.bus.subjects import (
     as_bytes,
     check_headers,
@@ -125,6 +126,7 @@ class InMemoryBus:
         self._close_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: Deadlines
+        self.link = Link()  # always connected: nothing to reconnect to
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         # Bound on first use, not in __init__: the bus may be built before the loop runs.

@@ -16,7 +16,12 @@ suite runs against both); what differs is only where messages travel:
 
 Connecting fails fast: a bad URL or a server that is down gives
 ``BusUnreachable`` naming the URL within about ``connect_timeout``; once
-connected, the client reconnects by itself after a server restart.
+connected, the client reconnects by itself, forever, with a back-off that
+doubles from ``reconnect_time_wait`` up to ``reconnect_max_wait`` (nats-py's
+default gives up after 10 attempts and leaves a process up but dead). While it
+is reconnecting, requests fail at once with ``BusUnreachable`` instead of
+waiting out their timeout, and ``link`` (``nbamcp.bus.link``) says so; when it
+is back, ``link`` runs the recovery hooks of whoever owns server-side state.
 Secrets (token, password, creds) are passed in and never logged.
 """
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import random
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +44,7 @@ from nats.js import JetStreamContext
 from nbamcp.bus.base import Handler, Msg
 from nbamcp.bus.connect import redact_url
 from nbamcp.bus.delivery import DEFAULT_PENDING_LIMIT, MAX_TIMEOUT, Deadlines, Delivery
+from nbamcp.bus.link import DISCONNECTED, Link
 from nbamcp.bus.subjects import (
     as_bytes,
     check_headers,
@@ -138,6 +145,7 @@ class NatsBus:
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
         self._conn_state: dict[str, bool] = {}
+        self.link = Link()
 
     @classmethod
     async def connect(
@@ -152,13 +160,17 @@ class NatsBus:
         connect_timeout: float = 2.0,
         drain_timeout: float = 5.0,
         pending_limit: int = DEFAULT_PENDING_LIMIT,
-        max_reconnect_attempts: int = 10,
-        reconnect_time_wait: float = 2.0,
+        max_reconnect_attempts: int = -1,
+        reconnect_time_wait: float = 0.1,
+        reconnect_max_wait: float = 2.0,
     ) -> NatsBus:
         """Connect to ``url`` or raise :class:`BusUnreachable` within about ``connect_timeout``.
 
         Only the first connection fails fast; once connected, the client
-        reconnects up to ``max_reconnect_attempts`` times after a disconnect.
+        reconnects after a disconnect: forever by default (``max_reconnect_attempts``
+        -1), attempt n waiting ``reconnect_time_wait * 2**(n-1)`` (jittered) but
+        never more than ``reconnect_max_wait``, so an outage is noticed over within
+        about that long once the server is back.
         """
         safe_url = redact_url(url)
         # "connecting": errors are collected for the message; "closing": our
@@ -166,9 +178,14 @@ class NatsBus:
         state = {"connecting": True, "closing": False}
         first_errors: list[Exception] = []
 
+        link_of: list[Link] = []  # the bus's link, once the bus exists
+
         async def on_error(exc: Exception) -> None:
             if state["connecting"]:
                 first_errors.append(exc)
+            elif link_of and link_of[0].state == DISCONNECTED and isinstance(exc, (OSError, TimeoutError)):
+                # A refused attempt while the server is away: the outage was logged once already.
+                log.debug("bus.nats.reconnect_failed", error=str(exc) or type(exc).__name__, url=safe_url)
             elif isinstance(exc, nats_errors.SlowConsumerError):
                 log.error("bus.nats.slow_consumer", subject=exc.subject, url=safe_url)
             else:
@@ -177,14 +194,34 @@ class NatsBus:
         async def on_disconnected() -> None:
             if not (state["connecting"] or state["closing"]):
                 log.warning("bus.nats.disconnected", url=safe_url)
+                if link_of:
+                    link_of[0].mark_disconnected()
 
         async def on_reconnected() -> None:
             log.info("bus.nats.reconnected", url=safe_url)
+            if link_of:
+                link_of[0].mark_reconnected()
 
         async def on_closed() -> None:
             if not (state["connecting"] or state["closing"]):
-                # nats-py gave up reconnecting: every bus call now raises BusClosed.
+                # nats-py gave up reconnecting (only with a finite max_reconnect_attempts):
+                # every bus call now raises BusClosed.
                 log.error("bus.nats.connection_lost", url=safe_url)
+                if link_of:
+                    link_of[0].mark_disconnected()
+
+        def next_attempt(servers: list[Any], info: dict[str, Any]) -> tuple[Any, float]:
+            # Exponential back-off with jitter, bounded: attempt 0 right away (a restart
+            # may already be over), then 0.1 s, 0.2 s, ... up to reconnect_max_wait.
+            n = servers[0].reconnects if servers else 0
+            if link_of:
+                link_of[0].attempt()
+            if n == 0:
+                return None, 0.0
+            if n & (n - 1) == 0:  # attempts 1, 2, 4, 8, ...: the outage goes on, without a line per try
+                log.info("bus.nats.reconnecting", attempt=n, url=safe_url)
+            delay = min(reconnect_time_wait * 2 ** (n - 1), reconnect_max_wait)
+            return None, delay * (0.8 + 0.2 * random.random())
 
         nc = Client()
         try:
@@ -202,6 +239,8 @@ class NatsBus:
                     allow_reconnect=False,
                     max_reconnect_attempts=1,
                     reconnect_time_wait=0,
+                    # Used once reconnects are allowed (below): the back-off between attempts.
+                    reconnect_to_server_handler=next_attempt,
                     drain_timeout=drain_timeout,  # type: ignore[arg-type]
                     token=token,
                     user=user,
@@ -220,6 +259,7 @@ class NatsBus:
         nc.options["reconnect_time_wait"] = reconnect_time_wait
         bus = cls(nc, url=url, drain_timeout=drain_timeout, pending_limit=pending_limit)
         bus._conn_state = state
+        link_of.append(bus.link)
         await bus._start()
         log.info("bus.nats.connected", url=safe_url, max_payload=nc.max_payload)
         return bus
@@ -292,6 +332,10 @@ class NatsBus:
     ) -> Msg:
         if self._closing:
             raise BusClosed(f"the bus is closed: cannot send a request to {subject!r}")
+        if self.nc.is_reconnecting:
+            # Nobody could answer before the link is back: say so now rather than at the timeout.
+            why = self.link.problem() or "reconnecting"
+            raise BusUnreachable(f"cannot send a request to {subject!r}: {why}")
         if not 0 < timeout <= MAX_TIMEOUT:
             raise BusError(f"request timeout must be > 0 and <= {MAX_TIMEOUT:g} seconds, got {timeout!r}")
         check_publish_subject(subject)
@@ -362,6 +406,7 @@ class NatsBus:
     async def _close(self, caller: asyncio.Task[Any] | None) -> None:
         self._closing = True
         self._conn_state["closing"] = True
+        await self.link.close()
         subs = list(self._subs)
         self._subs.clear()
         deadline = self._loop.time() + self._drain_timeout

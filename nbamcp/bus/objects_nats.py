@@ -33,27 +33,22 @@ def _hex(digest: str | None) -> str:
 class NatsObjects:
     """An object store bucket on the NATS server. Build it with :meth:`open`."""
 
-    def __init__(self, store: JsObjectStore, bucket: str) -> None:
+    def __init__(self, store: JsObjectStore, bucket: str, bus: NatsBus, description: str = "") -> None:
         self._store = store
         self._bucket = bucket
+        self._bus = bus
+        self._description = description
+        # After a reconnect the bucket is made again if the server lost it; its owner (the
+        # trainer) puts the artifacts back (its reconcile runs on recovery too).
+        self._unhook = bus.link.on_recovery(f"objects {bucket}", self.recover)
 
     @classmethod
     async def open(cls, bus: NatsBus, bucket: str, *, description: str = "") -> NatsObjects:
         check_bucket(bucket)
-        js = bus.jetstream()
-        try:
-            try:
-                store = await js.create_object_store(
-                    bucket,
-                    config=api.ObjectStoreConfig(description=description, storage=api.StorageType.FILE),
-                )
-            except js_errors.BadRequestError:
-                store = await js.object_store(bucket)  # exists with other settings: use it as it is
-        except (nats_errors.Error, TimeoutError) as exc:
-            raise Unavailable(
-                f"JetStream did not serve the object store {bucket}: {exc or type(exc).__name__}"
-            ) from None
-        return cls(store, bucket)
+        return cls(await _ensure(bus, bucket, description), bucket, bus, description)
+
+    async def recover(self) -> None:
+        self._store = await _ensure(self._bus, self._bucket, self._description)
 
     @property
     def kind(self) -> str:
@@ -108,3 +103,19 @@ class NatsObjects:
             raise Unavailable(
                 f"could not delete {name!r} from {self._bucket}: {exc or type(exc).__name__}"
             ) from None
+
+
+async def _ensure(bus: NatsBus, bucket: str, description: str) -> JsObjectStore:
+    js = bus.jetstream()
+    try:
+        try:
+            return await js.create_object_store(
+                bucket,
+                config=api.ObjectStoreConfig(description=description, storage=api.StorageType.FILE),
+            )
+        except js_errors.BadRequestError:
+            return await js.object_store(bucket)  # exists with other settings: use it as it is
+    except (nats_errors.Error, TimeoutError) as exc:
+        raise Unavailable(
+            f"JetStream did not serve the object store {bucket}: {exc or type(exc).__name__}"
+        ) from None

@@ -32,7 +32,7 @@ import structlog
 from nbamcp import endpoints as ep
 from nbamcp.bus.durable import DurableStream
 from nbamcp.bus.kv import KeyValue
-from nbamcp.data.announced import mark_announced, unannounced
+from nbamcp.data.announced import record, unannounced
 from nbamcp.data.games import load_games, partition_version, partitions
 from nbamcp.data.held import open_new_holds
 from nbamcp.data.store import Store
@@ -102,14 +102,15 @@ class Announcer:
         async with self.lock:
             held = await open_new_holds(self.store)
             by_season = partitions(g for g in await load_games(self.store.conn) if g.game_id not in held)
-            news, versions = await unannounced(self.store, by_season)
-            keys = sorted(by_season) if full else sorted(versions)
+            todo = await unannounced(self.store, by_season)
+            news = todo.news
+            keys = sorted(by_season) if full else sorted(todo.versions)
             written = await publish_partitions(self.kv, {k: by_season[k] for k in keys})
             for event, msg_id in news_events(news):
                 await publish_durable(
                     self.events, ep.GAMES_INGESTED, event, request_id=request_id, msg_id=msg_id
                 )
-            await mark_announced(self.store, news, versions)
+            await record(self.store, todo)
             self.announced += len(news)
             self.partitions_written += len(written)
             if news or written:

@@ -18,6 +18,7 @@ from nbamcp.frontend.health import health_tools
 from nbamcp.frontend.models import model_tools, register_model_resources
 from nbamcp.frontend.predict import predict_tools
 from nbamcp.frontend.protocol import ProtocolGuard
+from nbamcp.frontend.retraining import retraining_tools
 from nbamcp.frontend.stats import stats_tools
 from nbamcp.frontend.status import status_tools
 from nbamcp.frontend.tooling import ToolSpec, build_tool
@@ -26,7 +27,9 @@ COVERAGE_SNAPSHOT = "frontend-coverage.json"
 INSTRUCTIONS = (
     "NBA statistics from the league's history (players, teams, games, standings, leaders) "
     "and calibrated game predictions. Team and player names are resolved loosely "
-    "('Nets', 'BKN', 'jokic'); seasons are named by the year they end (2023 = 2022-23)."
+    "('Nets', 'BKN', 'jokic'); seasons are named by the year they end (2023 = 2022-23). "
+    "A prediction for a game the data does not reach says how old its ratings are (stale, "
+    "data_through, days_since_data and a caveat): tell the user."
 )
 
 
@@ -45,14 +48,17 @@ def build_server(
     specs = [
         *health_tools(gw, bus_url=config.bus.url, timeout_s=config.server.health_timeout_s),
         *stats_tools(gw),
-        *status_tools(gw),
+        *status_tools(gw, health_timeout_s=config.server.health_timeout_s),
         *predict_tools(gw, config.inference, config.cache),
         *model_tools(gw),
+        *retraining_tools(gw),
         *alert_tools(gw),
         *(extra_tools or []),
     ]
     deadline = config.server.call_deadline_s
-    tools = [build_tool(spec, deadline_s=deadline, before=gw.wait_ready) for spec in specs]
+    tools = [
+        build_tool(spec, deadline_s=deadline, before=gw.wait_ready, inflight=gw.inflight) for spec in specs
+    ]
     server: MCPServer = MCPServer(
         name="nbamcp",
         title="NBA stats and predictions",

@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 import msgspec
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 from pydantic import Field
 
 from nbamcp import endpoints as ep
 from nbamcp.endpoints import Endpoint
-from nbamcp.errors import ErrorCode, NbaError
+from nbamcp.errors import USER_ERRORS, ErrorCode, NbaError
 from nbamcp.frontend.arguments import parse_arguments
 from nbamcp.frontend.coverage import CoverageBook
 from nbamcp.frontend.gateway import Gateway
@@ -31,12 +31,23 @@ PromptPlayer = Annotated[
 ]
 
 
+def resource_error(exc: NbaError) -> Exception:
+    """What a resource handler raises for ``exc``, the code first: the caller's mistakes (a wrong
+    part of the URI, a name or season the data lacks) as JSON-RPC -32602, the server's trouble
+    (a worker unavailable, a timeout) as -32603 (the SDK's answer to a ResourceError)."""
+    text = f"{exc.code}: {exc.message}"
+    if exc.code == ErrorCode.NOT_FOUND:
+        return ResourceNotFoundError(text)  # -32602, as the SDK answers an unknown resource
+    if exc.code in USER_ERRORS:
+        return MCPError(code=INVALID_PARAMS, message=text)
+    return ResourceError(text)
+
+
 async def _json(gw: Gateway, endpoint: Endpoint[Any], request: msgspec.Struct) -> str:
     try:
         r = await gw.call(endpoint, request)
     except NbaError as exc:
-        # The SDK answers a ResourceError as JSON-RPC -32603 carrying this text.
-        raise ResourceError(f"{exc.code}: {exc.message}") from None
+        raise resource_error(exc) from None
     return msgspec.json.encode(r).decode()
 
 
@@ -76,7 +87,7 @@ def register_stats_resources(server: MCPServer, gw: Gateway, book: CoverageBook)
         try:
             cov = await book.fetch()
         except NbaError as exc:
-            raise ResourceError(f"{exc.code}: {exc.message}") from None
+            raise resource_error(exc) from None
         return msgspec.json.encode(cov).decode()
 
     leaders_schema = inline_refs(msgspec.json.schema(ep.LEAGUE_LEADERS.request))
@@ -95,7 +106,7 @@ def register_stats_resources(server: MCPServer, gw: Gateway, book: CoverageBook)
         try:
             request = parse_arguments(ep.LEAGUE_LEADERS.request, leaders_schema, args)
         except NbaError as exc:
-            raise MCPError(code=INVALID_PARAMS, message=f"{ErrorCode.INVALID_INPUT}: {exc.message}") from None
+            raise resource_error(exc) from None
         return await _json(gw, ep.LEAGUE_LEADERS, request)
 
 

@@ -15,7 +15,8 @@ import structlog
 from nbamcp.bus.base import Bus, Msg
 from nbamcp.calls import call
 from nbamcp.endpoints import HEALTH, Endpoint
-from nbamcp.errors import Unavailable
+from nbamcp.errors import NbaError, Unavailable
+from nbamcp.frontend.drain import InFlight
 from nbamcp.log import current_request_id, new_request_id
 from nbamcp.messages import HealthPing, HealthReport, decode, encode
 from nbamcp.ops.tracing import context_headers
@@ -43,6 +44,8 @@ class Gateway:
         # The first start ingests the data (~10 s) before the stats worker
         # subscribes: calls made meanwhile wait this long rather than fail.
         self.startup_timeout_s = startup_timeout_s
+        # The tool calls running now: a stop waits for them before the bus closes.
+        self.inflight = InFlight()
 
     @property
     def ready(self) -> bool:
@@ -108,6 +111,22 @@ class Gateway:
         finally:
             await sub.unsubscribe()
         return sorted(reports, key=lambda r: (r.name, r.instance))
+
+    async def health_of(self, worker: str, timeout_s: float) -> HealthReport | None:
+        """One instance of ``worker`` reports (None when none answers in time)."""
+        await self.wait_ready()
+        rid = current_request_id() or new_request_id()
+        try:
+            msg = await self.bus.request(
+                HEALTH.at(worker).subject,
+                encode(HealthPing()),
+                timeout=timeout_s,
+                headers=context_headers(rid),
+            )
+            return decode(msg.data, HealthReport)
+        except (NbaError, msgspec.MsgspecError) as exc:
+            log.info("health.no_answer", worker=worker, error=str(exc))
+            return None
 
 
 def to_builtins(value: Any) -> Any:

@@ -21,12 +21,13 @@ import anyio
 import msgspec
 import structlog
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import CallToolResult
 
 from nbamcp import endpoints as ep
 from nbamcp.bus.base import Msg
-from nbamcp.errors import ErrorCode, NbaError, RemoteError, Unavailable
+from nbamcp.errors import NbaError, RemoteError, Unavailable
+from nbamcp.frontend.arguments import parse_arguments
+from nbamcp.frontend.catalog import resource_error
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.tooling import READ_ONLY, ToolSpec, admin, tool_result
 from nbamcp.log import current_request_id
@@ -45,6 +46,7 @@ from nbamcp.messages import (
     TrainStatusRequest,
     decoder_for,
 )
+from nbamcp.messages.validation import inline_refs
 
 log = structlog.get_logger(__name__)
 
@@ -247,6 +249,8 @@ def model_tools(gw: Gateway) -> list[ToolSpec]:
 
 
 def register_model_resources(server: MCPServer, gw: Gateway) -> None:
+    card_schema = inline_refs(msgspec.json.schema(ModelCardRequest))
+
     @server.resource(
         "nba://models/{name}/{version}",
         name="model_card",
@@ -261,9 +265,9 @@ def register_model_resources(server: MCPServer, gw: Gateway) -> None:
         held-out metrics, features, aliases and their audit trail. version: a number, 'champion',
         'challenger' or 'latest'."""
         try:
-            card = await gw.call(ep.MODELS_CARD, ModelCardRequest(name=name, version=version))
+            # Checked here (a Struct built directly is not): a wrong part is the caller's error.
+            request = parse_arguments(ModelCardRequest, card_schema, {"name": name, "version": version})
+            card = await gw.call(ep.MODELS_CARD, request)
         except NbaError as exc:
-            if exc.code == ErrorCode.NOT_FOUND:
-                raise ResourceNotFoundError(f"not_found: {exc.message}") from None
-            raise ResourceError(f"{exc.code}: {exc.message}") from None
+            raise resource_error(exc) from None
         return msgspec.json.encode(card.card).decode()

@@ -9,6 +9,7 @@ inference is down) is ``nbamcp.serving.client.PredictClient``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -21,7 +22,7 @@ from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.texts import count
 from nbamcp.frontend.tooling import ToolSpec, tool_result
 from nbamcp.log import current_request_id
-from nbamcp.messages import GamePrediction, GameQuery, PredictRequest
+from nbamcp.messages import Contribution, GamePrediction, GameQuery, PredictRequest
 from nbamcp.serving.client import PredictClient, PredictOutcome
 
 CLIENT = "mcp"
@@ -30,7 +31,9 @@ MAX_TEXT_LINES = 60
 
 class PredictGameOutput(GamePrediction, frozen=True, kw_only=True):
     request_id: str
-    degraded: bool = False  # True: the model was unavailable and the Elo baseline answered
+    # True: the registry's champion did not answer (inference down, or its artifact refused):
+    # the note says what did (the Elo baseline, or the model still loaded)
+    degraded: bool = False
     note: str = ""
 
 
@@ -43,19 +46,26 @@ class PredictGamesOutput(msgspec.Struct, frozen=True, kw_only=True):
     predictions: list[GamePrediction]
 
 
-_UNITS = {"log-odds": "log-odds", "probability": "pts", "elo": "Elo"}
+def _async(fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        fn()
 
-
-def _effect(value: float, unit: str) -> str:
-    if unit == "probability":
-        return f"{value * 100:+.1f} pts"
-    if unit == "elo":
-        return f"{value:+.0f} Elo"
-    return f"{value:+.2f} {_UNITS.get(unit, unit)}"
+    return run
 
 
 def _value(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3g}"
+
+
+def _factor(c: Contribution) -> str:
+    if not c.favours:  # a prediction made before factors were said in a fan's terms
+        return f"  {c.label} = {_value(c.value)}"
+    return f"  {abs(c.points):+.1f} percentage points for {c.favours}: {c.sentence}"
+
+
+def prediction_note(p: GamePrediction, notes: list[str]) -> str:
+    """The path's notes (degraded, ...) and the prediction's own caveat, in one line."""
+    return "; ".join([*notes, p.caveat] if p.caveat else notes)
 
 
 def _result_line(p: GamePrediction) -> str:
@@ -83,8 +93,8 @@ def game_text(p: GamePrediction, *, note: str = "") -> str:
     if note:
         lines.append(f"NOTE: {note}.")
     if p.contributions:
-        lines.append("Main factors (+ helps the home team):")
-        lines += [f"  {_effect(c.effect, p.unit)}  {c.label} = {_value(c.value)}" for c in p.contributions]
+        lines.append("Main factors (percentage points of win probability, against evenly matched teams):")
+        lines += [_factor(c) for c in p.contributions]
     if p.challenger is not None:
         c = p.challenger
         lines.append(f"Challenger {c.model_name} v{c.model_version}: {p.home_name} {c.home_win_prob:.1%}.")
@@ -94,9 +104,21 @@ def game_text(p: GamePrediction, *, note: str = "") -> str:
     return "\n".join(lines)
 
 
+def slate_notes(preds: list[GamePrediction], notes: list[str]) -> list[str]:
+    stale = [p for p in preds if p.stale]
+    if not stale:
+        return notes
+    first = stale[0]
+    return [
+        *notes,
+        f"{count(len(stale), 'game')} after the data's end ({first.data_through}): predicted from the "
+        "ratings of that day, with results since and rest days unknown (each game's caveat says more)",
+    ]
+
+
 def slate_text(preds: list[GamePrediction], outcome: PredictOutcome, request_id: str) -> str:
     lines = [f"{count(len(preds), 'game')}, {outcome.cache_hits} from the cache (request id {request_id})."]
-    lines += [f"NOTE: {n}." for n in outcome.notes]
+    lines += [f"NOTE: {n}." for n in slate_notes(preds, outcome.notes)]
     for p in preds[:MAX_TEXT_LINES]:
         src = f"v{p.model_version}" if p.source == "model" else "baseline"
         win = max(p.home_win_prob, p.away_win_prob)
@@ -104,6 +126,8 @@ def slate_text(preds: list[GamePrediction], outcome: PredictOutcome, request_id:
         if p.result is not None:
             right = "right" if p.result.winner == p.winner else "wrong"
             line += f"; actual {p.result.home_pts}-{p.result.away_pts}, {right}"
+        elif p.stale:
+            line += f"; stale: ratings as of {p.data_through}, {p.days_since_data or 0:,} days before"
         lines.append(line)
     if len(preds) > MAX_TEXT_LINES:
         lines.append(f"... {len(preds) - MAX_TEXT_LINES} more in the structured result.")
@@ -115,13 +139,15 @@ def predict_tools(
 ) -> list[ToolSpec]:
     settings = settings or InferenceConfig()
     client = PredictClient(gw.call, settings, cache)
+    # The bus is back (and its streams and buckets): the workers may answer again right now.
+    gw.bus.link.on_recovery("predict breakers", _async(client.reset_breakers))
     max_slate = settings.max_slate
 
     async def predict_game(query: GameQuery, ctx: Context) -> CallToolResult:
         outcome = await client.predict([query], client=CLIENT)
         (pred,) = outcome.predictions
         rid = current_request_id() or ""
-        note = "; ".join(outcome.notes)
+        note = prediction_note(pred, outcome.notes)
         out = PredictGameOutput(
             **msgspec.structs.asdict(pred), request_id=rid, degraded=outcome.degraded, note=note
         )
@@ -141,7 +167,7 @@ def predict_tools(
             count=len(outcome.predictions),
             cache_hits=outcome.cache_hits,
             degraded=outcome.degraded,
-            note="; ".join(outcome.notes),
+            note="; ".join(slate_notes(outcome.predictions, outcome.notes)),
             predictions=outcome.predictions,
         )
         return tool_result(out, slate_text(outcome.predictions, outcome, rid))

@@ -170,7 +170,9 @@ def stats_tools(gw: Gateway) -> list[ToolSpec]:
             extra.append(
                 ImageContent(type="image", data=base64.b64encode(r.png).decode(), mime_type="image/png")
             )
-        return tool_result(h, f"{h.name} rating at season end ({h.method}): {seasons}", extra)
+        shown = f" Points: {len(h.points)} of {h.games} games, thinned to what a chart shows."
+        text = f"{h.name} rating at season end ({h.method}): {seasons}."
+        return tool_result(h, text + (shown if len(h.points) < h.games else ""), extra)
 
     async def ingest_games(req: IngestRequest, ctx: Context) -> CallToolResult:
         r = await gw.call(ep.INGEST, req, timeout_s=INGEST_TIMEOUT_S)
@@ -267,8 +269,9 @@ def stats_tools(gw: Gateway) -> list[ToolSpec]:
         ToolSpec(
             name="team_rating_history",
             title="Team rating history",
-            description="A team's rating (the project's Elo) after each game over a range of seasons, as "
-            "data and as a PNG chart.",
+            description="A team's rating (the project's Elo) over a range of seasons: every season summed "
+            "up, the points after its games thinned to what a chart shows (at most 180, peaks and troughs "
+            "kept), and a PNG chart.",
             input=ep.TEAM_RATING_HISTORY.request,
             output=RatingHistory,
             run=team_rating_history,

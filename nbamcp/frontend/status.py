@@ -1,12 +1,15 @@
 """The ``model_status`` tool: which models serve, how they scored offline, how they do live.
 
 Asks the monitor worker on ``nba.monitor.status`` and shapes its reply: the
-structured content is the monitor's ``MonitorStatus``; the text reads as a
-short report a fan can follow.
+structured content is the monitor's ``MonitorStatus``, with what the inference
+worker really serves beside the registry's aliases (``serving``, ``degraded``
+and why: a champion whose artifact was refused does not serve); the text reads
+as a short report a fan can follow.
 """
 
 from __future__ import annotations
 
+import msgspec
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
@@ -58,6 +61,10 @@ def render_status(st: MonitorStatus) -> str:
         lines.append(f"Model {m.name!r}:")
         lines.append(_version_line("champion", m.champion))
         lines.append(_version_line("challenger", m.challenger))
+    if st.degraded:
+        lines.append(f"DEGRADED: {st.degraded_reason}.")
+    if st.serving:
+        lines.append(f"Serving now: {st.serving}.")
     lines.append(f"Traffic mode: {st.traffic_mode}.")
     if st.realized:
         lines.append("Realized on games whose results arrived after the prediction:")
@@ -74,9 +81,23 @@ def render_status(st: MonitorStatus) -> str:
     return "\n".join(lines)
 
 
-def status_tools(gw: Gateway) -> list[ToolSpec]:
+async def with_serving(gw: Gateway, st: MonitorStatus, timeout_s: float) -> MonitorStatus:
+    """``st`` with what the inference worker really serves: the registry (the monitor's view)
+    names the champion, but a refused artifact means something else answers."""
+    report = await gw.health_of("inference", timeout_s)
+    if report is None:
+        return msgspec.structs.replace(
+            st, serving="", degraded=True, degraded_reason="no inference worker answered"
+        )
+    reason = report.detail.get("degraded", "") if report.detail.get("refused") else ""
+    return msgspec.structs.replace(
+        st, serving=report.detail.get("serving", ""), degraded=bool(reason), degraded_reason=reason
+    )
+
+
+def status_tools(gw: Gateway, *, health_timeout_s: float = 2.0) -> list[ToolSpec]:
     async def model_status(req: MonitorStatusRequest, ctx: Context) -> CallToolResult:
-        st = await gw.call(ep.MONITOR_STATUS, req)
+        st = await with_serving(gw, await gw.call(ep.MONITOR_STATUS, req), health_timeout_s)
         return tool_result(st, render_status(st))
 
     return [

@@ -12,6 +12,7 @@ applies, and no exception text or traceback reaches the client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from pydantic import ConfigDict
 
 from nbamcp.errors import ErrorCode, NbaError
 from nbamcp.frontend.arguments import input_schema, parse_arguments
+from nbamcp.frontend.drain import InFlight
 from nbamcp.log import bind_request, current_request_id, new_request_id
 from nbamcp.messages.validation import inline_refs
 
@@ -112,10 +114,17 @@ class _Deadline(NbaError):
 
 
 def build_tool(
-    spec: ToolSpec, *, deadline_s: float, before: Callable[[], Awaitable[None]] | None = None
+    spec: ToolSpec,
+    *,
+    deadline_s: float,
+    before: Callable[[], Awaitable[None]] | None = None,
+    inflight: InFlight | None = None,
 ) -> Tool:
     """The SDK tool for ``spec``. ``before`` (waiting for the workers to start) runs outside
-    the call's deadline: a call made during the first start's ingestion waits for it."""
+    the call's deadline: a call made during the first start's ingestion waits for it.
+    ``inflight`` counts the call while it runs (a stop drains them) and refuses it once the
+    front end is stopping."""
+    track = inflight.track if inflight is not None else contextlib.nullcontext
     schema = input_schema(spec.input, hidden=spec.hidden, overrides=spec.schema_overrides)
     deadline = deadline_s if spec.deadline_s == 0.0 else spec.deadline_s
 
@@ -125,18 +134,19 @@ def build_tool(
         with bind_request(rid, tool=spec.name):
             try:
                 request = parse_arguments(spec.input, schema, arguments, prepare=spec.prepare)
-                if before is not None:
-                    await before()
-                scope = asyncio.timeout(deadline)
-                try:
-                    async with scope:
-                        return await spec.run(request, ctx)
-                except TimeoutError:
-                    if not scope.expired():
-                        raise
-                    raise _Deadline(
-                        f"{spec.name} did not finish within {deadline:g}s (server.call_deadline_s)"
-                    ) from None
+                with track():
+                    if before is not None:
+                        await before()
+                    scope = asyncio.timeout(deadline)
+                    try:
+                        async with scope:
+                            return await spec.run(request, ctx)
+                    except TimeoutError:
+                        if not scope.expired():
+                            raise
+                        raise _Deadline(
+                            f"{spec.name} did not finish within {deadline:g}s (server.call_deadline_s)"
+                        ) from None
             except NbaError as exc:
                 log.info("tool.error", code=exc.code, error=exc.message)
                 return error_result(exc, rid)

@@ -74,6 +74,12 @@ class MonitorStatus(Message, frozen=True):
     results_events: int  # GamesIngested events handled
     last_results: str | None = None  # "YYYY-MM-DD..YYYY-MM-DD" of the latest results received
     registry: str = "ok"  # "ok" | "missing" (no registry file yet) | "unavailable: <why>"
+    # Filled by the front end from the inference worker: what really serves ("game v1",
+    # "elo-baseline"; "" when no inference worker answered), and whether that is not the
+    # registry's champion (a refused artifact) and why.
+    serving: str = ""
+    degraded: bool = False
+    degraded_reason: str = ""
 
 
 # ---------------------------------------------------------------------------

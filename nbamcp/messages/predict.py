@@ -63,6 +63,12 @@ class Contribution(msgspec.Struct, frozen=True, kw_only=True):
     label: str  # what a fan reads: "Celtics' point margin, last 10 games"
     value: float | None  # the feature's value (None when unknown, e.g. no game yet this season)
     effect: float  # in the prediction's ``unit``, signed toward the home team
+    # The same factor in a fan's terms, against a neutral reference: the percentage points of win
+    # probability it is worth (the text says "+|points| percentage points for <favours>") and one
+    # sentence a fan can read.
+    points: float = 0.0  # signed toward the home team, in percentage points
+    favours: str = ""  # the franchise id the factor helps
+    sentence: str = ""
 
 
 class GameResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,12 +112,25 @@ class GamePrediction(msgspec.Struct, frozen=True, kw_only=True):
     cached: bool = False
     result: GameResult | None = None
     challenger: ShadowScore | None = None
+    # How old the ratings are: the latest result the features saw; for a game after it, the days
+    # between, how many season boundaries lie between, and ``stale`` when the data does not reach
+    # the day before the game (results since, and the schedule facts, are then unknown).
+    data_through: str | None = None
+    days_since_data: int | None = None  # None: the game is on or before data_through
+    seasons_since_data: int = 0
+    stale: bool = False
+    unknown: list[str] = []  # features the data cannot know for this game (imputed, shown unknown)
+    caveat: str = ""  # what a reader must know about the above, in words ("" when nothing)
 
 
 class PredictReply(Message, frozen=True):
     request_id: str
     predictions: list[GamePrediction]
     traffic: str = "shadow"
+    # True when the registry's champion is not what answered (its artifact was refused, say):
+    # the reason says what serves instead.
+    degraded: bool = False
+    degraded_reason: str = ""
 
 
 class CacheLookupReply(Message, frozen=True):

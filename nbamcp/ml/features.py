@@ -206,6 +206,7 @@ class FeatureState:
         *,
         playin: bool = False,
         season: int | None = None,
+        schedule_known: bool = True,
     ) -> np.ndarray:
         """Feature vector (float32, ``self.feature_names`` order) of a game not yet played.
 
@@ -213,7 +214,13 @@ class FeatureState:
         result is refused because those results would be look-ahead for it.
         ``playin`` implies ``playoff``; ``season`` defaults to the one ``date``
         falls in (between seasons, ratings regress toward the mean as they will
-        at the team's first game).
+        at the team's first game, once per season boundary).
+
+        ``schedule_known`` False says the results consumed may not be every game
+        played before ``date`` (a date past the end of the data): rest days and
+        back-to-backs are then unknown, and so is how far into the season a team
+        is that has no known game in it. They become NaN, which every pipeline
+        imputes; training always knows them (every game is fed in order).
         """
         day = parse_date(date)
         for side, team in (("home", home), ("away", away)):
@@ -237,7 +244,14 @@ class FeatureState:
         elo, mean, iso = self.elo, self.elo.params.mean, day.isoformat()
         h = self._side(self._teams[home], season, ordinal)
         a = self._side(self._teams[away], season, ordinal)
-        frac = 1.0 if playoff else min((h.reg_games + a.reg_games) / 2.0 / sched, 1.0)
+        if not schedule_known:
+            h, a = h._replace(rest=math.nan, b2b=math.nan), a._replace(rest=math.nan, b2b=math.nan)
+        if playoff:
+            frac = 1.0
+        elif not schedule_known and (h.games == 0 or a.games == 0):
+            frac = math.nan  # a season past the data: its opener or its 60th game, nobody knows
+        else:
+            frac = min((h.reg_games + a.reg_games) / 2.0 / sched, 1.0)
         out = [
             elo.diff(home, away, season, neutral=neutral, date=iso),
             h.form_margin, a.form_margin, h.form_wins, a.form_wins,

@@ -2,7 +2,8 @@
 
 Point in time by construction: a rating only moves when a result is fed in.
 Between seasons every rating is pulled toward the mean (``carry`` keeps that
-fraction of the distance); a franchise never seen before starts at the mean.
+fraction of the distance, once per season boundary crossed); a franchise never
+seen before starts at the mean.
 With a season prior (``Elo(params, prior=..., prior_share=...)``) a team's
 season-start rating moves that share of the way toward the rating its roster
 implies on the date asked (``nbamcp.ml.rosters``); it is fixed by the team's
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
 import msgspec
@@ -45,6 +48,8 @@ class EloParams(msgspec.Struct, frozen=True):
 
 
 _MIN_HCA_GAMES = 500
+SPREAD_SEASONS = 300  # team-seasons behind Elo.season_spread (about the last ten seasons)
+_MIN_SPREAD = 30
 
 # Chosen by tune_elo on 1980-2000 (see docs/model.md).
 DEFAULT_ELO = EloParams(k=20.0, home_adv=100.0, carry=0.75, hca_window=1, hca_scale=1.1)
@@ -101,6 +106,10 @@ class Elo:
         self._home_record: dict[int, list[int]] = {}
         self._hca: dict[int, float] = {}
         self._max_season = -1
+        # Each team's rating entering its season (after the summer), and how far recent seasons
+        # moved teams from there: how uncertain a rating carried past the data is.
+        self._start: dict[str, float] = {}
+        self._moves: deque[float] = deque(maxlen=SPREAD_SEASONS)
 
     def teams(self) -> list[str]:
         return sorted(self._rating)
@@ -112,7 +121,10 @@ class Elo:
         r = self._rating.get(team)
         if r is not None and self._season[team] >= season:
             return r
-        start = p.mean if r is None else p.mean + p.carry * (r - p.mean)
+        # One summer's regression per season boundary crossed: a team unseen for three seasons
+        # (a franchise's gap, or a game asked three seasons past the data) is pulled three times.
+        summers = 0 if r is None else season - self._season[team]
+        start = p.mean if r is None else p.mean + p.carry**summers * (r - p.mean)
         if self._prior is not None:
             above = self._prior(team, season, date)
             if above is not None:
@@ -125,8 +137,11 @@ class Elo:
         if hca is None:
             p = self.params
             wins = games = 0
-            for s in range(season - p.hca_window, season):
-                w, n = self._home_record.get(s, (0, 0))
+            # The latest seasons with results before this one: the previous ones while results
+            # run on (training), the data's last ones for a season asked past the data.
+            seen = sorted(s for s in self._home_record if s < season)
+            for s in seen[-p.hca_window :] if p.hca_window > 0 else []:
+                w, n = self._home_record[s]
                 wins, games = wins + w, games + n
             if p.hca_window > 0 and games >= _MIN_HCA_GAMES:
                 rate = wins / games
@@ -137,6 +152,24 @@ class Elo:
             if self._max_season >= season:
                 self._hca[season] = hca
         return hca
+
+    def season_spread(self) -> float | None:
+        """The standard deviation of a team's rating move over one season (season end minus the
+        carried-over start), over the last ``SPREAD_SEASONS`` team-seasons; None before enough."""
+        if len(self._moves) < _MIN_SPREAD:
+            return None
+        return statistics.pstdev(self._moves)
+
+    def spread_after(self, summers: int) -> float | None:
+        """How far a team's true rating may lie from one carried over ``summers`` seasons (one
+        standard deviation, Elo points): each season adds a move, each summer shrinks the sum by
+        ``carry``, so the variance is spread^2 * (1 - carry^2n) / (1 - carry^2)."""
+        sd = self.season_spread()
+        if sd is None or summers <= 0:
+            return None
+        c2 = self.params.carry**2
+        factor = summers if c2 >= 1.0 else (1.0 - c2**summers) / (1.0 - c2)
+        return sd * math.sqrt(factor)
 
     def diff(self, home: str, away: str, season: int, *, neutral: bool, date: str = "") -> float:
         """Home rating minus away rating, plus home court unless neutral."""
@@ -155,6 +188,13 @@ class Elo:
         won = 1.0 if margin > 0 else 0.0
         winner_diff = d if margin > 0 else -d
         shift = self.params.k * mov_multiplier(margin, winner_diff) * (won - win_prob(d))
+        for team, before in ((game.home, hb), (game.away, ab)):
+            if self._season.get(team, -1) < game.season:  # its first game of the season
+                last = self._rating.get(team)
+                start = self._start.get(team)
+                if last is not None and start is not None:
+                    self._moves.append(last - start)
+                self._start[team] = before
         self._rating[game.home], self._rating[game.away] = hb + shift, ab - shift
         self._season[game.home] = self._season[game.away] = game.season
         self._max_season = max(self._max_season, game.season)

@@ -33,12 +33,13 @@ async def register_trained(
     promote: bool | None,
     actor: str,
     reason: str,
+    lineage: dict[str, Any] | None = None,
 ) -> tuple[ModelVersion, AliasChange | None]:
     """Register ``result`` as the next version of ``name``; make it champion when ``promote``
     (None: only when there is no champion yet). Returns the version and the alias change."""
     from nbamcp.ml.train import register_result
 
-    mv = await register_result(registry, name, result)
+    mv = await register_result(registry, name, result, lineage=lineage)
     if promote is None:
         promote = "champion" not in await registry.aliases(name)
     change = None

@@ -68,6 +68,11 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX alias_audit_by_name ON alias_audit (name, id);
     """,
+    # Where a version came from beyond its data and code: the retraining trigger, the job,
+    # the champion it was trained to challenge (JSON; '{}' for versions trained by hand).
+    """
+    ALTER TABLE model_versions ADD COLUMN lineage TEXT NOT NULL DEFAULT '{}';
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -88,6 +93,7 @@ class ModelVersion(msgspec.Struct, frozen=True):
     trained_at: str
     training_seconds: float
     registered_at: str
+    lineage: dict[str, Any] = {}
 
 
 class AliasChange(msgspec.Struct, frozen=True):
@@ -102,9 +108,10 @@ class AliasChange(msgspec.Struct, frozen=True):
 
 _COLS = (
     "name, version, model_kind, artifact_sha256, artifact_size, data_hash, feature_set_version, "
-    "feature_names, code_version, params, metrics, reference, trained_at, training_seconds, registered_at"
+    "feature_names, code_version, params, metrics, reference, trained_at, training_seconds, registered_at, "
+    "lineage"
 )
-_JSON_COLS = {7, 9, 10, 11}  # positions of JSON text columns in _COLS
+_JSON_COLS = {7, 9, 10, 11, 15}  # positions of JSON text columns in _COLS
 
 
 def _now() -> str:
@@ -187,6 +194,7 @@ class ModelRegistry:
         trained_at: str | None = None,
         code: str | None = None,
         sample: bytes = b"",
+        lineage: dict[str, Any] | None = None,
     ) -> ModelVersion:
         """Store the artifact and record a new version (1 + the highest so far for ``name``).
 
@@ -221,6 +229,7 @@ class ModelRegistry:
                 trained_at=trained_at or _now(),
                 training_seconds=float(training_seconds),
                 registered_at=_now(),
+                lineage=dict(lineage or {}),
             )
             enc = msgspec.json.encode
             values = [
@@ -374,6 +383,7 @@ class ModelRegistry:
                 "trained_at": mv.trained_at,
                 "training_seconds": mv.training_seconds,
                 "registered_at": mv.registered_at,
+                **mv.lineage,
             },
             "features": [
                 {"name": f, "mean": feats.get(f, {}).get("mean"), "missing": feats.get(f, {}).get("missing")}

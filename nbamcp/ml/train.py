@@ -403,8 +403,11 @@ def _train(
     )
 
 
-async def register_result(registry: ModelRegistry, name: str, result: TrainResult) -> ModelVersion:
-    """Record a trained (and exported) model as the next version of ``name``."""
+async def register_result(
+    registry: ModelRegistry, name: str, result: TrainResult, *, lineage: dict[str, Any] | None = None
+) -> ModelVersion:
+    """Record a trained (and exported) model as the next version of ``name`` (``lineage``: where
+    it came from beyond data and code, e.g. the retraining trigger)."""
     if not result.onnx_bytes:
         raise InvalidInput("this result was trained with export=False: there is no ONNX artifact to register")
     return await registry.register(
@@ -419,4 +422,5 @@ async def register_result(registry: ModelRegistry, name: str, result: TrainResul
         reference=result.reference,
         training_seconds=result.training_seconds,
         sample=msgspec.msgpack.encode(result.sample),
+        lineage=lineage,
     )

@@ -17,7 +17,14 @@ from pathlib import Path
 
 import aiosqlite
 
-from nbamcp.messages import CalibrationBin, GameRow, PredictionEvent, RealizedDay, RealizedMetrics
+from nbamcp.messages import (
+    CalibrationBin,
+    GameRow,
+    PairedGame,
+    PredictionEvent,
+    RealizedDay,
+    RealizedMetrics,
+)
 from nbamcp.predlog.metrics import score
 from nbamcp.sqlite import count, open_db, scripts, transaction
 
@@ -112,6 +119,23 @@ _CALIBRATION = (
 FROM scored WHERE rn = 1 GROUP BY model_name, model_version, source, bin
 ORDER BY model_name, model_version, source, bin"""
 )
+
+
+# Both versions' latest prediction of each realized game (the same rule as _REALIZED), paired.
+_PAIRED = """
+WITH scored AS (
+    SELECT p.model_version, p.date, o.game_id, o.log_loss,
+           ROW_NUMBER() OVER (
+               PARTITION BY p.model_version, o.game_id ORDER BY p.ts DESC, p.id DESC
+           ) AS rn
+    FROM predictions p JOIN outcomes o ON o.prediction_id = p.id
+    WHERE p.model_name = ?1 AND p.source = 'model' AND p.model_version IN (?2, ?3)
+)
+SELECT a.game_id, a.date, a.log_loss, b.log_loss
+FROM scored a JOIN scored b ON b.game_id = a.game_id AND b.model_version = ?3 AND b.rn = 1
+WHERE a.model_version = ?2 AND a.rn = 1
+ORDER BY a.date DESC, a.game_id DESC LIMIT ?4
+"""
 
 
 class OutcomeBook:
@@ -244,6 +268,13 @@ class OutcomeBook:
             )
             for name, version, source, b, n, mean, obs in rows
         ]
+
+    async def paired(self, model_name: str, a: int, b: int, limit: int) -> list[PairedGame]:
+        """Per realized game both versions predicted, each one's log loss: the latest ``limit``
+        games, oldest first."""
+        async with self.conn.execute(_PAIRED, (model_name, a, b, limit)) as cur:
+            rows = list(await cur.fetchall())
+        return [PairedGame(gid, date, la, lb) for gid, date, la, lb in reversed(rows)]
 
     async def pending(self) -> int:
         return await count(

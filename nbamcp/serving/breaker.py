@@ -5,6 +5,13 @@ in a row open it), *open* (calls are refused at once until ``cooldown_s``
 has passed), *half-open* (one trial call goes through: success closes the
 breaker, failure opens it for another cooldown). The clock is injectable so
 that tests move time instead of sleeping.
+
+The cooldown adapts: it starts at ``min_cooldown_s`` and doubles each time a
+trial fails, up to ``cooldown_s``; a success brings it back down. A short outage
+(NATS restarting, a worker replaced) is then not stretched by a long fixed
+cooldown, and a dependency that stays down is still tried only now and then.
+``reset`` closes the breaker at once: for news that the dependency is back
+(the bus reconnected).
 """
 
 from __future__ import annotations
@@ -22,15 +29,21 @@ class CircuitBreaker:
         *,
         failure_threshold: int = 3,
         cooldown_s: float = 15.0,
+        min_cooldown_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if failure_threshold < 1:
             raise ValueError("failure_threshold must be >= 1")
         if cooldown_s < 0:
             raise ValueError("cooldown_s must be >= 0")
+        low = cooldown_s if min_cooldown_s is None else min_cooldown_s
+        if not 0 <= low <= cooldown_s:
+            raise ValueError("min_cooldown_s must be between 0 and cooldown_s")
         self.name = name
         self.failure_threshold = failure_threshold
-        self.cooldown_s = cooldown_s
+        self.max_cooldown_s = cooldown_s
+        self.min_cooldown_s = low
+        self.cooldown_s = low  # the current one: grows while trials fail
         self._clock = clock
         self._state = CLOSED
         self._failures = 0
@@ -62,10 +75,17 @@ class CircuitBreaker:
         self._state = CLOSED
         self._failures = 0
         self._trial_in_flight = False
+        self.cooldown_s = self.min_cooldown_s
+
+    def reset(self) -> None:
+        """Close now: the dependency is probably back (the next failures open it again)."""
+        self.record_success()
 
     def record_failure(self) -> None:
         self._trial_in_flight = False
         if self._state == HALF_OPEN:
+            # The trial failed: wait longer next time, up to the ceiling.
+            self.cooldown_s = min(max(self.cooldown_s * 2, self.min_cooldown_s), self.max_cooldown_s)
             self._open()
             return
         self._failures += 1

@@ -68,18 +68,25 @@ class PredictClient:
             "inference",
             failure_threshold=settings.breaker_failures,
             cooldown_s=settings.breaker_cooldown_s,
+            min_cooldown_s=min(settings.breaker_min_cooldown_s, settings.breaker_cooldown_s),
             clock=clock,
         )
         self.cache_breaker = CircuitBreaker(
             "cache",
             failure_threshold=settings.breaker_failures,
             cooldown_s=settings.breaker_cooldown_s,
+            min_cooldown_s=min(settings.breaker_min_cooldown_s, settings.breaker_cooldown_s),
             clock=clock,
         )
         self.retry = RetryPolicy(retries=settings.retries, backoff_s=settings.retry_backoff_ms / 1e3)
         self._sleep = sleep
         self._rnd = rnd
         self.degraded_answers = 0
+
+    def reset_breakers(self) -> None:
+        """The bus is back: try the workers again now rather than after the cooldown."""
+        self.inference_breaker.reset()
+        self.cache_breaker.reset()
 
     async def predict(self, games: list[GameQuery], *, client: str = "") -> PredictOutcome:
         out = PredictOutcome(predictions=[])
@@ -97,6 +104,10 @@ class PredictClient:
                     f"the model is not available ({exc}); these are Elo rating baseline predictions"
                 )
                 self.degraded_answers += 1
+            if reply.degraded:
+                # Inference answered, but not with the registry's champion (it refused it).
+                out.degraded = True
+                out.notes.append(reply.degraded_reason or "the registry's champion is not serving")
             for i, pred in zip(misses, reply.predictions, strict=True):
                 hits[i] = pred
         out.predictions = [p for p in hits if p is not None]
@@ -136,7 +147,7 @@ class PredictClient:
         if not breaker.allow():
             raise Degraded(
                 f"the inference worker failed {breaker.failure_threshold} times in a row; "
-                f"next try in {breaker.retry_in():.0f}s"
+                f"next try in {breaker.retry_in():.1f}s"
             )
 
         async def attempt() -> PredictReply:

@@ -14,6 +14,11 @@ store's acknowledgement; ``flush`` (on the worker's graceful stop) sends what is
 queued and waits for every pending publish. A publish that fails is retried
 once (the dedup id makes that safe), then logged with its request id. A process
 killed outright loses the events queued in its last ``max_delay_s``.
+
+Given the bus's ``link``, a publish that fails while NATS is away is *held*: it
+waits (at most ``outage_wait_s``) for the link to be back, streams re-made, and
+is sent again, so the predictions answered just before an outage still reach
+the log (they were lost after two quick failures).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import structlog
 
 from nbamcp import endpoints as ep
 from nbamcp.bus.durable import DurableStream
-from nbamcp.errors import NbaError
+from nbamcp.bus.link import CONNECTED, Link
+from nbamcp.errors import NbaError, Unavailable
 from nbamcp.messages import PredictionEvent
 from nbamcp.streams import publish_durable
 
@@ -33,10 +39,22 @@ log = structlog.get_logger(__name__)
 
 
 class PredictionEventLog:
-    def __init__(self, stream: DurableStream, *, max_events: int = 256, max_delay_s: float = 0.02) -> None:
+    def __init__(
+        self,
+        stream: DurableStream,
+        *,
+        max_events: int = 256,
+        max_delay_s: float = 0.02,
+        link: Link | None = None,
+        outage_wait_s: float = 600.0,
+    ) -> None:
         if max_events < 1 or max_delay_s < 0:
             raise ValueError("max_events must be >= 1 and max_delay_s >= 0")
         self._stream = stream
+        self._link = link
+        self.outage_wait_s = outage_wait_s
+        self.held = 0  # publishes that waited for the bus to come back
+        self.held_changed = asyncio.Event()  # set at each (tests await it)
         self.max_events = max_events
         self.max_delay_s = max_delay_s
         self._queued: list[tuple[str, PredictionEvent]] = []
@@ -78,10 +96,27 @@ class PredictionEventLog:
                 self.published += 1
 
     async def _one(self, request_id: str, event: PredictionEvent) -> None:
-        try:
-            await publish_durable(self._stream, ep.PREDICTION_EVENTS, event, request_id=request_id)
-        except NbaError:
-            await publish_durable(self._stream, ep.PREDICTION_EVENTS, event, request_id=request_id)
+        failures = 0
+        while True:
+            try:
+                await publish_durable(self._stream, ep.PREDICTION_EVENTS, event, request_id=request_id)
+                return
+            except NbaError:
+                failures += 1
+                link = self._link
+                if link is None or link.connected:
+                    if failures >= 2:
+                        raise  # up, and refused twice: not an outage
+                    continue
+            # NATS is away: hold the event until the link (and the stream) is back, then send it.
+            self.held += 1
+            self.held_changed.set()
+            self.held_changed = asyncio.Event()
+            try:
+                await link.wait_for(CONNECTED, self.outage_wait_s)
+            except TimeoutError:
+                raise Unavailable(f"the bus did not come back within {self.outage_wait_s:g}s") from None
+            failures = 0
 
     async def flush(self, timeout_s: float) -> None:
         """Send what is queued and wait (at most ``timeout_s``) for it; what is left is logged as lost."""

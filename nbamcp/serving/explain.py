@@ -13,6 +13,13 @@ Two methods, chosen per model when it is loaded:
   distributions). One onnxruntime call scores all the variants of a batch.
 
 The Elo baseline explains itself: the two ratings and home court, in Elo points.
+
+Beside its technical ``effect``, every factor is given in a fan's terms
+(``points``): how many percentage points of win probability it is worth to
+the team it helps, against a neutral reference (evenly matched teams on a
+neutral floor, no form either way, no back-to-back: ``NEUTRAL``; the training
+average where nothing is neutral, e.g. days of rest). A feature whose value is
+unknown is not a factor: the pipeline imputes it, the answer says "unknown".
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import structlog
 
 from nbamcp.messages import Contribution
 from nbamcp.ml.onnx_runtime import OnnxModel
+from nbamcp.serving.fan_terms import Side, sentence
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +75,32 @@ BASELINE = (
     "league average and home court, in Elo points toward the home team"
 )
 _LINEAR_TOLERANCE = 1e-4
+# What "no edge for either side" is for each feature; missing here: the training average.
+NEUTRAL: dict[str, float] = {
+    "elo_diff": 0.0,
+    "home_form_margin": 0.0,
+    "away_form_margin": 0.0,
+    "home_form_wins": 0.5,
+    "away_form_wins": 0.5,
+    "home_b2b": 0.0,
+    "away_b2b": 0.0,
+    "playoff": 0.0,
+    "playin": 0.0,
+    "neutral": 0.0,
+    "home_elo": 0.0,
+    "away_elo": 0.0,
+    "home_season_margin": 0.0,
+    "away_season_margin": 0.0,
+    "home_season_wins": 0.5,
+    "away_season_wins": 0.5,
+    "roster_diff": 0.0,
+    "roster_diff_early": 0.0,
+    "roster_diff_playoff": 0.0,
+}
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 class Explainer(Protocol):
@@ -76,6 +110,12 @@ class Explainer(Protocol):
 
     def effects(self, X: np.ndarray, p: np.ndarray) -> np.ndarray:
         """Per-row, per-feature effects [n, n_features], signed toward the home team."""
+        ...
+
+    def points(self, X: np.ndarray, p: np.ndarray, effects: np.ndarray) -> np.ndarray:
+        """Per-row, per-feature change in P(home win) from the feature's neutral value to its own
+        (probability, signed toward the home team; 0 where the value is unknown); ``effects`` are
+        this explainer's for the same rows."""
         ...
 
 
@@ -88,10 +128,23 @@ class LinearExplainer:
                  intercept: float) -> None:  # fmt: skip
         self.fill, self.offset, self.scale, self.coef = fill, offset, scale, coef
         self.intercept = intercept
+        self.neutral = offset  # the neutral reference: explainer_for sets it (set_neutral)
+        self._neutral_effect = np.zeros_like(offset)
+
+    def set_neutral(self, neutral: np.ndarray) -> None:
+        self.neutral = neutral
+        self._neutral_effect = (neutral - self.offset) * self.scale * self.coef
 
     def effects(self, X: np.ndarray, p: np.ndarray) -> np.ndarray:
         filled = np.where(np.isnan(X), self.fill, X)
         return (filled - self.offset) * self.scale * self.coef
+
+    def points(self, X: np.ndarray, p: np.ndarray, effects: np.ndarray) -> np.ndarray:
+        # Moving one feature from its neutral value to its own adds (effect - neutral effect) to
+        # the log-odds; an unknown value is imputed, not a factor.
+        logit = effects.sum(axis=1, keepdims=True) + self.intercept
+        moved = effects - self._neutral_effect
+        return np.where(np.isnan(X), 0.0, _sigmoid(logit) - _sigmoid(logit - moved))
 
     @classmethod
     def from_onnx(cls, data: bytes, n_features: int) -> LinearExplainer | None:
@@ -133,17 +186,24 @@ class OcclusionExplainer:
     unit = "probability"
     description = OCCLUSION
 
-    def __init__(self, model: OnnxModel, reference: np.ndarray) -> None:
+    def __init__(self, model: OnnxModel, reference: np.ndarray, neutral: np.ndarray | None = None) -> None:
         self.model = model
         self.reference = reference.astype(np.float32)
+        self.neutral = self.reference if neutral is None else neutral.astype(np.float32)
 
-    def effects(self, X: np.ndarray, p: np.ndarray) -> np.ndarray:
+    def _occluded(self, X: np.ndarray, p: np.ndarray, reference: np.ndarray) -> np.ndarray:
         n, f = X.shape
         variants = np.repeat(X, f, axis=0)
         cols = np.tile(np.arange(f), n)
-        variants[np.arange(n * f), cols] = self.reference[cols]
+        variants[np.arange(n * f), cols] = reference[cols]
         q = self.model.predict_proba(variants).reshape(n, f)
         return p.reshape(n, 1) - q
+
+    def effects(self, X: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return self._occluded(X, p, self.reference)
+
+    def points(self, X: np.ndarray, p: np.ndarray, effects: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(X), 0.0, self._occluded(X, p, self.neutral))
 
 
 def reference_means(reference: dict[str, Any], names: list[str]) -> np.ndarray:
@@ -151,11 +211,20 @@ def reference_means(reference: dict[str, Any], names: list[str]) -> np.ndarray:
     return np.array([feats.get(n, {}).get("mean", math.nan) for n in names], dtype=np.float32)
 
 
+def neutral_reference(reference: dict[str, Any], names: list[str]) -> np.ndarray:
+    """``NEUTRAL`` for each feature, the training average for the others."""
+    means = reference_means(reference, names)
+    return np.array([NEUTRAL.get(n, float(m)) for n, m in zip(names, means, strict=True)], np.float64)
+
+
 def explainer_for(data: bytes, model: OnnxModel, reference: dict[str, Any], names: list[str]) -> Explainer:
     """The logistic explainer when the graph is a logistic regression it reproduces, else occlusion."""
     means = reference_means(reference, names)
+    neutral = neutral_reference(reference, names)
     linear = LinearExplainer.from_onnx(data, len(names))
     if linear is not None:
+        # A feature with no neutral value and no training average is measured from the scaler's centre.
+        linear.set_neutral(np.where(np.isnan(neutral), linear.offset, neutral))
         rng = np.random.default_rng(0)
         probe = np.vstack([np.nan_to_num(means), rng.normal(0.0, 1.0, (8, len(names)))]).astype(np.float32)
         probe[1, :3] = np.nan  # the imputer's part, too
@@ -164,27 +233,42 @@ def explainer_for(data: bytes, model: OnnxModel, reference: dict[str, Any], name
         if float(np.max(np.abs(mine - p))) < _LINEAR_TOLERANCE:
             return linear
         log.warning("explain.linear_mismatch", max_diff=float(np.max(np.abs(mine - p))))
-    return OcclusionExplainer(model, means)
+    return OcclusionExplainer(model, means, np.where(np.isnan(neutral), means, neutral))
 
 
 def top_contributions(
-    names: list[str], x: np.ndarray, effects: np.ndarray, k: int, home: str, away: str
+    names: list[str],
+    x: np.ndarray,
+    effects: np.ndarray,
+    points: np.ndarray,
+    k: int,
+    home: Side,
+    away: Side,
 ) -> list[Contribution]:
-    """The ``k`` largest effects (by size), labelled with the team names."""
-    order = np.argsort(-np.abs(effects), kind="stable")[:k].tolist()
-    values, sizes = x.tolist(), effects.tolist()
-    out = []
-    for j in order:
-        e = sizes[j]
-        if e == 0.0 or not math.isfinite(e):
+    """The ``k`` factors worth the most percentage points (by size), in a fan's terms; a feature
+    whose value is unknown is none of them (the answer lists it as unknown)."""
+    # Plain lists: for one game's 19 values, cheaper than numpy's per-call overhead.
+    values, sizes, pts = x.tolist(), effects.tolist(), points.tolist()
+    ranked = sorted(range(len(names)), key=lambda j: -abs(pts[j]) if pts[j] == pts[j] else 0.0)
+    out: list[Contribution] = []
+    for j in ranked:
+        if len(out) == k:
+            break
+        v, e, worth = values[j] if j < len(values) else math.nan, sizes[j], pts[j] * 100.0
+        # At its neutral value a feature is worth nothing to either side: not a factor; nor is an
+        # unknown value (the answer lists it as unknown).
+        if v != v or not (math.isfinite(e) and math.isfinite(worth)) or abs(worth) < 0.01:
             continue
-        v = values[j] if j < len(values) else math.nan
+        name = names[j]
         out.append(
             Contribution(
-                feature=names[j],
-                label=LABELS.get(names[j], names[j]).format(home=home, away=away),
-                value=None if v != v else v,
+                feature=name,
+                label=LABELS.get(name, name).format(home=home.name, away=away.name),
+                value=v,
                 effect=e,
+                points=round(worth, 2),
+                favours=(home if worth > 0 else away).id,
+                sentence=sentence(name, v, home, away),
             )
         )
     return out

@@ -2,10 +2,11 @@
 
 A key names everything a prediction depends on: the model (name, champion
 version, challenger version when scored), the game in canonical form (franchise
-ids, ISO date, neutral court) and how many results of each team the features
-were computed from. New results for a team change that count, so a prediction
-made before them can never be served after them, even if an invalidation
-message is late. Keys are valid NATS KV keys (``[-/_=.a-zA-Z0-9]``).
+ids, ISO date, neutral court), how many results of each team the features
+were computed from and whether the data reaches the day before the game. New
+results for a team change that count, so a prediction made before them can
+never be served after them, even if an invalidation message is late. Keys are
+valid NATS KV keys (``[-/_=.a-zA-Z0-9]``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ def prediction_key(
     neutral: bool,
     home_results: int,
     away_results: int,
+    stale: bool = False,
 ) -> str:
+    # A stale game's schedule facts are unknown (other features): once the data reaches the day
+    # before it, new results of any team make it fresh. Its age is refreshed on every hit.
+    tail = ("s",) if stale else ()
     return ".".join(
         (
             _token(model),
@@ -42,6 +47,7 @@ def prediction_key(
             "n" if neutral else "h",
             str(home_results),
             str(away_results),
+            *tail,
         )
     )
 

@@ -43,6 +43,7 @@ import nbamcp.ml
 from nbamcp.data.games import GameRow
 from nbamcp.ml.features import FEATURE_SET_VERSION, FeatureState
 from nbamcp.serving.canonical import CanonicalGame
+from nbamcp.serving.staleness import KNOWN, Staleness, staleness
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +77,7 @@ class ResolvedGame(NamedTuple):
     played: GameRow | None
     home_results: int  # results of each team the state had seen (part of the cache key)
     away_results: int
+    age: Staleness = KNOWN  # how far past the data's end the game lies
 
 
 class _Snapshot(NamedTuple):
@@ -101,6 +103,13 @@ class LiveFeatures:
     @property
     def latest_date(self) -> str | None:
         return self.games[-1].date if self.games else None
+
+    def age(self, game: CanonicalGame) -> Staleness:
+        """Where ``game`` lies against the latest result (part of its cache key)."""
+        last = self.games[-1] if self.games else None
+        if last is None:
+            return staleness(game.date, game.season, None, None)
+        return staleness(game.date, game.season, last.date, last.season, self.state.elo)
 
     def __len__(self) -> int:
         return len(self.games)
@@ -184,13 +193,14 @@ class LiveFeatures:
         idx = self._played.get((game.date, game.home, game.away))
         return None if idx is None else self.games[idx]
 
-    def keyed(self, game: CanonicalGame) -> tuple[CanonicalGame, tuple[int, int]]:
+    def keyed(self, game: CanonicalGame) -> tuple[CanonicalGame, tuple[int, int], Staleness]:
         """What a prediction's cache key names, without computing features: the game (neutral
-        as actually played, for a played game) and the results each team's state has seen."""
+        as actually played, for a played game), the results each team's state has seen, and how
+        far past the data's end the game lies."""
         row = self.played(game)
         if row is not None and row.neutral != game.neutral:
             game = game._replace(neutral=row.neutral)
-        return game, (self._results[game.home], self._results[game.away])
+        return game, (self._results[game.home], self._results[game.away]), self.age(game)
 
     def playoff_on(self, season: int, date: str) -> bool:
         """Whether the season's playoffs had started by ``date`` (as far as the results show)."""
@@ -220,13 +230,20 @@ class LiveFeatures:
     def _resolved(
         self, game: CanonicalGame, playoff: bool, x: np.ndarray, played: GameRow | None
     ) -> ResolvedGame:
-        return ResolvedGame(game, playoff, x, played, self._results[game.home], self._results[game.away])
+        return ResolvedGame(
+            game, playoff, x, played, self._results[game.home], self._results[game.away], self.age(game)
+        )
 
     def _from_state(self, state: FeatureState, g: CanonicalGame) -> ResolvedGame:
         # A scheduled game reveals that both teams exist (a franchise with no result yet starts at the mean).
         state.add_teams((g.home, g.away))
         playoff = self.playoff_on(g.season, g.date)
-        x = state.features_for(g.home, g.away, g.date, neutral=g.neutral, playoff=playoff, season=g.season)
+        # Past the data's end the games in between are unknown: the same code as training, told so.
+        known = self.age(g).schedule_known
+        x = state.features_for(
+            g.home, g.away, g.date, neutral=g.neutral, playoff=playoff, season=g.season,
+            schedule_known=known,
+        )  # fmt: skip
         return self._resolved(g, playoff, x, None)
 
     def _replayed(self, dates: list[str]) -> Iterator[tuple[str, FeatureState]]:

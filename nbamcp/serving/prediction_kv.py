@@ -28,13 +28,17 @@ from nbamcp.serving.keys import team_filters
 
 log = structlog.get_logger(__name__)
 _PUT_CONCURRENCY = 64
+_FIRST_BACKOFF_S = 0.1
+_MAX_BACKOFF_S = 5.0
 
 
 class PredictionKv:
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
         self._watch: KvWatch | None = None
+        self._closed = False
         self.errors = 0
+        self.watches = 0  # watches opened: more than one means the bucket came back after an outage
 
     @property
     def bucket(self) -> str:
@@ -57,14 +61,29 @@ class PredictionKv:
     ) -> None:
         """Call ``on_put(key, prediction, age_s)`` / ``on_gone(key)`` for each change, until ``close``.
 
-        Starts with the latest value of every key the bucket holds.
+        Starts with the latest value of every key the bucket holds. A watch that ends
+        without ``close`` (NATS came back, maybe without the bucket) is opened again.
         """
-        try:
-            self._watch = watch = await self._kv.watch()
-        except NbaError as exc:
-            self.errors += 1
-            log.warning("cache.kv_follow_failed", error=exc.message)
-            return
+        backoff = _FIRST_BACKOFF_S
+        while not self._closed:
+            try:
+                self._watch = watch = await self._kv.watch()
+            except NbaError as exc:
+                self.errors += 1
+                log.warning("cache.kv_follow_failed", error=exc.message, retry_in_s=backoff)
+                await asyncio.sleep(backoff)  # a real pause: the bucket's server is away
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+                continue
+            backoff = _FIRST_BACKOFF_S
+            self.watches += 1
+            await self._follow(watch, on_put, on_gone)
+
+    async def _follow(
+        self,
+        watch: KvWatch,
+        on_put: Callable[[str, GamePrediction, float], None],
+        on_gone: Callable[[str], None],
+    ) -> None:
         async for entry in watch:
             if entry is None:  # the bucket's current content has been replayed
                 continue
@@ -79,6 +98,7 @@ class PredictionKv:
             on_put(entry.key, prediction, max(age, 0.0))
 
     async def close(self) -> None:
+        self._closed = True
         if self._watch is not None:
             await self._watch.stop()
 

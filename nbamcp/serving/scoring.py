@@ -20,9 +20,11 @@ from nbamcp.messages import GamePrediction, GameResult, PredictionEvent, ShadowS
 from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION
 from nbamcp.serving.canonical import CanonicalGame
 from nbamcp.serving.explain import BASELINE, top_contributions
+from nbamcp.serving.fan_terms import Side, unknown_facts
 from nbamcp.serving.keys import prediction_key
 from nbamcp.serving.live_features import ResolvedGame
 from nbamcp.serving.models import ModelSet, ServingModel
+from nbamcp.serving.staleness import Staleness, caveat
 
 BASELINE_NAME = "elo-baseline"
 BASELINE_TERMS = ["home_elo", "away_elo", "home_court"]
@@ -35,7 +37,9 @@ class RowScore(NamedTuple):
     terms: list[str]
     values: np.ndarray  # the terms' values (features, or the baseline's rating terms)
     model: ServingModel | None  # None: the Elo baseline
-    challenger: tuple[ServingModel, float] | None
+    challenger: tuple[ServingModel, float] | None  # the shadow-scored model (the champion on a canary row)
+    points: np.ndarray  # per term: change in P(home win) from its neutral value (explain.NEUTRAL)
+    canary: bool = False  # answered by the challenger (traffic "canary", ``nbamcp.serving.canary``)
 
 
 def elo_prob(diff: np.ndarray) -> np.ndarray:
@@ -49,7 +53,12 @@ def baseline_scores(X: np.ndarray) -> list[RowScore]:
     terms = np.column_stack([home, -away, diff - (home - away)])
     p = elo_prob(diff)
     values = np.column_stack([home, away, diff - (home - away)])
-    return [RowScore(float(p[i]), terms[i], BASELINE_TERMS, values[i], None, None) for i in range(len(X))]
+    # Each term against none of it: an average team, a neutral floor.
+    points = p.reshape(-1, 1) - elo_prob(diff.reshape(-1, 1) - terms)
+    return [
+        RowScore(float(p[i]), terms[i], BASELINE_TERMS, values[i], None, None, points[i])
+        for i in range(len(X))
+    ]
 
 
 def score_rows(models: ModelSet, rows: list[np.ndarray], *, shadow: bool) -> list[RowScore]:
@@ -61,6 +70,7 @@ def score_rows(models: ModelSet, rows: list[np.ndarray], *, shadow: bool) -> lis
         return baseline_scores(X)
     p = champion.onnx.predict_proba(X)
     effects = champion.explainer.effects(X, p)
+    points = champion.explainer.points(X, p, effects)
     challenger = models.challenger if shadow else None
     pc = challenger.onnx.predict_proba(X) if challenger is not None else None
     return [
@@ -71,6 +81,7 @@ def score_rows(models: ModelSet, rows: list[np.ndarray], *, shadow: bool) -> lis
             X[i],
             champion,
             None if challenger is None or pc is None else (challenger, float(pc[i])),
+            points[i],
         )
         for i in range(len(X))
     ]
@@ -96,6 +107,9 @@ def build_prediction(r: ResolvedGame, s: RowScore, *, top_k: int) -> GamePredict
         )
     model = s.model
     home_wins = p >= 0.5
+    home, away = Side(g.home, g.home_name), Side(g.away, g.away_name)
+    age = r.age
+    unknown = [n for n, v in zip(FEATURE_NAMES, r.x.tolist(), strict=True) if v != v] if age.stale else []
     return GamePrediction(
         home=g.home,
         away=g.away,
@@ -114,7 +128,7 @@ def build_prediction(r: ResolvedGame, s: RowScore, *, top_k: int) -> GamePredict
         model_version=model.version if model is not None else 0,
         unit=model.explainer.unit if model is not None else "elo",
         explanation=model.explainer.description if model is not None else BASELINE,
-        contributions=top_contributions(s.terms, s.values, s.effects, top_k, g.home_name, g.away_name),
+        contributions=top_contributions(s.terms, s.values, s.effects, s.points, top_k, home, away),
         features=_features(r.x),
         result=result,
         challenger=(
@@ -126,14 +140,51 @@ def build_prediction(r: ResolvedGame, s: RowScore, *, top_k: int) -> GamePredict
                 home_win_prob=s.challenger[1],
             )
         ),
+        data_through=age.data_through,
+        days_since_data=age.days,
+        seasons_since_data=age.seasons,
+        stale=age.stale,
+        unknown=unknown,
+        caveat=_caveat(age, pred_unknown=unknown, x_diff=float(r.x[_I["elo_diff"]]), home=home, away=away),
     )
 
 
+def _caveat(age: Staleness, *, pred_unknown: list[str], x_diff: float, home: Side, away: Side) -> str:
+    if not age.stale:
+        return ""
+    return caveat(age, unknown_facts(pred_unknown, home, away), elo_diff=x_diff, home=home.name)
+
+
+def with_age(pred: GamePrediction, age: Staleness) -> GamePrediction:
+    """A cached prediction with its age as of now: other teams' results move the data's end, not
+    its features (its key holds its teams' result counts and whether it is stale)."""
+    home, away = Side(pred.home, pred.home_name), Side(pred.away, pred.away_name)
+    return msgspec.structs.replace(
+        pred,
+        data_through=age.data_through,
+        days_since_data=age.days,
+        seasons_since_data=age.seasons,
+        stale=age.stale,
+        caveat=_caveat(age, pred_unknown=pred.unknown, x_diff=_elo_diff(pred), home=home, away=away),
+    )
+
+
+def _elo_diff(pred: GamePrediction) -> float:
+    v = pred.features.get("elo_diff")
+    return math.nan if v is None else float(v)
+
+
 def cache_key_for(
-    game: CanonicalGame, results: tuple[int, int], model: str, champion: int, challenger: int | None
+    game: CanonicalGame,
+    results: tuple[int, int],
+    age: Staleness,
+    model: str,
+    champion: int,
+    challenger: int | None,
 ) -> str:
     """The one cache key of a prediction: the game as ``LiveFeatures.keyed`` gives it (neutral as
-    played), the results each team's features saw, the model versions; no feature is computed."""
+    played), the results each team's features saw, whether it is stale, the model versions; no
+    feature is computed."""
     return prediction_key(
         model=model,
         champion=champion,
@@ -144,6 +195,7 @@ def cache_key_for(
         neutral=game.neutral,
         home_results=results[0],
         away_results=results[1],
+        stale=age.stale,
     )
 
 

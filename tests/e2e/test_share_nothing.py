@@ -45,7 +45,7 @@ health_timeout_s = 15.0  # six processes answer on a loaded machine
 # What each home may hold once its process has stopped (names at the top of the home).
 OWN_FILES = {
     "stats": {"store.sqlite"},
-    "trainer": {"registry.sqlite", "artifacts"},
+    "trainer": {"registry.sqlite", "artifacts", "retrain.sqlite"},  # train-queue.sqlite: in process only
     "inference": {"inference-features.snapshot", "model-cache"},
     "cache": {"cache-features.snapshot", "model-cache"},
     "predlog": {"predlog.sqlite"},

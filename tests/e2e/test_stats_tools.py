@@ -179,6 +179,8 @@ async def test_every_stats_tool_resource_and_prompt(home: Path, data_dir: Path, 
             history = res.structured_content
             assert history["games"] == raw.team_games({"NJN", "BRK"}, range(2010, 2015))
             assert 1 < len(history["points"]) <= CHART_POINTS < history["games"]
+            text = next(c.text for c in res.content if c.type == "text")
+            assert f"Points: {len(history['points'])} of {history['games']} games, thinned" in text
             (image,) = [c for c in res.content if c.type == "image"]
             assert image.mime_type == "image/png"
             assert base64.b64decode(image.data)[:8] == b"\x89PNG\r\n\x1a\n"

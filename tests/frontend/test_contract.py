@@ -44,7 +44,7 @@ async def test_every_tool_resource_and_prompt_says_what_it_is(tmp_path: Path, da
             resources = (await client.list_resources()).resources
             templates = (await client.list_resource_templates()).resource_templates
             prompts = (await client.list_prompts()).prompts
-    assert len(tools) == 21
+    assert len(tools) == 22
     for tool in tools:
         assert tool.title and tool.description, tool.name
         assert "\n " not in tool.description and "  " not in tool.description, tool.name
@@ -149,6 +149,30 @@ async def test_protocol_errors_are_invalid_params(tmp_path: Path, data_dir: Path
                     await call(*args)
                 assert caught.value.error.code == INVALID_PARAMS, (args, caught.value.error)
                 assert needle in caught.value.error.message, caught.value.error.message
+
+
+async def test_resource_arguments_the_caller_got_wrong_are_invalid_params(
+    stats_home: Path, data_dir: Path
+) -> None:
+    """A resource URI whose parts are wrong is the caller's error (-32602, the code first), checked
+    at the front end where it can be; -32603 was answered before (found by tests/fuzz)."""
+    with anyio.fail_after(WAIT):
+        async with served(stats_home, data_dir) as client:
+            cases = [
+                (
+                    "nba://models/" + "a" * 65 + "/champion",
+                    "invalid_input: name: expected str of length <= 64",
+                ),
+                ("nba://models/game/%20x", "invalid_input: version: "),
+                ("nba://leaders/2100/pts", "invalid_input: no player stats for season 2100"),
+                ("nba://leaders/abc/pts", "invalid_input: season: "),
+            ]
+            for uri, needle in cases:
+                with pytest.raises(MCPError) as caught:
+                    await client.read_resource(uri)
+                assert caught.value.error.code == INVALID_PARAMS, (uri, caught.value.error)
+                assert caught.value.error.message.startswith(needle), (uri, caught.value.error.message)
+                assert "nba.models" not in caught.value.error.message  # checked here, not by the worker
 
 
 async def test_stat_aliases_and_json_encoded_lists(stats_home: Path, data_dir: Path) -> None:

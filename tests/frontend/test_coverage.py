@@ -141,6 +141,7 @@ async def test_team_tools_over_the_team_season_table(stats_home: Path, data_dir:
         async with served(stats_home, data_dir) as client:
             bos = await call(client, "team_season", team="Celtics", season=2024)
             east = await call(client, "standings", season="2023-24", conference="East")
+            league = await call(client, "standings", season=2024)
             from_games = await call(client, "team_season", team="Celtics", season=2023)
             nothing = await client.call_tool("team_season", {"team": "Celtics", "season": 1900})
     w, lo = raw["celtics_2024"]
@@ -149,6 +150,8 @@ async def test_team_tools_over_the_team_season_table(stats_home: Path, data_dir:
     assert bos["ratings"]["srs"] is not None and "Basketball-Reference" in bos["_text"]
     assert east["source"] == "team_seasons" and east["groups"][0]["rows"][0]["team"] == "BOS"
     assert (east["groups"][0]["rows"][0]["wins"], east["groups"][0]["rows"][0]["losses"]) == (int(w), int(lo))
+    assert league["source"] == "team_seasons" and "Basketball-Reference" in league["_text"]
+    assert sum(len(g["rows"]) for g in league["groups"]) == 30
     assert from_games["source"] == "games" and from_games["home"] is not None and from_games["ratings"]
     assert nothing.is_error and text(nothing).startswith(
         "invalid_input: season: no team data for season 1900"

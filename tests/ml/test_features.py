@@ -83,6 +83,30 @@ def test_new_season_has_missing_form_and_full_rest(recent_games: list[GameRow]) 
     assert season_for_date(__import__("datetime").date(2015, 10, 28)) == 2016
 
 
+SCHEDULE = {"home_rest", "away_rest", "home_b2b", "away_b2b", "season_frac"}
+
+
+def _named(v: np.ndarray) -> dict[str, float]:
+    return dict(zip(FEATURE_NAMES, v.tolist(), strict=True))
+
+
+def test_past_the_data_the_schedule_is_unknown_not_invented(recent_games: list[GameRow]) -> None:
+    state = FeatureState()
+    state.consume_all(g for g in recent_games if g.season <= 2015)
+    unknown = _named(state.features_for("BOS", "NYK", "2017-12-01", schedule_known=False))
+    known = _named(state.features_for("BOS", "NYK", "2017-12-01"))
+    assert all(math.isnan(unknown[n]) for n in SCHEDULE)
+    # Only the schedule facts differ: the ratings are the same code's (two summers of regression).
+    same = {n for n in FEATURE_NAMES if unknown[n] == known[n] or math.isnan(known[n])}
+    assert same == set(FEATURE_NAMES) - SCHEDULE
+    # Within a season a team's form and share of the season are known from its games; rest is not.
+    early = FeatureState()
+    early.consume_all(g for g in recent_games if g.date < "2015-03-01")
+    mid = _named(early.features_for("BOS", "NYK", "2015-03-10", schedule_known=False))
+    assert math.isnan(mid["home_rest"]) and math.isnan(mid["away_b2b"])
+    assert 0.5 < mid["season_frac"] < 1.0 and not math.isnan(mid["home_form_margin"])
+
+
 def test_bad_inputs_get_clear_errors(recent_games: list[GameRow]) -> None:
     state = FeatureState()
     state.consume_all(g for g in recent_games if g.season <= 2010)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
 
 from nbamcp.data.games import GameRow
@@ -42,6 +44,54 @@ def test_carry_over_pulls_toward_the_mean_between_seasons() -> None:
     elo.update(game("1", "2020-01-01", 2020, "AAA", "BBB", 130, 90))
     r = elo.rating("AAA", 2020)
     assert elo.rating("AAA", 2021) == pytest.approx(1500.0 + 0.5 * (r - 1500.0))
+
+
+def test_every_season_boundary_crossed_pulls_once_more() -> None:
+    """Three summers without a game regress three times, as three seasons of training would."""
+    elo = Elo(EloParams(carry=0.5, hca_window=0))
+    elo.update(game("1", "2020-01-01", 2020, "AAA", "BBB", 130, 90))
+    r = elo.rating("AAA", 2020)
+    assert elo.rating("AAA", 2023) == pytest.approx(1500.0 + 0.5**3 * (r - 1500.0))
+
+
+def test_the_spread_of_a_season_and_of_ratings_carried_further() -> None:
+    """Each team-season's move (its end minus its carried-over start), and the deviation left
+    after several summers: each adds a season's move, each shrinks what came before by carry."""
+    elo = Elo(EloParams(carry=0.5, hca_window=0))
+    teams = [f"T{i}" for i in range(12)]
+    assert elo.season_spread() is None and elo.spread_after(3) is None
+    for season in (2020, 2021, 2022, 2023):
+        for i in range(0, 12, 2):
+            h, a = teams[i], teams[i + 1]
+            elo.update(game(f"{season}-{i}", f"{season}-01-01", season, h, a, 100 + i * (season % 3), 100))
+    starts: dict[str, float] = {}
+    moves = []
+    replay = Elo(EloParams(carry=0.5, hca_window=0))
+    for season in (2020, 2021, 2022, 2023):
+        for i in range(0, 12, 2):
+            h, a = teams[i], teams[i + 1]
+            hb, ab, ha, aa = replay.update(
+                game(f"{season}-{i}", f"{season}-01-01", season, h, a, 100 + i * (season % 3), 100)
+            )
+            for t, before, after in ((h, hb, ha), (a, ab, aa)):
+                if season > 2020:
+                    moves.append(starts[t + "end"] - starts[t])
+                starts[t], starts[t + "end"] = before, after
+    assert len(moves) == 36
+    sd = elo.season_spread()
+    assert sd == pytest.approx(statistics.pstdev(moves))
+    assert elo.spread_after(1) == pytest.approx(sd)
+    assert elo.spread_after(3) == pytest.approx(sd * ((1 - 0.25**3) / (1 - 0.25)) ** 0.5)
+
+
+def test_a_season_past_the_data_keeps_the_last_learnt_home_court() -> None:
+    elo = Elo(EloParams(hca_window=1, home_adv=100.0))
+    teams = [f"T{i}" for i in range(20)]
+    for i in range(600):
+        h, a = teams[i % 20], teams[(i + 1 + i // 20) % 20]
+        elo.update(game(str(i), "2020-01-01", 2020, h, a, 110 if i % 4 else 100, 105))
+    learnt = elo.home_adv(2021)
+    assert learnt != 100.0 and elo.home_adv(2024) == pytest.approx(learnt)
 
 
 def test_learnt_home_court_uses_earlier_seasons_only() -> None:

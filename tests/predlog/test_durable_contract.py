@@ -264,3 +264,15 @@ async def test_bad_consumer_names_and_filters_are_refused(
 ) -> None:
     with pytest.raises(error):
         await kit.stream.consumer(name, filter)
+
+
+async def test_in_progress_holds_a_delivery_past_ack_wait(kit: StreamKit) -> None:
+    await publish_predictions(kit, 1)
+    consumer = await kit.stream.consumer("long-job", EVENTS_PREDICTION)
+    [m] = await fetch_n(consumer, 1)
+    # Alive for twice the ack wait: in_progress every fifth of it, and nothing comes back meanwhile.
+    for _ in range(10):
+        await m.in_progress()
+        assert await consumer.fetch(1, timeout=TEST_SETTINGS.ack_wait_s / 5) == []
+    await consumer.ack_all([m])
+    assert await consumer.fetch(1, timeout=PAST_ACK_WAIT_S) == []

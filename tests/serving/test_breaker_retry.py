@@ -37,9 +37,34 @@ def test_breaker_opens_after_n_failures_and_half_opens_after_cooldown(clock: Fak
     assert b.state == CLOSED and b.allow()
 
 
+def test_breaker_open_time_starts_short_doubles_while_trials_fail_and_resets(clock: FakeClock) -> None:
+    # A short outage must not be stretched to a long fixed cooldown (it was 15 s from the first open).
+    b = CircuitBreaker("x", failure_threshold=1, cooldown_s=8, min_cooldown_s=0.5, clock=clock)
+    b.allow()
+    b.record_failure()
+    assert b.state == OPEN and b.retry_in() == 0.5
+    waits = []
+    for _ in range(6):  # each failed trial doubles the open time, up to the ceiling
+        clock.advance(b.retry_in())
+        assert b.allow()
+        b.record_failure()
+        waits.append(b.retry_in())
+    assert waits == [1, 2, 4, 8, 8, 8]
+    clock.advance(8)
+    assert b.allow()
+    b.record_success()  # back: the next outage starts short again
+    b.allow()
+    b.record_failure()
+    assert b.retry_in() == 0.5
+    b.reset()  # news that the dependency is back (the bus reconnected): closed at once
+    assert b.state == CLOSED and b.allow()
+
+
 def test_breaker_rejects_bad_settings() -> None:
     with pytest.raises(ValueError):
         CircuitBreaker("x", failure_threshold=0)
+    with pytest.raises(ValueError):
+        CircuitBreaker("x", cooldown_s=1, min_cooldown_s=2)
 
 
 async def test_retry_backs_off_then_succeeds() -> None:

@@ -7,13 +7,19 @@ from pathlib import Path
 import anyio
 
 from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
-from nbamcp.bus.durable import DurableConsumer
+from nbamcp.bus.durable import DurableConsumer, StreamSettings
+from nbamcp.bus.durable_jetstream import JetStreamEvents
 from nbamcp.bus.durable_sqlite import SqliteEvents
+from nbamcp.bus.link import DISCONNECTED
+from nbamcp.bus.nats import NatsBus
 from nbamcp.messages import GameQuery, PredictionEvent, PredictReply, PredictRequest, decode, encode
 from nbamcp.serving.event_log import PredictionEventLog
 from nbamcp.subjects import EVENTS_PREDICTION, PREDICT
+from tests.conftest import restart_nats_server, start_nats_server, stop_nats_server
 from tests.predlog.conftest import TEST_SETTINGS, prediction
 from tests.serving.conftest import WAIT, Home, Models, make_inference, register, serving
+
+OUTAGE_WAIT = 60.0
 
 
 async def test_events_are_stored_durably_once_per_request(bus: Bus, home: Home, models: Models) -> None:
@@ -82,3 +88,33 @@ async def drain(consumer: DurableConsumer, n: int) -> list[PredictionEvent]:
             out += [decode(m.data, PredictionEvent) for m in msgs]
             await consumer.ack_all(msgs)
     return out
+
+
+async def test_an_event_published_during_a_nats_outage_is_held_and_sent_after_it(tmp_path: Path) -> None:
+    # Before: two quick failures and the event of a prediction answered just before the outage
+    # was lost (the prediction log never heard of it). Now it waits for the bus and the stream.
+    server = start_nats_server(tmp_path / "nats")
+    bus = await NatsBus.connect(server.url, reconnect_time_wait=0.01, reconnect_max_wait=0.05)
+    try:
+        settings = StreamSettings(name="HELD", subjects="nba.events.>", publish_timeout_s=0.25)
+        stream = await JetStreamEvents.open(bus, settings)
+        consumer = await stream.consumer("held-test", EVENTS_PREDICTION)
+        events = PredictionEventLog(stream, max_delay_s=0, link=bus.link)
+        stop_nats_server(server)
+        await bus.link.wait_for(DISCONNECTED, OUTAGE_WAIT)
+        held = events.held_changed
+        events.log("h-1", [prediction(1, request_id="h-1")])
+        with anyio.fail_after(OUTAGE_WAIT):
+            await held.wait()  # it failed while NATS was away, and waits
+            # The outage outlasts a quick retry (30 more attempts, >= 40 ms apart, vs 0.25 s).
+            attempts = bus.link.attempts
+            await bus.link.wait_until(lambda: bus.link.attempts >= attempts + 30, OUTAGE_WAIT)
+        server = restart_nats_server(server, keep_store=False, workdir=tmp_path / "fresh")
+        await events.flush(OUTAGE_WAIT)
+        assert (events.published, events.lost, events.held) == (1, 0, 1)
+        got = await drain(consumer, 1)
+        assert [e.request_id for e in got] == ["h-1"]  # in the stream made anew after the restart
+    finally:
+        with anyio.fail_after(OUTAGE_WAIT):
+            await bus.close()
+        stop_nats_server(server)

@@ -61,4 +61,4 @@ async def test_worker_explains_a_tree_champion(bus: Bus, home: Home, models: Mod
     (p,) = decode(msg.data, PredictReply).predictions
     assert p.unit == "probability" and "training average" in p.explanation
     assert p.contributions and all(abs(c.effect) <= 1 for c in p.contributions)
-    assert abs(p.contributions[0].effect) >= abs(p.contributions[-1].effect)
+    assert abs(p.contributions[0].points) >= abs(p.contributions[-1].points)

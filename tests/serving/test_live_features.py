@@ -82,5 +82,5 @@ def test_the_cache_key_parts_equal_the_resolved_games(recent: list) -> None:
         game("BOS", "LAL", recent[len(recent) // 2].date, recent[len(recent) // 2].season),  # in the past
     ]
     for g, r in zip(asked, live.resolve(asked), strict=True):
-        assert live.keyed(g) == (r.game, (r.home_results, r.away_results))
+        assert live.keyed(g) == (r.game, (r.home_results, r.away_results), r.age)
     assert live.keyed(asked[0])[0].neutral == played.neutral

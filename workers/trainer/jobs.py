@@ -13,7 +13,7 @@ import datetime as dt
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -71,6 +71,8 @@ class Job:
     # The steps in order, then None once the job is over (the worker publishes them).
     events: asyncio.Queue[TrainProgress | None] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
+    # Recorded with the version it registers (a retraining job's trigger and parent).
+    lineage: dict[str, Any] = field(default_factory=dict)
 
     def step(self, fraction: float, message: str, state: str = "running") -> None:
         """Record a step and queue its event. Event-loop thread only."""
@@ -139,6 +141,7 @@ async def run_job(
             promote=req.promote,
             actor=req.actor or f"trainer job {job.id}",
             reason=req.reason or default_reason(result),
+            lineage=job.lineage,
         )
         job.result = await job_result(registry, job.id, mv, change, result)
         await registered(mv, change, job.request_id)

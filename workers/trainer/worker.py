@@ -24,8 +24,16 @@ Subjects:
 
 On start with ``auto_train`` and no champion, it trains one in the background
 and promotes it, so the quick start serves a model without a manual step. Jobs
-are not durable: a job lost with its process ends with no final event, and the
-caller's status request then finds nobody answering.
+asked for on ``nba.train.jobs`` are not durable: a job lost with its process ends
+with no final event, and the caller's status request then finds nobody answering.
+
+Automated retraining (``workers.trainer.retrain``) is durable:
+- ``nba.events.retrain`` (durable consumer ``trainer-triggers``): RetrainTrigger from the
+  drift monitor; the trainer adds its own (new results, schedule). Recorded, coalesced,
+  and turned into one job on the ``nba.train.queue`` work queue, acked once it is over.
+- ``nba.train.retraining`` (queue "trainer"): the retraining status.
+- the gate (``workers.trainer.gatekeeper``) asks the monitor (``nba.monitor.paired``)
+  and promotes the challenger on a significant win.
 """
 
 from __future__ import annotations
@@ -41,14 +49,15 @@ import msgspec
 import structlog
 
 from nbamcp import endpoints as ep
-from nbamcp.actor import Actor, Context, Route, WorkerContext
+from nbamcp.actor import Actor, Context, Delivery, DurableRoute, Route, WorkerContext
 from nbamcp.bus.base import Msg, Subscription
 from nbamcp.dataplane import data_bucket
 from nbamcp.dataplane.replica import GameReplica, GamesChange
 from nbamcp.errors import ErrorCode, InvalidInput, NbaError, Unavailable
-from nbamcp.log import bind_request
+from nbamcp.log import bind_request, request_id_from
 from nbamcp.messages import (
     ErrorReply,
+    RetrainTrigger,
     TrainCancel,
     TrainJobAccepted,
     TrainJobRequest,
@@ -62,6 +71,7 @@ from nbamcp.ml.registry import AliasChange, ModelRegistry, ModelVersion
 from nbamcp.ops.tracing import context_headers
 from workers.trainer.jobs import Job, Plan, run_job
 from workers.trainer.registry_door import RegistryDoor
+from workers.trainer.retrain import Retrainer
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +100,9 @@ class TrainerWorker(Actor):
         self.auto_task: asyncio.Task[None] | None = None
         self._control_decoder = decoder_for(TrainCancel | TrainStatusRequest)
         self.jobs_done = 0
+        self.idle = asyncio.Event()  # set while no job runs (retraining waits for it)
+        self.idle.set()
+        self.retrainer = Retrainer(self)
 
     @property
     def registry(self) -> ModelRegistry:
@@ -102,7 +115,15 @@ class TrainerWorker(Actor):
             Route(ep.MODELS_PROMOTE, self.door.promote),
             Route(ep.MODELS_CARD, self.door.model_card),
             Route(ep.MODELS_SERVING, self.door.serving),
+            Route(ep.RETRAINING_STATUS, self.retrainer.status),
         ]
+
+    def durable_routes(self) -> list[DurableRoute]:
+        return [DurableRoute([ep.RETRAIN_TRIGGERS], "trainer-triggers", self._on_triggers, 16, 0.05)]
+
+    async def _on_triggers(self, batch: list[Delivery[RetrainTrigger]]) -> None:
+        for d in batch:
+            await self.retrainer.trigger(d.event, request_id=request_id_from(d.msg.headers))
 
     async def on_start(self) -> None:
         config = self.config
@@ -121,6 +142,7 @@ class TrainerWorker(Actor):
         except TimeoutError:
             why = f"the games dataset did not replay within {timeout:g}s (data.replay_timeout_s)"
             raise Unavailable(why) from None
+        await self.retrainer.start()
         if self.settings.auto_train:
             # In the background: the worker answers (and can be stopped) while the games are read.
             self.auto_task = self.spawn(self._auto_train("start"), name="auto-train")
@@ -139,8 +161,19 @@ class TrainerWorker(Actor):
             await sub.unsubscribe()
         self._controls.clear()
 
+    async def on_recovered(self) -> None:
+        # NATS came back, perhaps without its store: the artifacts again, then who serves.
+        if await self.door.reconcile():
+            await self.door.announce_all(uuid.uuid4().hex)
+
     def health_detail(self) -> dict[str, str]:
         detail = {"registry": str(self.config.registry_path), "jobs_done": str(self.jobs_done)}
+        if self.retrainer.started.is_set():
+            detail |= {
+                "retrain_jobs_run": str(self.retrainer.jobs_run),
+                "retrain_queue": self.retrainer.queue.kind,
+                "gate_decisions": str(self.retrainer.gate.made),
+            }
         if self.current is not None:
             detail |= {"job": self.current.id, "progress": f"{100 * self.current.fraction:.0f}%"}
         return detail
@@ -162,6 +195,22 @@ class TrainerWorker(Actor):
 
     async def submit(self, req: TrainJobRequest, request_id: str) -> TrainJobAccepted:
         """Check the request against the games, then start the job in the background."""
+        job, plan = await self.begin(req, request_id)
+        seasons, valid = plan.train_seasons, plan.valid_seasons
+        return TrainJobAccepted(
+            job_id=job.id,
+            name=req.name,
+            progress_subject=ep.TRAIN_PROGRESS.at(job.id).subject,
+            train_seasons=seasons,
+            valid_seasons=valid,
+            budget=plan.budget_name,
+        )
+
+    async def begin(
+        self, req: TrainJobRequest, request_id: str, *, lineage: dict[str, object] | None = None
+    ) -> tuple[Job, Plan]:
+        """Start a job (``lineage`` is recorded with the version it registers); TrainerBusy while
+        one runs."""
         if self.current is not None:
             run = self.current
             raise TrainerBusy(
@@ -174,8 +223,9 @@ class TrainerWorker(Actor):
             raise InvalidInput(f"job_id {job_id!r} is not valid: use 1-64 of A-Z a-z 0-9 _ -")
         if any(j.id == job_id for j in self.recent):
             raise InvalidInput(f"job_id {job_id!r} was used already; pick a new one")
-        job = Job(id=job_id, name=req.name, request=req, request_id=request_id)
+        job = Job(id=job_id, name=req.name, request=req, request_id=request_id, lineage=dict(lineage or {}))
         self.current = job  # reserved before the first await: a second request is refused
+        self.idle.clear()
         try:
             plan = await self._plan(job)
             self._controls[job_id] = await self.bus.subscribe(
@@ -183,6 +233,7 @@ class TrainerWorker(Actor):
             )
         except BaseException:
             self.current = None
+            self.idle.set()
             raise
         job.task = self.spawn(self._run_job(job, plan), name=f"job-{job_id}")
         seasons, valid = plan.train_seasons, plan.valid_seasons
@@ -190,14 +241,7 @@ class TrainerWorker(Actor):
             "trainer.job_started", job_id=job_id, train=f"{seasons[0]}-{seasons[-1]}",
             valid=f"{valid[0]}-{valid[-1]}", budget=plan.budget_name,
         )  # fmt: skip
-        return TrainJobAccepted(
-            job_id=job_id,
-            name=req.name,
-            progress_subject=ep.TRAIN_PROGRESS.at(job_id).subject,
-            train_seasons=seasons,
-            valid_seasons=valid,
-            budget=plan.budget_name,
-        )
+        return job, plan
 
     async def _plan(self, job: Job) -> Plan:
         req, t = job.request, self.settings
@@ -230,6 +274,8 @@ class TrainerWorker(Actor):
             finally:
                 await pump
                 self._retire(job)
+        if job.state == "done":  # new results are counted from this snapshot on
+            await self.retrainer.trained(job.name, len(plan.games))
 
     async def _registered(self, mv: ModelVersion, change: AliasChange | None, rid: str) -> None:
         await self.door.publish_artifact(mv)
@@ -249,6 +295,7 @@ class TrainerWorker(Actor):
         self.jobs_done += 1
         if self.current is job:
             self.current = None
+            self.idle.set()
         self.recent.append(job)
         while len(self.recent) > RECENT_JOBS:
             old = self.recent.popleft()
@@ -279,6 +326,8 @@ class TrainerWorker(Actor):
 
     # ---- auto-train ----------------------------------------------------------------------------
     async def _games_changed(self, change: GamesChange) -> None:
+        if change and self.replica.caught_up.is_set():
+            await self.retrainer.games_changed()
         if (
             change
             and self.settings.auto_train

@@ -10,6 +10,8 @@ directly.
 from __future__ import annotations
 
 import asyncio
+import collections
+from collections.abc import Callable
 
 import msgspec
 import numpy as np
@@ -24,6 +26,10 @@ QUERY_MAX = 32  # characters of a normalized query that are matched (the longest
 _MIN_SHOWN = 60.0  # find_player lists matches from here
 _MIN_RESOLVED = 80.0  # a name query resolves to one player only from here
 _TIE = 2.0
+_EPS = 1e-6  # bounds are compared with computed scores: never let rounding cut a tie
+_FIRST_BATCH = 16  # names scored first for a ranking (its best few are usually among the 16 best bounds)
+
+_Bounds = tuple[np.ndarray, np.ndarray, np.ndarray]  # (upper bound, token_sort_ratio, bound is exact)
 
 
 class _Entry(msgspec.Struct, frozen=True):
@@ -41,9 +47,10 @@ class _Index:
     A name's score is ``(WRatio + token_sort_ratio) / 2``, except 100 for the exact
     name and 96 when every word of the query is a word of the name. WRatio is the
     costly half, so it is computed only where it can matter: token_sort_ratio (a
-    plain ratio over pre-sorted words, in rapidfuzz's C loop) gives every name an
-    upper bound ``(100 + T) / 2``, and WRatio runs only on names whose bound reaches
-    the cut the query needs. The scores that decide the answer are exact.
+    plain ratio over pre-sorted words, in rapidfuzz's C loop) and the letters a
+    name shares with the query (``_Letters``) give every name an upper bound, and
+    WRatio runs only on the candidates whose bound reaches the cut the query needs.
+    The scores that decide the answer are exact.
     """
 
     def __init__(self, entries: list[_Entry]) -> None:
@@ -59,15 +66,31 @@ class _Index:
                 self.by_token.setdefault(tok, set()).add(i)
         # Among equal scores, longer careers first (the better-known player), then by name.
         self.career = [-((e.last or 0) - (e.first or 0)) for e in entries]
+        self.letters = _Letters(self.norms)
+        # WRatio's word-based parts are bounded by the letters only for names without a repeated word.
+        self.repeated = np.array([len(set(n.split())) < len(n.split()) for n in self.norms], dtype=bool)
 
-    def bounds(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(upper bound of each score, token_sort_ratio, which scores are already exact)."""
+    def bounds(self, query: str, *, letters: bool = True) -> _Bounds:
+        """(upper bound of each score, token_sort_ratio, which scores are already exact).
+
+        Without ``letters`` WRatio is bounded by 100 only: cheaper when the cut will be high.
+        """
         from rapidfuzz import fuzz, process
 
         t = process.cdist([_sorted_words(query)], self.sorted_words, scorer=fuzz.ratio, dtype=np.float64)[0]
-        upper = (100.0 + t) / 2.0
+        words = query.split()
+        if not letters or len(set(words)) < len(words):
+            # (A repeated word in the query: WRatio's set-based parts escape the letter bound.)
+            w = np.full(len(t), 100.0)
+        else:
+            w = self.letters.wratio_bound(query)
+            w[self.repeated] = 100.0
+            # A shared word makes partial_token_ratio 100: those names are scored, never bounded.
+            shared = [i for tok in set(words) for i in self.by_token.get(tok, ())]
+            w[shared] = 100.0
+        upper = (w + t) / 2.0 + _EPS
         exact = np.zeros(len(t), dtype=bool)
-        sets = [self.by_token.get(tok) for tok in set(query.split())]
+        sets = [self.by_token.get(tok) for tok in set(words)]
         if sets and all(sets):
             hits = list(set.intersection(*sets))  # type: ignore[arg-type]
             upper[hits], exact[hits] = 96.0, True
@@ -75,24 +98,44 @@ class _Index:
         upper[same], exact[same] = 100.0, True
         return upper, t, exact
 
-    def scored(
-        self, query: str, bounds: tuple[np.ndarray, np.ndarray, np.ndarray], idx: np.ndarray
-    ) -> np.ndarray:
-        """Exact scores of the names at ``idx`` (-inf elsewhere)."""
+    def scored(self, query: str, bounds: _Bounds, idx: np.ndarray) -> np.ndarray:
+        """Exact scores of the names at ``idx`` (in that order)."""
         from rapidfuzz import fuzz, process
 
         upper, t, exact = bounds
+        out = upper[idx].copy()
+        fuzzy = ~exact[idx]
+        at = idx[fuzzy]
+        if len(at):
+            w = process.cdist([query], [self.norms[i] for i in at], scorer=fuzz.WRatio, dtype=np.float64)[0]
+            out[fuzzy] = (w + t[at]) / 2.0
+        return out
+
+    def scan(self, query: str, bounds: _Bounds, cut: Callable[[np.ndarray], float], first: int) -> np.ndarray:
+        """Exact scores of the candidates (-inf for the names never scored).
+
+        The ``first`` best bounds are scored, then the names whose bound reaches
+        ``cut(the scores so far)`` (a cut that only rises as scores come in), best bound
+        first, in growing batches while one is left whose bound reaches the risen cut:
+        when none is, no name left can reach the cut, so every score at or above it is
+        exact. Most real queries score a few dozen names.
+        """
+        upper = bounds[0]
         scores = np.full(len(upper), -np.inf)
-        scores[idx] = upper[idx]
-        fuzzy = idx[~exact[idx]]
-        if len(fuzzy) > len(upper) // 4:
-            # Most names: one pass over the prebuilt list beats building a sub-list.
-            w = process.cdist([query], self.norms, scorer=fuzz.WRatio, dtype=np.float64)[0]
-            scores[fuzzy] = ((w + t) / 2.0)[fuzzy]
-        elif len(fuzzy):
-            names = [self.norms[i] for i in fuzzy]
-            w = process.cdist([query], names, scorer=fuzz.WRatio, dtype=np.float64)[0]
-            scores[fuzzy] = (w + t[fuzzy]) / 2.0
+        head = np.argpartition(-upper, first - 1)[:first] if len(upper) > first else np.arange(len(upper))
+        seen = scores[head] = self.scored(query, bounds, head)
+        floor = cut(seen)
+        left = np.flatnonzero(upper >= floor)
+        left = left[np.isneginf(scores[left])]
+        ranked = left[np.argsort(-upper[left], kind="stable")]
+        falling = -upper[ranked]  # ascending: what searchsorted needs
+        done, size = 0, 2 * first
+        while (reach := int(np.searchsorted(falling, -floor, side="right"))) > done:  # bounds >= floor
+            batch = ranked[done : min(reach, done + size)]
+            scores[batch] = got = self.scored(query, bounds, batch)
+            seen = np.concatenate([seen, got])
+            done, size = done + len(batch), size * 2
+            floor = cut(seen)
         return scores
 
     def order(self, scores: np.ndarray, cut: float) -> list[tuple[float, _Entry]]:
@@ -104,34 +147,75 @@ class _Index:
 
     @staticmethod
     def _kth(values: np.ndarray, k: int) -> float:
-        """The k-th largest of ``values`` (k <= len)."""
+        """The k-th largest of ``values`` (-inf when there are fewer than k)."""
+        if len(values) < k:
+            return -np.inf
         return float(np.partition(values, len(values) - k)[len(values) - k])
 
     def top(self, query: str, k: int) -> list[tuple[float, _Entry]]:
         """The ``k`` best names in ranking order (ties at the cut sorted, not guessed)."""
         bounds = self.bounds(query)
-        upper = bounds[0]
-        k = min(k, len(upper))
+        k = min(k, len(bounds[0]))
         if k == 0:
             return []
-        # Exact scores of the k best bounds are real scores: their k-th best is a floor
-        # under the true k-th best, and no name whose bound is below it can make the cut.
-        first = np.argpartition(-upper, k - 1)[:k]
-        floor = self._kth(self.scored(query, bounds, first)[first], k)
-        scores = self.scored(query, bounds, np.flatnonzero(upper >= floor))
-        return self.order(scores, self._kth(scores, k))[:k]
+        # The k-th best exact score so far is a floor under the true k-th best.
+        scores = self.scan(query, bounds, lambda s: self._kth(s, k), max(k, _FIRST_BATCH))
+        return self.order(scores, self._kth(scores[np.isfinite(scores)], k))[:k]
 
     def best_and_tied(self, query: str, tie: float) -> tuple[float, list[_Entry]]:
         """The best score and every name within ``tie`` of it, in ranking order."""
-        bounds = self.bounds(query)
-        upper = bounds[0]
-        if not len(upper):
+        # The cut is the best score less the tie: high for any name that resolves (a low best
+        # is an error that ranks with ``top``), so the letter bounds would cost more than they save.
+        bounds = self.bounds(query, letters=False)
+        if not len(bounds[0]):
             return 0.0, []
-        first = np.argpartition(-upper, min(5, len(upper)) - 1)[:5]
-        floor = float(self.scored(query, bounds, first)[first].max()) - tie
-        scores = self.scored(query, bounds, np.flatnonzero(upper >= floor))
+        # The best is almost always among the few best bounds, and the tie band is narrow.
+        scores = self.scan(query, bounds, lambda s: float(s.max()) - tie, 4)
         best = float(scores.max())
         return best, [e for _, e in self.order(scores, best - tie)]
+
+
+class _Letters:
+    """Each name's letter counts: an upper bound on every rapidfuzz ratio between a query and it.
+
+    A common subsequence of two strings uses no letter more often than both have it, so
+    the letters they share (``m``, counted with repeats) bound their Indel ratio by
+    ``200 m / (len(q) + len(n))``, and ``partial_ratio`` (the shorter against any window
+    of the longer, ``s`` the shorter's length) by ``200 m / (s + m)``. For a name that
+    shares no word with the query and repeats none, every part of WRatio is one of these
+    (the token ratios compare the same letters re-ordered), so WRatio is at most
+    ``max(ratio bound, scale * partial bound)`` with WRatio's own length rule and scale.
+    A vectorized pass over all names costs a fraction of one WRatio pass.
+    """
+
+    ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 "  # what ``normalize`` leaves
+
+    def __init__(self, norms: list[str]) -> None:
+        self._column = {c: i for i, c in enumerate(self.ALPHABET)}
+        # One row per letter (a letter's counts over all names are contiguous).
+        counts = np.zeros((len(self.ALPHABET), len(norms)), dtype=np.uint8)
+        for col, norm in enumerate(norms):
+            for c in norm:
+                counts[self._column[c], col] += 1
+        self.counts = counts
+        self.lengths = np.array([len(n) for n in norms], dtype=np.float64)
+
+    def wratio_bound(self, query: str) -> np.ndarray:
+        # A letter no name has adds to the query's length only.
+        have = [(self._column[c], n) for c, n in collections.Counter(query).items() if c in self._column]
+        rows = [r for r, _ in have]
+        times = np.array([min(n, 255) for _, n in have], dtype=np.uint8)[:, None]
+        shared = np.minimum(self.counts[rows], times).sum(axis=0, dtype=np.float64)
+        lq = float(len(query))
+        shorter = np.minimum(self.lengths, lq)
+        longer = np.maximum(self.lengths, lq)
+        whole = 200.0 * shared / (self.lengths + lq)
+        part = 200.0 * shared / np.maximum(shorter + shared, 1.0)
+        # WRatio: below a length ratio of 1.5 the plain and token ratios only (all within ``whole``);
+        # above it also the partial ones, scaled by 0.9, or by 0.6 past a length ratio of 8.
+        ratio = longer / np.maximum(shorter, 1.0)
+        scale = np.where(ratio <= 8.0, 0.9, 0.6)
+        return np.where(ratio < 1.5, whole, np.maximum(whole, scale * part))
 
 
 def _sorted_words(text: str) -> str:

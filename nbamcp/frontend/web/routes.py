@@ -1,8 +1,9 @@
 """``/healthz``, ``/readyz`` (no auth, saying nothing but ok / not ready and what fails) and ``/metrics``.
 
-``/readyz`` is ready when the bus answers a flush, every worker the deployment
-expects answers the health ping with status ok, and an inference worker serves
-a champion model. Its answer is cached for ``CACHE_S`` so that an
+``/readyz`` is ready when the bus link is up (not reconnecting, not re-making
+its streams) and answers a flush, every worker the deployment expects answers
+the health ping with status ok, and an inference worker serves a champion model
+(``model`` also when the registry's champion was refused). Its answer is cached for ``CACHE_S`` so that an
 unauthenticated caller cannot turn probes into a storm of bus requests.
 """
 
@@ -52,6 +53,10 @@ class Readiness:
             return result
 
     async def _check(self) -> str | None:
+        if self.gw.inflight.closing:
+            return "draining"  # stopping: the calls in flight finish, new ones are refused
+        if not self.gw.bus.link.connected:
+            return "bus"  # reconnecting, or back but its streams and buckets not yet re-made
         try:
             await self.gw.bus.flush(timeout=self.timeout_s)
         except NbaError:
@@ -62,6 +67,8 @@ class Readiness:
         ok = {r.name for r in reports if r.status == "ok"}
         for name in self.gw.expected_workers:
             if name not in ok:
+                if name == "inference" and any(r.name == name and r.detail.get("refused") for r in reports):
+                    return "model"  # up, but its champion was refused: the baseline answers
                 return name
         inference = [r for r in reports if r.name == "inference" and r.status == "ok"]
         if "inference" in self.gw.expected_workers and not any(
