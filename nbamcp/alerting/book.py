@@ -11,6 +11,7 @@ is not even a repeat. The newest
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -75,6 +76,9 @@ class AlertBook:
         self.path = path
         self.window_s = window_s
         self.keep = keep
+        # One connection, many coroutines (the bus's alerts, the webhook's marks): a second
+        # BEGIN on it while a transaction is open fails, so writes take turns.
+        self._writing = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path, *, window_s: float, keep: int) -> AlertBook:
@@ -85,7 +89,7 @@ class AlertBook:
     async def add(self, alert: Alert) -> StoredAlert | None:
         """Store ``alert``; None when it folds into an alert of its key inside the window."""
         ts = timestamp(alert.raised_at)
-        async with transaction(self._conn):
+        async with self._writing, transaction(self._conn):
             async with self._conn.execute(
                 "SELECT alert_id, raised_at, last_seen FROM alerts WHERE key = ? AND raised_ts > ? "
                 "AND raised_ts <= ? ORDER BY raised_ts DESC LIMIT 1",
@@ -153,7 +157,7 @@ class AlertBook:
             return [_row(tuple(r)) for r in await cur.fetchall()]
 
     async def mark_delivered(self, alert_id: int) -> None:
-        async with transaction(self._conn):
+        async with self._writing, transaction(self._conn):
             await self._conn.execute("UPDATE alerts SET delivered = 1 WHERE alert_id = ?", (alert_id,))
 
     async def close(self) -> None:

@@ -68,6 +68,20 @@ async def test_the_store_keeps_the_newest(tmp_path: Path) -> None:
         await book.close()
 
 
+async def test_writes_from_many_coroutines_take_turns(tmp_path: Path) -> None:
+    """New alerts from the bus and the webhook's delivery marks share one connection: concurrent
+    writes must not open a transaction inside another (they did: the webhook task died)."""
+    book = await AlertBook.open(tmp_path / "alerts.sqlite", window_s=60, keep=1000)
+    try:
+        first = [await book.add(alert(f"k{i}", f"2023-04-01T09:{i:02d}:00Z")) for i in range(20)]
+        adds = [book.add(alert(f"n{i}", f"2023-04-01T10:{i:02d}:00Z")) for i in range(20)]
+        marks = [book.mark_delivered(a.alert_id) for a in first if a is not None]
+        await asyncio.gather(*adds, *marks)
+        assert (await book.recent(limit=100))[1] == 40 and len(await book.undelivered()) == 20
+    finally:
+        await book.close()
+
+
 class Receiver(http.server.BaseHTTPRequestHandler):
     """A webhook receiver that answers 503 to the first ``fail`` POSTs, then 200."""
 
