@@ -164,7 +164,16 @@ class WorkersConfig(_Section, frozen=True):
     # Workers started as tasks by `nbamcp serve` on the in-memory bus, in this order
     # (the trainer, which answers which models serve, before the workers that ask).
     embedded: list[str] = msgspec.field(
-        default_factory=lambda: ["stats", "trainer", "inference", "cache", "predlog", "monitor", "usage"]
+        default_factory=lambda: [
+            "stats",
+            "trainer",
+            "inference",
+            "cache",
+            "predlog",
+            "monitor",
+            "usage",
+            "alerts",
+        ]
     )
     # Messages one worker handles at once; more wait in the bus.
     concurrency: int = 32
@@ -211,6 +220,52 @@ class MonitorConfig(_Section, frozen=True):
     concept_alarm_games: Annotated[int, msgspec.Meta(ge=1)] = 200
     # A newly raised dataset-drift or concept-drift alarm sends the trainer a RetrainTrigger.
     retrain_on_alarm: bool = True
+
+
+class AnomaliesConfig(_Section, frozen=True):
+    # The screen of ingested results (nbamcp/monitoring/anomalies.py): a flagged game is held out
+    # of the games dataset until accept_games. See docs/monitoring.md for what each rule measured
+    # on the real history.
+    enabled: bool = True
+    # Total points or home margin this many robust deviations (1.4826 * MAD) from the season's
+    # median; the season's reference is filled up with earlier seasons to min_reference games.
+    score_k: Annotated[float, msgspec.Meta(gt=0)] = 7.0
+    min_reference: Annotated[int, msgspec.Meta(ge=30)] = 300
+    # Mass upsets: favourites of at least 1 - upset_prob beaten, in upset_window_days, at least
+    # min_upsets of them and a Poisson tail below upset_alpha.
+    upset_prob: Annotated[float, msgspec.Meta(gt=0, lt=0.5)] = 0.2
+    upset_window_days: Annotated[int, msgspec.Meta(ge=1, le=60)] = 7
+    upset_alpha: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 1e-6
+    min_upsets: Annotated[int, msgspec.Meta(ge=1)] = 5
+    # A team with two games on one date; more games on a date than half the season's teams.
+    team_day: bool = True
+    date_burst: bool = True
+
+
+class AlertsConfig(_Section, frozen=True):
+    # One alert per condition key per dedupe window (later ones only count as repeats); the
+    # newest `keep` alerts are kept in <home>/alerts.sqlite.
+    dedupe_window_s: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    keep: Annotated[int, msgspec.Meta(ge=10)] = 10000
+    # POST every new alert as JSON to this URL ("" = no webhook), with up to webhook_retries
+    # retries, waiting webhook_backoff_s, then twice as long each time (at most 60 s).
+    webhook_url: str = ""
+    webhook_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    webhook_retries: Annotated[int, msgspec.Meta(ge=0, le=20)] = 5
+    webhook_backoff_s: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    webhook_queue: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    # Operations: every ops_interval_s (0: off) the alerts worker asks every worker for its
+    # health and watches, per worker, the mean latency and the error rate of the interval with
+    # a rolling median/MAD (nbamcp/monitoring/spikes.py): ops_k deviations, at least double the
+    # median, and at least the floor above it. Intervals with fewer requests are not judged.
+    ops_interval_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    ops_window: Annotated[int, msgspec.Meta(ge=3)] = 60
+    ops_min_history: Annotated[int, msgspec.Meta(ge=3)] = 10
+    ops_k: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    ops_min_requests: Annotated[int, msgspec.Meta(ge=1)] = 20
+    ops_latency_floor_ms: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+    ops_error_rate_floor: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.05
+    ops_health_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 1.0
 
 
 class InferenceConfig(_Section, frozen=True):
@@ -350,6 +405,8 @@ class Config(_Section, frozen=True):
     events: EventsConfig = EventsConfig()
     predlog: PredlogConfig = PredlogConfig()
     monitor: MonitorConfig = MonitorConfig()
+    anomalies: AnomaliesConfig = AnomaliesConfig()
+    alerts: AlertsConfig = AlertsConfig()
     trainer: TrainerConfig = TrainerConfig()
     retrain: RetrainConfig = RetrainConfig()
     data: DataConfig = DataConfig()
@@ -416,6 +473,11 @@ class Config(_Section, frozen=True):
     def monitor_path(self) -> Path:
         """Predictions awaiting results and their realized outcomes (the monitor's own file)."""
         return self.home / "monitor.sqlite"
+
+    @property
+    def alerts_path(self) -> Path:
+        """Recent alerts and what the webhook took (the alerts worker's own file)."""
+        return self.home / "alerts.sqlite"
 
     @property
     def keys_path(self) -> Path:

@@ -22,6 +22,11 @@ from typing import Any, Generic, TypeVar
 
 from nbamcp import subjects
 from nbamcp.messages import (
+    AcceptedGames,
+    AcceptGamesRequest,
+    Alert,
+    AlertList,
+    AlertsRequest,
     AliasMoved,
     BackupPart,
     BackupRequest,
@@ -45,6 +50,8 @@ from nbamcp.messages import (
     HeadToHeadRequest,
     HealthPing,
     HealthReport,
+    HeldGames,
+    HeldGamesRequest,
     IngestReply,
     IngestRequest,
     KeyUnits,
@@ -189,6 +196,8 @@ QUALITY_REPORT = _stats("quality_report", QualityReportRequest, QualityReport, "
 INGEST = _stats("ingest", IngestRequest, IngestReply, "ingest files into the store (admin)")
 COVERAGE = _stats("coverage", CoverageRequest, Coverage, "what the store holds (nba://data/coverage)")
 COMPLETE = _stats("complete", CompleteRequest, Completions, "team / player names by prefix (completions)")
+HELD_GAMES = _stats("held_games", HeldGamesRequest, HeldGames, "results held by the anomaly screen")
+ACCEPT_GAMES = _stats("accept_games", AcceptGamesRequest, AcceptedGames, "release held results (admin)")
 COVERAGE_CHANGED = Event(subjects.COVERAGE_CHANGED, Coverage, summary="the store's coverage after an ingest")
 
 STATS: tuple[Endpoint[Any], ...] = (
@@ -207,6 +216,8 @@ STATS: tuple[Endpoint[Any], ...] = (
     INGEST,
     COVERAGE,
     COMPLETE,
+    HELD_GAMES,
+    ACCEPT_GAMES,
 )
 
 # ---- predictions --------------------------------------------------------------------------------------
@@ -309,6 +320,12 @@ MONITOR_PAIRED = Endpoint(
     "monitor",
     "per-game log losses of two versions on the same realized games (the promotion gate)",
 )
+
+# ---- alerts (queue "alerts") ---------------------------------------------------------------------------
+ALERTS = Event(
+    subjects.EVENTS_ALERTS, Alert, queue="alerts", durable=True, summary="a condition a worker saw (alerting)"
+)
+ALERTS_LIST = Endpoint(subjects.ALERTS_LIST, AlertsRequest, AlertList, "alerts", "the stored alerts, deduped")
 
 # ---- usage (queue "usage") ----------------------------------------------------------------------------
 USAGE_RECORD = Endpoint(

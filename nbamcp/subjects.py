@@ -20,6 +20,9 @@ PREDICT_BASELINE = "nba.predict.baseline"  # request/reply, queue "cache": Elo b
 PREDICT_SERVED = "nba.predict.served"  # event, queue "cache": fresh model predictions to cache
 EVENTS_PREDICTION = "nba.events.prediction"  # event, durable: predlog, monitor, cache fill
 EVENTS_GAMES = "nba.events.games"  # event, durable: new results -> features, feedback, cache
+# Alerts (severity, condition key, reason, numbers): durable, so under nba.events (the one durable
+# stream captures nba.events.>); the alerts worker stores them and feeds the webhook.
+EVENTS_ALERTS = "nba.events.alerts"
 EVENTS_ALL = "nba.events.>"  # what the durable stream (JetStream NBA_EVENTS / SQLite outbox) captures
 MODELS_CHANGED = "nba.models.changed"  # event: inference reload, cache invalidation
 COVERAGE_CHANGED = "nba.coverage.changed"  # event (broadcast): what the store holds, after every ingest
@@ -29,6 +32,7 @@ MONITOR_STATUS = "nba.monitor.status"  # request/reply, queue "monitor": champio
 MONITOR_REPORT = "nba.monitor.report"  # request/reply, queue "monitor": realized metrics by date, calibration
 MONITOR_DRIFT = "nba.monitor.drift"  # request/reply, queue "monitor": feature/prediction/concept drift report
 MONITOR_CALIBRATION = "nba.monitor.calibration"  # request/reply, queue "monitor": reliability, ECE, Brier
+ALERTS_LIST = "nba.alerts.list"  # request/reply, queue "alerts": the stored alerts (deduped)
 # Usage per tenant and tool (usage worker): record batches, report, units per key of a day.
 USAGE_RECORD = "nba.usage.record"
 USAGE_REPORT = "nba.usage.report"

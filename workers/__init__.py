@@ -24,6 +24,7 @@ WORKERS: dict[str, str] = {
     "monitor": "workers.monitor:MonitorWorker",
     "trainer": "workers.trainer:TrainerWorker",
     "usage": "workers.usage:UsageWorker",
+    "alerts": "workers.alerts:AlertsWorker",
 }
 
 

@@ -5,6 +5,12 @@ Owns one store connection (reads, and the writes of ``ingest``). Queue group
 empty store it ingests ``NBAMCP_DATA_DIR`` (``stats.auto_ingest``), so that the
 one-command quick start answers questions straight away.
 
+Before an ingest's games are announced, the anomaly screen (``nbamcp.dataplane.screen``,
+``[anomalies]``) judges them: flagged ones are held in the store (``held_games``) with their
+reason, out of the dataset and the events, and raise an alert (``anomaly.<rule>``) until an
+admin accepts them (``nba.stats.accept_games``). The first start's ingest of the data folder is
+the trusted history and is not screened.
+
 It is the only worker that opens the store: the others get the games from it, as
 the games dataset in the data bucket (every season whole, replayed by each worker
 on start) and as ``GamesIngested`` events with the new rows on the durable stream
@@ -24,22 +30,29 @@ import structlog
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Route, WorkerContext
 from nbamcp.actor.routes import Handler
+from nbamcp.alerting import Alerter
 from nbamcp.data import queries as q
 from nbamcp.data.answers import AnswerCache
 from nbamcp.data.charts import render_rating_chart
+from nbamcp.data.held import accept, held_games
 from nbamcp.data.ingest.paths import IngestRoots
 from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.store import Store, open_store
 from nbamcp.dataplane import data_bucket
 from nbamcp.dataplane.announce import Announcer
+from nbamcp.dataplane.screen import Screened, screen_ingest
 from nbamcp.errors import InvalidInput, NbaError, NotFound, Unavailable
 from nbamcp.messages import (
+    AcceptedGames,
+    AcceptGamesRequest,
     ComparePlayersRequest,
     CompleteRequest,
     CoverageRequest,
     FindPlayerRequest,
     GamesRequest,
     HeadToHeadRequest,
+    HeldGames,
+    HeldGamesRequest,
     IngestReply,
     IngestReport,
     IngestRequest,
@@ -54,6 +67,7 @@ from nbamcp.messages import (
     TeamsRequest,
     encode,
 )
+from nbamcp.messages.alerts import Severity
 from nbamcp.ml.ratings import RATING_METHOD, rating_series
 
 log = structlog.get_logger(__name__)
@@ -61,6 +75,8 @@ log = structlog.get_logger(__name__)
 ELO_RATINGS = q.RatingMethod(rating_series, RATING_METHOD)
 
 ID_LIST_CAP = 100
+# Held results that come in numbers (a feed gone wrong, not one odd game) are critical.
+BURST_RULES = frozenset({"mass_upsets", "team_day", "date_burst"})
 
 
 def ingest_reply(report: IngestReport) -> IngestReply:
@@ -91,6 +107,8 @@ class StatsWorker(Actor):
         self._data_problem = ""
         settings = config.stats
         self.answers = AnswerCache(settings.answer_cache_entries, int(settings.answer_cache_mb * 2**20))
+        self.alerter = Alerter(ctx.events, source=self.name, dedupe_window_s=config.alerts.dedupe_window_s)
+        self.held = 0  # results held by the anomaly screen since start
 
     @property
     def store(self) -> Store:
@@ -160,7 +178,7 @@ class StatsWorker(Actor):
         await self.announcer.announce(request_id=f"{self.name}-recovered", full=True)
 
     def health_detail(self) -> dict[str, str]:
-        detail = {"store": str(self.store_path), **self.answers.stats()}
+        detail = {"store": str(self.store_path), "held": str(self.held), **self.answers.stats()}
         announcer = getattr(self, "announcer", None)
         if announcer is not None:
             detail |= {
@@ -186,6 +204,8 @@ class StatsWorker(Actor):
             Route(ep.INGEST, self._explained(self.ingest)),
             Route(ep.COVERAGE, self._explained(self.coverage)),
             Route(ep.COMPLETE, self._explained(self.complete)),
+            Route(ep.HELD_GAMES, self.held_games),
+            Route(ep.ACCEPT_GAMES, self.accept_games),
         ]
 
     # ---- handlers: thin adapters from request Structs to the query layer ----
@@ -240,13 +260,47 @@ class StatsWorker(Actor):
             raise InvalidInput("ingest needs at least one path (a file or a directory)")
         # Walking a folder and resolving links stats every file: off the event loop.
         files, refused = await asyncio.to_thread(self.ingest_roots.collect, r.paths)
-        report = await ingest_paths(self.store, files, fmt=r.format, skipped=refused)
+        async with self.announcer.lock:  # no announcement between the write and the holds
+            report = await ingest_paths(self.store, files, fmt=r.format, skipped=refused)
+            screened = await screen_ingest(self.store, report, self.config.anomalies)
+        await self._alert_holds(screened, ctx.request_id)
         if report.new_game_ids or report.updated:
             await self.announcer.announce(request_id=ctx.request_id)
         if report.inserted:
             self._data_problem = ""
         await self._publish_coverage()
         return ingest_reply(report)
+
+    async def _alert_holds(self, screened: Screened, request_id: str) -> None:
+        """One alert per rule that held games (the dedupe window makes a week of them one alert)."""
+        if not screened.holds:
+            return
+        self.held += len(screened.holds)
+        by_rule: dict[str, list[str]] = {}
+        for f in screened.findings:
+            by_rule.setdefault(f.rule, []).append(f.game_id)
+        for rule, ids in sorted(by_rule.items()):
+            first = next(f for f in screened.findings if f.rule == rule)
+            severity: Severity = (
+                "critical" if rule in ("mass_upsets", "team_day", "date_burst") else "warning"
+            )
+            await self.alerter.alert(
+                f"anomaly.{rule}", severity,
+                f"{len(ids)} ingested result(s) held ({rule}), out of features and training until "
+                f"accept_games; first: {first.reason}",
+                numbers={"held": len(ids), **first.numbers}, subjects=ids, request_id=request_id,
+            )  # fmt: skip
+
+    async def held_games(self, r: HeldGamesRequest, ctx: Context) -> msgspec.Struct:
+        games, total = await held_games(self.store, r.limit)
+        return HeldGames(games=games, total=total)
+
+    async def accept_games(self, r: AcceptGamesRequest, ctx: Context) -> msgspec.Struct:
+        async with self.announcer.lock:
+            accepted, not_held = await accept(self.store, r.game_ids, r.actor or "admin")
+        log.info("stats.accepted", accepted=len(accepted), not_held=len(not_held), actor=r.actor)
+        announced = await self.announcer.announce(request_id=ctx.request_id) if accepted else 0
+        return AcceptedGames(accepted=accepted, not_held=not_held, announced=announced)
 
     async def coverage(self, r: CoverageRequest, ctx: Context) -> msgspec.Struct:
         return await q.coverage(self.store)

@@ -118,6 +118,10 @@ class Actor:
         self._started_at = time.monotonic()
         self.handled = 0
         self.failed = 0
+        # Request/reply only (what a caller waits for): the operations watch reads them.
+        self.requests = 0
+        self.request_errors = 0
+        self.busy_s = 0.0
 
     # ---- to override ---------------------------------------------------
     def routes(self) -> list[Route]:
@@ -279,6 +283,9 @@ class Actor:
         ):
             reply, outcome = await self._answer(msg, route, decoder, request_id)
             seconds = time.perf_counter() - started
+            self.requests += 1
+            self.request_errors += outcome != "ok"
+            self.busy_s += seconds
             metrics.WORKER_MESSAGES.labels(self.name, outcome).inc()
             metrics.WORKER_LATENCY.labels(self.name).observe(seconds)
             log.debug("actor.handled", outcome=outcome, duration_ms=round(seconds * 1e3, 3))
@@ -405,6 +412,9 @@ class Actor:
             failed=self.failed,
             subjects=[r.subject for r in self.routes()],
             detail=detail,
+            requests=self.requests,
+            request_errors=self.request_errors,
+            busy_s=round(self.busy_s, 6),
         )
 
 

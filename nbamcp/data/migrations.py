@@ -224,6 +224,28 @@ _V8 = (
     """,
 )
 
+# v9: results held back by the anomaly screen (nbamcp.monitoring.anomalies) until an admin accepts
+# them. "new": a game in ``games`` that is not announced while held; "rescored": another score
+# for an announced game (``games`` keeps the announced one until the new one is accepted).
+_V9 = (
+    """
+    CREATE TABLE held_games (
+        game_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('new', 'rescored')),
+        home_pts INTEGER NOT NULL,
+        away_pts INTEGER NOT NULL,
+        was_home_pts INTEGER,
+        was_away_pts INTEGER,
+        rules TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        held_at TEXT NOT NULL,
+        accepted_at TEXT,
+        accepted_by TEXT
+    )
+    """,
+    "CREATE INDEX held_games_open ON held_games (accepted_at)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "play-in flag on games", _V2),
@@ -233,5 +255,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "team rosters as of a date", _V6),
     Migration(7, "games announced to the other workers", _V7),
     Migration(8, "seasons announced to the other workers", _V8),
+    Migration(9, "results held by the anomaly screen", _V9),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -12,6 +12,9 @@ about as they are now (``nbamcp.data.announced``: new games, corrected rows), th
 3. only then marks the games announced in the stats worker's own store: a crash
    between the store's commit and this step announces again, never silence.
 
+Games the anomaly screen holds (``nbamcp.data.held``) are left out of both until an admin
+accepts them: then their season's version changes and they go out as news like any result.
+
 With ``full=True`` (on start, and every ``[data] reconcile_s``) every season is
 compared with the bucket too: a bucket that lost its state (a new server) gets the
 whole history again; the receivers compare versions, so for them nothing changed.
@@ -31,6 +34,7 @@ from nbamcp.bus.durable import DurableStream
 from nbamcp.bus.kv import KeyValue
 from nbamcp.data.announced import record, unannounced
 from nbamcp.data.games import load_games, partition_version, partitions
+from nbamcp.data.held import open_new_holds
 from nbamcp.data.store import Store
 from nbamcp.endpoints import GAMES_DATASET as GAMES
 from nbamcp.messages import GameRow, GamesIngested, GamesPartition, decoder_for, encode
@@ -87,14 +91,17 @@ class Announcer:
         self.store = store
         self.kv = kv
         self.events = events
-        self._lock = asyncio.Lock()  # one announcement at a time: ingests and the reconcile timer
+        # One announcement at a time (ingests, the reconcile timer); an ingest holds it while it
+        # writes and screens, so no announcement sees its games before their holds.
+        self.lock = asyncio.Lock()
         self.announced = 0
         self.partitions_written = 0
 
     async def announce(self, *, request_id: str, full: bool = False) -> int:
         """Tell the other workers what they do not know; returns how many games were news."""
-        async with self._lock:
-            by_season = partitions(await load_games(self.store.conn))
+        async with self.lock:
+            held = await open_new_holds(self.store)
+            by_season = partitions(g for g in await load_games(self.store.conn) if g.game_id not in held)
             todo = await unannounced(self.store, by_season)
             news = todo.news
             keys = sorted(by_season) if full else sorted(todo.versions)

@@ -9,6 +9,7 @@ from mcp.server.mcpserver import MCPServer
 
 from nbamcp import __version__
 from nbamcp.config import Config
+from nbamcp.frontend.alerts import alert_tools
 from nbamcp.frontend.catalog import register_stats_prompts, register_stats_resources
 from nbamcp.frontend.completions import register_completions
 from nbamcp.frontend.coverage import CoverageBook
@@ -53,6 +54,7 @@ def build_server(
         *predict_tools(gw, config.inference, config.cache),
         *model_tools(gw),
         *retraining_tools(gw),
+        *alert_tools(gw),
         *(extra_tools or []),
     ]
     deadline = config.server.call_deadline_s

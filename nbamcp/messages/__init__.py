@@ -11,6 +11,17 @@ every name re-exported here (``from nbamcp.messages import X``).
 
 from __future__ import annotations
 
+from nbamcp.messages.alerts import (
+    AcceptedGames,
+    AcceptGamesRequest,
+    Alert,
+    AlertList,
+    AlertsRequest,
+    HeldGame,
+    HeldGames,
+    HeldGamesRequest,
+    StoredAlert,
+)
 from nbamcp.messages.base import (
     ErrorReply,
     HealthPing,
@@ -123,6 +134,7 @@ from nbamcp.messages.stats import (
     RatingHistory,
     RatingPoint,
     Record,
+    Rescore,
     SeasonRating,
     SeriesResult,
     SkippedFile,
@@ -172,6 +184,11 @@ from nbamcp.messages.usage import (
 )
 
 __all__ = [
+    "AcceptGamesRequest",
+    "AcceptedGames",
+    "Alert",
+    "AlertList",
+    "AlertsRequest",
     "AliasMoved",
     "AuditEntry",
     "BackupPart",
@@ -221,6 +238,9 @@ __all__ = [
     "HeadToHeadRequest",
     "HealthPing",
     "HealthReport",
+    "HeldGame",
+    "HeldGames",
+    "HeldGamesRequest",
     "IngestReply",
     "IngestReport",
     "IngestRequest",
@@ -273,6 +293,7 @@ __all__ = [
     "Record",
     "ReferenceSample",
     "ReliabilityRow",
+    "Rescore",
     "RetrainJob",
     "RetrainTrigger",
     "RetrainingStatus",
@@ -291,6 +312,7 @@ __all__ = [
     "StandingsGroup",
     "StandingsRequest",
     "StatLine",
+    "StoredAlert",
     "TableSpan",
     "TeamPrior",
     "TeamRatingHistoryReply",

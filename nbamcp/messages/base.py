@@ -41,6 +41,11 @@ class HealthReport(Message, frozen=True):
     failed: int = 0
     subjects: list[str] = []
     detail: dict[str, str] = {}
+    # Request/reply work since start (durable deliveries not included): the operations watch
+    # turns two reports into an interval's mean latency (busy_s / requests) and error rate.
+    requests: int = 0
+    request_errors: int = 0
+    busy_s: float = 0.0
 
 
 # ---------------------------------------------------------------------------

@@ -549,6 +549,16 @@ class QualityIssue(msgspec.Struct, frozen=True):
     file: str = ""
 
 
+class Rescore(msgspec.Struct, frozen=True):
+    """A known game told again with another score (quarantined as ``score_conflict``; the stats
+    worker holds it for an admin to accept): the new score, the stored home side's way round."""
+
+    game_id: str
+    home_pts: int
+    away_pts: int
+    source: str
+
+
 class FileReport(msgspec.Struct, frozen=True):
     """One file (or one live response): what was read and what it changed."""
 
@@ -565,6 +575,7 @@ class FileReport(msgspec.Struct, frozen=True):
     elapsed_s: float
     summary: str
     related: dict[str, int] = {}
+    rescored: list[Rescore] = []
 
 
 class SkippedFile(msgspec.Struct, frozen=True):

@@ -154,6 +154,7 @@ def databases(config: Config) -> dict[str, Path]:
         config.predlog_path,
         config.monitor_path,
         config.usage_path,
+        config.alerts_path,
         config.store_path,
         config.retrain_path,
         config.registry_path,

@@ -23,7 +23,7 @@ from tests.e2e.procs import Proc, nbamcp_proc, server_env, stdio_params
 
 pytestmark = pytest.mark.slow
 
-WORKERS = ("stats", "trainer", "inference", "cache", "predlog", "monitor", "usage")
+WORKERS = ("stats", "trainer", "inference", "cache", "predlog", "monitor", "usage", "alerts")
 FIRST, LAST = 2019, 2023
 CUTOFF = "2023-03-20"  # the data folder's last day; the next one is "a new day of results"
 NEW_DAY = "2023-03-21"
@@ -51,6 +51,7 @@ OWN_FILES = {
     "predlog": {"predlog.sqlite"},
     "monitor": {"monitor.sqlite"},
     "usage": {"usage.sqlite"},
+    "alerts": {"alerts.sqlite"},
     "frontend": {"frontend-coverage.json", "keys.json"},
 }
 

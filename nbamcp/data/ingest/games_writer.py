@@ -34,6 +34,8 @@ class WriteCounts:
     def __init__(self) -> None:
         self.inserted = self.updated = self.unchanged = 0
         self.new_game_ids: list[str] = []
+        # (game id, home pts, away pts, source): a known game told with another score
+        self.rescored: list[tuple[str, int, int, str]] = []
 
 
 async def _existing(
@@ -143,6 +145,9 @@ async def write_games(
             new = _merge(old, g, swapped)
         except RowError as err:
             reject_game(checks, g, err)
+            if err.rule == "score_conflict":
+                hp, ap = (g.away_pts, g.home_pts) if swapped else (g.home_pts, g.away_pts)
+                counts.rescored.append((old["game_id"], hp, ap, g.source))
             continue
         if new == old:
             counts.unchanged += 1

@@ -39,6 +39,7 @@ from nbamcp.data.ingest.report import FileReport, IngestReport, SkippedFile, bui
 from nbamcp.data.ingest.upsert import upsert
 from nbamcp.data.store import Store
 from nbamcp.errors import InvalidInput
+from nbamcp.messages import Rescore
 
 log = structlog.get_logger(__name__)
 
@@ -174,13 +175,15 @@ async def _write_players(conn: Any, players: dict[str, tuple[str, int]], *, over
 
 
 async def _write(
-    store: Store, table: Table, parsed: _Parsed
+    store: Store, table: Table, parsed: _Parsed, rescored: list[Rescore]
 ) -> tuple[int, int, int, list[str], dict[str, int]]:
-    """Returns (inserted, updated, unchanged, new game ids, related counts); inside a transaction."""
+    """Returns (inserted, updated, unchanged, new game ids, related counts); inside a transaction.
+    Known games told with another score are added to ``rescored``."""
     conn = store.conn
     p = parsed.payload
     if table.layout in ("games_538", "nba_team_gamelog"):
         w = await write_games(conn, p, parsed.checks)
+        rescored.extend(Rescore(gid, hp, ap, src) for gid, hp, ap, src in w.rescored)
         return w.inserted, w.updated, w.unchanged, w.new_game_ids, {}
     if table.layout in ("bref_totals", "bref_advanced", "nba_player_gamelog"):
         ins = upd = same = added = 0
@@ -267,7 +270,8 @@ async def _commit(store: Store, table: Table, prep: _Prepared, run_id: int) -> F
     parsed = prep.parsed
     assert parsed is not None
     async with store.transaction() as conn:
-        ins, upd, same, new_ids, related = await _write(store, table, parsed)
+        rescored: list[Rescore] = []
+        ins, upd, same, new_ids, related = await _write(store, table, parsed, rescored)
         await conn.executemany(
             "INSERT OR IGNORE INTO quarantine (run_id, source, row_no, rule, reason, raw) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -286,7 +290,7 @@ async def _commit(store: Store, table: Table, prep: _Prepared, run_id: int) -> F
             path=table.source, layout=table.layout, season_type=table.season_type, rows_read=parsed.rows_read,
             inserted=ins, updated=upd, unchanged=same, quarantined=q, new_game_ids=new_ids,
             quality=parsed.checks.issues(table.source), elapsed_s=round(time.perf_counter() - prep.t0, 4),
-            summary=summary, related=related,
+            summary=summary, related=related, rescored=rescored,
         )  # fmt: skip
         if prep.sha is not None:
             future = sum(1 for _, rule, _, _ in parsed.checks.quarantine if rule == "future_date")
