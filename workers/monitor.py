@@ -38,6 +38,7 @@ import structlog
 
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Context, Delivery, DurableRoute, Route, WorkerContext
+from nbamcp.alerting import Alerter
 from nbamcp.bus.durable import DurableMsg
 from nbamcp.calls import call
 from nbamcp.errors import ErrorCode, InvalidInput, NbaError, NotFound, RemoteError, Unavailable
@@ -64,6 +65,7 @@ from nbamcp.messages import (
     RealizedMetrics,
     RetrainTrigger,
 )
+from nbamcp.messages.alerts import Severity
 from nbamcp.messages.retrain import TriggerKind
 from nbamcp.monitoring.charts import drift_chart, evidence, reliability_chart
 from nbamcp.predlog.drift_watch import DriftWatch, Settings
@@ -112,6 +114,9 @@ class MonitorWorker(Actor):
         self.drift_errors = 0
         self.scheduled_checks = 0  # attempted, whatever their outcome
         self.retrain_triggers = 0
+        self.alerter = Alerter(
+            ctx.events, source=self.name, dedupe_window_s=ctx.config.alerts.dedupe_window_s
+        )
         self._checked = asyncio.Event()  # set (and renewed) after each scheduled check
 
     def routes(self) -> list[Route]:
@@ -219,11 +224,25 @@ class MonitorWorker(Actor):
             "monitor.drift_checked", trigger=trigger, version=report.model_version, rows=report.n_current,
             share=report.share, drifted=report.drifted, alarms=[a.condition for a in report.alarms],
         )  # fmt: skip
-        if self.config.monitor.retrain_on_alarm:
-            for alarm in report.alarms:
-                if alarm.condition in RETRAIN_KINDS and alarm.condition not in before:
-                    await self._ask_retraining(report, alarm)
+        for alarm in report.alarms:
+            if alarm.condition in before:
+                continue  # raised by an earlier check: alerted and asked then
+            await self._alert(report, alarm)
+            if self.config.monitor.retrain_on_alarm and alarm.condition in RETRAIN_KINDS:
+                await self._ask_retraining(report, alarm)
         return report
+
+    async def _alert(self, report: DriftReport, alarm: DriftAlarm) -> None:
+        """A newly raised alarm is an alert on ``nba.events.alerts`` (deduped per condition)."""
+        numbers = {"drift_share": report.share, "games": float(report.n_current),
+                   "model_version": float(report.model_version)}  # fmt: skip
+        if report.performance.brier_gap is not None:
+            numbers["brier_gap"] = report.performance.brier_gap
+        severity: Severity = "critical" if alarm.condition == "concept_drift" else "warning"
+        await self.alerter.alert(
+            f"drift.{alarm.condition}", severity, alarm.detail[:500], numbers=numbers,
+            subjects=[f"{report.model_name} v{report.model_version}"],
+        )  # fmt: skip
 
     async def _ask_retraining(self, report: DriftReport, alarm: DriftAlarm) -> None:
         """A newly raised drift or concept-drift alarm asks the trainer for a new challenger (once per

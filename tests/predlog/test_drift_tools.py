@@ -37,6 +37,7 @@ from nbamcp.frontend.drift import drift_tools
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.tooling import build_tool
 from nbamcp.messages import (
+    Alert,
     CalibrationReport,
     DriftReport,
     GameRow,
@@ -364,11 +365,13 @@ async def test_the_reference_is_fetched_once_and_outlives_the_trainer(rig: Rig) 
     assert rig.monitor.reference.fetched == 1
 
 
-async def test_a_new_drift_alarm_asks_the_trainer_to_retrain_once(rig: Rig) -> None:
+async def test_a_new_drift_alarm_alerts_and_asks_the_trainer_to_retrain_once(rig: Rig) -> None:
     triggers: list[RetrainTrigger] = []
+    alerts: list[Alert] = []
     sub = await rig.bus.subscribe(
         ep.RETRAIN_TRIGGERS.subject, lambda m: triggers.append(decode(m.data, RetrainTrigger))
     )
+    alert_sub = await rig.bus.subscribe(ep.ALERTS.subject, lambda m: alerts.append(decode(m.data, Alert)))
     await rig.serve(0, W)
     assert triggers == []  # no alarm, no trigger
     await rig.trainer.stop()  # the reference is known; no retraining job in this test
@@ -377,7 +380,10 @@ async def test_a_new_drift_alarm_asks_the_trainer_to_retrain_once(rig: Rig) -> N
     await rig.serve(2 * W, 3 * W, lost_history(names, rig.served.X[2 * W : 3 * W]))
     await rig.bus.flush()
     await sub.unsubscribe()
-    # Two checks saw the drift; the alarm was raised once, so one trigger.
+    await alert_sub.unsubscribe()
+    # Two checks saw the drift; the alarm was raised once, so one alert and one trigger.
+    [a] = [a for a in alerts if a.key == "drift.dataset_drift"]
+    assert a.source == "monitor" and a.numbers["drift_share"] > 0.5 and a.subjects == ["game v1"]
     [t] = triggers
     assert (t.kind, t.model_name, t.source) == ("drift", "game", "monitor")
     assert t.trigger_id.startswith("drift:game:v1:") and "features drifted" in t.reason
