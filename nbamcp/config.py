@@ -286,8 +286,11 @@ class InferenceConfig(_Section, frozen=True):
     # Games in one predict_games call (one bus request, one reply).
     max_slate: int = 500
     top_contributions: int = 5
-    # Replies remembered by request id (a retried request gets the same answer, logged once).
-    idempotency_entries: int = 10000
+    # Request ids remembered (a retried request gets the same answer, logged once), each map of the
+    # inference and cache workers: at most idempotency_entries ids, and their replies (msgpack) within
+    # idempotency_max_bytes, oldest dropped first (a 500-game reply is ~0.5 MB; a retry comes soon).
+    idempotency_entries: Annotated[int, msgspec.Meta(ge=1)] = 10000
+    idempotency_max_bytes: Annotated[int, msgspec.Meta(ge=0)] = 16 * 2**20
     # The front end's path to the worker: per-attempt timeout, retries with
     # exponential backoff on timeouts / no responders, and the circuit breaker.
     timeout_s: float = 3.0

@@ -99,8 +99,9 @@ class CacheWorker(Actor):
         )
         self.kv: PredictionKv | None = None
         self.aliases: dict[str, int] = {}
-        self._idem_lookup: IdempotencyMap[CacheLookupReply] = IdempotencyMap(inference.idempotency_entries)
-        self._idem_baseline: IdempotencyMap[PredictReply] = IdempotencyMap(inference.idempotency_entries)
+        bounds = {"max_entries": inference.idempotency_entries, "max_bytes": inference.idempotency_max_bytes}
+        self._idem_lookup = IdempotencyMap(CacheLookupReply, **bounds)
+        self._idem_baseline = IdempotencyMap(PredictReply, **bounds)
         self.hits_l1 = self.hits_l2 = self.misses = self.fills = self.invalidated = self.from_kv = 0
         self.baseline_served = 0
         # Set after each fill / invalidation: tests and benchmarks await them instead of polling.
@@ -305,5 +306,6 @@ class CacheWorker(Actor):
             "l2_errors": str(self.kv.errors if self.kv is not None else 0),
             "l2_watches": str(self.kv.watches if self.kv is not None else 0),
             "baseline_served": str(self.baseline_served),
+            "idempotency_bytes": str(self._idem_lookup.bytes + self._idem_baseline.bytes),
             "champion": str(self.aliases.get("champion", "none")),
         }

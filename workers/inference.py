@@ -77,7 +77,9 @@ class InferenceWorker(Actor):
             max_wait_s=settings.max_wait_ms / 1e3,
             max_requests=self.config.workers.concurrency,  # no more can be in flight here at once
         )
-        self._idem: IdempotencyMap[PredictReply] = IdempotencyMap(settings.idempotency_entries)
+        self._idem = IdempotencyMap(
+            PredictReply, max_entries=settings.idempotency_entries, max_bytes=settings.idempotency_max_bytes
+        )
         self._reload_lock = asyncio.Lock()
         self.reloads = 0
         self.reload_error = ""
@@ -260,6 +262,7 @@ class InferenceWorker(Actor):
             "reloads": str(self.reloads),
             "reload_error": self.reload_error,
             "idempotent_replays": str(self._idem.replays),
+            "idempotency": f"{len(self._idem)} ids, {self._idem.replies} replies, {self._idem.bytes} bytes",
             "events": f"{self.events.published} published, {self.events.lost} lost",
             **self.batcher.stats(),
         }

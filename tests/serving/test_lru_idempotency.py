@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from nbamcp.errors import InvalidInput
-from nbamcp.serving.idempotency import IdempotencyMap
+from nbamcp.serving.idempotency import ENTRY_OVERHEAD, IdempotencyMap
 from nbamcp.serving.keys import key_teams, prediction_key
 from nbamcp.serving.lru import TtlLru
 from tests.serving.conftest import FakeClock
@@ -48,7 +48,7 @@ def test_keys_name_model_game_and_results() -> None:
 
 
 async def test_same_request_id_same_answer_work_done_once() -> None:
-    m: IdempotencyMap[str] = IdempotencyMap(2)
+    m = IdempotencyMap(str, max_entries=2, max_bytes=1 << 20)
     calls = 0
     gate, started = asyncio.Event(), asyncio.Event()
 
@@ -72,7 +72,7 @@ async def test_same_request_id_same_answer_work_done_once() -> None:
 
 
 async def test_errors_are_not_remembered_and_memory_is_bounded() -> None:
-    m: IdempotencyMap[int] = IdempotencyMap(2)
+    m = IdempotencyMap(int, max_entries=2, max_bytes=1 << 20)
     n = 0
 
     async def fail() -> int:
@@ -90,3 +90,38 @@ async def test_errors_are_not_remembered_and_memory_is_bounded() -> None:
     await m.run("t", b"x", ok)
     assert len(m) == 2
     assert await m.run("r", b"x", ok) == 4  # forgotten (oldest): done again
+
+
+async def test_replies_are_kept_within_the_byte_budget_oldest_dropped_first() -> None:
+    budget = 10 * ENTRY_OVERHEAD + 3 * 10_000  # room for three 10 KB replies besides the ids
+    m = IdempotencyMap(bytes, max_entries=100, max_bytes=budget)
+    n = 0
+
+    async def big() -> bytes:
+        nonlocal n
+        n += 1
+        return bytes([n]) * 10_000
+
+    for i in range(8):
+        await m.run(f"r{i}", b"req", big)
+        assert m.bytes <= budget
+    assert len(m) == 8 and m.replies == 3  # every id remembered, the three newest replies kept
+    assert await m.run("r7", b"req", big) == bytes([8]) * 10_000  # kept: replayed, not redone
+    assert (n, m.replays) == (8, 1)
+    with pytest.raises(InvalidInput, match="already used for a different request"):
+        await m.run("r0", b"other", big)  # its reply is gone, its digest still checks the request
+    assert await m.run("r0", b"req", big) == bytes([9]) * 10_000  # dropped: done again
+    assert m.redone == 1 and m.bytes <= budget
+    huge = IdempotencyMap(bytes, max_entries=100, max_bytes=5_000)
+    assert await huge.run("h", b"req", big) == bytes([10]) * 10_000  # larger than the budget: not kept
+    assert (len(huge), huge.replies, huge.bytes) == (1, 0, ENTRY_OVERHEAD)
+
+
+async def test_the_map_keeps_a_digest_not_the_request() -> None:
+    m = IdempotencyMap(int, max_entries=10, max_bytes=1 << 20)
+
+    async def one() -> int:
+        return 1
+
+    await m.run("r", b"x" * 1_000_000, one)  # a 500-game request is ~40 KB: never kept whole
+    assert m.bytes < 1_000
