@@ -13,6 +13,8 @@ from nbamcp.errors import NbaError
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.frontend.recent import RecentCalls, Window
 from nbamcp.messages import (
+    AlertList,
+    AlertsRequest,
     HealthReport,
     MonitorReport,
     MonitorReportRequest,
@@ -21,6 +23,7 @@ from nbamcp.messages import (
 )
 
 WINDOW_S = 900.0  # the "now" of the traffic panels: the last 15 minutes
+ALERTS_SHOWN = 10  # the newest alerts on the page (the `alerts` tool lists more)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class DashboardData:
     cache: CacheStats | None = None
     status: MonitorStatus | None = None
     report: MonitorReport | None = None
+    alerts: AlertList | None = None
     problems: dict[str, str] = field(default_factory=dict)  # panel -> why it has no data
 
 
@@ -65,10 +69,11 @@ async def gather(gw: Gateway, recent: RecentCalls, *, timeout_s: float) -> Dashb
     data = DashboardData(
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"), window=recent.window(WINDOW_S)
     )
-    health, status, report = await asyncio.gather(
+    health, status, report, alerts = await asyncio.gather(
         gw.health(timeout_s),
         _status(gw, timeout_s * 5),
         _report(gw, timeout_s * 5),
+        _alerts(gw, timeout_s),
         return_exceptions=True,
     )
     if isinstance(health, BaseException):
@@ -85,6 +90,10 @@ async def gather(gw: Gateway, recent: RecentCalls, *, timeout_s: float) -> Dashb
         data.problems["report"] = _why(report)
     else:
         data.report = report
+    if isinstance(alerts, BaseException):
+        data.problems["alerts"] = _why(alerts)
+    else:
+        data.alerts = alerts
     return data
 
 
@@ -94,6 +103,10 @@ async def _status(gw: Gateway, timeout_s: float) -> MonitorStatus:
 
 async def _report(gw: Gateway, timeout_s: float) -> MonitorReport:
     return await gw.call(ep.MONITOR_REPORT, MonitorReportRequest(), timeout_s=timeout_s)
+
+
+async def _alerts(gw: Gateway, timeout_s: float) -> AlertList:
+    return await gw.call(ep.ALERTS_LIST, AlertsRequest(limit=ALERTS_SHOWN), timeout_s=timeout_s)
 
 
 def _why(exc: BaseException) -> str:

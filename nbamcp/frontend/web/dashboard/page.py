@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from html import escape
 
+from nbamcp.frontend.texts import count
 from nbamcp.frontend.web.dashboard.data import DashboardData
 from nbamcp.frontend.web.dashboard.svg import Series, bar_chart, calibration_chart, line_chart
 from nbamcp.messages import ModelVersionSummary, RealizedMetrics
@@ -234,16 +235,10 @@ def drift_panel(d: DashboardData) -> str:
     return _section("drift", "Drift", body)
 
 
-def not_available(panel: str, title: str) -> str:
-    return _section(
-        panel, title, '<p class="na">not available: alerts come with the model-monitoring loop</p>'
-    )
-
-
 def render(d: DashboardData, *, who: str, logout: bool) -> str:
     panels = [
         workers_panel(d), traffic_panel(d), errors_panel(d), cache_panel(d), models_panel(d), brier_panel(d),
-        calibration_panel(d), drift_panel(d), not_available("alerts", "Alerts"),
+        calibration_panel(d), drift_panel(d), alerts_panel(d),
     ]  # fmt: skip
     out = (
         '<form method="post" action="/dashboard/logout"><button type="submit">log out</button></form>'
@@ -269,3 +264,30 @@ def login_page(message: str = "") -> str:
         '<input type="password" name="key" autocomplete="off" size="70" required></label> '
         '<button type="submit">log in</button></form></body></html>'
     )
+
+
+def alerts_panel(d: DashboardData) -> str:
+    """The alerts worker's newest alerts (one per condition per dedupe window)."""
+    a = d.alerts
+    if a is None:
+        return _section("alerts", "Alerts", _problem(d.problems.get("alerts", "no answer")))
+    webhook = (
+        "webhook off" if a.webhook == "off" else f"webhook {escape(a.webhook)}, {a.undelivered} not delivered"
+    )
+    head = (
+        f"<p>{count(a.total, 'alert')} stored ({webhook}; one per condition per {a.dedupe_window_s:g} s)</p>"
+    )
+    if not a.alerts:
+        return _section("alerts", "Alerts", head + '<p class="ok">no alerts</p>')
+    rows = [
+        [escape(x.raised_at), _severity(x.severity), escape(x.key), escape(x.source), escape(x.reason),
+         str(x.repeats)]
+        for x in a.alerts
+    ]  # fmt: skip
+    table = _table(["raised", "severity", "key", "source", "reason", "repeats"], rows, num_from=5)
+    return _section("alerts", "Alerts", head + table)
+
+
+def _severity(level: str) -> str:
+    css = {"critical": "bad", "warning": "bad", "info": "ok"}.get(level, "")
+    return f'<span class="{css}">{escape(level)}</span>'
