@@ -340,3 +340,36 @@ def test_the_factory_builds_every_worker_from_a_context(tmp_path: Path) -> None:
             return [build_worker(c, name).name for name in WORKERS]
 
     assert asyncio.run(build()) == list(WORKERS)
+
+
+class Size(Message, frozen=True):
+    n: int
+
+
+BIG = Endpoint("test.big", Size, Echoed, "big")
+
+
+class BigActor(Actor):
+    name = "big"
+
+    def routes(self) -> list[Route]:
+        return [Route(BIG, self.handle)]
+
+    async def handle(self, req: Size, ctx: Context) -> msgspec.Struct:
+        return Echoed(text="x" * req.n, request_id=ctx.request_id)
+
+
+async def test_a_reply_too_large_for_the_bus_is_an_error_reply_not_a_timeout(
+    bus: InMemoryBus, ctx: WorkerContext
+) -> None:
+    actor = BigActor(ctx)
+    await actor.start()
+    try:
+        # Far shorter than the caller's deadline: the requester hears why at once.
+        msg = await bus.request("test.big", encode(Size(n=2 * 2**20)), timeout=60)
+        reply = decode(msg.data, ErrorReply)
+        assert reply.code == "payload_too_large" and "the reply is too large" in reply.message
+        small = decode((await bus.request("test.big", encode(Size(n=10)), timeout=60)).data, Echoed)
+        assert small.text == "x" * 10
+    finally:
+        await actor.stop()

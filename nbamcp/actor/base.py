@@ -47,7 +47,7 @@ from nbamcp.actor.routes import Context, Delivery, DurableRoute, Route
 from nbamcp.bus.base import TENANT_HEADER, Msg, Subscription
 from nbamcp.bus.durable import DurableMsg
 from nbamcp.endpoints import BACKUP, HEALTH
-from nbamcp.errors import ErrorCode, InvalidInput, NbaError
+from nbamcp.errors import ErrorCode, InvalidInput, NbaError, PayloadTooLarge
 from nbamcp.log import bind_request, request_id_from
 from nbamcp.messages import (
     BackupPart,
@@ -291,7 +291,15 @@ class Actor:
             log.debug("actor.handled", outcome=outcome, duration_ms=round(seconds * 1e3, 3))
             if reply is not None and msg.reply:
                 try:
-                    await msg.respond(encode(reply), headers=context_headers(request_id))
+                    try:
+                        await msg.respond(encode(reply), headers=context_headers(request_id))
+                    except PayloadTooLarge as exc:
+                        # The answer cannot travel; the requester gets why at once, not a timeout.
+                        log.warning("actor.reply_too_large", error=exc.message)
+                        too_large = ErrorReply(
+                            code=exc.code, message=f"the reply is too large: {exc.message}"
+                        )
+                        await msg.respond(encode(too_large), headers=context_headers(request_id))
                 except NbaError as exc:
                     # The requester may have gone (timeout, closed bus): nothing to answer.
                     log.warning("actor.reply_failed", code=exc.code, error=exc.message)

@@ -28,6 +28,7 @@ import structlog
 from nbamcp import endpoints as ep
 from nbamcp.config import CacheConfig, InferenceConfig
 from nbamcp.errors import USER_ERRORS, RemoteError, Unavailable
+from nbamcp.log import bind_request, current_request_id, new_request_id
 from nbamcp.messages import CacheLookupReply, GamePrediction, GameQuery, PredictReply, PredictRequest
 from nbamcp.serving.breaker import CircuitBreaker
 from nbamcp.serving.retry import RetryPolicy, retry_call
@@ -36,6 +37,9 @@ log = structlog.get_logger(__name__)
 
 # gateway.call(endpoint, request, timeout_s=...) -> reply; raises Unavailable / RemoteError.
 Call = Callable[..., Awaitable[Any]]
+
+# Games per bus request: ~2.3 KB a prediction, so a part's reply stays far inside 1 MiB.
+SLATE_PART = 100
 
 
 class Degraded(Exception):
@@ -89,6 +93,25 @@ class PredictClient:
         self.cache_breaker.reset()
 
     async def predict(self, games: list[GameQuery], *, client: str = "") -> PredictOutcome:
+        """Every game's prediction, in order: from the cache, else inference, else the baseline.
+
+        A slate travels in parts of ``SLATE_PART`` games: a 500-game reply (~1.1 MB) is larger
+        than one bus message (NATS' 1 MiB). Each part has its own request id (the slate's, with
+        the part's number), so a retried part is still answered once."""
+        if len(games) <= SLATE_PART:
+            return await self._predict(games, client)
+        rid = current_request_id() or new_request_id()
+        out = PredictOutcome(predictions=[])
+        for k, start in enumerate(range(0, len(games), SLATE_PART)):
+            with bind_request(f"{rid}.{k}"):
+                part = await self._predict(games[start : start + SLATE_PART], client)
+            out.predictions += part.predictions
+            out.cache_hits += part.cache_hits
+            out.degraded |= part.degraded
+            out.notes += [n for n in part.notes if n not in out.notes]
+        return out
+
+    async def _predict(self, games: list[GameQuery], client: str) -> PredictOutcome:
         out = PredictOutcome(predictions=[])
         hits = await self._lookup(games, client, out)
         misses = [i for i, h in enumerate(hits) if h is None]

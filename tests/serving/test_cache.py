@@ -124,3 +124,29 @@ async def test_baseline_predictions_are_not_cached(bus: Bus, home: Home) -> None
         assert out.predictions[0].source == "baseline" and not out.degraded
         out = await client.predict([BOS_LAL])
         assert out.cache_hits == 0 and cache.fills == 0
+
+
+async def test_a_full_slate_is_answered_by_the_model_and_cached(
+    bus: Bus, home: Home, models: Models, recorder: Recorder
+) -> None:
+    """A slate of the published maximum (500 games): its reply is larger than one bus message
+    (1 MiB), so the client sends it in parts; every game is the model's answer, then a hit."""
+    await register(home, models.lr1)
+    cache, inference = await make_cache(bus, home), await make_inference(bus, home)
+    client = client_for(bus)
+    teams = ["BOS", "LAL", "MIA", "DEN", "PHX", "GSW", "MIL", "NYK", "CHI", "DAL"]
+    pairs = [(h, a) for h in teams for a in teams if h != a]  # 90 pairings
+    days = [f"2023-04-{d:02d}" for d in range(20, 26)]
+    slate = [GameQuery(home=h, away=a, date=d) for d in days for h, a in pairs][:500]
+    assert len(slate) == 500 and inference.settings.max_slate == 500
+    async with serving(bus, home, cache, inference):
+        first = await client.predict(slate)
+        assert not first.degraded and first.cache_hits == 0, first.notes
+        assert [(p.home, p.away, p.date) for p in first.predictions] == [
+            (g.home, g.away, g.date) for g in slate
+        ]
+        assert {p.source for p in first.predictions} == {"model"}
+        await wait_fills(cache, 500)
+        again = await client.predict(slate)
+        assert again.cache_hits == 500 and not again.degraded
+        assert [p.home_win_prob for p in again.predictions] == [p.home_win_prob for p in first.predictions]
