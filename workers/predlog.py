@@ -81,6 +81,7 @@ class PredlogWorker(Actor):
             "inserted": str(self.inserted),
             "duplicates": str(self.duplicates),
             "bad_events": str(self.bad),
+            "withdrawn": str(plog.withdrawn if plog else 0),
             "stream": self.ctx.events.kind,
         }
         loop = self.consumers.get(CONSUMER)

@@ -29,6 +29,7 @@ class PredictionEvent(Message, frozen=True):
     cached: bool = False
     client: str = ""
     tenant: str = ""  # the API key's tenant on HTTP/SSE; "" for stdio and the server's own work
+    shadow: bool = False  # scored beside the served answer (challenger in shadow, champion in canary)
 
     def dedup_id(self) -> str:
         """The same served prediction (request, model version, game) is one event, however often sent."""

@@ -3,6 +3,15 @@
 One row per (request id, model, version, game): a redelivered or retried event
 is stored once (``INSERT OR IGNORE`` on that unique key). A batch is one
 ``executemany`` in one transaction: a killed writer leaves whole batches only.
+
+Exactly what was served: a shadow-scored answer (the challenger in shadow
+traffic, the champion beside a canary answer) is marked ``shadow``. The front end
+asks the cache worker's baseline only when it got no answer from inference
+(timed out, failed), under the same request id; inference may still have scored
+and published the slate, but that answer never reached the caller. So a baseline
+row of a (request id, game) withdraws that game's model rows of the same request
+id, whichever event arrives first (a late or redelivered model event is inserted,
+then withdrawn, in the same transaction).
 """
 
 from __future__ import annotations
@@ -52,14 +61,29 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE predictions ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
     """,
+    # 3: scored beside the served answer, not served (shadow challenger, canary's champion).
+    """
+    ALTER TABLE predictions ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX predictions_request_game ON predictions (request_id, date, home, away);
+    """,
 )
 
 COLUMNS = (
     "request_id", "ts", "model_name", "model_version", "source", "home", "away", "date", "neutral",
     "game_id", "home_win_prob", "feature_set", "features", "latency_ms", "cached", "client",
-    "stream_seq", "logged_at", "tenant",
+    "stream_seq", "logged_at", "tenant", "shadow",
 )  # fmt: skip
 _INSERT = f"INSERT OR IGNORE INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+# Model rows of a (request id, game) that also has a baseline row: never returned (see above).
+# predictions_request_game makes both the candidates and the EXISTS index look-ups.
+_WITHDRAW = """
+DELETE FROM predictions
+WHERE request_id = ? AND source = 'model' AND EXISTS (
+    SELECT 1 FROM predictions b
+    WHERE b.request_id = predictions.request_id AND b.source = 'baseline'
+      AND b.date = predictions.date AND b.home = predictions.home AND b.away = predictions.away
+)
+"""
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _json = msgspec.json.Encoder()
 MAX_FEATURES = 1024
@@ -105,7 +129,7 @@ def row(e: PredictionEvent, seq: int | None, logged_at: float) -> tuple[object, 
     return (
         e.request_id, e.ts, e.model_name, e.model_version, e.source, e.home, e.away, e.date,
         int(e.neutral), e.game_id, e.home_win_prob, e.feature_set, _json.encode(e.features).decode(),
-        e.latency_ms, int(e.cached), e.client, seq, logged_at, e.tenant,
+        e.latency_ms, int(e.cached), e.client, seq, logged_at, e.tenant, int(e.shadow),
     )  # fmt: skip
 
 
@@ -116,6 +140,7 @@ class PredictionLog:
         self.conn = conn
         self.path = path
         self.rows = rows  # rows in the table (kept up to date by write())
+        self.withdrawn = 0  # model rows removed because the request was answered by the baseline
 
     @classmethod
     async def open(cls, path: str | Path) -> PredictionLog:
@@ -128,15 +153,23 @@ class PredictionLog:
         return cls(conn, Path(path), rows)
 
     async def write(self, events: Sequence[tuple[PredictionEvent, int | None]]) -> int:
-        """Store (event, stream seq) pairs in one transaction; returns how many were new."""
+        """Store (event, stream seq) pairs in one transaction; returns how many were new (model rows
+        that a baseline answer of the same request withdraws are counted in ``withdrawn``)."""
         if not events:
             return 0
         now = time.time()
         before = self.conn.total_changes
         async with transaction(self.conn) as conn:
             await conn.executemany(_INSERT, [row(e, seq, now) for e, seq in events])
-        inserted = self.conn.total_changes - before
-        self.rows += inserted
+            inserted = self.conn.total_changes - before
+            withdrawn = 0
+            # Every request of the batch: its baseline and model events may come in different batches.
+            for rid in dict.fromkeys(e.request_id for e, _ in events):
+                mark = conn.total_changes
+                await conn.execute(_WITHDRAW, (rid,))
+                withdrawn += conn.total_changes - mark
+        self.rows += inserted - withdrawn
+        self.withdrawn += withdrawn
         return inserted
 
     async def write_each(self, events: Sequence[tuple[PredictionEvent, int | None]]) -> int:

@@ -232,7 +232,7 @@ def prediction_events(
     events = [served]
     if pred.challenger is not None and not cached:
         c = pred.challenger
-        # Told apart by version: the served one is the reply's.
+        # Scored, not served: marked, so the log tells what the caller got from what was compared.
         events.append(
             msgspec.structs.replace(
                 served,
@@ -240,6 +240,7 @@ def prediction_events(
                 model_version=c.model_version,
                 source="model",
                 home_win_prob=c.home_win_prob,
+                shadow=True,
             )
         )
     return events

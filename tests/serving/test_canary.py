@@ -61,3 +61,7 @@ async def test_canary_games_get_the_challenger_every_time_and_both_are_logged(
     assert sorted((e.model_version, e.home, e.away) for e in events) == sorted(
         (v, p.home, p.away) for p in first.predictions for v in (1, 2)
     )
+    # The answer the caller got is not marked; the one scored beside it (champion or challenger) is.
+    served_as = {(p.home, p.away): p.model_version for p in first.predictions}
+    for e in events:
+        assert e.shadow == (e.model_version != served_as[(e.home, e.away)])
