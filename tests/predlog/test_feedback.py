@@ -111,7 +111,8 @@ async def predict(loop: Loop, games: list[Game], tag: str) -> int:
     """The model (538's Elo) and the baseline (home team 60%) each predict every game."""
     for i, g in enumerate(games):
         await publish_durable(loop.events, ep.PREDICTION_EVENTS, event_for(g, f"{tag}-{i}", prob=g.elo_prob))
-        base = event_for(g, f"{tag}-{i}", prob=0.6, version=0, source="baseline")
+        # Its own request: a baseline answer of the model's request would withdraw the model's row.
+        base = event_for(g, f"{tag}-{i}-baseline", prob=0.6, version=0, source="baseline")
         await publish_durable(loop.events, ep.PREDICTION_EVENTS, base)
     return 2 * len(games)
 
