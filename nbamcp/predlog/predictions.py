@@ -162,12 +162,11 @@ class PredictionLog:
         async with transaction(self.conn) as conn:
             await conn.executemany(_INSERT, [row(e, seq, now) for e, seq in events])
             inserted = self.conn.total_changes - before
-            withdrawn = 0
-            # Every request of the batch: its baseline and model events may come in different batches.
-            for rid in dict.fromkeys(e.request_id for e, _ in events):
-                mark = conn.total_changes
-                await conn.execute(_WITHDRAW, (rid,))
-                withdrawn += conn.total_changes - mark
+            # Every request of the batch (its baseline and model events may come in different
+            # batches), in one executemany: one trip to the writer thread, as the insert.
+            rids = dict.fromkeys(e.request_id for e, _ in events)
+            await conn.executemany(_WITHDRAW, [(rid,) for rid in rids])
+            withdrawn = self.conn.total_changes - before - inserted
         self.rows += inserted - withdrawn
         self.withdrawn += withdrawn
         return inserted
