@@ -128,6 +128,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     b.add_argument("--predictions", action="store_true", help="with --json: every game's prediction too")
+
+    r = sub.add_parser(
+        "replay",
+        help="feed 538-layout result files day by day through the loop on this home (docs/season.md)",
+    )
+    r.add_argument("files", nargs="+", help="538-layout game CSVs (date, team1, team2, score1, score2, ...)")
+    r.add_argument(
+        "--from", dest="date_from", help="first game date replayed YYYY-MM-DD (default: the first)"
+    )
+    r.add_argument("--to", dest="date_to", help="last game date replayed (default: the last)")
+    r.add_argument("--budget", choices=budgets, help="retraining search size (default: retrain.budget)")
+    r.add_argument(
+        "--min-new-results",
+        type=int,
+        help="retrain after this many new results (default: retrain.min_new_results)",
+    )
+    r.add_argument("--json", action="store_true", help="print the report as one JSON object")
     return p
 
 
@@ -156,6 +173,11 @@ def _run(args: argparse.Namespace) -> None:
         from nbamcp.commands import run_offline  # offline jobs: no bus, no server
 
         print(anyio.run(run_offline, config, args))
+        return
+    if args.command == "replay":
+        from nbamcp.commands import run_replay  # one process, the in-memory bus, the real workers
+
+        print(anyio.run(run_replay, config, args))
         return
     if args.command == "ingest":
         from nbamcp.data.ingest.offline import run_ingest  # offline job: no bus, no server

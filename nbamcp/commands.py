@@ -210,3 +210,35 @@ async def run_offline(config: Config, args: Any) -> str:
     from nbamcp.ml.backtest_compare import format_comparison
 
     return format_comparison(bt)
+
+
+async def run_replay(config: Config, args: Any) -> str:
+    """``nbamcp replay``: the season replay of ``nbamcp.replay``; the report to print."""
+    from pathlib import Path
+
+    from nbamcp.replay import format_report, replay
+
+    if args.min_new_results is not None and args.min_new_results < 0:
+        raise InvalidInput(f"--min-new-results must be 0 (off) or more, got {args.min_new_results}")
+    for d in (args.date_from, args.date_to):
+        if d is not None and not _is_date(d):
+            raise InvalidInput(f"dates are YYYY-MM-DD, got {d!r}")
+    r = await replay(
+        config,
+        [Path(f) for f in args.files],
+        date_from=args.date_from,
+        date_to=args.date_to,
+        budget=args.budget,
+        min_new_results=args.min_new_results,
+    )
+    return msgspec.json.encode(r).decode() if args.json else format_report(r)
+
+
+def _is_date(s: str) -> bool:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(s)
+    except ValueError:
+        return False
+    return len(s) == 10
