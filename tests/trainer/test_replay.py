@@ -8,10 +8,10 @@ import anyio
 import msgspec
 import pytest
 
-from nbamcp.cli import main
 from nbamcp.config import Config
 from nbamcp.errors import InvalidInput
 from nbamcp.replay import replay
+from tests.trainer.test_cli import nbamcp
 
 
 def config_for(home: Path, data_dir: Path) -> Config:
@@ -46,11 +46,11 @@ async def test_a_replay_of_a_few_days_predicts_ingests_retrains_and_reports(
         await replay(config, [games_csv], date_from="2023-03-01", date_to="2023-03-03")
 
 
-def test_the_command_meets_bad_input_with_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["replay", str(tmp_path / "none.csv"), "--from", "2023-13-01"]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["nbamcp: invalid_input: dates are YYYY-MM-DD, got '2023-13-01'"]
-    assert main(["replay", str(tmp_path / "none.csv")]) == 1
-    assert "no such file" in capsys.readouterr().err
+def test_the_command_meets_bad_input_with_one_line(tmp_path: Path) -> None:
+    bad_date = nbamcp(tmp_path, "replay", str(tmp_path / "none.csv"), "--from", "2023-13-01")
+    assert bad_date.returncode == 1 and bad_date.stdout == ""
+    assert bad_date.stderr.strip().splitlines()[-1] == (
+        "nbamcp: invalid_input: dates are YYYY-MM-DD, got '2023-13-01'"
+    )
+    missing = nbamcp(tmp_path, "replay", str(tmp_path / "none.csv"))
+    assert missing.returncode == 1 and "no such file" in missing.stderr.strip().splitlines()[-1]
