@@ -11,7 +11,6 @@ peaks, troughs, the first and the last point.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
 import math
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from nbamcp import fonts
 from nbamcp.errors import InvalidInput
 
 MAX_POINTS = 20_000
@@ -41,16 +41,6 @@ def thin(xs: Sequence[float], ys: Sequence[float], n: int = CHART_POINTS) -> lis
     x = np.asarray(xs, dtype=np.float64)
     y = np.asarray(ys, dtype=np.float64)
     return [int(i) for i in LTTBDownsampler().downsample(x, y, n_out=n)]
-
-
-@functools.cache
-def _font(size: int) -> Any:
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except (ImportError, OSError):  # a Pillow built without FreeType: its bitmap font
-        return ImageFont.load_default()
 
 
 def _xy(points: Sequence[Any]) -> tuple[list[dt.date], list[float]]:
@@ -95,7 +85,7 @@ def render_rating_chart(points: Sequence[Any], title: str) -> bytes:
     image = Image.new("P", (WIDTH, HEIGHT), _BG)
     image.putpalette(_PALETTE)
     draw = ImageDraw.Draw(image)
-    small = _font(11)
+    small = fonts.font(11)
     tick = lo
     while tick <= hi + step / 2:
         y = py(tick)
@@ -112,7 +102,7 @@ def render_rating_chart(points: Sequence[Any], title: str) -> bytes:
         draw.ellipse([(cx - r, cy - r), (cx + r, cy + r)], fill=_LINE)
     draw.line(line, fill=_LINE, width=2, joint="curve")
     draw.rectangle([(_LEFT, _TOP), (_RIGHT, _BOTTOM)], outline=_REF)
-    draw.text((WIDTH / 2, 8), title, fill=_TEXT, font=_font(14), anchor="mt")
+    draw.text((WIDTH / 2, 8), title, fill=_TEXT, font=fonts.font(14), anchor="mt")
     draw.text((12, _TOP - 20), "rating", fill=_TEXT, font=small)
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=1)  # level 6 costs 3x the time for ~10% fewer bytes

@@ -9,26 +9,17 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 from collections.abc import Sequence
 from typing import Any
 
+from nbamcp import fonts
+
 WIDTH = 800
 _PALETTE = [255, 255, 255, 29, 66, 138, 214, 39, 40, 170, 170, 170, 228, 228, 228, 34, 34, 34]
 _BG, _OK, _DRIFT, _MUTED, _GRID, _TEXT = range(6)
 CAP = 4.0  # bars end here (4x the threshold is drift whatever the exact number)
-
-
-@functools.cache
-def _font(size: int) -> Any:
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except (ImportError, OSError):  # a Pillow built without FreeType: its bitmap font
-        return ImageFont.load_default()
 
 
 def evidence(test: str | None, statistic: float | None, p_value: float | None, threshold: float) -> float:
@@ -55,7 +46,7 @@ def drift_chart(rows: Sequence[tuple[str, float, bool, bool]], title: str) -> by
     image = Image.new("P", (WIDTH, height), _BG)
     image.putpalette(_PALETTE)
     draw = ImageDraw.Draw(image)
-    small = _font(11)
+    small = fonts.font(11)
 
     def px(v: float) -> float:
         return left + (right - left) * v / CAP
@@ -71,7 +62,7 @@ def drift_chart(rows: Sequence[tuple[str, float, bool, bool]], title: str) -> by
         colour = _DRIFT if drifted else _OK if counted else _MUTED
         draw.rectangle([(left, y + 2), (max(px(value), left + 1), y + bar - 3)], fill=colour)
         draw.text((left - 6, y + bar / 2), name, fill=_TEXT, font=small, anchor="rm")
-    draw.text((WIDTH / 2, 10), title, fill=_TEXT, font=_font(14), anchor="mt")
+    draw.text((WIDTH / 2, 10), title, fill=_TEXT, font=fonts.font(14), anchor="mt")
     return _png(image)
 
 
@@ -83,7 +74,7 @@ def reliability_chart(bins: Sequence[tuple[float, float, int]], title: str) -> b
     image = Image.new("P", (size + pad + 16, size + pad + 40), _BG)
     image.putpalette(_PALETTE)
     draw = ImageDraw.Draw(image)
-    small = _font(11)
+    small = fonts.font(11)
     x0, y0, x1, y1 = pad, 36, pad + size, 36 + size
 
     def pt(p: float, o: float) -> tuple[float, float]:
@@ -107,5 +98,5 @@ def reliability_chart(bins: Sequence[tuple[float, float, int]], title: str) -> b
     draw.rectangle([(x0, y0), (x1, y1)], outline=_MUTED)
     draw.text(((x0 + x1) / 2, y1 + 20), "predicted P(home win)", fill=_TEXT, font=small, anchor="mt")
     draw.text((8, 20), "observed", fill=_TEXT, font=small)
-    draw.text(((x0 + x1) / 2, 8), title, fill=_TEXT, font=_font(14), anchor="mt")
+    draw.text(((x0 + x1) / 2, 8), title, fill=_TEXT, font=fonts.font(14), anchor="mt")
     return _png(image)
