@@ -35,6 +35,8 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
+# The data, as the Makefile and the tests find it: NBAMCP_DATA_DIR, else ../shared/data.
+DATA_DIR = Path(os.environ.get("NBAMCP_DATA_DIR") or REPO.parent / "shared" / "data").resolve()
 FLOOR_SERVER = BENCH / "floor_server.py"
 
 Call = Callable[[], Awaitable[object]]

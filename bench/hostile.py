@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from harness import open_server, python_params
+from harness import DATA_DIR, open_server, python_params
 from mcp import ClientSession
 from stats import env_for, prepare
 
@@ -95,11 +95,5 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--n", type=int, default=30)
     ap.add_argument("--home", type=Path, help="reuse this home (ingested when it has no store)")
-    ap.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(
-            os.environ.get("NBAMCP_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
-        ),
-    )
+    ap.add_argument("--data-dir", type=Path, default=DATA_DIR)
     asyncio.run(main(ap.parse_args()))

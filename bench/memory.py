@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -25,8 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import open_server, rss_mb
-from predict import REPO, env_for, nbamcp_params, prepare, unique_games
+from harness import DATA_DIR, open_server, rss_mb
+from predict import env_for, nbamcp_params, prepare, unique_games
 
 
 def server_env(home: Path, data_dir: Path, caps: int | None) -> tuple[dict[str, str], str]:
@@ -93,7 +92,7 @@ def main() -> None:
     ap.add_argument("--home", type=Path, help="bench/predict.py's prepared home (created when missing)")
     ap.add_argument("--caps", type=int, help="cap the prediction cache and request-id maps at this size")
     a = ap.parse_args()
-    data_dir = Path(os.environ.get("NBAMCP_DATA_DIR") or REPO.parent / "shared" / "data").resolve()
+    data_dir = DATA_DIR
     with contextlib.ExitStack() as stack:
         home = a.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-mem-")))
         prepare(home, data_dir, 1947)

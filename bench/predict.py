@@ -51,6 +51,7 @@ from mcp.types import CallToolResult, TextContent
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import (
+    DATA_DIR,
     Case,
     CpuMeter,
     Report,
@@ -479,7 +480,7 @@ async def run_all(home: Path, data_dir: Path, tmp: Path, args: argparse.Namespac
 
 
 def main(args: argparse.Namespace) -> None:
-    data_dir = Path(os.environ.get("NBAMCP_DATA_DIR") or REPO.parent / "shared" / "data").resolve()
+    data_dir = DATA_DIR
     with contextlib.ExitStack() as stack:
         home = args.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-bench-")))
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-floors-")))

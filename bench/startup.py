@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import CpuMeter, children
+from harness import DATA_DIR, CpuMeter, children
 from mcp import ClientSession
 from mcp.client.stdio import stdio_client
-from predict import REPO, env_for, nbamcp_params, prepare
+from predict import env_for, nbamcp_params, prepare
 
 
 async def one(home: Path, data_dir: Path) -> tuple[float, float, float]:
@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--home", type=Path, help="bench/predict.py's prepared home (created when missing)")
     a = ap.parse_args()
-    data_dir = Path(os.environ.get("NBAMCP_DATA_DIR") or REPO.parent / "shared" / "data").resolve()
+    data_dir = DATA_DIR
     with contextlib.ExitStack() as stack:
         home = a.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-start-")))
         prepare(home, data_dir, 1947)

@@ -37,6 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import (
+    DATA_DIR,
     Case,
     Report,
     Run,
@@ -165,11 +166,5 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds per run (default 5)")
     ap.add_argument("--n", type=int, default=30, help="calls per case per round (default 30)")
     ap.add_argument("--home", type=Path, help="reuse this home (ingested when it has no store)")
-    ap.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(
-            os.environ.get("NBAMCP_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
-        ),
-    )
+    ap.add_argument("--data-dir", type=Path, default=DATA_DIR)
     asyncio.run(main(ap.parse_args()))
