@@ -129,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     b.add_argument("--predictions", action="store_true", help="with --json: every game's prediction too")
 
+    from nbamcp.supervise import add_parser as add_supervise
+
+    add_supervise(sub)
+
     r = sub.add_parser(
         "replay",
         help="feed 538-layout result files day by day through the loop on this home (docs/season.md)",
@@ -178,6 +182,13 @@ def _run(args: argparse.Namespace) -> None:
         from nbamcp.commands import run_replay  # one process, the in-memory bus, the real workers
 
         print(anyio.run(run_replay, config, args))
+        return
+    if args.command == "supervise":
+        from nbamcp.supervise import run_supervise  # the Procfile's processes, each its own program
+
+        code = run_supervise(args)
+        if code:
+            raise SystemExit(code)
         return
     if args.command == "ingest":
         from nbamcp.data.ingest.offline import run_ingest  # offline job: no bus, no server

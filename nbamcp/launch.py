@@ -33,8 +33,8 @@ log = structlog.get_logger(__name__)
 async def open_bus(config: Config, *, name: str) -> Bus:
     """Connect, retrying refused connections for ``bus.connect_timeout_s``.
 
-    Under honcho, nats-server and the workers start together: a worker that
-    comes up a few milliseconds early must not take the whole Procfile down.
+    Under the supervisor, nats-server and the workers start together: a worker that
+    comes up a few milliseconds early should not need a restart to find it.
     """
     token = config.nats_token()
     deadline = time.monotonic() + config.bus.connect_timeout_s

@@ -66,9 +66,15 @@ class Proc:
         return out
 
     async def wait_event(
-        self, event: str, timeout: float = 30.0, where: Callable[[dict[str, Any]], bool] | None = None
+        self,
+        event: str,
+        timeout: float = 30.0,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+        *,
+        after: int = 0,
     ) -> dict[str, Any]:
-        """The first JSON log line whose ``event`` is ``event`` (and that ``where`` accepts)."""
+        """The first JSON log line whose ``event`` is ``event`` (and that ``where`` accepts), from
+        line ``after`` on (``len(proc.lines)`` taken before an action: what came of it)."""
 
         def match(line: str) -> dict[str, Any] | None:
             try:
@@ -81,7 +87,7 @@ class Proc:
 
         async with asyncio.timeout(timeout):
             async with self._changed:
-                seen = 0
+                seen = after
                 while True:
                     for line in self.lines[seen:]:
                         found = match(line)
