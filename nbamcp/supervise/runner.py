@@ -148,7 +148,11 @@ class Supervisor:
         try:
             while not self._turn[spec.name].is_set():
                 started = time.monotonic()
-                code = await self._run_once(spec)
+                try:
+                    code = await self._run_once(spec)
+                except OSError as exc:  # no /bin/sh, the folder gone: counts as an exit
+                    log.error("supervise.spawn_failed", proc=spec.name, error=f"{type(exc).__name__}: {exc}")
+                    code = None
                 if self._turn[spec.name].is_set():
                     return
                 now = time.monotonic()

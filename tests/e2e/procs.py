@@ -7,6 +7,7 @@ uvicorn's banner): tests await that line with a timeout instead of sleeping.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -148,3 +149,20 @@ async def nbamcp_proc(env: dict[str, str], *args: str, stdout: Path | None = Non
     finally:
         if out is not None:
             out.close()
+
+
+@asynccontextmanager
+async def supervise_proc(env: dict[str, str], *args: str, stop_timeout: float = 20.0) -> AsyncIterator[Proc]:
+    """``nbamcp supervise ARGS``; afterwards, whatever happened, no process group it started is left
+    (its children run in their own sessions: a supervisor killed after ``stop_timeout`` leaves them)."""
+    async with nbamcp_proc(env, "supervise", *args) as sup:
+        try:
+            yield sup
+            await sup.stop(timeout=stop_timeout)
+        finally:
+            if sup.proc.returncode is None:
+                await sup.stop(timeout=stop_timeout)
+            for record in sup.events():
+                if record.get("event") == "supervise.started":
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(int(str(record["pid"])), signal.SIGKILL)

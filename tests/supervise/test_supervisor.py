@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.procs import nbamcp_proc
+from tests.e2e.procs import supervise_proc
 
 WAIT = 60.0  # bound on every wait (a loaded CI machine)
 PY = shlex.quote(sys.executable)
@@ -53,8 +53,8 @@ async def test_a_killed_process_comes_back_with_its_port_and_a_sigterm_stops_all
     procfile = tmp_path / "Procfile"
     procfile.write_text(f"# a comment\nsvc: {_python(SERVICE)}\nother: {_python(SERVICE)}\n")
     (tmp_path / ".env").write_text("X='from .env'\n")
-    args = ("supervise", str(procfile), "-c", "svc=2", "-p", "47000", "--backoff", "0.2")
-    async with nbamcp_proc(_env(tmp_path), *args) as sup:
+    args = (str(procfile), "-c", "svc=2", "-p", "47000", "--backoff", "0.2")
+    async with supervise_proc(_env(tmp_path), *args) as sup:
         ups = {}
         for name in ("svc.1", "svc.2", "other.1"):
             ups[name] = await sup.wait_event("svc.up", WAIT, lambda e, n=name: e["proc"] == n)
@@ -107,8 +107,8 @@ async def test_each_process_gets_its_grace_then_its_whole_group_is_killed(tmp_pa
         "stubborn: trap '' TERM; echo ready; sleep 600; echo never\n"
         f"front: {_python(DRAINER)}\n"
     )
-    args = ("supervise", str(procfile), "--grace", "20", "--grace", "stubborn=1")
-    async with nbamcp_proc(_env(tmp_path), *args) as sup:
+    args = (str(procfile), "--grace", "20", "--grace", "stubborn=1")
+    async with supervise_proc(_env(tmp_path), *args) as sup:
         for name in ("bus.1", "front.1"):
             await sup.wait_event("ready", WAIT, lambda e, n=name: e["proc"] == n)
         await sup.wait_event(
@@ -151,8 +151,8 @@ time.sleep(600)
 async def test_a_crash_loop_is_given_up_and_reported_while_the_rest_runs(tmp_path: Path) -> None:
     procfile = tmp_path / "Procfile"
     procfile.write_text(f'bad: echo \'{{"event": "bad.try"}}\'; exit 3\ngood: {_python(QUICK)}\n')
-    args = ("supervise", str(procfile), "--backoff", "0.05", "--max-restarts", "2", "--restart-window", "600")
-    async with nbamcp_proc(_env(tmp_path), *args) as sup:
+    args = (str(procfile), "--backoff", "0.05", "--max-restarts", "2", "--restart-window", "600")
+    async with supervise_proc(_env(tmp_path), *args) as sup:
         loop = await sup.wait_event("supervise.crash_loop", WAIT)
         assert loop == {**loop, "proc": "bad.1", "exits": 3, "code": 3, "level": "error"}
         await sup.wait_event("ready", WAIT, lambda e: e["proc"] == "good.1")
@@ -169,7 +169,7 @@ async def test_a_crash_loop_is_given_up_and_reported_while_the_rest_runs(tmp_pat
 async def test_a_second_signal_cuts_the_grace_short(tmp_path: Path) -> None:
     procfile = tmp_path / "Procfile"
     procfile.write_text(f"slow: {_python(DRAINER.replace('time.sleep(6)', 'time.sleep(600)'))}\n")
-    async with nbamcp_proc(_env(tmp_path), "supervise", str(procfile), "--grace", "600") as sup:
+    async with supervise_proc(_env(tmp_path), str(procfile), "--grace", "600") as sup:
         await sup.wait_event("ready", WAIT)
         sup.proc.send_signal(signal.SIGTERM)
         await sup.wait_event("drain.begin", WAIT)
