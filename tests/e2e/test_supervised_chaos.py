@@ -215,8 +215,10 @@ async def test_cold_start_then_every_worker_killed_and_restarted(tmp_path: Path,
     (tmp_path / "empty.env").write_text("")
     homes = tmp_path / "homes"
     (homes / "frontend").mkdir(parents=True)
-    nats_port, http_port = _free_ports(1), _free_ports(1)
-    base = _free_ports(10, step=100)
+    base = _free_ports(10, step=100)  # the Procfile's ten $PORTs
+    taken = {base + 100 * i for i in range(10)}
+    nats_port = next(p for p in iter(lambda: _free_ports(1), None) if p not in taken)
+    http_port = next(p for p in iter(lambda: _free_ports(1), None) if p not in taken | {nats_port})
     env = {k: v for k, v in os.environ.items() if not k.startswith("NBAMCP_")}
     env |= {
         "NBAMCP_HOME": str(homes),

@@ -8,6 +8,7 @@ before SIGKILL reaches its whole process group.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import signal
@@ -164,6 +165,19 @@ async def test_a_crash_loop_is_given_up_and_reported_while_the_rest_runs(tmp_pat
     assert len(tries) == 3 and delays == [0.05, 0.1]  # doubling
     assert [e["given_up"] for e in events if e.get("event") == "supervise.done"] == [["bad.1"]]
     assert [e["code"] for e in events if e.get("event") == "supervise.stopped"] == [0]  # good drained
+
+
+async def test_with_every_process_given_up_or_not_run_it_stops_by_itself(tmp_path: Path) -> None:
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(f"bad: exit 3\nidle: {_python(QUICK)}\n")
+    args = (str(procfile), "-c", "idle=0", "--max-restarts", "0")
+    async with supervise_proc(_env(tmp_path), *args) as sup:
+        async with asyncio.timeout(WAIT):
+            code = await sup.proc.wait()  # no signal: nothing is left to supervise
+    assert code == 1
+    events = sup.events()
+    assert [e["proc"] for e in events if e.get("event") == "supervise.started"] == ["bad.1"]
+    assert [e["given_up"] for e in events if e.get("event") == "supervise.done"] == [["bad.1"]]
 
 
 async def test_a_second_signal_cuts_the_grace_short(tmp_path: Path) -> None:
