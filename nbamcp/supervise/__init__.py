@@ -45,14 +45,34 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help=f"seconds a process may take to stop after SIGTERM before SIGKILL (default {DEFAULT_GRACE_S:g})",
     )  # fmt: skip
     p = Policy()
-    s.add_argument("--backoff", type=float, default=p.backoff_s, help="first restart delay, doubling (s)")
-    s.add_argument("--backoff-max", type=float, default=p.backoff_max_s, help="longest restart delay (s)")
-    s.add_argument("--stable", type=float, default=p.stable_s, help="a run this long resets the back-off (s)")
+    s.add_argument(
+        "--backoff",
+        type=float,
+        default=p.backoff_s,
+        help="first restart delay in s, doubling (default %(default)s)",
+    )
+    s.add_argument(
+        "--backoff-max",
+        type=float,
+        default=p.backoff_max_s,
+        help="longest restart delay in s (default %(default)s)",
+    )
+    s.add_argument(
+        "--stable",
+        type=float,
+        default=p.stable_s,
+        help="a run this long (s) resets the back-off (default %(default)s)",
+    )
     s.add_argument(
         "--max-restarts", type=int, default=p.max_restarts,
-        help="exits within --restart-window before a process is given up (crash loop)",
+        help="more exits than this within --restart-window: given up (crash loop; default %(default)s)",
     )  # fmt: skip
-    s.add_argument("--restart-window", type=float, default=p.window_s, help="seconds (see --max-restarts)")
+    s.add_argument(
+        "--restart-window",
+        type=float,
+        default=p.window_s,
+        help="seconds (see --max-restarts; default %(default)s)",
+    )
 
 
 def _read(path: Path, what: str) -> str:
