@@ -56,7 +56,8 @@ async def call(
     except NoResponders:
         outcome = ErrorCode.NO_RESPONDERS
         raise Unavailable(
-            f"no worker answers {subject}: is the {endpoint.worker!r} worker running on this bus?"
+            f"no worker answers {subject}: is the {endpoint.worker!r} worker running on this bus?",
+            details={"cause": ErrorCode.NO_RESPONDERS},
         ) from None
     except BusTimeout:
         outcome = ErrorCode.TIMEOUT

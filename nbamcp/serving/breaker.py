@@ -11,7 +11,10 @@ trial fails, up to ``cooldown_s``; a success brings it back down. A short outage
 (NATS restarting, a worker replaced) is then not stretched by a long fixed
 cooldown, and a dependency that stays down is still tried only now and then.
 ``reset`` closes the breaker at once: for news that the dependency is back
-(the bus reconnected).
+(the bus reconnected). A trial that failed at once because nothing listens
+(``grow=False``: "no responders", the worker is restarting) does not lengthen
+the open time: such a trial costs nothing, and a longer wait would only delay
+the moment the restarted worker is used again.
 """
 
 from __future__ import annotations
@@ -81,9 +84,12 @@ class CircuitBreaker:
         """Close now: the dependency is probably back (the next failures open it again)."""
         self.record_success()
 
-    def record_failure(self) -> None:
+    def record_failure(self, *, grow: bool = True) -> None:
         self._trial_in_flight = False
         if self._state == HALF_OPEN:
+            if not grow:
+                self._open()
+                return
             # The trial failed: wait longer next time, up to the ceiling.
             self.cooldown_s = min(max(self.cooldown_s * 2, self.min_cooldown_s), self.max_cooldown_s)
             self._open()

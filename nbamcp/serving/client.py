@@ -27,7 +27,7 @@ import structlog
 
 from nbamcp import endpoints as ep
 from nbamcp.config import CacheConfig, InferenceConfig
-from nbamcp.errors import USER_ERRORS, RemoteError, Unavailable
+from nbamcp.errors import USER_ERRORS, ErrorCode, RemoteError, Unavailable
 from nbamcp.log import bind_request, current_request_id, new_request_id
 from nbamcp.messages import CacheLookupReply, GamePrediction, GameQuery, PredictReply, PredictRequest
 from nbamcp.serving.breaker import CircuitBreaker
@@ -149,7 +149,7 @@ class PredictClient:
                 timeout_s=self.cache_settings.lookup_timeout_s,
             )
         except Unavailable as exc:
-            self.cache_breaker.record_failure()
+            self.cache_breaker.record_failure(grow=not _nobody_listens(exc))
             log.info("predict.cache_skipped", error=exc.message)
             return none
         except RemoteError as exc:
@@ -183,7 +183,7 @@ class PredictClient:
                 what="predict",
             )  # fmt: skip
         except Unavailable as exc:
-            breaker.record_failure()
+            breaker.record_failure(grow=not _nobody_listens(exc))
             raise Degraded(exc.message) from None
         except RemoteError as exc:
             if exc.code in USER_ERRORS:
@@ -206,3 +206,9 @@ class PredictClient:
                 "`nbamcp worker cache` or `nbamcp serve`"
             ) from None
         return reply
+
+
+def _nobody_listens(exc: Unavailable) -> bool:
+    """The worker is not subscribed (restarting): news of a restart, not of a slow worker, so the
+    breaker keeps its trials frequent and the worker is used again as soon as it is back."""
+    return exc.details.get("cause") == ErrorCode.NO_RESPONDERS

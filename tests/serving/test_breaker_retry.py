@@ -60,6 +60,23 @@ def test_breaker_open_time_starts_short_doubles_while_trials_fail_and_resets(clo
     assert b.state == CLOSED and b.allow()
 
 
+def test_a_trial_that_nobody_answered_keeps_the_open_time_short(clock: FakeClock) -> None:
+    # A worker being restarted answers "no responders" at once; doubling the wait on each such trial
+    # delayed the use of the restarted worker by up to 5.6 s in the kill -9 chaos runs.
+    b = CircuitBreaker("x", failure_threshold=1, cooldown_s=8, min_cooldown_s=0.5, clock=clock)
+    b.allow()
+    b.record_failure(grow=False)
+    for _ in range(5):
+        assert b.state == OPEN and b.retry_in() == 0.5
+        clock.advance(0.5)
+        assert b.allow()
+        b.record_failure(grow=False)
+    clock.advance(0.5)
+    assert b.allow()
+    b.record_failure()  # a slow failure (a timeout) still doubles it
+    assert b.retry_in() == 1
+
+
 def test_breaker_rejects_bad_settings() -> None:
     with pytest.raises(ValueError):
         CircuitBreaker("x", failure_threshold=0)

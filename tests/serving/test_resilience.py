@@ -62,6 +62,13 @@ async def test_no_inference_worker_degrades_to_the_flagged_baseline(
         assert out.degraded and "next try in 0.5s" in out.notes[0]
         assert client.inference_breaker.rejected == 1
         assert [e.source for e in await recorder.wait_for("deg-4")] == ["baseline"]
+        # Trials that nobody answers (the worker is restarting) keep the open time short: the
+        # restarted worker is used within a cooldown of its start, not after a doubled one.
+        for i in range(3):
+            clock.advance(0.5)
+            with bind_request(f"deg-trial-{i}"):
+                out = await client.predict([GAME])
+            assert out.degraded and client.inference_breaker.retry_in() == 0.5
 
         # The inference worker comes back; after the cooldown one trial call closes the breaker.
         inference = await make_inference(bus, home)
