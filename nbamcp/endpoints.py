@@ -86,6 +86,7 @@ from nbamcp.messages import (
     RetrainingStatusRequest,
     RetrainJob,
     RetrainTrigger,
+    RosterPriors,
     ServingModels,
     ServingModelsRequest,
     Standings,
@@ -244,6 +245,9 @@ GAMES_INGESTED = Event(subjects.EVENTS_GAMES, GamesIngested, durable=True, summa
 
 # ---- datasets (written by the stats worker, replayed by the others) ------------------------------------
 GAMES_DATASET = Dataset("games", GamesPartition, "every played game, one season per entry")
+ROSTERS_DATASET = Dataset(
+    "rosters", RosterPriors, "the roster model's team strengths as of a date (fs2), one season per entry"
+)
 
 # ---- models -------------------------------------------------------------------------------------------
 MODELS_CHANGED = Event(subjects.MODELS_CHANGED, ModelsChanged, summary="an alias moved (broadcast)")

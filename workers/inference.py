@@ -178,8 +178,9 @@ class InferenceWorker(Actor):
                 continue
             challenger = s.challenger[0].version if s.challenger is not None else None
             key = cache_key_for(
-                r.game, (r.home_results, r.away_results), r.age, s.model.name, s.model.version, challenger
-            )
+                r.game, (r.home_results, r.away_results), r.age, s.model.name, s.model.version, challenger,
+                rosters=self.live.rosters_version,
+            )  # fmt: skip
             entries.append(CachedPrediction(key, p))
         if entries:
             try:
@@ -201,6 +202,7 @@ class InferenceWorker(Actor):
                     self.settings.model_name,
                     current=self.models,
                     challenger=self.settings.traffic != "champion",
+                    served=self.config.features.served,
                 )
             except NbaError as exc:
                 # Keep serving what is loaded; health and every reply say so.
