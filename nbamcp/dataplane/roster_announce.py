@@ -59,6 +59,11 @@ class RosterAnnouncer:
         self.seasons_written = 0
         self.builds = 0
 
+    @property
+    def priors(self) -> list[RosterPriors]:
+        """Every season's priors of the last book built ([] before the first announcement)."""
+        return [] if self._built is None else list(self._built[1])
+
     async def announce(self, *, full: bool = False) -> list[int]:
         """Write the seasons whose priors changed (every season's checked with ``full``); returns
         the seasons written."""

@@ -240,6 +240,12 @@ async def open_live_games(
             if games.rosters is not None:  # the rosters first: the games' features are computed with them
                 spawn(games.run_rosters(), "rosters")
                 await games.rosters.caught_up.wait()
+                if not games.rosters.priors:
+                    log.warning(
+                        "live_games.no_rosters", worker=worker,
+                        why="serving fs2 but the rosters dataset is empty: roster features are unknown "
+                        "(imputed) until the stats worker publishes them ([features] served, player tables)",
+                    )  # fmt: skip
             await games.open()
             spawn(games.run(), "games")
             await games.ready.wait()
