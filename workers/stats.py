@@ -46,7 +46,7 @@ from nbamcp.dataplane import data_bucket
 from nbamcp.dataplane.announce import Announcer
 from nbamcp.dataplane.roster_announce import RosterAnnouncer
 from nbamcp.dataplane.screen import Screened, screen_ingest
-from nbamcp.errors import InvalidInput, NbaError, NotFound, Unavailable
+from nbamcp.errors import BusClosed, InvalidInput, NbaError, NotFound, Unavailable
 from nbamcp.messages import (
     AcceptedGames,
     AcceptGamesRequest,
@@ -188,8 +188,16 @@ class StatsWorker(Actor):
         await self.announcer.announce(request_id=f"{self.name}-recovered", full=True)
 
     async def _announce_rosters(self, *, full: bool = False) -> None:
-        if self.rosters is not None:
+        if self.rosters is None:
+            return
+        try:
             await self.rosters.announce(full=full)
+        except BusClosed:
+            raise
+        except NbaError as exc:  # the bucket's server is away, bad rows: the next round tries again
+            log.warning("stats.rosters_announce_failed", full=full, code=exc.code, error=exc.message)
+        except Exception:  # boundary: a roster model that fails to build must not stop games or stats
+            log.exception("stats.rosters_announce_crashed", full=full)
 
     def health_detail(self) -> dict[str, str]:
         detail = {"store": str(self.store_path), "held": str(self.held), **self.answers.stats()}
