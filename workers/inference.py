@@ -261,6 +261,8 @@ class InferenceWorker(Actor):
             "games": str(len(self.live)),
             "latest_result": self.live.latest_date or "none",
             "features": "restored from the snapshot" if self.games.restored else "built from the replay",
+            "feature_set": self.live.feature_set,
+            "rosters": self.live.rosters_version or "none",
             "predictions": str(self.predictions),
             "reloads": str(self.reloads),
             "reload_error": self.reload_error,

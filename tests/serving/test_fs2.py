@@ -146,6 +146,8 @@ async def test_fs2_served_from_the_bus(
             assert inference.live.feature_set == cache.live.feature_set == "fs2"
             version = inference.live.rosters_version
             assert version and cache.live.rosters_version == version
+            health = inference.health_detail()
+            assert (health["feature_set"], health["rosters"]) == ("fs2", version)
             champion = await trainer.registry.get(MODEL, "champion")
             assert champion.feature_set_version == "fs2" and champion.feature_names == NAMES
 
