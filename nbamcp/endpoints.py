@@ -86,6 +86,9 @@ from nbamcp.messages import (
     RetrainingStatusRequest,
     RetrainJob,
     RetrainTrigger,
+    ScheduleList,
+    SchedulePartition,
+    ScheduleRequest,
     ServingModels,
     ServingModelsRequest,
     Standings,
@@ -198,6 +201,7 @@ COVERAGE = _stats("coverage", CoverageRequest, Coverage, "what the store holds (
 COMPLETE = _stats("complete", CompleteRequest, Completions, "team / player names by prefix (completions)")
 HELD_GAMES = _stats("held_games", HeldGamesRequest, HeldGames, "results held by the anomaly screen")
 ACCEPT_GAMES = _stats("accept_games", AcceptGamesRequest, AcceptedGames, "release held results (admin)")
+SCHEDULE = _stats("schedule", ScheduleRequest, ScheduleList, "scheduled games not played yet")
 COVERAGE_CHANGED = Event(subjects.COVERAGE_CHANGED, Coverage, summary="the store's coverage after an ingest")
 
 STATS: tuple[Endpoint[Any], ...] = (
@@ -218,6 +222,7 @@ STATS: tuple[Endpoint[Any], ...] = (
     COMPLETE,
     HELD_GAMES,
     ACCEPT_GAMES,
+    SCHEDULE,
 )
 
 # ---- predictions --------------------------------------------------------------------------------------
@@ -244,6 +249,9 @@ GAMES_INGESTED = Event(subjects.EVENTS_GAMES, GamesIngested, durable=True, summa
 
 # ---- datasets (written by the stats worker, replayed by the others) ------------------------------------
 GAMES_DATASET = Dataset("games", GamesPartition, "every played game, one season per entry")
+SCHEDULE_DATASET = Dataset(
+    "schedule", SchedulePartition, "the games not played yet (nbamcp ingest --live), one season per entry"
+)
 
 # ---- models -------------------------------------------------------------------------------------------
 MODELS_CHANGED = Event(subjects.MODELS_CHANGED, ModelsChanged, summary="an alias moved (broadcast)")

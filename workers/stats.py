@@ -21,6 +21,8 @@ and every ``[data] reconcile_s``.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,7 @@ from nbamcp.messages import (
     PlayerCareerRequest,
     PlayerSeasonStatsRequest,
     QualityReportRequest,
+    ScheduleRequest,
     StandingsRequest,
     TeamRatingHistoryReply,
     TeamRatingHistoryRequest,
@@ -90,8 +93,9 @@ def ingest_reply(report: IngestReport) -> IngestReply:
 class StatsWorker(Actor):
     name = "stats"
 
-    def __init__(self, ctx: WorkerContext) -> None:
+    def __init__(self, ctx: WorkerContext, *, today: Callable[[], dt.date] = dt.date.today) -> None:
         super().__init__(ctx)
+        self._today = today
         config = ctx.config
         self.store_path = config.store_path
         self.data_dir = config.data_dir
@@ -206,6 +210,7 @@ class StatsWorker(Actor):
             Route(ep.COMPLETE, self._explained(self.complete)),
             Route(ep.HELD_GAMES, self.held_games),
             Route(ep.ACCEPT_GAMES, self.accept_games),
+            Route(ep.SCHEDULE, self._explained(self.schedule)),
         ]
 
     # ---- handlers: thin adapters from request Structs to the query layer ----
@@ -301,6 +306,9 @@ class StatsWorker(Actor):
         log.info("stats.accepted", accepted=len(accepted), not_held=len(not_held), actor=r.actor)
         announced = await self.announcer.announce(request_id=ctx.request_id) if accepted else 0
         return AcceptedGames(accepted=accepted, not_held=not_held, announced=announced)
+
+    async def schedule(self, r: ScheduleRequest, ctx: Context) -> msgspec.Struct:
+        return await q.schedule(self.store, r.date, r.team, r.days, r.limit, today=self._today())
 
     async def coverage(self, r: CoverageRequest, ctx: Context) -> msgspec.Struct:
         return await q.coverage(self.store)

@@ -31,7 +31,7 @@ from nbamcp.messages.base import (
     decoder_for,
     encode,
 )
-from nbamcp.messages.data import GameRow, GamesPartition
+from nbamcp.messages.data import GameRow, GamesPartition, ScheduledGame, SchedulePartition
 from nbamcp.messages.drift import (
     CalibrationReport,
     CalibrationReportReply,
@@ -135,6 +135,9 @@ from nbamcp.messages.stats import (
     RatingPoint,
     Record,
     Rescore,
+    ScheduledGameOut,
+    ScheduleList,
+    ScheduleRequest,
     SeasonRating,
     SeriesResult,
     SkippedFile,
@@ -299,6 +302,11 @@ __all__ = [
     "RetrainingStatus",
     "RetrainingStatusRequest",
     "RosterPriors",
+    "ScheduleList",
+    "SchedulePartition",
+    "ScheduleRequest",
+    "ScheduledGame",
+    "ScheduledGameOut",
     "SeasonRating",
     "SeriesResult",
     "ServedVersion",

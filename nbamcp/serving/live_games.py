@@ -32,6 +32,7 @@ from nbamcp.bus.stores import Stores
 from nbamcp.config import Config
 from nbamcp.dataplane import data_bucket
 from nbamcp.dataplane.replica import GameReplica, GamesChange, ReplicaState
+from nbamcp.dataplane.schedule import ScheduleReplica
 from nbamcp.errors import Unavailable
 from nbamcp.serving.live_features import LiveFeatures, fingerprint
 
@@ -62,6 +63,8 @@ class LiveGames:
         self._fingerprint = fingerprint()
         self.live = LiveFeatures()
         self.replica = GameReplica(kv)
+        # The games not played yet (no date given: the teams' next meeting): replayed, not snapshot.
+        self.schedule = ScheduleReplica(kv)
         self.restored = False  # the state came from the snapshot
         self.rebuilds = 0
         self.saved = 0
@@ -174,10 +177,12 @@ async def open_live_games(
     games = LiveGames(kv, config.snapshot_path(worker), spawn=spawn, on_change=on_change)
     await games.open()
     spawn(games.run(), "games")
+    spawn(games.schedule.run(), "schedule")
     timeout = config.data.replay_timeout_s
     try:
         async with asyncio.timeout(timeout):
             await games.ready.wait()
+            await games.schedule.caught_up.wait()
     except TimeoutError:
         raise Unavailable(
             f"the games dataset did not replay within {timeout:g}s (data.replay_timeout_s): "

@@ -146,6 +146,7 @@ def build_prediction(r: ResolvedGame, s: RowScore, *, top_k: int) -> GamePredict
         stale=age.stale,
         unknown=unknown,
         caveat=_caveat(age, pred_unknown=unknown, x_diff=float(r.x[_I["elo_diff"]]), home=home, away=away),
+        scheduled_game_id=g.scheduled or None,
     )
 
 
