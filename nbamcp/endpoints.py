@@ -54,6 +54,7 @@ from nbamcp.messages import (
     HeldGamesRequest,
     IngestReply,
     IngestRequest,
+    IngestStep,
     KeyUnits,
     KeyUnitsQuery,
     Leaders,
@@ -202,6 +203,9 @@ COMPLETE = _stats("complete", CompleteRequest, Completions, "team / player names
 HELD_GAMES = _stats("held_games", HeldGamesRequest, HeldGames, "results held by the anomaly screen")
 ACCEPT_GAMES = _stats("accept_games", AcceptGamesRequest, AcceptedGames, "release held results (admin)")
 SCHEDULE = _stats("schedule", ScheduleRequest, ScheduleList, "scheduled games not played yet")
+INGEST_PROGRESS = Event(
+    subjects.INGEST_PROGRESS, IngestStep, summary="an ingest's progress, per call (.at(progress_token))"
+)
 COVERAGE_CHANGED = Event(subjects.COVERAGE_CHANGED, Coverage, summary="the store's coverage after an ingest")
 
 STATS: tuple[Endpoint[Any], ...] = (

@@ -38,7 +38,7 @@ from nbamcp.data.answers import AnswerCache
 from nbamcp.data.charts import render_rating_chart
 from nbamcp.data.held import accept, held_games
 from nbamcp.data.ingest.paths import IngestRoots
-from nbamcp.data.ingest.runner import ingest_paths
+from nbamcp.data.ingest.runner import IngestProgress, ingest_paths
 from nbamcp.data.store import Store, open_store
 from nbamcp.dataplane import data_bucket
 from nbamcp.dataplane.announce import Announcer
@@ -58,6 +58,7 @@ from nbamcp.messages import (
     IngestReply,
     IngestReport,
     IngestRequest,
+    IngestStep,
     LeagueLeadersRequest,
     PlayerCareerRequest,
     PlayerSeasonStatsRequest,
@@ -265,8 +266,9 @@ class StatsWorker(Actor):
             raise InvalidInput("ingest needs at least one path (a file or a directory)")
         # Walking a folder and resolving links stats every file: off the event loop.
         files, refused = await asyncio.to_thread(self.ingest_roots.collect, r.paths)
+        progress = self._progress(r.progress_token, ctx.request_id) if r.progress_token else None
         async with self.announcer.lock:  # no announcement between the write and the holds
-            report = await ingest_paths(self.store, files, fmt=r.format, skipped=refused)
+            report = await ingest_paths(self.store, files, fmt=r.format, skipped=refused, progress=progress)
             screened = await screen_ingest(self.store, report, self.config.anomalies)
         await self._alert_holds(screened, ctx.request_id)
         if report.new_game_ids or report.updated:
@@ -275,6 +277,18 @@ class StatsWorker(Actor):
             self._data_problem = ""
         await self._publish_coverage()
         return ingest_reply(report)
+
+    def _progress(self, token: str, request_id: str) -> IngestProgress:
+        """Each file's progress as events for the caller (the ingest_games tool relays them)."""
+        subject = ep.INGEST_PROGRESS.at(token).subject
+
+        async def publish(fraction: float, message: str) -> None:
+            try:
+                await self.bus.publish(subject, encode(IngestStep(fraction=fraction, message=message)))
+            except NbaError as exc:  # progress is a courtesy: never fail an ingest for it
+                log.warning("stats.progress_failed", request_id=request_id, error=exc.message)
+
+        return publish
 
     async def _alert_holds(self, screened: Screened, request_id: str) -> None:
         """One alert per rule that held games (the dedupe window makes a week of them one alert)."""

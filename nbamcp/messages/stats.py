@@ -154,6 +154,16 @@ class IngestRequest(Message, frozen=True):
         ),
     ]
     format: IngestFormat = "auto"
+    # Set by the front end (never by the caller): the stats worker publishes each file's progress
+    # on nba.ingest.progress.<progress_token> (a bus subject token: letters, digits, - and _).
+    progress_token: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = ""
+
+
+class IngestStep(Message, frozen=True):
+    """One step of an ingest: the fraction of its files done and what is happening."""
+
+    fraction: float
+    message: str
 
 
 # ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from nbamcp.data.live_schedule import ScheduleReport, current_season, ingest_liv
 from nbamcp.data.store import open_store
 from nbamcp.errors import InvalidInput
 from nbamcp.messages import IngestReport
+from nbamcp.progress import cli_progress
 
 Report = IngestReport | RosterReport | ScheduleReport
 
@@ -48,12 +49,22 @@ async def run_ingest(
     async with await open_store(config.store_path) as store:
         reports: list[Report] = []
         if paths:
-            reports.append(await ingest_paths(store, paths, fmt=fmt))
+            with cli_progress("ingest") as shown:
+
+                async def progress(fraction: float, message: str) -> None:
+                    shown(fraction, message)
+
+                reports.append(await ingest_paths(store, paths, fmt=fmt, progress=progress))
         if season is not None:
             # The schedule first: it is what a season in progress adds (results and players follow).
-            reports.append(await ingest_live_schedule(store, season))
-            reports.append(await ingest_live_games(store, season))
-            reports.append(await ingest_live_player_stats(store, season))
+            with cli_progress("ingest.live") as step:
+                step(0.0, f"{season}: the schedule")
+                reports.append(await ingest_live_schedule(store, season))
+                step(1 / 3, f"{season}: the results (team game log)")
+                reports.append(await ingest_live_games(store, season))
+                step(2 / 3, f"{season}: the player stats (player game log)")
+                reports.append(await ingest_live_player_stats(store, season))
+                step(1.0, f"{season}: done")
         if rosters is not None:
             reports.append(await ingest_live_rosters(store, rosters))
     if as_json:
