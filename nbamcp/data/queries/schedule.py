@@ -50,7 +50,10 @@ async def schedule(
     if not 1 <= days <= MAX_DAYS:
         raise InvalidInput(f"days: {days} is out of range (accepted: 1 to {MAX_DAYS})")
     first = _day(date, today or dt.date.today())
-    last = first + dt.timedelta(days=days - 1)
+    try:
+        last = first + dt.timedelta(days=days - 1)
+    except OverflowError:
+        raise InvalidInput(f"date: {date!r} plus {days} days is past the calendar's end") from None
     fid = None if team is None else _team(team).id
     every = await load_schedule(store.conn)
     meta = await store.fetchone("SELECT max(date), max(fetched_at) FROM scheduled_games")
