@@ -14,7 +14,7 @@ import anyio
 
 from nbamcp import __version__
 from nbamcp.config import Config, load_config
-from nbamcp.errors import ConfigError, NbaError
+from nbamcp.errors import ConfigError, InvalidInput, NbaError
 from nbamcp.log import configure_logging
 
 EXIT_CONFIG = 2
@@ -83,7 +83,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     i.add_argument("paths", nargs="*", help="files or folders (every supported file inside, layout detected)")
     i.add_argument("--format", default="auto", help="auto (default) or a layout name")
-    i.add_argument("--live", type=int, metavar="SEASON", help="fetch SEASON's game log from stats.nba.com")
+    i.add_argument(
+        "--live",
+        nargs="?",
+        type=int,
+        const=0,
+        metavar="SEASON",
+        help="fetch the current season (or SEASON) from stats.nba.com: the schedule (games not played "
+        "yet), the results and the player stats",
+    )
+    i.add_argument(
+        "--season", type=int, help="with --live: the season by the year it ends, e.g. 2027 (default: current)"
+    )
     i.add_argument(
         "--live-rosters",
         type=int,
@@ -193,7 +204,10 @@ def _run(args: argparse.Namespace) -> None:
     if args.command == "ingest":
         from nbamcp.data.ingest.offline import run_ingest  # offline job: no bus, no server
 
-        print(anyio.run(run_ingest, config, args.paths, args.format, args.live, args.json, args.live_rosters))
+        if args.season is not None and args.live is None:
+            raise InvalidInput("--season goes with --live: nbamcp ingest --live --season 2027")
+        live = None if args.live is None else (args.season or args.live or 0)
+        print(anyio.run(run_ingest, config, args.paths, args.format, live, args.json, args.live_rosters))
         return
     from nbamcp.ops.tracing import configure_tracing, shutdown_tracing
 

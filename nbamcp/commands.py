@@ -1,4 +1,4 @@
-"""The offline commands of the CLI: ``nbamcp train`` and ``nbamcp backtest``.
+"""The offline commands of the CLI: ``nbamcp train``, ``nbamcp backtest`` and ``nbamcp replay``.
 
 They run in the CLI's own process on the store of ``NBAMCP_HOME`` (no bus, no
 server): train on the store's games, register, maybe promote; or walk the
@@ -31,6 +31,7 @@ from nbamcp.ml.planning import (
 )
 from nbamcp.ml.registration import job_result, register_trained
 from nbamcp.ml.registry import ModelRegistry
+from nbamcp.progress import LogLines, Progress, cli_progress
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from nbamcp.config import Config
     from nbamcp.ml.backtest_compare import BacktestComparison
     from nbamcp.ml.rosters import RosterBook
-    from nbamcp.ml.train import Cancel, Progress
+    from nbamcp.ml.train import Cancel
 
 log = structlog.get_logger(__name__)
 
@@ -69,13 +70,6 @@ def format_train(r: TrainJobResult) -> str:
     return "\n".join(lines)
 
 
-def _log_progress(what: str) -> Progress:
-    def progress(fraction: float, message: str) -> None:
-        log.info(f"{what}.progress", percent=round(100 * fraction, 1), step=message)
-
-    return progress
-
-
 async def train_command(
     config: Config,
     *,
@@ -87,6 +81,7 @@ async def train_command(
     budget: str,
     threads: int,
     cancel: Cancel | None = None,
+    progress: Progress | None = None,
 ) -> TrainJobResult:
     """``nbamcp train``: train on the store's games, register, maybe promote. Publishes nothing."""
     check_model_name(name)
@@ -107,7 +102,7 @@ async def train_command(
         valid_seasons=valid,
         seed=seed,
         budget=plan_budget,
-        progress=_log_progress("train"),
+        progress=progress or LogLines("train"),
         cancel=cancel,
         n_threads=threads_setting(threads),
         rosters=rosters,
@@ -153,6 +148,7 @@ async def backtest_command(
     predictions: bool = False,
     models: str = "roster,team",
     replicates: int = 2000,
+    progress: Progress | None = None,
 ) -> BacktestComparison:
     """``nbamcp backtest``: walk the roster and team-only models forward over the store's games,
     538's forecasts beside them on the same games, paired bootstrap intervals."""
@@ -196,7 +192,7 @@ async def backtest_command(
         valid_seasons=valid_seasons,
         budget=plan_budget,
         include_predictions=predictions,
-        progress=_log_progress("backtest"),
+        progress=progress or LogLines("backtest"),
         n_threads=threads_setting(threads),
         replicates=replicates,
     )
@@ -208,30 +204,34 @@ async def run_offline(config: Config, args: Any) -> str:
     if args.threads is not None and args.threads < 0:
         raise InvalidInput(f"--threads must be 0 (library default) or more, got {args.threads}")
     if args.command == "train":
-        r = await train_command(
-            config,
-            name=args.name or t.model_name,
-            train_from=t.train_from if args.train_from is None else args.train_from,
-            valid_seasons=t.valid_seasons if args.valid_seasons is None else args.valid_seasons,
-            seed=t.seed if args.seed is None else args.seed,
-            promote=args.promote,
-            budget=args.budget or t.budget,
-            threads=t.threads if args.threads is None else args.threads,
-        )
+        with cli_progress("train") as progress:
+            r = await train_command(
+                config,
+                name=args.name or t.model_name,
+                train_from=t.train_from if args.train_from is None else args.train_from,
+                valid_seasons=t.valid_seasons if args.valid_seasons is None else args.valid_seasons,
+                seed=t.seed if args.seed is None else args.seed,
+                promote=args.promote,
+                budget=args.budget or t.budget,
+                threads=t.threads if args.threads is None else args.threads,
+                progress=progress,
+            )
         return msgspec.json.encode(r).decode() if args.json else format_train(r)
-    bt = await backtest_command(
-        config,
-        from_season=args.from_season,
-        to_season=args.to_season,
-        train_from=args.train_from,
-        valid_seasons=args.valid_seasons,
-        seed=args.seed,
-        budget=args.budget,
-        threads=args.threads,
-        predictions=args.predictions,
-        models=args.models,
-        replicates=args.replicates,
-    )
+    with cli_progress("backtest") as progress:
+        bt = await backtest_command(
+            config,
+            from_season=args.from_season,
+            to_season=args.to_season,
+            train_from=args.train_from,
+            valid_seasons=args.valid_seasons,
+            seed=args.seed,
+            budget=args.budget,
+            threads=args.threads,
+            predictions=args.predictions,
+            models=args.models,
+            replicates=args.replicates,
+            progress=progress,
+        )
     if args.json:
         return msgspec.json.encode(bt).decode()
     from nbamcp.ml.backtest_compare import format_comparison
@@ -250,14 +250,16 @@ async def run_replay(config: Config, args: Any) -> str:
     for d in (args.date_from, args.date_to):
         if d is not None and not _is_date(d):
             raise InvalidInput(f"dates are YYYY-MM-DD, got {d!r}")
-    r = await replay(
-        config,
-        [Path(f) for f in args.files],
-        date_from=args.date_from,
-        date_to=args.date_to,
-        budget=args.budget,
-        min_new_results=args.min_new_results,
-    )
+    with cli_progress("replay") as progress:
+        r = await replay(
+            config,
+            [Path(f) for f in args.files],
+            date_from=args.date_from,
+            date_to=args.date_to,
+            budget=args.budget,
+            min_new_results=args.min_new_results,
+            progress=progress,
+        )
     return msgspec.json.encode(r).decode() if args.json else format_report(r)
 
 

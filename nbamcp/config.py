@@ -129,7 +129,8 @@ class LimitsConfig(_Section, frozen=True):
     burst: Annotated[int, msgspec.Meta(ge=1)] = 30
     daily_quota: Annotated[int, msgspec.Meta(ge=0)] = 20000
     # What a call costs, in units: 1, or tool_costs[tool]; predict_games costs
-    # one unit per games_per_unit games of its slate (rounded up).
+    # one unit per games_per_unit games of its slate (rounded up), schedule one per
+    # games_per_unit games of its limit (it predicts each game it lists).
     tool_costs: dict[str, Annotated[int, msgspec.Meta(ge=0)]] = msgspec.field(
         default_factory=lambda: {"train_model": 20, "ingest_games": 5}
     )

@@ -54,6 +54,7 @@ from nbamcp.messages import (
     HeldGamesRequest,
     IngestReply,
     IngestRequest,
+    IngestStep,
     KeyUnits,
     KeyUnitsQuery,
     Leaders,
@@ -87,6 +88,9 @@ from nbamcp.messages import (
     RetrainJob,
     RetrainTrigger,
     RosterPriors,
+    ScheduleList,
+    SchedulePartition,
+    ScheduleRequest,
     ServingModels,
     ServingModelsRequest,
     Standings,
@@ -199,6 +203,10 @@ COVERAGE = _stats("coverage", CoverageRequest, Coverage, "what the store holds (
 COMPLETE = _stats("complete", CompleteRequest, Completions, "team / player names by prefix (completions)")
 HELD_GAMES = _stats("held_games", HeldGamesRequest, HeldGames, "results held by the anomaly screen")
 ACCEPT_GAMES = _stats("accept_games", AcceptGamesRequest, AcceptedGames, "release held results (admin)")
+SCHEDULE = _stats("schedule", ScheduleRequest, ScheduleList, "scheduled games not played yet")
+INGEST_PROGRESS = Event(
+    subjects.INGEST_PROGRESS, IngestStep, summary="an ingest's progress, per call (.at(progress_token))"
+)
 COVERAGE_CHANGED = Event(subjects.COVERAGE_CHANGED, Coverage, summary="the store's coverage after an ingest")
 
 STATS: tuple[Endpoint[Any], ...] = (
@@ -219,6 +227,7 @@ STATS: tuple[Endpoint[Any], ...] = (
     COMPLETE,
     HELD_GAMES,
     ACCEPT_GAMES,
+    SCHEDULE,
 )
 
 # ---- predictions --------------------------------------------------------------------------------------
@@ -247,6 +256,9 @@ GAMES_INGESTED = Event(subjects.EVENTS_GAMES, GamesIngested, durable=True, summa
 GAMES_DATASET = Dataset("games", GamesPartition, "every played game, one season per entry")
 ROSTERS_DATASET = Dataset(
     "rosters", RosterPriors, "the roster model's team strengths as of a date (fs2), one season per entry"
+)
+SCHEDULE_DATASET = Dataset(
+    "schedule", SchedulePartition, "the games not played yet (nbamcp ingest --live), one season per entry"
 )
 
 # ---- models -------------------------------------------------------------------------------------------

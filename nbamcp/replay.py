@@ -45,6 +45,7 @@ from nbamcp.messages import (
     PredictRequest,
     RetrainingStatusRequest,
 )
+from nbamcp.progress import Progress
 
 log = structlog.get_logger(__name__)
 
@@ -192,6 +193,7 @@ async def replay(
     date_to: str | None,
     budget: str | None = None,
     min_new_results: int | None = None,
+    progress: Progress | None = None,
 ) -> ReplayReport:
     header, rows = read_rows(files)
     if not rows:
@@ -271,6 +273,8 @@ async def replay(
             # shadows them.
             await _until(f"the retraining jobs of {day} finishing", settled)
             log.info("replay.day", day=day, games=len(games), n=n + 1, of=len(days))
+            if progress is not None:
+                progress((n + 1) / len(days), f"{day}: {len(games)} games")
 
         status = await _until("the retraining jobs finishing", settled)
 

@@ -28,6 +28,7 @@ MODELS_CHANGED = "nba.models.changed"  # event: inference reload, cache invalida
 COVERAGE_CHANGED = "nba.coverage.changed"  # event (broadcast): what the store holds, after every ingest
 TRAIN_JOBS = "nba.train.jobs"  # request/reply, queue "trainer": start a job, reply with its id
 TRAIN_PROGRESS = "nba.train.progress"  # nba.train.progress.<job>
+INGEST_PROGRESS = "nba.ingest.progress"  # nba.ingest.progress.<token>: an ingest_games call's files
 MONITOR_STATUS = "nba.monitor.status"  # request/reply, queue "monitor": champion/challenger, realized metrics
 MONITOR_REPORT = "nba.monitor.report"  # request/reply, queue "monitor": realized metrics by date, calibration
 MONITOR_DRIFT = "nba.monitor.drift"  # request/reply, queue "monitor": feature/prediction/concept drift report

@@ -187,7 +187,10 @@ class CacheWorker(Actor):
 
     async def _lookup(self, req: PredictRequest, ctx: Context) -> CacheLookupReply:
         started = time.perf_counter()
-        games = canonicalize_all(req.games, today=self._today(), max_slate=self.inference.max_slate)
+        games = canonicalize_all(
+            req.games, today=self._today(), max_slate=self.inference.max_slate,
+            next_meeting=self.games.schedule.next_meeting,
+        )  # fmt: skip
         versions = self._versions()
         if versions is None or not len(self.live):
             self.misses += len(games)
@@ -212,7 +215,12 @@ class CacheWorker(Actor):
             else:
                 self.hits_l1 += 1
                 HITS.labels("l1").inc()
-            hits.append(msgspec.structs.replace(with_age(pred, age), cached=True))
+            # The entry may come from a call that named the date: say whether this one did not.
+            hits.append(
+                msgspec.structs.replace(
+                    with_age(pred, age), cached=True, scheduled_game_id=g.scheduled or None
+                )
+            )
         latency_ms = (time.perf_counter() - started) * 1e3
         self.events.log(
             ctx.request_id,
@@ -248,7 +256,10 @@ class CacheWorker(Actor):
 
     async def _baseline(self, req: PredictRequest, ctx: Context) -> PredictReply:
         started = time.perf_counter()
-        games = canonicalize_all(req.games, today=self._today(), max_slate=self.inference.max_slate)
+        games = canonicalize_all(
+            req.games, today=self._today(), max_slate=self.inference.max_slate,
+            next_meeting=self.games.schedule.next_meeting,
+        )  # fmt: skip
         if not len(self.live):
             raise Unavailable(
                 "no game results to compute the baseline from yet: the stats worker publishes them"

@@ -127,7 +127,10 @@ class InferenceWorker(Actor):
 
     async def _predict(self, req: PredictRequest, ctx: Context) -> PredictReply:
         started = time.perf_counter()
-        games = canonicalize_all(req.games, today=self._today(), max_slate=self.settings.max_slate)
+        games = canonicalize_all(
+            req.games, today=self._today(), max_slate=self.settings.max_slate,
+            next_meeting=self.games.schedule.next_meeting,
+        )  # fmt: skip
         if not len(self.live):
             raise Unavailable(
                 "no game results to compute features from yet: the stats worker publishes them once "

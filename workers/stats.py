@@ -25,6 +25,8 @@ ingest, and every ``reconcile_s`` (so a roster fetched by the CLI reaches the wo
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,7 @@ from nbamcp.data.answers import AnswerCache
 from nbamcp.data.charts import render_rating_chart
 from nbamcp.data.held import accept, held_games
 from nbamcp.data.ingest.paths import IngestRoots
-from nbamcp.data.ingest.runner import ingest_paths
+from nbamcp.data.ingest.runner import IngestProgress, ingest_paths
 from nbamcp.data.store import Store, open_store
 from nbamcp.dataplane import data_bucket
 from nbamcp.dataplane.announce import Announcer
@@ -61,10 +63,12 @@ from nbamcp.messages import (
     IngestReply,
     IngestReport,
     IngestRequest,
+    IngestStep,
     LeagueLeadersRequest,
     PlayerCareerRequest,
     PlayerSeasonStatsRequest,
     QualityReportRequest,
+    ScheduleRequest,
     StandingsRequest,
     TeamRatingHistoryReply,
     TeamRatingHistoryRequest,
@@ -95,8 +99,9 @@ def ingest_reply(report: IngestReport) -> IngestReply:
 class StatsWorker(Actor):
     name = "stats"
 
-    def __init__(self, ctx: WorkerContext) -> None:
+    def __init__(self, ctx: WorkerContext, *, today: Callable[[], dt.date] = dt.date.today) -> None:
         super().__init__(ctx)
+        self._today = today
         config = ctx.config
         self.store_path = config.store_path
         self.data_dir = config.data_dir
@@ -230,6 +235,7 @@ class StatsWorker(Actor):
             Route(ep.COMPLETE, self._explained(self.complete)),
             Route(ep.HELD_GAMES, self.held_games),
             Route(ep.ACCEPT_GAMES, self.accept_games),
+            Route(ep.SCHEDULE, self._explained(self.schedule)),
         ]
 
     # ---- handlers: thin adapters from request Structs to the query layer ----
@@ -284,8 +290,9 @@ class StatsWorker(Actor):
             raise InvalidInput("ingest needs at least one path (a file or a directory)")
         # Walking a folder and resolving links stats every file: off the event loop.
         files, refused = await asyncio.to_thread(self.ingest_roots.collect, r.paths)
+        progress = self._progress(r.progress_token, ctx.request_id) if r.progress_token else None
         async with self.announcer.lock:  # no announcement between the write and the holds
-            report = await ingest_paths(self.store, files, fmt=r.format, skipped=refused)
+            report = await ingest_paths(self.store, files, fmt=r.format, skipped=refused, progress=progress)
             screened = await screen_ingest(self.store, report, self.config.anomalies)
         await self._alert_holds(screened, ctx.request_id)
         await self._announce_rosters()  # new player tables (a no-op when the rows are the same)
@@ -295,6 +302,18 @@ class StatsWorker(Actor):
             self._data_problem = ""
         await self._publish_coverage()
         return ingest_reply(report)
+
+    def _progress(self, token: str, request_id: str) -> IngestProgress:
+        """Each file's progress as events for the caller (the ingest_games tool relays them)."""
+        subject = ep.INGEST_PROGRESS.at(token).subject
+
+        async def publish(fraction: float, message: str) -> None:
+            try:
+                await self.bus.publish(subject, encode(IngestStep(fraction=fraction, message=message)))
+            except NbaError as exc:  # progress is a courtesy: never fail an ingest for it
+                log.warning("stats.progress_failed", request_id=request_id, error=exc.message)
+
+        return publish
 
     async def _alert_holds(self, screened: Screened, request_id: str) -> None:
         """One alert per rule that held games (the dedupe window makes a week of them one alert)."""
@@ -326,6 +345,9 @@ class StatsWorker(Actor):
         log.info("stats.accepted", accepted=len(accepted), not_held=len(not_held), actor=r.actor)
         announced = await self.announcer.announce(request_id=ctx.request_id) if accepted else 0
         return AcceptedGames(accepted=accepted, not_held=not_held, announced=announced)
+
+    async def schedule(self, r: ScheduleRequest, ctx: Context) -> msgspec.Struct:
+        return await q.schedule(self.store, r.date, r.team, r.days, r.limit, today=self._today())
 
     async def coverage(self, r: CoverageRequest, ctx: Context) -> msgspec.Struct:
         return await q.coverage(self.store)

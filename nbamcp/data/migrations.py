@@ -246,6 +246,28 @@ _V9 = (
     "CREATE INDEX held_games_open ON held_games (accepted_at)",
 )
 
+# v10: the current season's schedule (stats.nba.com's ScheduleLeagueV2, fetched live): games not
+# played yet, with no score, so not in ``games`` (whose scores are NOT NULL). A game leaves this
+# table when its result is ingested (``games.nba_game_id`` holds the same id).
+_V10 = (
+    """
+    CREATE TABLE scheduled_games (
+        game_id TEXT PRIMARY KEY,
+        date TEXT NOT NULL,
+        tip_utc TEXT NOT NULL DEFAULT '',
+        season INTEGER NOT NULL,
+        season_type TEXT NOT NULL CHECK (season_type IN ('regular', 'playoffs')),
+        playin INTEGER NOT NULL DEFAULT 0 CHECK (playin IN (0, 1)),
+        home TEXT NOT NULL REFERENCES franchises(id),
+        away TEXT NOT NULL REFERENCES franchises(id),
+        neutral INTEGER NOT NULL DEFAULT 0 CHECK (neutral IN (0, 1)),
+        source TEXT NOT NULL,
+        fetched_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX scheduled_games_date ON scheduled_games (date)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "play-in flag on games", _V2),
@@ -256,5 +278,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "games announced to the other workers", _V7),
     Migration(8, "seasons announced to the other workers", _V8),
     Migration(9, "results held by the anomaly screen", _V9),
+    Migration(10, "the schedule: games not played yet", _V10),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -15,6 +15,9 @@ about as they are now (``nbamcp.data.announced``: new games, corrected rows), th
 Games the anomaly screen holds (``nbamcp.data.held``) are left out of both until an admin
 accepts them: then their season's version changes and they go out as news like any result.
 
+The schedule (the games not played yet, ``nbamcp.dataplane.schedule``) goes into the same
+bucket on every announcement: a game played since leaves it when its result comes in.
+
 With ``full=True`` (on start, and every ``[data] reconcile_s``) every season is
 compared with the bucket too: a bucket that lost its state (a new server) gets the
 whole history again; the receivers compare versions, so for them nothing changed.
@@ -35,7 +38,9 @@ from nbamcp.bus.kv import KeyValue
 from nbamcp.data.announced import record, unannounced
 from nbamcp.data.games import load_games, partition_version, partitions
 from nbamcp.data.held import open_new_holds
+from nbamcp.data.schedule import load_schedule
 from nbamcp.data.store import Store
+from nbamcp.dataplane.schedule import publish_schedule
 from nbamcp.endpoints import GAMES_DATASET as GAMES
 from nbamcp.messages import GameRow, GamesIngested, GamesPartition, decoder_for, encode
 from nbamcp.streams import publish_durable
@@ -111,6 +116,7 @@ class Announcer:
                     self.events, ep.GAMES_INGESTED, event, request_id=request_id, msg_id=msg_id
                 )
             await record(self.store, todo)
+            written += await publish_schedule(self.kv, await load_schedule(self.store.conn))
             self.announced += len(news)
             self.partitions_written += len(written)
             if news or written:

@@ -19,6 +19,7 @@ from mcp.types import CallToolResult
 from nbamcp.config import CacheConfig, InferenceConfig
 from nbamcp.errors import InvalidInput
 from nbamcp.frontend.gateway import Gateway
+from nbamcp.frontend.schedule import schedule_tool
 from nbamcp.frontend.texts import count
 from nbamcp.frontend.tooling import ToolSpec, tool_result
 from nbamcp.log import current_request_id
@@ -149,7 +150,17 @@ def predict_tools(
         outcome = await client.predict([query], client=CLIENT)
         (pred,) = outcome.predictions
         rid = current_request_id() or ""
-        note = prediction_note(pred, outcome.notes)
+        notes = list(outcome.notes)
+        if query.date is None:
+            notes.insert(
+                0,
+                f"no date given: the teams' next scheduled meeting, {pred.date}"
+                if pred.scheduled_game_id
+                else f"no date given: predicted for today ({pred.date}), as no scheduled game of "
+                f"{pred.away_name} at {pred.home_name} is known (`nbamcp ingest --live` fetches the "
+                "schedule)",
+            )
+        note = prediction_note(pred, notes)
         out = PredictGameOutput(
             **msgspec.structs.asdict(pred), request_id=rid, degraded=outcome.degraded, note=note
         )
@@ -178,6 +189,7 @@ def predict_tools(
         return {**node, "maxItems": max_slate}
 
     return [
+        schedule_tool(gw, client),
         ToolSpec(
             name="predict_game",
             title="Predict a game",

@@ -15,6 +15,7 @@ from mcp.types import CallToolResult, ContentBlock, ImageContent
 
 from nbamcp import endpoints as ep
 from nbamcp.frontend.gateway import Gateway
+from nbamcp.frontend.ingest_progress import ingest_with_progress
 from nbamcp.frontend.texts import count, num
 from nbamcp.frontend.tooling import ToolSpec, admin, tool_result
 from nbamcp.messages import (
@@ -175,7 +176,7 @@ def stats_tools(gw: Gateway) -> list[ToolSpec]:
         return tool_result(h, text + (shown if len(h.points) < h.games else ""), extra)
 
     async def ingest_games(req: IngestRequest, ctx: Context) -> CallToolResult:
-        r = await gw.call(ep.INGEST, req, timeout_s=INGEST_TIMEOUT_S)
+        r = await ingest_with_progress(gw, req, ctx, INGEST_TIMEOUT_S)
         return tool_result(r, r.report.summary)
 
     return [
@@ -288,5 +289,6 @@ def stats_tools(gw: Gateway) -> list[ToolSpec]:
             run=ingest_games,
             annotations=admin(idempotent=True),
             deadline_s=INGEST_TIMEOUT_S + 30,
+            hidden=frozenset({"progress_token"}),
         ),
     ]

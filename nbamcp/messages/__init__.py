@@ -31,7 +31,7 @@ from nbamcp.messages.base import (
     decoder_for,
     encode,
 )
-from nbamcp.messages.data import GameRow, GamesPartition
+from nbamcp.messages.data import GameRow, GamesPartition, ScheduledGame, SchedulePartition
 from nbamcp.messages.drift import (
     CalibrationReport,
     CalibrationReportReply,
@@ -115,6 +115,7 @@ from nbamcp.messages.stats import (
     IngestReply,
     IngestReport,
     IngestRequest,
+    IngestStep,
     Leader,
     Leaders,
     LeagueLeadersRequest,
@@ -135,6 +136,9 @@ from nbamcp.messages.stats import (
     RatingPoint,
     Record,
     Rescore,
+    ScheduledGameOut,
+    ScheduleList,
+    ScheduleRequest,
     SeasonRating,
     SeriesResult,
     SkippedFile,
@@ -244,6 +248,7 @@ __all__ = [
     "IngestReply",
     "IngestReport",
     "IngestRequest",
+    "IngestStep",
     "JobRecord",
     "KeyUnits",
     "KeyUnitsQuery",
@@ -299,6 +304,11 @@ __all__ = [
     "RetrainingStatus",
     "RetrainingStatusRequest",
     "RosterPriors",
+    "ScheduleList",
+    "SchedulePartition",
+    "ScheduleRequest",
+    "ScheduledGame",
+    "ScheduledGameOut",
     "SeasonRating",
     "SeriesResult",
     "ServedVersion",

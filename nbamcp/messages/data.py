@@ -49,3 +49,28 @@ class GamesPartition(Message, frozen=True):
     key: str  # the season, e.g. "2023"
     version: str  # sha256 of the rows as encoded: equal versions, equal rows
     rows: list[GameRow]
+
+
+class ScheduledGame(msgspec.Struct, frozen=True, array_like=True):
+    """One game on the schedule, not played yet (stats.nba.com's ScheduleLeagueV2).
+
+    Encoded as an array like ``GameRow``: new fields go at the end, with defaults.
+    """
+
+    game_id: str  # stats.nba.com's gameId, e.g. "0022600301"
+    date: str  # 'YYYY-MM-DD', the day in US Eastern time (the league's own date)
+    season: int  # calendar year in which the season ends
+    season_type: str  # 'regular' | 'playoffs'
+    home: str  # franchise ids
+    away: str
+    neutral: bool = False
+    playin: bool = False
+    tip_utc: str = ""  # 'YYYY-MM-DDTHH:MM:SSZ' when the schedule has a time, else ''
+
+
+class SchedulePartition(Message, frozen=True):
+    """One season's games not played yet, whole: what the data bucket holds under ``schedule.<key>``."""
+
+    key: str  # the season, e.g. "2027"
+    version: str  # sha256 of the rows as encoded
+    rows: list[ScheduledGame]

@@ -154,6 +154,16 @@ class IngestRequest(Message, frozen=True):
         ),
     ]
     format: IngestFormat = "auto"
+    # Set by the front end (never by the caller): the stats worker publishes each file's progress
+    # on nba.ingest.progress.<progress_token> (a bus subject token: letters, digits, - and _).
+    progress_token: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = ""
+
+
+class IngestStep(Message, frozen=True):
+    """One step of an ingest: the fraction of its files done and what is happening."""
+
+    fraction: float
+    message: str
 
 
 # ---------------------------------------------------------------------------
@@ -670,3 +680,53 @@ class IngestReply(Message, frozen=True):
 
     report: IngestReport
     new_games: int
+
+
+class ScheduleRequest(Message, frozen=True):
+    """Games on the schedule (not played yet), from ``date`` on (or that day only with ``days=1``)."""
+
+    date: Annotated[
+        f.Date | None,
+        msgspec.Meta(
+            description="the first day YYYY-MM-DD; omit for today (the worker's clock)",
+            examples=["2026-12-03"],
+        ),
+    ] = None
+    team: Annotated[
+        f.TeamName | None,
+        msgspec.Meta(description="only this team's games, e.g. 'Celtics'; omit for every team"),
+    ] = None
+    days: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=366,
+            description="how many days from date on, 1 to 366 (default 1: that day)",
+            examples=[7],
+        ),
+    ] = 1
+    limit: Annotated[int, f.limit(100, 50)] = 50
+
+
+class ScheduledGameOut(msgspec.Struct, frozen=True, kw_only=True):
+    game_id: str
+    date: str
+    tip_utc: str  # '' when the schedule has no time yet
+    season: int
+    season_type: str
+    playin: bool
+    home: str
+    home_name: str
+    away: str
+    away_name: str
+    neutral: bool
+
+
+class ScheduleList(Message, frozen=True):
+    total: int  # games matching (the list holds at most ``limit``), earliest first
+    date_from: str
+    date_to: str
+    games: list[ScheduledGameOut]
+    schedule_through: str | None = None  # the last scheduled date the store knows (None: no schedule)
+    fetched_at: str | None = None  # when the schedule was last fetched from stats.nba.com
+    note: str = ""  # why the list is empty, when it is

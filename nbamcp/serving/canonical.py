@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from nbamcp.data.franchises import Franchise, resolve_team
 from nbamcp.errors import Ambiguous, InvalidInput, NotFound
-from nbamcp.messages import GameQuery
+from nbamcp.messages import GameQuery, ScheduledGame
 from nbamcp.ml.features import season_for_date
 
 # The BAA's first game (the league that became the NBA).
@@ -26,6 +26,8 @@ MAX_DAYS_AHEAD = 366
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 Today = Callable[[], dt.date]
+# (home id, away id, first day 'YYYY-MM-DD') -> the first scheduled game of home against away then.
+NextMeeting = Callable[[str, str, str], ScheduledGame | None]
 
 
 class CanonicalGame(NamedTuple):
@@ -36,6 +38,7 @@ class CanonicalGame(NamedTuple):
     neutral: bool
     home_name: str
     away_name: str
+    scheduled: str = ""  # no date was given: the schedule's game id of the meeting predicted
 
 
 def parse_game_date(raw: object, today: dt.date, where: str = "") -> dt.date:
@@ -86,11 +89,21 @@ def _team(query: object, side: str, season: int, where: str) -> Franchise:
         raise type(exc)(f"{where}{side} team: {exc.message}", details=details) from None
 
 
-def canonicalize(q: GameQuery, *, today: dt.date, where: str = "") -> CanonicalGame:
+def canonicalize(
+    q: GameQuery, *, today: dt.date, where: str = "", next_meeting: NextMeeting | None = None
+) -> CanonicalGame:
+    """The game as named; with no date, the two teams' next scheduled meeting (this home team at
+    home) when the schedule knows one within the prediction horizon, else today."""
     day = parse_game_date(q.date, today, where)
     season = season_for_date(day)
     home = _team(q.home, "home", season, where)
     away = _team(q.away, "away", season, where)
+    neutral = bool(q.neutral)
+    meeting = next_meeting(home.id, away.id, day.isoformat()) if q.date is None and next_meeting else None
+    if meeting is not None and meeting.date <= (today + dt.timedelta(days=MAX_DAYS_AHEAD)).isoformat():
+        day = dt.date.fromisoformat(meeting.date)
+        season = season_for_date(day)
+        neutral = neutral or meeting.neutral
     if home.id == away.id:
         raise InvalidInput(
             f"{where}home and away are the same team ({home.name_in(season)}, {home.id}): "
@@ -110,13 +123,16 @@ def canonicalize(q: GameQuery, *, today: dt.date, where: str = "") -> CanonicalG
         away=away.id,
         date=day.isoformat(),
         season=season,
-        neutral=bool(q.neutral),
+        neutral=neutral,
         home_name=home.name_in(season),
         away_name=away.name_in(season),
+        scheduled=meeting.game_id if meeting is not None and day.isoformat() == meeting.date else "",
     )
 
 
-def canonicalize_all(games: Sequence[GameQuery], *, today: dt.date, max_slate: int) -> list[CanonicalGame]:
+def canonicalize_all(
+    games: Sequence[GameQuery], *, today: dt.date, max_slate: int, next_meeting: NextMeeting | None = None
+) -> list[CanonicalGame]:
     """Every game of a slate, or the first error (naming the game); nothing partial."""
     if not games:
         raise InvalidInput("no games to predict: give at least one {home, away} pair")
@@ -129,5 +145,6 @@ def canonicalize_all(games: Sequence[GameQuery], *, today: dt.date, max_slate: i
     out = []
     single = len(games) == 1
     for i, q in enumerate(games):
-        out.append(canonicalize(q, today=today, where="" if single else f"games[{i}]: "))
+        where = "" if single else f"games[{i}]: "
+        out.append(canonicalize(q, today=today, where=where, next_meeting=next_meeting))
     return out

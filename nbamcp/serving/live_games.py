@@ -39,6 +39,7 @@ from nbamcp.config import Config
 from nbamcp.dataplane import data_bucket
 from nbamcp.dataplane.replica import GameReplica, GamesChange, ReplicaState
 from nbamcp.dataplane.roster_replica import RosterReplica
+from nbamcp.dataplane.schedule import ScheduleReplica
 from nbamcp.errors import Unavailable
 from nbamcp.messages import GameRow
 from nbamcp.serving.live_features import LiveFeatures, fingerprint
@@ -81,6 +82,8 @@ class LiveGames:
         self.replica = GameReplica(kv)
         self._lock = asyncio.Lock()  # one change (games or rosters) at a time
         self.roster_rebuilds = 0
+        # The games not played yet (no date given: the teams' next meeting): replayed, not snapshot.
+        self.schedule = ScheduleReplica(kv)
         self.restored = False  # the state came from the snapshot
         self.rebuilds = 0
         self.saved = 0
@@ -248,7 +251,9 @@ async def open_live_games(
                     )  # fmt: skip
             await games.open()
             spawn(games.run(), "games")
+            spawn(games.schedule.run(), "schedule")
             await games.ready.wait()
+            await games.schedule.caught_up.wait()
     except TimeoutError:
         raise Unavailable(
             f"the datasets did not replay within {timeout:g}s (data.replay_timeout_s): "

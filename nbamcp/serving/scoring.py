@@ -153,6 +153,7 @@ def build_prediction(r: ResolvedGame, s: RowScore, *, top_k: int) -> GamePredict
         unknown=unknown,
         caveat=_caveat(age, pred_unknown=unknown, x_diff=float(r.x[_I["elo_diff"]]), home=home, away=away),
         roster_note=r.roster_note,
+        scheduled_game_id=g.scheduled or None,
     )
 
 

@@ -44,7 +44,7 @@ async def test_every_tool_resource_and_prompt_says_what_it_is(tmp_path: Path, da
             resources = (await client.list_resources()).resources
             templates = (await client.list_resource_templates()).resource_templates
             prompts = (await client.list_prompts()).prompts
-    assert len(tools) == 24
+    assert len(tools) == 25
     for tool in tools:
         assert tool.title and tool.description, tool.name
         assert "\n " not in tool.description and "  " not in tool.description, tool.name

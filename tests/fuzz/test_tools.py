@@ -37,6 +37,7 @@ TOOLS = [
     "standings", "games", "head_to_head", "league_leaders", "team_rating_history", "ingest_games",
     "model_status", "predict_game", "predict_games", "train_model", "list_models", "promote_model", "usage",
     "retraining_status", "drift_report", "calibration_report", "alerts", "held_games", "accept_games",
+    "schedule",
 ]  # fmt: skip
 # Valid arguments to train_model start a real training run (tens of seconds on two cores; its
 # own tests cover it): it is fuzzed with arguments the schema rejects only.

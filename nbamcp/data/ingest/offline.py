@@ -1,33 +1,70 @@
 """``nbamcp ingest``: ingest files (or a live season's games or rosters) into the store, offline.
 
+``--live`` fetches a season from stats.nba.com through nba_api: its schedule (the games
+not played yet), its results (the team game log) and its player stats (the player game
+log), in that order, each ingested as soon as it is fetched. Offline, the first fetch
+fails with one ``unavailable: stats.nba.com unreachable ...`` line and nothing is written.
+
 A running server learns of new results through its ``ingest_games`` tool,
-which also announces them on the bus; this command only writes the store.
+which also announces them on the bus; this command only writes the store (a
+running stats worker publishes the schedule and the games at its next
+reconciliation, ``[data] reconcile_s``, or its next start).
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import msgspec
 
 from nbamcp.config import Config
 from nbamcp.data.ingest.runner import ingest_paths
-from nbamcp.data.live import ingest_live_games
+from nbamcp.data.live import ingest_live_games, ingest_live_player_stats
 from nbamcp.data.live_rosters import RosterReport, ingest_live_rosters
+from nbamcp.data.live_schedule import ScheduleReport, current_season, ingest_live_schedule
 from nbamcp.data.store import open_store
 from nbamcp.errors import InvalidInput
 from nbamcp.messages import IngestReport
+from nbamcp.progress import cli_progress
+
+Report = IngestReport | RosterReport | ScheduleReport
 
 
 async def run_ingest(
-    config: Config, paths: list[str], fmt: str, live: int | None, as_json: bool, rosters: int | None = None
+    config: Config,
+    paths: list[str],
+    fmt: str,
+    live: int | None,
+    as_json: bool,
+    rosters: int | None = None,
+    *,
+    today: dt.date | None = None,
 ) -> str:
+    """``live``: None = no live fetch, 0 = the current season, else that season."""
     if not paths and live is None and rosters is None:
-        raise InvalidInput("nothing to ingest: give files or folders, --live SEASON or --live-rosters SEASON")
+        raise InvalidInput(
+            "nothing to ingest: give files or folders, --live [--season SEASON] or --live-rosters SEASON"
+        )
+    season = (live or current_season(today or dt.date.today())) if live is not None else None
     async with await open_store(config.store_path) as store:
-        reports: list[IngestReport | RosterReport] = []
+        reports: list[Report] = []
         if paths:
-            reports.append(await ingest_paths(store, paths, fmt=fmt))
-        if live is not None:
-            reports.append(await ingest_live_games(store, live))
+            with cli_progress("ingest") as shown:
+
+                async def progress(fraction: float, message: str) -> None:
+                    shown(fraction, message)
+
+                reports.append(await ingest_paths(store, paths, fmt=fmt, progress=progress))
+        if season is not None:
+            # The schedule first: it is what a season in progress adds (results and players follow).
+            with cli_progress("ingest.live") as step:
+                step(0.0, f"{season}: the schedule")
+                reports.append(await ingest_live_schedule(store, season))
+                step(1 / 3, f"{season}: the results (team game log)")
+                reports.append(await ingest_live_games(store, season))
+                step(2 / 3, f"{season}: the player stats (player game log)")
+                reports.append(await ingest_live_player_stats(store, season))
+                step(1.0, f"{season}: done")
         if rosters is not None:
             reports.append(await ingest_live_rosters(store, rosters))
     if as_json:

@@ -15,7 +15,7 @@ import csv
 import datetime as dt
 import gc
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,9 @@ from nbamcp.errors import InvalidInput
 from nbamcp.messages import Rescore
 
 log = structlog.get_logger(__name__)
+
+# (fraction done, what is happening): the CLI's bar, the stats worker's MCP progress events.
+IngestProgress = Callable[[float, str], Awaitable[None]]
 
 
 class Table(msgspec.Struct):
@@ -214,8 +217,10 @@ async def ingest_tables(
     today: dt.date | None = None,
     skipped: Sequence[SkippedFile] = (),
     force: bool = False,
+    progress: IngestProgress | None = None,
 ) -> IngestReport:
-    """Ingest already-identified tables (files or live responses) as one run."""
+    """Ingest already-identified tables (files or live responses) as one run; ``progress`` hears
+    of each table before it is read and after it is written."""
     today = today or dt.date.today()
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -223,7 +228,7 @@ async def ingest_tables(
         cur = await conn.execute("INSERT INTO ingest_runs (started_at) VALUES (?)", (started,))
         run_id = int(cur.lastrowid or 0)
     ordered = sorted(tables, key=lambda t: ORDER.index(t.layout))
-    files = await _run_tables(store, ordered, run_id, today, force)
+    files = await _run_tables(store, ordered, run_id, today, force, progress)
     store.bump()
     report = build_run_report(run_id, started, time.perf_counter() - t0, files, list(skipped))
     async with store.transaction() as conn:
@@ -299,7 +304,12 @@ async def _commit(store: Store, table: Table, prep: _Prepared, run_id: int) -> F
 
 
 async def _run_tables(
-    store: Store, tables: list[Table], run_id: int, today: dt.date, force: bool
+    store: Store,
+    tables: list[Table],
+    run_id: int,
+    today: dt.date,
+    force: bool,
+    progress: IngestProgress | None = None,
 ) -> list[FileReport]:
     """Read, check and write the tables one after the other.
 
@@ -307,9 +317,14 @@ async def _run_tables(
     faster on these 2-core machines, so the simple order stays.
     """
     files: list[FileReport] = []
-    for table in tables:
+    for i, table in enumerate(tables):
+        name = Path(table.source).name
+        if progress is not None:
+            await progress(i / len(tables), f"{i + 1}/{len(tables)} {name}: reading")
         prep = await _prepare(store, table, today, force)
         files.append(await _commit(store, table, prep, run_id))
+        if progress is not None:
+            await progress((i + 1) / len(tables), f"{i + 1}/{len(tables)} {name}: {files[-1].summary}")
     return files
 
 
@@ -338,6 +353,7 @@ async def ingest_paths(
     today: dt.date | None = None,
     force: bool = False,
     skipped: Sequence[SkippedFile] = (),
+    progress: IngestProgress | None = None,
 ) -> IngestReport:
     """Ingest CSV files; a directory means every file under it, recursively.
 
@@ -376,4 +392,4 @@ async def ingest_paths(
             skipped.append(SkippedFile(str(path), f"unrecognised header: {', '.join(header[:8])}"))
             continue
         tables.append(Table(str(path), layout, stype, header, path=path))
-    return await ingest_tables(store, tables, today=today, skipped=skipped, force=force)
+    return await ingest_tables(store, tables, today=today, skipped=skipped, force=force, progress=progress)

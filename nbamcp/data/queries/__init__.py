@@ -15,6 +15,7 @@ from nbamcp.data.queries.players import (
     player_season_stats,
 )
 from nbamcp.data.queries.ratings import RatingHistory, RatingMethod, team_rating_history
+from nbamcp.data.queries.schedule import schedule
 from nbamcp.data.queries.teams import Standings, TeamSeason, standings, team_season
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "player_career",
     "player_season_stats",
     "resolve_player",
+    "schedule",
     "standings",
     "team_rating_history",
     "team_season",

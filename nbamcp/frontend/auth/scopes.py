@@ -1,6 +1,7 @@
 """Which scope each tool, resource and prompt needs.
 
-``read``: stats tools, resources, prompts. ``predict``: the prediction tools.
+``read``: stats tools, resources, prompts. ``predict``: the prediction tools (``schedule`` too: it predicts
+every game it lists).
 ``admin``: whatever changes the server (ingest, train, promote, accept held games) and the
 operator's tools (usage). ``metrics``: ``/metrics`` only. A tool nobody listed
 needs ``read`` when it declares itself read-only, else ``admin``: a new tool
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from mcp.types import ToolAnnotations
 
-PREDICT_TOOLS = frozenset({"predict_game", "predict_games"})
+PREDICT_TOOLS = frozenset({"predict_game", "predict_games", "schedule"})  # schedule: each game predicted
 ADMIN_TOOLS = frozenset({"ingest_games", "train_model", "promote_model", "usage", "accept_games"})
 # Methods that run the server's own code; listing them is open to every key.
 RESOURCE_METHODS = frozenset({"resources/read", "prompts/get"})

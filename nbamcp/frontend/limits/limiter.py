@@ -67,6 +67,10 @@ class Limiter:
             games = (arguments or {}).get("games")
             n = len(games) if isinstance(games, list) else 1
             return max(1, math.ceil(n / self.settings.games_per_unit))
+        if tool == "schedule":  # it predicts up to ``limit`` games (default 50), like a slate
+            limit = (arguments or {}).get("limit", 50)
+            n = limit if isinstance(limit, int) and limit > 0 else 50
+            return max(1, math.ceil(n / self.settings.games_per_unit))
         return self.settings.tool_costs.get(tool, 1)
 
     # ---- policies --------------------------------------------------------------------------------

@@ -43,6 +43,8 @@ async def test_limiter_costs_rates_and_quotas() -> None:
     assert limiter.cost("predict_games", {"games": [{}] * 500}) == 50
     assert limiter.cost("predict_games", {"games": [{}] * 3}) == 1
     assert limiter.cost("train_model", {}) == 20
+    # schedule predicts up to ``limit`` games (default 50): it costs like a slate of them.
+    assert limiter.cost("schedule", {}) == 5 and limiter.cost("schedule", {"limit": 3}) == 1
 
     alice = Principal(tenant="alice", key_id="a" * 12, scopes=("read",), rate_per_minute=60, burst=2)
     bob = Principal(

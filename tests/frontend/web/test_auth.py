@@ -50,6 +50,8 @@ async def test_scopes(home: Path, data_dir: Path, transport: str) -> None:
                 assert err and text.startswith("forbidden: ") and "'admin'" in text
                 err, text, _ = await call(s, "predict_game", home="BOS", away="LAL")
                 assert err and text.startswith("forbidden: ") and "'predict'" in text
+                err, text, _ = await call(s, "schedule")  # it predicts every game it lists
+                assert err and text.startswith("forbidden: schedule needs the 'predict'"), text
                 err, text, _ = await call(s, "usage")
                 assert err and text.startswith("forbidden: ")
                 assert (await s.read_resource("nba://teams")).contents
