@@ -84,6 +84,7 @@ log = structlog.get_logger(__name__)
 ELO_RATINGS = q.RatingMethod(rating_series, RATING_METHOD)
 
 ID_LIST_CAP = 100
+CHARTS_KEPT = 64  # rating charts kept per version of the data (~6 KB each)
 # Held results that come in numbers (a feed gone wrong, not one odd game) are critical.
 BURST_RULES = frozenset({"mass_upsets", "team_day", "date_burst"})
 
@@ -275,8 +276,14 @@ class StatsWorker(Actor):
         png = None
         if r.chart:
             title = f"{history.name}: rating {history.season_from}-{history.season_to}"
-            # ~3 ms of drawing (Pillow): cheaper inline than a hop to a thread and back.
-            png = render_rating_chart(history.points, title)
+
+            async def draw() -> bytes:
+                # ~3 ms of drawing (Pillow): cheaper inline than a hop to a thread and back.
+                return render_rating_chart(history.points, title)
+
+            # The same range on the same data is the same picture: drawn once per version of it.
+            key = (history.team, history.season_from, history.season_to, history.method)
+            png = await self.store.kept("rating_charts", key, draw, max_entries=CHARTS_KEPT)
         return TeamRatingHistoryReply(history=history, png=png)
 
     async def teams(self, r: TeamsRequest, ctx: Context) -> msgspec.Struct:

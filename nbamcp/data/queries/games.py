@@ -18,6 +18,8 @@ _COLS = (
     "game_id, date, season, season_type, playin, home, away, home_code, away_code, home_pts, away_pts, "
     "neutral, sources, nba_game_id"
 )
+# Two franchises' meetings kept per version of the data (a pair of old rivals: ~500 rows).
+MEETINGS_KEPT = 32
 
 
 def game_out(r: Any) -> GameOut:
@@ -123,6 +125,14 @@ def _outside_note(asked: list[str], cov: Coverage, first: int, last: int) -> str
     )
 
 
+async def _meetings(store: Store, a: str, b: str, lo: int, hi: int) -> list[Any]:
+    return await store.fetchall(
+        f"SELECT {_COLS} FROM games WHERE ((home = ? AND away = ?) OR (home = ? AND away = ?)) "
+        "AND season BETWEEN ? AND ? ORDER BY date, game_id",
+        (a, b, b, a, lo, hi),
+    )
+
+
 async def head_to_head(
     store: Store,
     team_a: str,
@@ -145,10 +155,11 @@ async def head_to_head(
     a, b = _team(team_a), _team(team_b)
     if a.id == b.id:
         raise InvalidInput(f"team_a and team_b are the same franchise ({a.id}: {a.name})")
-    rows = await store.fetchall(
-        f"SELECT {_COLS} FROM games WHERE ((home = ? AND away = ?) OR (home = ? AND away = ?)) "
-        "AND season BETWEEN ? AND ? ORDER BY date, game_id",
-        (a.id, b.id, b.id, a.id, lo, hi),
+    rows = await store.kept(
+        "meetings",
+        (*sorted((a.id, b.id)), lo, hi),
+        lambda: _meetings(store, a.id, b.id, lo, hi),
+        max_entries=MEETINGS_KEPT,
     )
     # Tallies straight from the rows: only the ten most recent become GameOut.
     rec = {"regular": [0, 0], "playoffs": [0, 0], "home": [0, 0]}

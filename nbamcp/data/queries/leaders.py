@@ -15,8 +15,11 @@ Rules (stated in every result):
 
 from __future__ import annotations
 
+import heapq
 import math
-from typing import Any
+from dataclasses import dataclass
+
+import numpy as np
 
 from nbamcp.data.queries.common import (
     PER_MODES,
@@ -39,6 +42,11 @@ PCT_MADE = {"fg_pct": ("fgm", 300), "efg_pct": ("fgm", 300), "ts_pct": ("fgm", 3
             "fg3_pct": ("fg3m", 82), "ft_pct": ("ftm", 125)}  # fmt: skip
 RATE_MINUTES = 1500
 PLAYOFF_GAMES_SHARE = 0.5
+# Season tables kept per version of the data (~0.2 MB each): a new stat, per mode or limit in a
+# season already asked ranks without reading the store again.
+SEASONS_KEPT = 16
+# The columns a ranking can read: every stat, and the ones qualification tests.
+_COLUMNS = tuple(dict.fromkeys(("gp", "min", "fgm", "fg3m", "ftm", *STAT_NAMES)))
 
 
 def _scale(season: int, season_type: str, max_gp: int) -> tuple[float, str]:
@@ -68,17 +76,64 @@ def _rule(stat: str, per: str, season: int, season_type: str, max_gp: int) -> tu
     return "gp", need, f"at least {need} games (70% of {basis}; the NBA rule is 58 of 82)"
 
 
-def _value(r: dict[str, Any], stat: str, per: str) -> float | None:
-    """The exact value (ranked on); rounding is for display only."""
-    v = r.get(stat)
-    if v is None:
+def _values(t: _SeasonTable, stat: str, per: str) -> np.ndarray:
+    """The exact values ranked on (NaN: no value), as ``v / gp`` and ``v * 36.0 / min`` in Python."""
+    v = t.columns[stat]
+    if (stat in COUNTING or stat == "min") and per in ("game", "per36"):
+        denom = t.columns["gp" if per == "game" else "min"]
+        num = v if per == "game" else v * 36.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(np.nan_to_num(denom) != 0, num / denom, np.nan)
+    return v
+
+
+@dataclass(frozen=True)
+class _SeasonTable:
+    """A season's rows that rank (a traded player's TOT row, else his one team row), by column."""
+
+    player_ids: list[str]
+    names: list[str]
+    team_codes: list[str]
+    gp: list[int]  # as stored (the leader's games)
+    columns: dict[str, np.ndarray]  # float64, NaN for a missing value
+    teams: dict[str, list[str]]  # a traded player's teams, in the order he played for them
+    max_gp: int
+
+
+async def _season_table(store: Store, season: int, season_type: str) -> _SeasonTable | None:
+    rows = await store.fetchall(
+        f"""
+        SELECT p.name, ps.player_id, ps.team_code, ps.is_total, {", ".join(f"ps.{c}" for c in _COLUMNS)}
+        FROM player_seasons ps JOIN players p USING (player_id)
+        WHERE ps.season = ? AND ps.season_type = ?
+        ORDER BY ps.player_id, ps.stint
+        """,
+        (season, season_type),
+    )
+    if not rows:
         return None
-    if stat in COUNTING or stat == "min":
-        if per == "game":
-            return v / r["gp"] if r["gp"] else None
-        if per == "per36":
-            return v * 36.0 / r["min"] if r["min"] else None
-    return float(v)
+    teams: dict[str, list[str]] = {}
+    has_tot = set()
+    for r in rows:
+        if r[3]:
+            has_tot.add(r[1])
+        else:
+            teams.setdefault(r[1], []).append(r[2])
+    chosen = [r for r in rows if r[3] or r[1] not in has_tot]
+    columns = {
+        c: np.array([np.nan if r[4 + i] is None else r[4 + i] for r in chosen], dtype=np.float64)
+        for i, c in enumerate(_COLUMNS)
+    }
+    gp = [r[4] for r in chosen]
+    return _SeasonTable(
+        player_ids=[r[1] for r in chosen],
+        names=[r[0] for r in chosen],
+        team_codes=[r[2] for r in chosen],
+        gp=gp,
+        columns=columns,
+        teams=teams,
+        max_gp=max(g or 0 for g in gp),
+    )
 
 
 def _shown(v: float, stat: str, per: str) -> float:
@@ -105,52 +160,31 @@ async def league_leaders(
     per = check_choice(per, "per", PER_MODES)
     check_limit(limit)
     s = await require_season(store, season, table="player_seasons")
-    col = "per" if stat == "per" else stat
-    # Only the columns ranking needs: ``stat`` is one of STAT_NAMES, all player_seasons columns.
-    cols = dict.fromkeys(("player_id", "team_code", "is_total", "gp", "min", "fgm", "fg3m", "ftm", col))
-    rows = [
-        dict(zip(("name", *cols), r, strict=True))
-        for r in await store.fetchall(
-            f"""
-            SELECT p.name, {", ".join(f"ps.{c}" for c in cols)}
-            FROM player_seasons ps JOIN players p USING (player_id)
-            WHERE ps.season = ? AND ps.season_type = ?
-            ORDER BY ps.player_id, ps.stint
-            """,
-            (s, season_type),
-        )
-    ]
-    if not rows:
+    t = await store.kept(
+        "leader_seasons",
+        (s, season_type),
+        lambda: _season_table(store, s, season_type),
+        max_entries=SEASONS_KEPT,
+    )
+    if t is None:
         raise NotFound(f"no {season_type} player stats for {s}")
-    teams: dict[str, list[str]] = {}
-    has_tot = set()
-    for r in rows:
-        if r["is_total"]:
-            has_tot.add(r["player_id"])
-        else:
-            teams.setdefault(r["player_id"], []).append(r["team_code"])
-    season_rows = [r for r in rows if r["is_total"] or r["player_id"] not in has_tot]
-    max_gp = max(r["gp"] or 0 for r in season_rows)
-    test_col, need, text = _rule(stat, per, s, season_type, max_gp)
-    qualified = [r for r in season_rows if (r.get(test_col) or 0) >= need]
-    scored = [(v, r) for r in qualified if (v := _value(r, col, per)) is not None]
-    # Highest first for every stat, as the league lists them (turnovers too).
-    scored.sort(key=lambda vr: (-vr[0], vr[1]["name"]))
+    test_col, need, text = _rule(stat, per, s, season_type, t.max_gp)
+    values = _values(t, stat, per)
+    qualified = np.flatnonzero((np.nan_to_num(t.columns[test_col]) >= need) & ~np.isnan(values))
+    # Highest first for every stat, as the league lists them (turnovers too); ties by name.
+    vals = values[qualified].tolist()
+    top = heapq.nsmallest(limit, range(len(vals)), key=lambda j: (-vals[j], t.names[qualified[j]]))
     out: list[Leader] = []
     prev: float | None = None
-    for i, (v, r) in enumerate(scored[:limit]):
+    for i, j in enumerate(top):
+        v, k = vals[j], int(qualified[j])
         rank = out[-1].rank if out and prev == v else i + 1
         prev = v
+        pid = t.player_ids[k]
         out.append(
             Leader(
-                rank,
-                r["player_id"],
-                r["name"],
-                r["team_code"],
-                teams.get(r["player_id"], []),
-                r["gp"],
-                _shown(v, stat, per),
+                rank, pid, t.names[k], t.team_codes[k], t.teams.get(pid, []), t.gp[k], _shown(v, stat, per)
             )
         )
     shown_per = per if (stat in COUNTING or stat == "min") else "n/a"
-    return Leaders(stat, s, season_label(s), season_type, shown_per, text, len(scored), out)
+    return Leaders(stat, s, season_label(s), season_type, shown_per, text, len(vals), out)

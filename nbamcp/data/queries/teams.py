@@ -30,6 +30,8 @@ from nbamcp.messages import (
 )
 
 _COLS = "game_id, date, season, season_type, playin, home, away, home_pts, away_pts, neutral, sources"
+# Seasons whose records and playoffs are kept per version of the data (~30 teams, ~90 games each).
+SEASONS_KEPT = 32
 
 
 async def _season_games(store: Store, season: int, season_type: str) -> list[Any]:
@@ -39,14 +41,14 @@ async def _season_games(store: Store, season: int, season_type: str) -> list[Any
     )
 
 
-async def _team_games(store: Store, season: int, fid: str) -> list[Any]:
-    """One franchise's regular-season games (through the home and away indexes)."""
-    return await store.fetchall(
-        f"SELECT {_COLS} FROM games WHERE season = ? AND season_type = 'regular' AND home = ? "
-        f"UNION ALL SELECT {_COLS} FROM games WHERE season = ? AND season_type = 'regular' AND away = ? "
-        "ORDER BY date, game_id",
-        (season, fid, season, fid),
-    )
+async def _playoffs(store: Store, season: int) -> tuple[list[Any], Bracket]:
+    """The season's playoff games and their bracket, kept per version of the data (read only)."""
+
+    async def read() -> tuple[list[Any], Bracket]:
+        games = await _season_games(store, season, "playoffs")
+        return games, bracket(season, games)
+
+    return await store.kept("season_playoffs", season, read, max_entries=SEASONS_KEPT)
 
 
 async def _last_dates(store: Store) -> dict[int, str]:
@@ -61,7 +63,7 @@ async def _last_dates(store: Store) -> dict[int, str]:
 
 
 # Every team's regular-season record by side (0 home, 1 away) and site, summed by SQLite.
-# A tie (never in the data) counts as a loss, as in _record.
+# A tie (never in the data) counts as a loss.
 _RECORDS = """
 SELECT 0, home, neutral, COUNT(*), SUM(home_pts > away_pts), SUM(home_pts), SUM(away_pts)
 FROM games WHERE season = ? AND season_type = 'regular' GROUP BY home, neutral
@@ -72,7 +74,14 @@ FROM games WHERE season = ? AND season_type = 'regular' GROUP BY away, neutral
 
 
 async def _records(store: Store, season: int) -> dict[str, dict[str, Any]]:
-    """franchise id -> the ``_record`` of its regular season, for every team that played."""
+    """franchise id -> the ``_record`` of its regular season, for every team that played; kept per
+    version of the data (standings and every team's season read them: read only)."""
+    return await store.kept(
+        "season_records", season, lambda: _sum_records(store, season), max_entries=SEASONS_KEPT
+    )
+
+
+async def _sum_records(store: Store, season: int) -> dict[str, dict[str, Any]]:
     recs: dict[str, dict[str, Any]] = {}
     for side, fid, neutral, n, w, pf, pa in await store.fetchall(_RECORDS, (season, season)):
         rec = recs.setdefault(
@@ -101,28 +110,6 @@ def _notes(season: int, last: str | None, playoffs: list[Any], br: Bracket, late
     for league in br.finals_missing:
         notes.append(f"the {season} {league} Finals are not in the data: no champion is named")
     return notes
-
-
-def _record(games: list[Any], fid: str) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "w": 0,
-        "l": 0,
-        "home": [0, 0],
-        "away": [0, 0],
-        "neutral": [0, 0],
-        "pf": 0,
-        "pa": 0,
-    }
-    for g in games:
-        is_home = g["home"] == fid
-        pf, pa = (g["home_pts"], g["away_pts"]) if is_home else (g["away_pts"], g["home_pts"])
-        won = pf > pa
-        rec["w" if won else "l"] += 1
-        where = "neutral" if g["neutral"] else ("home" if is_home else "away")
-        rec[where][0 if won else 1] += 1
-        rec["pf"] += pf
-        rec["pa"] += pa
-    return rec
 
 
 def _run(fid: str, season: int, br: Bracket, playoff_games: list[Any]) -> PlayoffRun:
@@ -206,18 +193,16 @@ async def team_season(store: Store, team: str, season: int | str) -> TeamSeason:
     f = _team(team, s)
     if source == team_tables.SOURCE:
         return await _from_table(store, f, s)
-    regular = await _team_games(store, s, f.id)
-    playoffs_all = await _season_games(store, s, "playoffs")
-    if not regular:
+    rec = (await _records(store, s)).get(f.id)
+    playoffs_all, br = await _playoffs(store, s)
+    if rec is None:
         seasons = await store.fetchall(
             "SELECT MIN(season), MAX(season) FROM games WHERE home = ? OR away = ?", (f.id, f.id)
         )
         lo, hi = seasons[0]
         span = f"its seasons in the data: {lo}-{hi}" if lo is not None else "it has no games in the data"
         raise NotFound(f"{f.name} ({f.id}) played no regular-season games in {s}; {span}")
-    rec = _record(regular, f.id)
     n = rec["w"] + rec["l"]
-    br = bracket(s, playoffs_all)
     latest = (await season_span(store))[1]
     last_date = (await _last_dates(store)).get(s)
     era = f.era(s)
@@ -297,8 +282,8 @@ async def standings(store: Store, season: int | str, conference: str | None = No
                 ],
             )
         )
-    playoffs = await _season_games(store, s, "playoffs")
+    playoffs, br = await _playoffs(store, s)
     latest = (await season_span(store))[1]
     last_date = (await _last_dates(store)).get(s)
-    notes = _notes(s, last_date, playoffs, bracket(s, playoffs), latest)
+    notes = _notes(s, last_date, playoffs, br, latest)
     return Standings(s, season_label(s), conf, last_date or "", out, notes, data_through=through)

@@ -1,0 +1,137 @@
+"""What the queries keep per version of the data (``Store.kept``): bounded, and gone after an ingest."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+import pytest
+
+from nbamcp import endpoints as ep
+from nbamcp.actor import open_context
+from nbamcp.bus import InMemoryBus
+from nbamcp.calls import call
+from nbamcp.config import Config, PathsConfig, StatsConfig
+from nbamcp.data.queries import leaders
+from nbamcp.data.store import Store
+from nbamcp.log import new_request_id
+from nbamcp.messages import IngestRequest, LeagueLeadersRequest, TeamRatingHistoryRequest
+from workers.stats import StatsWorker
+
+
+async def test_kept_is_bounded_least_recently_used_out_first(empty_store: Store) -> None:
+    runs: list[int] = []
+
+    async def compute(k: int) -> int:
+        runs.append(k)
+        return k * 10
+
+    async def get(k: int) -> int:
+        return await empty_store.kept("t", k, lambda: compute(k), max_entries=2)
+
+    assert [await get(1), await get(2), await get(1)] == [10, 20, 10]
+    assert runs == [1, 2]
+    await get(3)  # 2 is the least recently used: out
+    assert len(empty_store.cache["kept:t"]) == 2
+    await get(1)
+    await get(2)
+    assert runs == [1, 2, 3, 2]
+
+
+async def test_kept_starts_afresh_on_new_data_and_keeps_nothing_computed_across_it(
+    empty_store: Store,
+) -> None:
+    runs = 0
+
+    async def compute() -> int:
+        nonlocal runs
+        runs += 1
+        if runs == 2:
+            empty_store.bump()  # an ingest lands while this one computes
+        return runs
+
+    async def get() -> int:
+        return await empty_store.kept("t", "k", compute, max_entries=4)
+
+    assert await get() == 1 and await get() == 1
+    empty_store.bump()
+    assert await get() == 2  # computed afresh, while the data changed again: not kept
+    assert await get() == 3 and await get() == 3
+    assert await empty_store.kept("off", "k", compute, max_entries=0) == 4
+    assert "kept:off" not in empty_store.cache or not empty_store.cache["kept:off"]
+
+
+def _embiid_games(path: Path, data_dir: Path, games: int) -> Path:
+    """The 2023 regular-season totals file cut to Joel Embiid's row, with ``games`` games (all starts)."""
+    src = data_dir / "players" / "player_totals_regular_1990_2024.csv"
+    with src.open(newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    year, who = header.index("Year"), header.index("Pk")
+    row = next(r for r in body if r[who] == "embiijo01" and r[year] == "2023")
+    row[header.index("G")] = row[header.index("GS")] = str(games)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([header, row])
+    return path
+
+
+@pytest.mark.parametrize("answers", [2048, 0], ids=["answer-cache", "answer-cache-off"])
+async def test_league_leaders_follow_an_ingest_of_new_player_totals(
+    tmp_path: Path, ingested_store: Path, data_dir: Path, answers: int
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(ingested_store, home / "store.sqlite")
+    config = Config(
+        paths=PathsConfig(home=str(home), data_dir=str(data_dir)),
+        stats=StatsConfig(auto_ingest=False, answer_cache_entries=answers),
+    )
+    bus = InMemoryBus()
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(bus.close)
+        worker = StatsWorker(await stack.enter_async_context(open_context(bus, config)))
+        with anyio.fail_after(60):
+            await worker.start()
+        stack.push_async_callback(worker.stop, 5.0)
+
+        async def ask(endpoint: Any, request: msgspec.Struct) -> Any:
+            with anyio.fail_after(60):
+                return await call(bus, endpoint, request, timeout_s=60, request_id=new_request_id())
+
+        pts = LeagueLeadersRequest(stat="pts", season=2023, limit=3)
+        before = await ask(ep.LEAGUE_LEADERS, pts)
+        assert before.leaders[0].player_id == "embiijo01"  # 33.1 a game
+        # Another stat of the same season ranks from the season's table kept by the first.
+        ast = await ask(ep.LEAGUE_LEADERS, LeagueLeadersRequest(stat="ast", season=2023, limit=3))
+        assert ast.leaders[0].value > 9
+        assert len(worker.store.cache["kept:leader_seasons"]) == 1
+        assert await ask(ep.LEAGUE_LEADERS, pts) == before
+        # A rating chart is drawn once per range and version of the data.
+        chart = TeamRatingHistoryRequest(team="BKN", season_from=2019, season_to=2023, chart=True)
+        drawn = await ask(ep.TEAM_RATING_HISTORY, chart)
+        assert drawn.png.startswith(b"\x89PNG") and await ask(ep.TEAM_RATING_HISTORY, chart) == drawn
+        assert list(worker.store.cache["kept:rating_charts"]) == [("BKN", 2019, 2023, drawn.history.method)]
+
+        # 40 games, short of the 58 a scoring title needs (70% of 82): no longer a leader.
+        fixed = _embiid_games(home / "fix" / "player_totals_regular_1990_2024.csv", data_dir, 40)
+        reply = await ask(ep.INGEST, IngestRequest(paths=[str(fixed)]))
+        assert reply.report.updated == 1, reply.report.summary
+        assert not [k for k in worker.store.cache if k.startswith("kept:")]  # all of it, not just one
+        after = await ask(ep.LEAGUE_LEADERS, pts)
+        assert after.leaders[0].player_id != "embiijo01"
+        assert "embiijo01" not in [x.player_id for x in after.leaders]
+        assert after.leaders[0].value == before.leaders[1].value  # the runner-up leads now
+
+
+async def test_the_season_tables_kept_are_bounded(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(leaders, "SEASONS_KEPT", 3)
+    for season in range(2015, 2024):
+        await leaders.league_leaders(store, "pts", season)
+    kept = store.cache["kept:leader_seasons"]
+    assert list(kept) == [(2021, "regular"), (2022, "regular"), (2023, "regular")]
