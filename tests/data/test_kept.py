@@ -17,7 +17,7 @@ from nbamcp.actor import open_context
 from nbamcp.bus import InMemoryBus
 from nbamcp.calls import call
 from nbamcp.config import Config, PathsConfig, StatsConfig
-from nbamcp.data.queries import leaders
+from nbamcp.data.queries import leaders, players
 from nbamcp.data.store import Store
 from nbamcp.log import new_request_id
 from nbamcp.messages import IngestRequest, LeagueLeadersRequest, TeamRatingHistoryRequest
@@ -135,3 +135,13 @@ async def test_the_season_tables_kept_are_bounded(store: Store, monkeypatch: pyt
         await leaders.league_leaders(store, "pts", season)
     kept = store.cache["kept:leader_seasons"]
     assert list(kept) == [(2021, "regular"), (2022, "regular"), (2023, "regular")]
+
+
+async def test_the_player_rows_kept_are_bounded(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(players, "PLAYERS_KEPT", 2)
+    first = await players.player_career(store, "Tim Duncan")
+    for name in ("Tim Duncan", "LeBron James", "Stephen Curry"):
+        await players.player_season_stats(store, name)
+    kept = store.cache["kept:player_rows"]
+    assert list(kept) == [("jamesle01", "regular"), ("curryst01", "regular")]
+    assert await players.player_career(store, "Tim Duncan") == first  # read again, the same

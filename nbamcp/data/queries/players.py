@@ -30,15 +30,23 @@ DEFAULT_COMPARE = (
     "per",
 )
 MAX_COMPARE = 5
+# Players whose season rows are kept per version of the data (a long career: ~25 rows, ~100 KB).
+PLAYERS_KEPT = 64
 
 
 async def _rows(store: Store, player_id: str, season_type: str) -> list[dict[str, Any]]:
-    rows = await store.fetchall(
-        "SELECT * FROM player_seasons WHERE player_id = ? AND season_type = ? "
-        "ORDER BY season, is_total DESC, stint",
-        (player_id, season_type),
-    )
-    return [dict(r) for r in rows]
+    """His rows of ``season_type``, kept per version of the data: a season, a career and a
+    comparison read them (read only: every query builds its answer from them, never in them)."""
+
+    async def read() -> list[dict[str, Any]]:
+        rows = await store.fetchall(
+            "SELECT * FROM player_seasons WHERE player_id = ? AND season_type = ? "
+            "ORDER BY season, is_total DESC, stint",
+            (player_id, season_type),
+        )
+        return [dict(r) for r in rows]
+
+    return await store.kept("player_rows", (player_id, season_type), read, max_entries=PLAYERS_KEPT)
 
 
 def _season_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
