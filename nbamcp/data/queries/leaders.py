@@ -42,11 +42,16 @@ PCT_MADE = {"fg_pct": ("fgm", 300), "efg_pct": ("fgm", 300), "ts_pct": ("fgm", 3
             "fg3_pct": ("fg3m", 82), "ft_pct": ("ftm", 125)}  # fmt: skip
 RATE_MINUTES = 1500
 PLAYOFF_GAMES_SHARE = 0.5
-# Season tables kept per version of the data (~0.2 MB each): a new stat, per mode or limit in a
-# season already asked ranks without reading the store again.
+# Season tables kept per version of the data (at most ~0.2 MB each): another per mode or limit in
+# a season already asked ranks without reading the store again, another stat reads one column.
 SEASONS_KEPT = 16
-# The columns a ranking can read: every stat, and the ones qualification tests.
-_COLUMNS = tuple(dict.fromkeys(("gp", "min", "fgm", "fg3m", "ftm", *STAT_NAMES)))
+# The columns every ranking reads: games and minutes (per game, per 36), the qualifying makes.
+_BASE = ("gp", "min", "fgm", "fg3m", "ftm")
+_SEASON_ROWS = """
+FROM player_seasons ps JOIN players p USING (player_id)
+WHERE ps.season = ? AND ps.season_type = ?
+ORDER BY ps.player_id, ps.stint
+"""
 
 
 def _scale(season: int, season_type: str, max_gp: int) -> tuple[float, str]:
@@ -95,19 +100,22 @@ class _SeasonTable:
     names: list[str]
     team_codes: list[str]
     gp: list[int]  # as stored (the leader's games)
-    columns: dict[str, np.ndarray]  # float64, NaN for a missing value
+    chosen: list[int]  # their places among all the season's rows (in ``_SEASON_ROWS`` order)
+    columns: dict[str, np.ndarray]  # float64, NaN for a missing value; a stat's added when asked
     teams: dict[str, list[str]]  # a traded player's teams, in the order he played for them
     max_gp: int
 
 
-async def _season_table(store: Store, season: int, season_type: str) -> _SeasonTable | None:
+def _floats(values: list[tuple[object, ...]]) -> np.ndarray:
+    """Rows of numbers (or None) as float64 columns, NaN for None (numpy's cast): one pass."""
+    return np.array(values, dtype=np.float64).reshape(len(values), -1).T.copy()  # columns contiguous
+
+
+async def _season_table(store: Store, season: int, season_type: str, stat: str) -> _SeasonTable | None:
+    cols = tuple(dict.fromkeys((*_BASE, stat)))
     rows = await store.fetchall(
-        f"""
-        SELECT p.name, ps.player_id, ps.team_code, ps.is_total, {", ".join(f"ps.{c}" for c in _COLUMNS)}
-        FROM player_seasons ps JOIN players p USING (player_id)
-        WHERE ps.season = ? AND ps.season_type = ?
-        ORDER BY ps.player_id, ps.stint
-        """,
+        f"SELECT p.name, ps.player_id, ps.team_code, ps.is_total, {', '.join(f'ps.{c}' for c in cols)}"
+        + _SEASON_ROWS,
         (season, season_type),
     )
     if not rows:
@@ -119,21 +127,28 @@ async def _season_table(store: Store, season: int, season_type: str) -> _SeasonT
             has_tot.add(r[1])
         else:
             teams.setdefault(r[1], []).append(r[2])
-    chosen = [r for r in rows if r[3] or r[1] not in has_tot]
-    columns = {
-        c: np.array([np.nan if r[4 + i] is None else r[4 + i] for r in chosen], dtype=np.float64)
-        for i, c in enumerate(_COLUMNS)
-    }
+    at = [i for i, r in enumerate(rows) if r[3] or r[1] not in has_tot]
+    chosen = [rows[i] for i in at]
+    matrix = _floats([tuple(r)[4:] for r in chosen])
     gp = [r[4] for r in chosen]
     return _SeasonTable(
         player_ids=[r[1] for r in chosen],
         names=[r[0] for r in chosen],
         team_codes=[r[2] for r in chosen],
         gp=gp,
-        columns=columns,
+        chosen=at,
+        columns={c: matrix[i] for i, c in enumerate(cols)},
         teams=teams,
         max_gp=max(g or 0 for g in gp),
     )
+
+
+async def _column(store: Store, t: _SeasonTable, season: int, season_type: str, stat: str) -> np.ndarray:
+    """``stat``'s column of a kept season table, read (once per version of the data) when first asked."""
+    if stat not in t.columns:
+        rows = await store.fetchall(f"SELECT ps.{stat}" + _SEASON_ROWS, (season, season_type))
+        t.columns[stat] = _floats([(rows[i][0],) for i in t.chosen])[0]
+    return t.columns[stat]
 
 
 def _shown(v: float, stat: str, per: str) -> float:
@@ -163,11 +178,12 @@ async def league_leaders(
     t = await store.kept(
         "leader_seasons",
         (s, season_type),
-        lambda: _season_table(store, s, season_type),
+        lambda: _season_table(store, s, season_type, stat),
         max_entries=SEASONS_KEPT,
     )
     if t is None:
         raise NotFound(f"no {season_type} player stats for {s}")
+    await _column(store, t, s, season_type, stat)
     test_col, need, text = _rule(stat, per, s, season_type, t.max_gp)
     values = _values(t, stat, per)
     qualified = np.flatnonzero((np.nan_to_num(t.columns[test_col]) >= need) & ~np.isnan(values))
