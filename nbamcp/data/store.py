@@ -65,6 +65,11 @@ class Store:
                 kept.popitem(last=False)
         return value
 
+    def peek(self, name: str, key: Hashable) -> Any | None:
+        """What ``kept`` holds under (``name``, ``key``) now, else None (nothing computed)."""
+        kept = self.cache.get(f"kept:{name}")
+        return None if kept is None else kept.get(key)
+
     def transaction(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
         return transaction(self.conn)
 

@@ -17,7 +17,7 @@ from nbamcp.actor import open_context
 from nbamcp.bus import InMemoryBus
 from nbamcp.calls import call
 from nbamcp.config import Config, PathsConfig, StatsConfig
-from nbamcp.data.queries import leaders, players
+from nbamcp.data.queries import leaders, players, teams
 from nbamcp.data.store import Store
 from nbamcp.log import new_request_id
 from nbamcp.messages import IngestRequest, LeagueLeadersRequest, TeamRatingHistoryRequest
@@ -145,3 +145,13 @@ async def test_the_player_rows_kept_are_bounded(store: Store, monkeypatch: pytes
     kept = store.cache["kept:player_rows"]
     assert list(kept) == [("jamesle01", "regular"), ("curryst01", "regular")]
     assert await players.player_career(store, "Tim Duncan") == first  # read again, the same
+
+
+async def test_a_team_season_is_the_same_from_its_games_and_from_the_kept_standings(store: Store) -> None:
+    alone = await teams.team_season(store, "Warriors", 2016)
+    assert store.peek("season_records", 2016) is None  # one team's games, not the season's
+    assert store.peek("team_records", (2016, "GSW")) is not None
+    await teams.standings(store, 2016)
+    assert store.peek("season_records", 2016) is not None
+    assert await teams.team_season(store, "Warriors", 2016) == alone
+    assert (alone.wins, alone.losses) == (73, 9)

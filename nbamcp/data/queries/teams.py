@@ -32,6 +32,7 @@ from nbamcp.messages import (
 _COLS = "game_id, date, season, season_type, playin, home, away, home_pts, away_pts, neutral, sources"
 # Seasons whose records and playoffs are kept per version of the data (~30 teams, ~90 games each).
 SEASONS_KEPT = 32
+TEAMS_KEPT = 512  # one team's season record (a small dict each), when no season's records are kept
 
 
 async def _season_games(store: Store, season: int, season_type: str) -> list[Any]:
@@ -49,6 +50,30 @@ async def _playoffs(store: Store, season: int) -> tuple[list[Any], Bracket]:
         return games, bracket(season, games)
 
     return await store.kept("season_playoffs", season, read, max_entries=SEASONS_KEPT)
+
+
+async def _team_games(store: Store, season: int, fid: str) -> list[Any]:
+    """One franchise's regular-season games (through the home and away indexes)."""
+    return await store.fetchall(
+        f"SELECT {_COLS} FROM games WHERE season = ? AND season_type = 'regular' AND home = ? "
+        f"UNION ALL SELECT {_COLS} FROM games WHERE season = ? AND season_type = 'regular' AND away = ? "
+        "ORDER BY date, game_id",
+        (season, fid, season, fid),
+    )
+
+
+async def _team_record(store: Store, season: int, fid: str) -> dict[str, Any] | None:
+    """One franchise's regular-season record (None: no games): from the season's records when
+    standings left them kept, else from its own games (a fifteenth of the season's), kept."""
+    season_records = store.peek("season_records", season)
+    if season_records is not None:
+        return season_records.get(fid)
+
+    async def own() -> dict[str, Any] | None:
+        games = await _team_games(store, season, fid)
+        return _record(games, fid) if games else None
+
+    return await store.kept("team_records", (season, fid), own, max_entries=TEAMS_KEPT)
 
 
 async def _last_dates(store: Store) -> dict[int, str]:
@@ -110,6 +135,29 @@ def _notes(season: int, last: str | None, playoffs: list[Any], br: Bracket, late
     for league in br.finals_missing:
         notes.append(f"the {season} {league} Finals are not in the data: no champion is named")
     return notes
+
+
+def _record(games: list[Any], fid: str) -> dict[str, Any]:
+    """The record ``_records`` sums in SQLite, from one team's games."""
+    rec: dict[str, Any] = {
+        "w": 0,
+        "l": 0,
+        "home": [0, 0],
+        "away": [0, 0],
+        "neutral": [0, 0],
+        "pf": 0,
+        "pa": 0,
+    }
+    for g in games:
+        is_home = g["home"] == fid
+        pf, pa = (g["home_pts"], g["away_pts"]) if is_home else (g["away_pts"], g["home_pts"])
+        won = pf > pa
+        rec["w" if won else "l"] += 1
+        where = "neutral" if g["neutral"] else ("home" if is_home else "away")
+        rec[where][0 if won else 1] += 1
+        rec["pf"] += pf
+        rec["pa"] += pa
+    return rec
 
 
 def _run(fid: str, season: int, br: Bracket, playoff_games: list[Any]) -> PlayoffRun:
@@ -193,7 +241,7 @@ async def team_season(store: Store, team: str, season: int | str) -> TeamSeason:
     f = _team(team, s)
     if source == team_tables.SOURCE:
         return await _from_table(store, f, s)
-    rec = (await _records(store, s)).get(f.id)
+    rec = await _team_record(store, s, f.id)
     playoffs_all, br = await _playoffs(store, s)
     if rec is None:
         seasons = await store.fetchall(
