@@ -7,7 +7,9 @@ given; reused when it already holds a store). Each run starts, fresh:
 
 - ``nbamcp serve`` (in-memory bus, the stats worker embedded) over stdio, twice: as
   configured (answers kept per version of the data, so asking again is a look-up) and
-  with the answer cache off (every call computed);
+  with the answer cache off (every call computed, from the tables the queries keep per
+  version of the data: ``Store.kept``; ``bench/stats_queries.py`` times a first question,
+  with nothing kept);
 - the floor server (``bench/floor_server.py``): the bare floor (an ``async def``
   tool that does nothing) and, per tool, the fair floor: a bare tool returning
   the result nbamcp gave for the same arguments (captured at the start of the
