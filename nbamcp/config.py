@@ -277,8 +277,17 @@ class InferenceConfig(_Section, frozen=True):
     # "canary": the challenger answers canary_share of the games (the same games every
     # time), the champion the rest, each scored and logged beside the other; the trainer
     # rolls the challenger back when its realized loss is significantly worse.
-    traffic: Literal["shadow", "champion", "canary"] = "shadow"
+    # "ab": the challenger answers ab_share of the games (the same sticky split), both scored
+    # and logged; no automatic rollback: the two arms' realized losses are compared and shown
+    # (retraining_status, calibration_report), and the gate decides as in shadow.
+    traffic: Literal["shadow", "champion", "canary", "ab"] = "shadow"
     canary_share: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.1
+    ab_share: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.5
+
+    def challenger_share(self) -> float:
+        """The share of games the challenger answers (sticky per game): 0 unless canary or ab."""
+        return {"canary": self.canary_share, "ab": self.ab_share}.get(self.traffic, 0.0)
+
     # Micro-batching: at most this many rows per onnxruntime call (a slate is split) and
     # at most workers.concurrency requests per batch (all one instance admits at once); a
     # request waits at most max_wait_ms for others to join (less when the loop has no more).

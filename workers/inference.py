@@ -13,7 +13,7 @@ Publishes a PredictionEvent per prediction on ``nba.events.prediction`` through
 the durable stream (the challenger's too, in the default shadow traffic mode:
 same request id, its own name and version; in "canary" traffic the challenger
 answers ``canary_share`` of the games, sticky per game, with the champion logged
-beside it: ``nbamcp.serving.canary``) and the fresh predictions on
+beside it: ``nbamcp.serving.canary``; "ab" the same with ``ab_share``) and the fresh predictions on
 ``nba.predict.served`` for the cache. With no champion in the registry it answers
 from the Elo baseline, flagged ``source="baseline"``.
 The same request id gets the same reply and is published once (bounded map).
@@ -139,8 +139,9 @@ class InferenceWorker(Actor):
         live = self.live  # one state for the whole slate (a rebuild may swap it while we wait)
         resolved = live.resolve(games)
         scores = await self.batcher.submit([r.x for r in resolved])
-        if self.settings.traffic == "canary":
-            scores = serve_canary(scores, [r.game for r in resolved], self.settings.canary_share)
+        share = self.settings.challenger_share()  # canary and ab: a sticky share of the games
+        if share > 0.0:
+            scores = serve_canary(scores, [r.game for r in resolved], share)
         top_k = self.settings.top_contributions
         preds = [build_prediction(r, s, top_k=top_k) for r, s in zip(resolved, scores, strict=True)]
         reply = PredictReply(

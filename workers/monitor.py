@@ -95,7 +95,7 @@ def _problem(event: PredictionEvent | GamesIngested) -> str | None:
 
 
 def traffic_mode(config: Config) -> str:
-    """How the inference worker splits traffic (``[inference] traffic``): "shadow" or "champion"."""
+    """How the inference worker splits traffic (``[inference] traffic``): shadow, champion, canary or ab."""
     return config.inference.traffic
 
 

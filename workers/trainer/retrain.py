@@ -341,6 +341,7 @@ class Retrainer:
                 "queue": self.queue.kind,
                 "traffic": self.trainer.config.inference.traffic,
                 "canary_share": self.trainer.config.inference.canary_share,
+                "ab_share": self.trainer.config.inference.ab_share,
                 "canary_rollback_min_games": s.canary_rollback_min_games,
             },
             triggers=await self.book.triggers(name, req.limit),
@@ -350,4 +351,5 @@ class Retrainer:
             decisions=await self.book.decisions(name, req.limit),
             audit=audit,
             new_results=max(len(self.trainer.replica.games()) - base, 0) if base is not None else 0,
+            ab=self.gate.ab if name == self.model else None,
         )
