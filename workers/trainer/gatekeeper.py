@@ -90,6 +90,7 @@ class GateKeeper:
                 async with self.looked:
                     self.checks += 1
                     self.looked.notify_all()
+                self.trainer.moved()
 
     async def _check(self) -> GateDecision | None:
         registry = self.trainer.registry

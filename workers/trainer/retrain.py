@@ -104,6 +104,7 @@ class Retrainer:
         )  # fmt: skip
         if created:
             await self._enqueue(job, request_id=request_id)
+        self.trainer.moved()  # a trigger recorded, maybe a job opened
         return job, created
 
     async def _enqueue(self, job: JobRecord, *, request_id: str = "") -> None:
@@ -207,6 +208,7 @@ class Retrainer:
             alive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await alive
+            self.trainer.moved()  # the job's state changed
         if outcome == "interrupted":
             return  # not acked: the queue delivers it again after the restart
         await m.ack()
