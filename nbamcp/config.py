@@ -241,6 +241,10 @@ class AnomaliesConfig(_Section, frozen=True):
     # A team with two games on one date; more games on a date than half the season's teams.
     team_day: bool = True
     date_burst: bool = True
+    # A store's first ingest (the stats worker's auto-ingest of the data folder, or `nbamcp ingest`
+    # into an empty store): the games of the data's last first_ingest_days game dates' span are
+    # screened against everything before them, the trusted history (0: not screened).
+    first_ingest_days: Annotated[int, msgspec.Meta(ge=0, le=366)] = 14
 
 
 class AlertsConfig(_Section, frozen=True):
