@@ -94,7 +94,7 @@ class PredictionEventLog:
             self._timer.cancel()
             self._timer = None
         group, self._queued = self._queued, []
-        segment = self.journal.seal() if self.journal is not None else None
+        segment = self.journal.group() if self.journal is not None and group else None
         if group:
             task = asyncio.create_task(self._publish(group, segment))
             self._pending.add(task)
@@ -105,8 +105,8 @@ class PredictionEventLog:
         lost = await self._publish_all(group)
         self.lost += lost
         self.published += len(group) - lost
-        if segment is not None and not lost:
-            EventJournal.done(segment)  # else kept: the next start sends it again
+        if segment is not None and self.journal is not None:
+            self.journal.stored(segment, complete=not lost)  # a loss keeps it for the next start
 
     async def _publish_all(self, group: list[tuple[str, PredictionEvent]]) -> int:
         """Publish ``group`` together; the number of events that could not be."""

@@ -130,8 +130,7 @@ def test_the_journal_of_a_live_process_is_not_replayed_and_a_torn_record_is_skip
     journal.append(
         "j-2", [prediction(2, request_id="j-2"), prediction(3, request_id="j-2", date="2023-01-12")]
     )
-    segment = journal.seal()
-    assert segment is not None
+    segment = journal.group()
     assert orphans(tmp_path / "j") == []  # its process (this one) holds the lock
     # A process that died mid-write leaves a torn last record: the whole ones are read.
     with segment.open("ab") as f:
@@ -139,6 +138,36 @@ def test_the_journal_of_a_live_process_is_not_replayed_and_a_torn_record_is_skip
     records = read_segment(segment)
     assert [(rid, len(events)) for rid, events in records] == [("j-1", 1), ("j-2", 2)]
     assert records[1][1][1].date == "2023-01-12"
+
+
+async def test_the_journal_is_emptied_once_its_groups_are_stored_and_rolls_over_when_full(
+    tmp_path: Path,
+) -> None:
+    stream = await SqliteEvents.open(tmp_path / "events.sqlite", settings=TEST_SETTINGS)
+    consumer = await stream.consumer("roll-test", EVENTS_PREDICTION)
+    directory = tmp_path / "journal"
+    try:
+        events = PredictionEventLog(stream, max_events=2, max_delay_s=3600)
+        events.journal = journal = EventJournal(directory, "inference", segment_bytes=1)
+        for i in range(6):  # three full groups, a segment each (every one is past 1 byte)
+            events.log(f"r-{i}", [prediction(i, request_id=f"r-{i}")])
+        await drain(consumer, 6)
+        await events.flush(WAIT)
+        assert sorted(p.suffix for p in directory.iterdir()) == [".lock"]  # every segment stored: gone
+        small = PredictionEventLog(stream, max_events=1, max_delay_s=3600)
+        small.journal = EventJournal(directory, "cache")
+        small.log("s-0", [prediction(10, request_id="s-0")])
+        await drain(consumer, 1)
+        await small.flush(WAIT)
+        assert small.journal.truncations == 1  # the open segment, emptied in place
+        assert [p.stat().st_size for p in directory.glob("cache-*.seg")] == [0]
+        events.close()
+        small.close()
+        assert sorted(directory.iterdir()) == []
+        assert journal.appended == 6
+    finally:
+        await consumer.close()
+        await stream.close()
 
 
 async def test_a_journal_left_by_a_dead_process_is_published_once_and_removed(tmp_path: Path) -> None:
