@@ -155,7 +155,7 @@ async def test_the_journal_is_emptied_once_its_groups_are_stored_and_rolls_over_
         await events.flush(WAIT)
         assert sorted(p.suffix for p in directory.iterdir()) == [".lock"]  # every segment stored: gone
         small = PredictionEventLog(stream, max_events=1, max_delay_s=3600)
-        small.journal = EventJournal(directory, "cache")
+        small.journal = EventJournal(directory, "cache", truncate_bytes=1)
         small.log("s-0", [prediction(10, request_id="s-0")])
         await drain(consumer, 1)
         await small.flush(WAIT)
