@@ -98,7 +98,7 @@ def main() -> None:
             r = train(fit, train_seasons=[2017, 2018], valid_seasons=[2019], budget=budget)
             onnx = OnnxModel.from_bytes(r.onnx_bytes)
             explainer = explainer_for(r.onnx_bytes, onnx, r.reference, FEATURE_NAMES)
-            models = ModelSet(ServingModel("game", 1, kind, "", onnx, explainer))
+            models = ModelSet(ServingModel("game", 1, kind, "", onnx, explainer, FEATURE_NAMES))
 
             one = _median_ms(functools.partial(_run, models, resolved[:1]), args.repeats)
             many = _median_ms(functools.partial(_run, models, resolved), args.repeats)

@@ -265,7 +265,17 @@ def serve_direct(home: Path, captures: Path) -> None:
             data = await reg.load_artifact(mv)
         onnx = OnnxModel.from_bytes(data)
         explainer = explainer_for(data, onnx, mv.reference, list(mv.feature_names))
-        return ModelSet(ServingModel(mv.name, mv.version, mv.model_kind, mv.artifact_sha256, onnx, explainer))
+        return ModelSet(
+            ServingModel(
+                mv.name,
+                mv.version,
+                mv.model_kind,
+                mv.artifact_sha256,
+                onnx,
+                explainer,
+                list(mv.feature_names),
+            )
+        )
 
     async def main() -> None:
         live = LiveFeatures(await read_played_games(home / "store.sqlite"))

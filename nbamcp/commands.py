@@ -34,8 +34,11 @@ from nbamcp.ml.registry import ModelRegistry
 from nbamcp.progress import LogLines, Progress, cli_progress
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from nbamcp.config import Config
     from nbamcp.ml.backtest_compare import BacktestComparison
+    from nbamcp.ml.rosters import RosterBook
     from nbamcp.ml.train import Cancel
 
 log = structlog.get_logger(__name__)
@@ -87,6 +90,8 @@ async def train_command(
         raise InvalidInput(f"valid_seasons must be between 1 and {MAX_VALID_SEASONS}, got {valid_seasons}")
     games = await read_played_games(config.store_path)
     train_seasons, valid = plan_seasons(seasons_of(games), train_from, valid_seasons)
+    # The feature set the workers serve ([features] served): a model of another set is refused.
+    rosters = await read_roster_book(config.store_path) if config.features.served == "fs2" else None
     from nbamcp.ml.train import train
 
     plan_budget = budget_named(budget)
@@ -100,12 +105,34 @@ async def train_command(
         progress=progress or LogLines("train"),
         cancel=cancel,
         n_threads=threads_setting(threads),
+        rosters=rosters,
     )
     async with await ModelRegistry.open(config.registry_path, config.artifacts_dir) as registry:
         mv, change = await register_trained(
             registry, name, result, promote=promote, actor="cli nbamcp train", reason=default_reason(result)
         )
         return await job_result(registry, "cli", mv, change, result)
+
+
+async def read_roster_book(store_path: Path) -> RosterBook:
+    """The roster model of the store's player tables and live rosters: the book the stats worker
+    publishes (``nbamcp.dataplane.roster_announce``), built the same way."""
+    from nbamcp.data.rosters import load_rosters
+    from nbamcp.data.store import open_store
+    from nbamcp.ml.rosters import build_roster_book, snapshots_from_entries
+
+    players = await read_player_seasons(store_path)
+    if not players:
+        raise Unavailable(
+            f"the store at {store_path} has no player seasons for feature set fs2: ingest the player "
+            "tables (NBAMCP_DATA_DIR/players) or serve fs1 ([features] served)"
+        )
+    store = await open_store(store_path)
+    try:
+        live = snapshots_from_entries(await load_rosters(store.conn))
+    finally:
+        await store.close()
+    return await asyncio.to_thread(build_roster_book, players, extra=live)
 
 
 async def backtest_command(

@@ -334,6 +334,13 @@ class DataConfig(_Section, frozen=True):
     replay_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 120.0
 
 
+class FeaturesConfig(_Section, frozen=True):
+    # The feature set the trainer trains and inference and the cache compute (nbamcp.ml.features):
+    # "fs1" from results only, "fs2" with the roster model's strengths too (the stats worker
+    # publishes them as the rosters dataset). A model of another set is refused by inference.
+    served: Literal["fs1", "fs2"] = "fs1"
+
+
 class StatsConfig(_Section, frozen=True):
     # Ingest NBAMCP_DATA_DIR on the first start when the store is empty.
     auto_ingest: bool = True
@@ -422,6 +429,7 @@ class Config(_Section, frozen=True):
     trainer: TrainerConfig = TrainerConfig()
     retrain: RetrainConfig = RetrainConfig()
     data: DataConfig = DataConfig()
+    features: FeaturesConfig = FeaturesConfig()
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
     metrics: MetricsConfig = MetricsConfig()

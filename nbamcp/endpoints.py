@@ -87,6 +87,7 @@ from nbamcp.messages import (
     RetrainingStatusRequest,
     RetrainJob,
     RetrainTrigger,
+    RosterPriors,
     ScheduleList,
     SchedulePartition,
     ScheduleRequest,
@@ -253,6 +254,9 @@ GAMES_INGESTED = Event(subjects.EVENTS_GAMES, GamesIngested, durable=True, summa
 
 # ---- datasets (written by the stats worker, replayed by the others) ------------------------------------
 GAMES_DATASET = Dataset("games", GamesPartition, "every played game, one season per entry")
+ROSTERS_DATASET = Dataset(
+    "rosters", RosterPriors, "the roster model's team strengths as of a date (fs2), one season per entry"
+)
 SCHEDULE_DATASET = Dataset(
     "schedule", SchedulePartition, "the games not played yet (nbamcp ingest --live), one season per entry"
 )

@@ -209,7 +209,8 @@ class CacheWorker(Actor):
         for g in games:
             # The key from the game and the result counts alone: no features for a look-up.
             game, results, age = self.live.keyed(g)
-            entry = self.lru.get(cache_key_for(game, results, age, model, *versions))
+            key = cache_key_for(game, results, age, model, *versions, rosters=self.live.rosters_version)
+            entry = self.lru.get(key)
             if entry is None:
                 self.misses += 1
                 MISSES.inc()

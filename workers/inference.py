@@ -143,7 +143,8 @@ class InferenceWorker(Actor):
                 "no game results to compute features from yet: the stats worker publishes them once "
                 "it has ingested the games"
             )
-        resolved = self.live.resolve(games)
+        live = self.live  # one state for the whole slate (a rebuild may swap it while we wait)
+        resolved = live.resolve(games)
         scores = await self.batcher.submit([r.x for r in resolved])
         if self.settings.traffic == "canary":
             scores = serve_canary(scores, [r.game for r in resolved], self.settings.canary_share)
@@ -168,7 +169,7 @@ class InferenceWorker(Actor):
                 )
             ],
         )
-        await self._offer_to_cache(ctx, resolved, preds, scores)
+        await self._offer_to_cache(ctx, resolved, preds, scores, live.rosters_version)
         self.predictions += len(preds)
         return reply
 
@@ -178,7 +179,7 @@ class InferenceWorker(Actor):
         return score_rows(self.models, rows, shadow=self.settings.traffic != "champion")
 
     async def _offer_to_cache(
-        self, ctx: Context, resolved: list[ResolvedGame], preds: list, scores: list[RowScore]
+        self, ctx: Context, resolved: list[ResolvedGame], preds: list, scores: list[RowScore], rosters: str
     ) -> None:
         entries = []
         for r, p, s in zip(resolved, preds, scores, strict=True):
@@ -188,8 +189,9 @@ class InferenceWorker(Actor):
                 continue
             challenger = s.challenger[0].version if s.challenger is not None else None
             key = cache_key_for(
-                r.game, (r.home_results, r.away_results), r.age, s.model.name, s.model.version, challenger
-            )
+                r.game, (r.home_results, r.away_results), r.age, s.model.name, s.model.version, challenger,
+                rosters=rosters,
+            )  # fmt: skip
             entries.append(CachedPrediction(key, p))
         if entries:
             try:
@@ -211,6 +213,7 @@ class InferenceWorker(Actor):
                     self.settings.model_name,
                     current=self.models,
                     challenger=self.settings.traffic != "champion",
+                    served=self.config.features.served,
                 )
             except NbaError as exc:
                 # Keep serving what is loaded; health and every reply say so.
@@ -269,6 +272,8 @@ class InferenceWorker(Actor):
             "games": str(len(self.live)),
             "latest_result": self.live.latest_date or "none",
             "features": "restored from the snapshot" if self.games.restored else "built from the replay",
+            "feature_set": self.live.feature_set,
+            "rosters": self.live.rosters_version or "none",
             "predictions": str(self.predictions),
             "reloads": str(self.reloads),
             "reload_error": self.reload_error,

@@ -15,7 +15,11 @@ It is the only worker that opens the store: the others get the games from it, as
 the games dataset in the data bucket (every season whole, replayed by each worker
 on start) and as ``GamesIngested`` events with the new rows on the durable stream
 (``nbamcp.dataplane.announce``), after every ingest that changed games, on start
-and every ``[data] reconcile_s``.
+and every ``[data] reconcile_s``. Serving fs2 (``[features] served``) it publishes the
+rosters dataset the same way, before the games (``nbamcp.dataplane.roster_announce``:
+the roster model's strengths from the player tables and the ``rosters`` table, where
+``nbamcp ingest --live-rosters`` writes live rosters and trades): on start, after every
+ingest, and every ``reconcile_s`` (so a roster fetched by the CLI reaches the workers).
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ from nbamcp.data.ingest.runner import IngestProgress, ingest_paths
 from nbamcp.data.store import Store, open_store
 from nbamcp.dataplane import data_bucket
 from nbamcp.dataplane.announce import Announcer
+from nbamcp.dataplane.roster_announce import RosterAnnouncer
 from nbamcp.dataplane.screen import Screened, screen_ingest
-from nbamcp.errors import InvalidInput, NbaError, NotFound, Unavailable
+from nbamcp.errors import BusClosed, InvalidInput, NbaError, NotFound, Unavailable
 from nbamcp.messages import (
     AcceptedGames,
     AcceptGamesRequest,
@@ -114,6 +119,7 @@ class StatsWorker(Actor):
         self.answers = AnswerCache(settings.answer_cache_entries, int(settings.answer_cache_mb * 2**20))
         self.alerter = Alerter(ctx.events, source=self.name, dedupe_window_s=config.alerts.dedupe_window_s)
         self.held = 0  # results held by the anomaly screen since start
+        self.rosters: RosterAnnouncer | None = None  # serving fs2 only
 
     @property
     def store(self) -> Store:
@@ -165,6 +171,8 @@ class StatsWorker(Actor):
         # The other workers get the games from here only: the dataset, then the news as events.
         kv = await self.ctx.stores.kv(data_bucket(self.config))
         self.announcer = Announcer(self._store, kv, self.ctx.events)
+        self.rosters = RosterAnnouncer(self._store, kv) if self.config.features.served == "fs2" else None
+        await self._announce_rosters(full=True)  # first: the games' features are computed with them
         await self.announcer.announce(request_id=f"{self.name}-start", full=True)
         self.spawn(self._keep_reconciling(), name="reconcile")
         await self._publish_coverage()
@@ -174,13 +182,27 @@ class StatsWorker(Actor):
         while True:
             await asyncio.sleep(self.config.data.reconcile_s)
             try:
+                await self._announce_rosters(full=True)
                 await self.announcer.announce(request_id=f"{self.name}-reconcile", full=True)
             except NbaError as exc:  # the server is away: next round
                 log.warning("stats.reconcile_failed", code=exc.code, error=exc.message)
 
     async def on_recovered(self) -> None:
         # NATS came back, perhaps without its store: the dataset again now, not at the next round.
+        await self._announce_rosters(full=True)
         await self.announcer.announce(request_id=f"{self.name}-recovered", full=True)
+
+    async def _announce_rosters(self, *, full: bool = False) -> None:
+        if self.rosters is None:
+            return
+        try:
+            await self.rosters.announce(full=full)
+        except BusClosed:
+            raise
+        except NbaError as exc:  # the bucket's server is away, bad rows: the next round tries again
+            log.warning("stats.rosters_announce_failed", full=full, code=exc.code, error=exc.message)
+        except Exception:  # boundary: a roster model that fails to build must not stop games or stats
+            log.exception("stats.rosters_announce_crashed", full=full)
 
     def health_detail(self) -> dict[str, str]:
         detail = {"store": str(self.store_path), "held": str(self.held), **self.answers.stats()}
@@ -190,6 +212,8 @@ class StatsWorker(Actor):
                 "announced": str(announcer.announced),
                 "partitions_written": str(announcer.partitions_written),
             }
+        if self.rosters is not None:
+            detail["roster_seasons_written"] = str(self.rosters.seasons_written)
         return detail
 
     def routes(self) -> list[Route]:
@@ -271,6 +295,7 @@ class StatsWorker(Actor):
             report = await ingest_paths(self.store, files, fmt=r.format, skipped=refused, progress=progress)
             screened = await screen_ingest(self.store, report, self.config.anomalies)
         await self._alert_holds(screened, ctx.request_id)
+        await self._announce_rosters()  # new player tables (a no-op when the rows are the same)
         if report.new_game_ids or report.updated:
             await self.announcer.announce(request_id=ctx.request_id)
         if report.inserted:

@@ -96,6 +96,8 @@ def game_text(p: GamePrediction, *, note: str = "") -> str:
     if p.contributions:
         lines.append("Main factors (percentage points of win probability, against evenly matched teams):")
         lines += [_factor(c) for c in p.contributions]
+    if p.roster_note:
+        lines.append(f"Rosters: {p.roster_note}")
     if p.challenger is not None:
         c = p.challenger
         lines.append(f"Challenger {c.model_name} v{c.model_version}: {p.home_name} {c.home_win_prob:.1%}.")

@@ -121,6 +121,9 @@ class GamePrediction(msgspec.Struct, frozen=True, kw_only=True):
     stale: bool = False
     unknown: list[str] = []  # features the data cannot know for this game (imputed, shown unknown)
     caveat: str = ""  # what a reader must know about the above, in words ("" when nothing)
+    # The roster effect in a fan's terms (feature set fs2): each team's roster for this game against
+    # its roster of last season, projected alike ("" when the features know no rosters).
+    roster_note: str = ""
     # No date was given and the schedule knows the teams' next meeting: its stats.nba.com game id
     # (the prediction is for that game's date).
     scheduled_game_id: str | None = None

@@ -30,7 +30,7 @@ from nbamcp.errors import DataQualityError, InvalidInput, NotFound
 from nbamcp.ml.ratings import DEFAULT_ELO, Elo, EloParams
 from nbamcp.ml.rosters import RosterBook
 
-FEATURE_SET_VERSION = "fs1"  # what serving computes (fs2 once the live roster path serves it)
+FEATURE_SET_VERSION = "fs1"  # the default of ``[features] served`` (nbamcp.config)
 FEATURE_NAMES: list[str] = [
     "elo_diff",  # home minus away Elo, home court included unless neutral
     "home_form_margin",  # mean margin over the last FORM_N games this season (NaN before any)
@@ -58,6 +58,11 @@ ROSTER_FEATURE_NAMES: list[str] = [
     "roster_diff_playoff",  # the same in playoff games, else 0: rotations shorten, stars play more
 ]
 FEATURE_SETS: dict[str, list[str]] = {"fs1": FEATURE_NAMES, "fs2": FEATURE_NAMES + ROSTER_FEATURE_NAMES}
+
+
+# A row's width names its feature set (serving reads the set of a row, or of a logged vector, by it).
+FEATURE_SET_OF_WIDTH: dict[int, str] = {len(v): k for k, v in FEATURE_SETS.items()}
+assert len(FEATURE_SET_OF_WIDTH) == len(FEATURE_SETS), "two feature sets of one width"
 
 
 def feature_names(version: str) -> list[str]:

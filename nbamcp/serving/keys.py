@@ -3,7 +3,8 @@
 A key names everything a prediction depends on: the model (name, champion
 version, challenger version when scored), the game in canonical form (franchise
 ids, ISO date, neutral court), how many results of each team the features
-were computed from and whether the data reaches the day before the game. New
+were computed from, whether the data reaches the day before the game, and (fs2) the version
+of the roster priors they were computed with (a trade changes features, not result counts). New
 results for a team change that count, so a prediction made before them can
 never be served after them, even if an invalidation message is late. Keys are
 valid NATS KV keys (``[-/_=.a-zA-Z0-9]``).
@@ -32,10 +33,11 @@ def prediction_key(
     home_results: int,
     away_results: int,
     stale: bool = False,
+    rosters: str = "",
 ) -> str:
     # A stale game's schedule facts are unknown (other features): once the data reaches the day
     # before it, new results of any team make it fresh. Its age is refreshed on every hit.
-    tail = ("s",) if stale else ()
+    tail = (("s",) if stale else ()) + ((f"r{_token(rosters)}",) if rosters else ())
     return ".".join(
         (
             _token(model),

@@ -41,8 +41,10 @@ import structlog
 
 import nbamcp.ml
 from nbamcp.data.games import GameRow
-from nbamcp.ml.features import FEATURE_SET_VERSION, FeatureState
+from nbamcp.ml.features import FeatureState
+from nbamcp.ml.rosters import RosterBook
 from nbamcp.serving.canonical import CanonicalGame
+from nbamcp.serving.roster_note import roster_note
 from nbamcp.serving.staleness import KNOWN, Staleness, staleness
 
 log = structlog.get_logger(__name__)
@@ -58,12 +60,12 @@ class _Dump(msgspec.Struct, frozen=True):
     states: bytes  # pickle of (state, season snapshots, season): the project's own objects
 
 
-def fingerprint() -> str:
+def fingerprint(feature_set: str = "fs1") -> str:
     """The feature set and the code that computes it: the ML package and this module."""
-    h = hashlib.sha256(f"{_DUMP_FORMAT}:{FEATURE_SET_VERSION}".encode())
+    h = hashlib.sha256(f"{_DUMP_FORMAT}:{feature_set}".encode())
     for path in [*sorted(Path(nbamcp.ml.__file__).parent.glob("*.py")), Path(__file__)]:
         h.update(path.read_bytes())
-    return f"{FEATURE_SET_VERSION}:{h.hexdigest()[:16]}"
+    return f"{feature_set}:{h.hexdigest()[:16]}"
 
 
 class NeedsRebuild(Exception):
@@ -73,11 +75,12 @@ class NeedsRebuild(Exception):
 class ResolvedGame(NamedTuple):
     game: CanonicalGame  # neutral as actually played, for a played game
     playoff: bool
-    x: np.ndarray  # float32, FEATURE_NAMES order
+    x: np.ndarray  # float32, in the order of the feature set's names (``LiveFeatures.feature_names``)
     played: GameRow | None
     home_results: int  # results of each team the state had seen (part of the cache key)
     away_results: int
     age: Staleness = KNOWN  # how far past the data's end the game lies
+    roster_note: str = ""  # each roster against last season's, in words (fs2; "" otherwise)
 
 
 class _Snapshot(NamedTuple):
@@ -87,8 +90,14 @@ class _Snapshot(NamedTuple):
 
 
 class LiveFeatures:
-    def __init__(self, games: Sequence[GameRow] = ()) -> None:
-        self.state = FeatureState()
+    """``rosters`` None: feature set fs1; a ``RosterBook`` (the rosters dataset's): fs2."""
+
+    def __init__(
+        self, games: Sequence[GameRow] = (), rosters: RosterBook | None = None, rosters_version: str = ""
+    ) -> None:
+        self.rosters = rosters
+        self.rosters_version = rosters_version  # names ``rosters`` (part of the cache key)
+        self.state = FeatureState(rosters=rosters)
         self.games: list[GameRow] = []
         self.rows: list[np.ndarray] = []
         self._played: dict[tuple[str, str, str], int] = {}
@@ -99,6 +108,18 @@ class LiveFeatures:
         self._season = -1
         self._playoffs_from: dict[int, str] = {}
         self._consume(games)
+
+    @property
+    def feature_set(self) -> str:
+        return self.state.feature_set
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.state.feature_names
+
+    def _copy(self, state: FeatureState) -> FeatureState:
+        # The roster book is shared, never copied: it does not move with results.
+        return copy.deepcopy(state, {} if self.rosters is None else {id(self.rosters): self.rosters})
 
     @property
     def latest_date(self) -> str | None:
@@ -137,7 +158,7 @@ class LiveFeatures:
             day = list(day_iter)
             if day[0].season != self._season:
                 self._season = day[0].season
-                self._snapshots.append(_Snapshot(date, len(self.games), copy.deepcopy(state)))
+                self._snapshots.append(_Snapshot(date, len(self.games), self._copy(state)))
                 self._snapshot_dates.append(date)
             state.add_teams(t for g in day for t in (g.home, g.away))
             for g in day:
@@ -173,7 +194,7 @@ class LiveFeatures:
             raise ValueError(f"snapshot format {d.format}, this code reads {_DUMP_FORMAT}")
         lf = cls()
         state, snapshots, season = pickle.loads(d.states)
-        lf.state, lf._season = state, season
+        lf.state, lf._season, lf.rosters = state, season, state.rosters
         lf._snapshots = [_Snapshot(*s) for s in snapshots]
         lf._snapshot_dates = [s.date for s in lf._snapshots]
         lf.games = d.games
@@ -230,9 +251,13 @@ class LiveFeatures:
     def _resolved(
         self, game: CanonicalGame, playoff: bool, x: np.ndarray, played: GameRow | None
     ) -> ResolvedGame:
-        return ResolvedGame(
-            game, playoff, x, played, self._results[game.home], self._results[game.away], self.age(game)
+        note = roster_note(
+            self.rosters, (game.home, game.home_name), (game.away, game.away_name), game.season, game.date
         )
+        return ResolvedGame(
+            game, playoff, x, played, self._results[game.home], self._results[game.away], self.age(game),
+            note,
+        )  # fmt: skip
 
     def _from_state(self, state: FeatureState, g: CanonicalGame) -> ResolvedGame:
         # A scheduled game reveals that both teams exist (a franchise with no result yet starts at the mean).
@@ -254,11 +279,11 @@ class LiveFeatures:
         for date in dates:
             si = bisect_right(self._snapshot_dates, date) - 1
             if si < 0:
-                yield date, FeatureState()
+                yield date, FeatureState(rosters=self.rosters)
                 continue
             if working is None or si != current:
                 snap = self._snapshots[si]
-                working, current, pos = copy.deepcopy(snap.state), si, snap.start
+                working, current, pos = self._copy(snap.state), si, snap.start
             while pos < len(self.games) and self.games[pos].date < date:
                 working.consume(self.games[pos])
                 pos += 1

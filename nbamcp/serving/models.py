@@ -16,7 +16,7 @@ import structlog
 
 from nbamcp.errors import IntegrityError, NbaError
 from nbamcp.messages import ServedVersion
-from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION
+from nbamcp.ml.features import FEATURE_SET_VERSION, feature_names
 from nbamcp.ml.onnx_runtime import OnnxModel
 from nbamcp.serving.explain import Explainer, explainer_for
 from nbamcp.serving.model_source import ModelSource
@@ -32,6 +32,7 @@ class ServingModel:
     sha256: str
     onnx: OnnxModel
     explainer: Explainer
+    feature_names: list[str]
 
     def describe(self) -> str:
         return f"{self.name} v{self.version} ({self.kind}, {self.explainer.method} explanations)"
@@ -49,27 +50,38 @@ class ModelSet:
         return [m for m in (self.champion, self.challenger) if m is not None]
 
 
-def check_feature_set(v: ServedVersion) -> None:
-    if v.feature_set_version != FEATURE_SET_VERSION or list(v.feature_names) != FEATURE_NAMES:
+def check_feature_set(v: ServedVersion, served: str = FEATURE_SET_VERSION) -> None:
+    """IntegrityError unless ``v`` was trained on ``served``, the feature set this worker computes."""
+    names = feature_names(served)
+    if v.feature_set_version != served or list(v.feature_names) != names:
         raise IntegrityError(
             f"model {v.name} v{v.version} was trained on feature set {v.feature_set_version!r} "
-            f"({len(v.feature_names)} features); this worker computes {FEATURE_SET_VERSION!r} "
-            f"({len(FEATURE_NAMES)} features): retrain it or run a matching nbamcp",
+            f"({len(v.feature_names)} features); this worker computes {served!r} "
+            f"({len(names)} features, [features] served): retrain it or serve its feature set",
             details={"model": v.name, "version": str(v.version)},
         )
 
 
-async def load_version(source: ModelSource, v: ServedVersion) -> ServingModel:
-    check_feature_set(v)
+async def load_version(
+    source: ModelSource, v: ServedVersion, served: str = FEATURE_SET_VERSION
+) -> ServingModel:
+    check_feature_set(v, served)
     data = await source.artifact(v)  # IntegrityError when tampered, truncated or missing
     onnx_model = await asyncio.to_thread(OnnxModel.from_bytes, data)
     explainer = await asyncio.to_thread(explainer_for, data, onnx_model, v.reference, list(v.feature_names))
     log.info("model.loaded", model=v.name, version=v.version, kind=v.model_kind, explainer=explainer.method)
-    return ServingModel(v.name, v.version, v.model_kind, v.artifact_sha256, onnx_model, explainer)
+    return ServingModel(
+        v.name, v.version, v.model_kind, v.artifact_sha256, onnx_model, explainer, list(v.feature_names)
+    )
 
 
 async def load_model_set(
-    source: ModelSource, name: str, *, current: ModelSet = ModelSet(), challenger: bool = True
+    source: ModelSource,
+    name: str,
+    *,
+    current: ModelSet = ModelSet(),
+    challenger: bool = True,
+    served: str = FEATURE_SET_VERSION,
 ) -> ModelSet:
     """The champion (and challenger) of ``name`` now; ModelSet() when nothing serves yet."""
     serving = await source.serving(name)
@@ -77,7 +89,7 @@ async def load_model_set(
 
     async def load(v: ServedVersion) -> ServingModel:
         model = reused.get((v.name, v.version))
-        return model if model is not None else await load_version(source, v)
+        return model if model is not None else await load_version(source, v, served)
 
     champion_v, challenger_v = serving.version("champion"), serving.version("challenger")
     champion = None if champion_v is None else await load(champion_v)

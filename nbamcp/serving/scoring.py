@@ -17,7 +17,7 @@ import msgspec
 import numpy as np
 
 from nbamcp.messages import GamePrediction, GameResult, PredictionEvent, ShadowScore
-from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_VERSION
+from nbamcp.ml.features import FEATURE_NAMES, FEATURE_SET_OF_WIDTH, FEATURE_SETS
 from nbamcp.serving.canonical import CanonicalGame
 from nbamcp.serving.explain import BASELINE, top_contributions
 from nbamcp.serving.fan_terms import Side, unknown_facts
@@ -28,7 +28,12 @@ from nbamcp.serving.staleness import Staleness, caveat
 
 BASELINE_NAME = "elo-baseline"
 BASELINE_TERMS = ["home_elo", "away_elo", "home_court"]
-_I = {n: i for i, n in enumerate(FEATURE_NAMES)}
+_I = {n: i for i, n in enumerate(FEATURE_NAMES)}  # fs1's columns: fs2 rows start with them, in order
+
+
+def row_names(width: int) -> list[str]:
+    """The feature names of a row (or logged vector) of ``width`` values."""
+    return FEATURE_SETS[FEATURE_SET_OF_WIDTH[width]]
 
 
 class RowScore(NamedTuple):
@@ -77,7 +82,7 @@ def score_rows(models: ModelSet, rows: list[np.ndarray], *, shadow: bool) -> lis
         RowScore(
             float(p[i]),
             effects[i],
-            FEATURE_NAMES,
+            champion.feature_names,
             X[i],
             champion,
             None if challenger is None or pc is None else (challenger, float(pc[i])),
@@ -89,7 +94,7 @@ def score_rows(models: ModelSet, rows: list[np.ndarray], *, shadow: bool) -> lis
 
 def _features(x: np.ndarray) -> dict[str, float | None]:
     # NaN (no game yet this season) becomes None: JSON has no NaN.
-    return {n: (None if v != v else v) for n, v in zip(FEATURE_NAMES, x.tolist(), strict=True)}
+    return {n: (None if v != v else v) for n, v in zip(row_names(len(x)), x.tolist(), strict=True)}
 
 
 def build_prediction(r: ResolvedGame, s: RowScore, *, top_k: int) -> GamePrediction:
@@ -109,7 +114,8 @@ def build_prediction(r: ResolvedGame, s: RowScore, *, top_k: int) -> GamePredict
     home_wins = p >= 0.5
     home, away = Side(g.home, g.home_name), Side(g.away, g.away_name)
     age = r.age
-    unknown = [n for n, v in zip(FEATURE_NAMES, r.x.tolist(), strict=True) if v != v] if age.stale else []
+    names = row_names(len(r.x))
+    unknown = [n for n, v in zip(names, r.x.tolist(), strict=True) if v != v] if age.stale else []
     return GamePrediction(
         home=g.home,
         away=g.away,
@@ -146,6 +152,7 @@ def build_prediction(r: ResolvedGame, s: RowScore, *, top_k: int) -> GamePredict
         stale=age.stale,
         unknown=unknown,
         caveat=_caveat(age, pred_unknown=unknown, x_diff=float(r.x[_I["elo_diff"]]), home=home, away=away),
+        roster_note=r.roster_note,
         scheduled_game_id=g.scheduled or None,
     )
 
@@ -182,10 +189,12 @@ def cache_key_for(
     model: str,
     champion: int,
     challenger: int | None,
+    *,
+    rosters: str = "",
 ) -> str:
     """The one cache key of a prediction: the game as ``LiveFeatures.keyed`` gives it (neutral as
     played), the results each team's features saw, whether it is stale, the model versions; no
-    feature is computed."""
+    feature is computed; ``rosters`` is the roster priors' version (fs2)."""
     return prediction_key(
         model=model,
         champion=champion,
@@ -197,6 +206,7 @@ def cache_key_for(
         home_results=results[0],
         away_results=results[1],
         stale=age.stale,
+        rosters=rosters,
     )
 
 
@@ -221,8 +231,8 @@ def prediction_events(
         date=pred.date,
         neutral=pred.neutral,
         home_win_prob=pred.home_win_prob,
-        feature_set=FEATURE_SET_VERSION,
-        # The prediction's own features (FEATURE_NAMES order; None was NaN): a cache hit has no row.
+        feature_set=FEATURE_SET_OF_WIDTH.get(len(pred.features), ""),
+        # The prediction's own features (its feature set's order; None was NaN): a cache hit has no row.
         features=[math.nan if v is None else float(v) for v in pred.features.values()],
         latency_ms=round(latency_ms, 3),
         game_id=pred.result.game_id if pred.result is not None else None,

@@ -170,3 +170,23 @@ def test_roster_backtest_without_player_tables_says_what_to_do(home: Home) -> No
     assert out.returncode == 1 and out.stdout == ""
     assert out.stderr.startswith("nbamcp: unavailable: the store at "), out.stderr
     assert "no player seasons for the roster model" in out.stderr and "--models team" in out.stderr
+
+
+async def test_train_follows_the_served_feature_set(home: Home) -> None:
+    """With ``[features] served = "fs2"`` the CLI trains the roster model the workers would serve,
+    from the store's player tables; without them it says what is missing."""
+    config = home.root / "fs2.toml"
+    config.write_text('[features]\nserved = "fs2"\n')
+    args = ["--config", str(config), "train", "--train-from", "2016", "--budget", "tiny"]
+    done = nbamcp(home.root, *args, "--json")
+    assert done.returncode == 0, done.stderr
+    async with await ModelRegistry.open(home.registry, home.artifacts) as reg:
+        (mv,) = await reg.list_versions("game")
+    assert mv.feature_set_version == "fs2" and mv.feature_names[-1] == "roster_diff_playoff"
+    assert mv.params["rosters"]["elo_share"] == 0.7
+
+    with sqlite3.connect(home.root / "store.sqlite") as conn:
+        conn.execute("DELETE FROM player_seasons")
+    refused = nbamcp(home.root, *args)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "no player seasons for feature set fs2" in refused.stderr + refused.stdout

@@ -25,6 +25,7 @@ from nbamcp.ml.registration import job_result, register_trained
 from nbamcp.ml.registry import AliasChange, ModelRegistry, ModelVersion
 
 if TYPE_CHECKING:
+    from nbamcp.ml.rosters import RosterBook
     from nbamcp.ml.train import Budget
 
 log = structlog.get_logger(__name__)
@@ -50,6 +51,7 @@ class Plan:
     valid_seasons: list[int]
     budget: Budget
     budget_name: str
+    rosters: RosterBook | None = None  # fs2: the rosters dataset's book when the job was planned
 
 
 @dataclass(eq=False)
@@ -132,6 +134,7 @@ async def run_job(
             progress=progress,
             cancel=job.cancel.is_set,
             n_threads=threads,
+            rosters=plan.rosters,
         )
         job.step(TRAIN_SHARE, "registering the model")
         mv, change = await register_trained(

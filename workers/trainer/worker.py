@@ -20,7 +20,9 @@ Subjects:
   announces every alias (serving workers that started first load from that).
 - the games dataset (a replica of the data bucket, replayed on start, then
   followed): what jobs train on; with ``trainer.auto_train`` and no champion
-  yet, the replay (or new games) starts the first training job.
+  of the served feature set yet, the replay (or new games) starts a training job.
+- serving fs2 (``[features] served``), the rosters dataset too (replayed on start,
+  then followed): every job trains with the ``RosterBook`` of what it holds then.
 
 On start with ``auto_train`` and no champion, it trains one in the background
 and promotes it, so the quick start serves a model without a manual step. Jobs
@@ -53,6 +55,7 @@ from nbamcp.actor import Actor, Context, Delivery, DurableRoute, Route, WorkerCo
 from nbamcp.bus.base import Msg, Subscription
 from nbamcp.dataplane import data_bucket
 from nbamcp.dataplane.replica import GameReplica, GamesChange
+from nbamcp.dataplane.roster_replica import RosterReplica
 from nbamcp.errors import ErrorCode, InvalidInput, NbaError, Unavailable
 from nbamcp.log import bind_request, request_id_from
 from nbamcp.messages import (
@@ -103,6 +106,7 @@ class TrainerWorker(Actor):
         self.idle = asyncio.Event()  # set while no job runs (retraining waits for it)
         self.idle.set()
         self.retrainer = Retrainer(self)
+        self.rosters: RosterReplica | None = None  # serving fs2 only
 
     @property
     def registry(self) -> ModelRegistry:
@@ -133,14 +137,20 @@ class TrainerWorker(Actor):
         await self.door.reconcile()
         self.spawn(self._keep_reconciling(), name="reconcile")
         # The games arrive as the games dataset: replayed (before the trainer is ready), then followed.
-        self.replica = GameReplica(await self.ctx.stores.kv(data_bucket(config)))
+        kv = await self.ctx.stores.kv(data_bucket(config))
+        self.replica = GameReplica(kv)
         self.spawn(self.replica.run(self._games_changed), name="games")
+        if config.features.served == "fs2":
+            self.rosters = RosterReplica(kv)
+            self.spawn(self.rosters.run(self._rosters_changed), name="rosters")
         timeout = config.data.replay_timeout_s
         try:
             async with asyncio.timeout(timeout):
                 await self.replica.caught_up.wait()
+                if self.rosters is not None:
+                    await self.rosters.caught_up.wait()
         except TimeoutError:
-            why = f"the games dataset did not replay within {timeout:g}s (data.replay_timeout_s)"
+            why = f"the datasets did not replay within {timeout:g}s (data.replay_timeout_s)"
             raise Unavailable(why) from None
         await self.retrainer.start()
         if self.settings.auto_train:
@@ -263,7 +273,12 @@ class TrainerWorker(Actor):
         seed = t.seed if req.seed is None else req.seed
         job.request = msgspec.structs.replace(req, train_from=train_from, valid_seasons=n_valid, seed=seed)
         train_seasons, valid = plan_seasons(seasons_of(games), train_from, n_valid)
-        return Plan(games, train_seasons, valid, budget, budget_name)
+        rosters = None
+        if self.rosters is not None:
+            if not self.rosters.caught_up.is_set():
+                raise Unavailable("the trainer is still receiving the rosters (the rosters dataset replays)")
+            rosters = self.rosters.book()
+        return Plan(games, train_seasons, valid, budget, budget_name, rosters)
 
     async def _run_job(self, job: Job, plan: Plan) -> None:
         pump = asyncio.create_task(self._pump(job))
@@ -337,18 +352,30 @@ class TrainerWorker(Actor):
         ):
             self.auto_task = self.spawn(self._auto_train("new games"), name="auto-train")
 
+    async def _rosters_changed(self, seasons: list[int]) -> None:
+        # The next job trains with them (``_plan`` takes the book of the moment); nothing else to do.
+        log.info("trainer.rosters_changed", seasons=len(seasons))
+
+    async def _champion_serves(self, name: str) -> bool:
+        """Whether ``name`` has a champion of the feature set the workers serve."""
+        champion = (await self.registry.aliases(name)).get("champion")
+        if champion is None:
+            return False
+        return (await self.registry.get(name, champion)).feature_set_version == self.config.features.served
+
     async def _auto_train(self, why: str) -> None:
         name = self.settings.model_name
         await self.replica.caught_up.wait()  # the games first
         try:
-            if "champion" in await self.registry.aliases(name) or self.current is not None:
+            if self.current is not None or await self._champion_serves(name):
                 return
+            served = self.config.features.served
             req = TrainJobRequest(
                 job_id=f"auto-{uuid.uuid4().hex[:11]}",
                 name=name,
                 promote=True,
                 actor="trainer auto_train",
-                reason=f"no champion yet ({why}): first model trained automatically",
+                reason=f"no champion of feature set {served} yet ({why}): trained automatically",
             )
             accepted = await self.submit(req, uuid.uuid4().hex)
             log.info("trainer.auto_train", job_id=accepted.job_id, why=why)
