@@ -191,6 +191,14 @@ class EventsConfig(_Section, frozen=True):
     ack_wait_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     max_deliver: Annotated[int, msgspec.Meta(ge=1)] = 5
     publish_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    # Prediction events leave the serving workers in groups, after the reply: at most
+    # group_size events, sent group_delay_s after the group's first. With journal, each
+    # request's events are first written to the worker's journal (journal/ under
+    # paths.home/WORKER-journal: a file write, no commit) and sent again by its next start if the process
+    # died holding them.
+    group_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
+    group_delay_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 0.02
+    journal: bool = True
 
 
 class PredlogConfig(_Section, frozen=True):
@@ -479,6 +487,10 @@ class Config(_Section, frozen=True):
     def model_cache_dir(self) -> Path:
         """Artifacts a serving worker fetched from the model store, verified (its own copy)."""
         return self.home / "model-cache"
+
+    def journal_dir(self, worker: str) -> Path:
+        """A serving worker's crash journal of prediction events (``nbamcp.serving.event_journal``)."""
+        return self.home / f"{worker}-journal"
 
     def snapshot_path(self, worker: str) -> Path:
         """A worker's snapshot of state it derived from the datasets (a cheap restart)."""

@@ -69,7 +69,10 @@ class InferenceWorker(Actor):
         config = ctx.config
         self.settings = settings = config.inference
         self._today = today
-        self.events = PredictionEventLog(ctx.events, link=ctx.bus.link)
+        ev = config.events
+        self.events = PredictionEventLog(
+            ctx.events, max_events=ev.group_size, max_delay_s=ev.group_delay_s, link=ctx.bus.link
+        )
         self.models = ModelSet()
         self.batcher: MicroBatcher[np.ndarray, RowScore] = MicroBatcher(
             self._score,
@@ -105,6 +108,10 @@ class InferenceWorker(Actor):
         return self.games.changed
 
     async def on_start(self) -> None:
+        if self.config.events.journal:
+            # Before any request: what a killed process of this worker left unsent goes out again.
+            self.events.open_journal(self.config.journal_dir(self.name), self.name)
+            self.spawn(self.events.recover(), name="events-recover")
         objects = await self.ctx.stores.objects(self.config.data.models_bucket)
         self.source = BusModelSource(
             self.bus, objects, self.config.model_cache_dir, worker=self.name,
@@ -239,6 +246,7 @@ class InferenceWorker(Actor):
 
     async def on_stop(self) -> None:
         await self.events.flush(self.remaining_s())
+        self.events.close()
         await self.games.save()
 
     def serving(self) -> str:
@@ -273,5 +281,6 @@ class InferenceWorker(Actor):
             "idempotent_replays": str(self._idem.replays),
             "idempotency": f"{len(self._idem)} ids, {self._idem.replies} replies, {self._idem.bytes} bytes",
             "events": f"{self.events.published} published, {self.events.lost} lost",
+            "events_recovered": str(self.events.recovered),
             **self.batcher.stats(),
         }
