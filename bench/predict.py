@@ -194,13 +194,16 @@ async def worker_proc(env: dict[str, str], name: str, url: str) -> AsyncIterator
     )  # fmt: skip
     assert proc.stderr is not None
     drain: asyncio.Task[None] | None = None
+    seen: list[bytes] = []
     try:
         async with asyncio.timeout(300):
             async for line in proc.stderr:
                 if b'"actor.started"' in line:
                     break
+                seen = [*seen[-20:], line]
             else:
-                raise SystemExit(f"worker {name} exited before it started")
+                tail = b"".join(seen).decode(errors="replace")
+                raise SystemExit(f"worker {name} exited before it started:\n{tail}")
         drain = asyncio.create_task(_drain(proc.stderr))  # keep the pipe from filling up
         yield proc.pid
     finally:
@@ -375,49 +378,60 @@ async def throughput(server: Server, games: Iterator[dict[str, Any]], total: int
 
 
 # ---- a run ------------------------------------------------------------------------------------------
-async def one_run(home: Path, env: dict[str, str], tmp: Path, rounds: int, n: int, tp_n: int) -> Run:
+async def one_run(
+    home: Path, env: dict[str, str], tmp: Path, rounds: int, n: int, tp_n: int, nats_too: bool = True
+) -> Run:
     games = unique_games()
     hit = {"home": "BOS", "away": "LAL", "date": (dt.date.today() + dt.timedelta(days=365)).isoformat()}
-    with nats_server() as (url, nats_pid), echo_proc(url):
-        import nats
+    async with contextlib.AsyncExitStack() as stack:
+        natsd: Server | None = None
+        rtt: Any = None
+        if nats_too:
+            url, nats_pid = stack.enter_context(nats_server())
+            stack.enter_context(echo_proc(url))
+            import nats
 
-        nc = await nats.connect(url)
-        async with contextlib.AsyncExitStack() as stack:
+            nc = await nats.connect(url)
             stack.push_async_callback(nc.close)
             helpers = [nats_pid]
             for name in ("trainer", "inference", "cache"):  # the trainer first: it says which models serve
                 helpers.append(await stack.enter_async_context(worker_proc(env, name, url)))
-            memory = await stack.enter_async_context(open_server(nbamcp_params(env)))
-            natsd = await stack.enter_async_context(open_server(nbamcp_params(env, "--bus", url), helpers))
-            captured = {"predict_game": await capture(memory.session, "predict_game", next(games))}
-            if captured["predict_game"]["result"]["structuredContent"]["source"] != "model":
-                raise SystemExit("nbamcp answered from the Elo baseline: no champion was loaded")
-            path = write_captures(tmp / "captures.json", captured)
-            floors = await stack.enter_async_context(open_server(floor_params(path)))
-            direct = await stack.enter_async_context(
-                open_server(python_params(__file__, "--serve-direct", str(home), str(path)))
-            )
 
             async def rtt() -> object:
                 return await nc.request(ECHO_SUBJECT, b"x" * 1024, timeout=10)
 
-            cases = [
-                Case("bare", tool_call(floors.session, "noop", dict), floors),
-                Case("fair", tool_call(floors.session, fair_name("predict_game"), lambda: hit), floors),
-                Case("direct", tool_call(direct.session, "predict_game", lambda: next(games)), direct),
-                Case("memory-miss", tool_call(memory.session, "predict_game", lambda: next(games)), memory),
-                Case("memory-hit", tool_call(memory.session, "predict_game", lambda: hit), memory),
+        memory = await stack.enter_async_context(open_server(nbamcp_params(env)))
+        if nats_too:
+            natsd = await stack.enter_async_context(open_server(nbamcp_params(env, "--bus", url), helpers))
+        captured = {"predict_game": await capture(memory.session, "predict_game", next(games))}
+        if captured["predict_game"]["result"]["structuredContent"]["source"] != "model":
+            raise SystemExit("nbamcp answered from the Elo baseline: no champion was loaded")
+        path = write_captures(tmp / "captures.json", captured)
+        floors = await stack.enter_async_context(open_server(floor_params(path)))
+        direct = await stack.enter_async_context(
+            open_server(python_params(__file__, "--serve-direct", str(home), str(path)))
+        )
+        cases = [
+            Case("bare", tool_call(floors.session, "noop", dict), floors),
+            Case("fair", tool_call(floors.session, fair_name("predict_game"), lambda: hit), floors),
+            Case("direct", tool_call(direct.session, "predict_game", lambda: next(games)), direct),
+            Case("memory-miss", tool_call(memory.session, "predict_game", lambda: next(games)), memory),
+            Case("memory-hit", tool_call(memory.session, "predict_game", lambda: hit), memory),
+        ]
+        if natsd is not None:
+            cases += [
                 Case("nats-miss", tool_call(natsd.session, "predict_game", lambda: next(games)), natsd),
                 Case("nats-hit", tool_call(natsd.session, "predict_game", lambda: hit), natsd),
                 Case("nats-rtt", rtt, None),
             ]
-            run = await measure(cases, rounds=rounds, n=n)
-            run.extra["throughput"] = {
-                "direct": await throughput(direct, games, tp_n),
-                "memory": await throughput(memory, games, tp_n),
-                "nats": await throughput(natsd, games, tp_n),
-            }
-            return run
+        run = await measure(cases, rounds=rounds, n=n)
+        run.extra["throughput"] = {
+            "direct": await throughput(direct, games, tp_n),
+            "memory": await throughput(memory, games, tp_n),
+        }
+        if natsd is not None:
+            run.extra["throughput"]["nats"] = await throughput(natsd, games, tp_n)
+        return run
 
 
 ROWS: list[tuple[str, str, dict[str, str]]] = [
@@ -452,8 +466,11 @@ def report(rep: Report) -> str:
     def ms(run: Run, case: str) -> float:
         return statistics.median(b.median_ms for b in run.blocks[case])
 
-    lines = [rep.header(), "", rep.table(ROWS, ["bare", "fair", "direct"]), ""]
-    for kind in ("miss", "hit"):
+    present = rep.runs[0].blocks
+    rows = [r for r in ROWS if r[0] in present]
+    nats_too = "nats-miss" in present
+    lines = [rep.header(), "", rep.table(rows, ["bare", "fair", "direct"]), ""]
+    for kind in ("miss", "hit") if nats_too else ():
         lines.append(
             f"NATS {kind} minus (in-memory {kind} + 2 NATS round trips), ms: "
             + rep.over_runs(
@@ -466,11 +483,8 @@ def report(rep: Report) -> str:
         "| rows per flush | x direct (rate) |",
         "|---|---|---|---|---|",
     ]
-    for kind, label in (
-        ("direct", "minimal direct server"),
-        ("memory", "nbamcp, in-memory bus"),
-        ("nats", "nbamcp, NATS"),
-    ):
+    kinds = [("direct", "minimal direct server"), ("memory", "nbamcp, in-memory bus")]
+    for kind, label in [*kinds, ("nats", "nbamcp, NATS")] if nats_too else kinds:
 
         def tp(r: Run, key: str, k: str = kind) -> float:
             return float(r.extra["throughput"][k].get(key, 0.0))
@@ -485,7 +499,10 @@ def report(rep: Report) -> str:
 
 async def run_all(home: Path, data_dir: Path, tmp: Path, args: argparse.Namespace) -> str:
     env = env_for(home, data_dir)
-    runs = [await one_run(home, env, tmp, args.rounds, args.n, args.throughput_n) for _ in range(args.runs)]
+    runs = [
+        await one_run(home, env, tmp, args.rounds, args.n, args.throughput_n, not args.memory_only)
+        for _ in range(args.runs)
+    ]
     return report(Report(runs, args.rounds, args.n))
 
 
@@ -507,6 +524,7 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=100, help="calls per case per round (default 100)")
     parser.add_argument("--throughput-n", type=int, default=3200, help="calls per throughput case")
     parser.add_argument("--seasons-from", type=int, default=1947, help="ingest seasons from this one")
+    parser.add_argument("--memory-only", action="store_true", help="skip the NATS cases")
     parser.add_argument("--home", type=Path, help="reuse this prepared home (created when missing)")
     parser.add_argument("--serve-direct", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--serve-echo", help=argparse.SUPPRESS)

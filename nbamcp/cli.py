@@ -7,6 +7,7 @@ process with ONE line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Sequence
 
@@ -203,11 +204,13 @@ def _run(args: argparse.Namespace) -> None:
         return
     if args.command == "ingest":
         from nbamcp.data.ingest.offline import run_ingest  # offline job: no bus, no server
+        from nbamcp.dataplane.screen import offline_screen
 
         if args.season is not None and args.live is None:
             raise InvalidInput("--season goes with --live: nbamcp ingest --live --season 2027")
         live = None if args.live is None else (args.season or args.live or 0)
-        print(anyio.run(run_ingest, config, args.paths, args.format, live, args.json, args.live_rosters))
+        ingest = functools.partial(run_ingest, screen=offline_screen(config.anomalies))
+        print(anyio.run(ingest, config, args.paths, args.format, live, args.json, args.live_rosters))
         return
     from nbamcp.ops.tracing import configure_tracing, shutdown_tracing
 

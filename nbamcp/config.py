@@ -191,6 +191,14 @@ class EventsConfig(_Section, frozen=True):
     ack_wait_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     max_deliver: Annotated[int, msgspec.Meta(ge=1)] = 5
     publish_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    # Prediction events leave the serving workers in groups, after the reply: at most
+    # group_size events, sent group_delay_s after the group's first. With journal, each
+    # request's events are first written to the worker's journal (journal/ under
+    # paths.home/WORKER-journal: a file write, no commit) and sent again by its next start if the process
+    # died holding them.
+    group_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
+    group_delay_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 0.02
+    journal: bool = True
 
 
 class PredlogConfig(_Section, frozen=True):
@@ -241,6 +249,10 @@ class AnomaliesConfig(_Section, frozen=True):
     # A team with two games on one date; more games on a date than half the season's teams.
     team_day: bool = True
     date_burst: bool = True
+    # A store's first ingest (the stats worker's auto-ingest of the data folder, or `nbamcp ingest`
+    # into an empty store): the games of the data's last first_ingest_days game dates' span are
+    # screened against everything before them, the trusted history (0: not screened).
+    first_ingest_days: Annotated[int, msgspec.Meta(ge=0, le=366)] = 14
 
 
 class AlertsConfig(_Section, frozen=True):
@@ -277,8 +289,17 @@ class InferenceConfig(_Section, frozen=True):
     # "canary": the challenger answers canary_share of the games (the same games every
     # time), the champion the rest, each scored and logged beside the other; the trainer
     # rolls the challenger back when its realized loss is significantly worse.
-    traffic: Literal["shadow", "champion", "canary"] = "shadow"
+    # "ab": the challenger answers ab_share of the games (the same sticky split), both scored
+    # and logged; no automatic rollback: the two arms' realized losses are compared and shown
+    # (retraining_status, calibration_report), and the gate decides as in shadow.
+    traffic: Literal["shadow", "champion", "canary", "ab"] = "shadow"
     canary_share: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.1
+    ab_share: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.5
+
+    def challenger_share(self) -> float:
+        """The share of games the challenger answers (sticky per game): 0 unless canary or ab."""
+        return {"canary": self.canary_share, "ab": self.ab_share}.get(self.traffic, 0.0)
+
     # Micro-batching: at most this many rows per onnxruntime call (a slate is split) and
     # at most workers.concurrency requests per batch (all one instance admits at once); a
     # request waits at most max_wait_ms for others to join (less when the loop has no more).
@@ -466,6 +487,10 @@ class Config(_Section, frozen=True):
     def model_cache_dir(self) -> Path:
         """Artifacts a serving worker fetched from the model store, verified (its own copy)."""
         return self.home / "model-cache"
+
+    def journal_dir(self, worker: str) -> Path:
+        """A serving worker's crash journal of prediction events (``nbamcp.serving.event_journal``)."""
+        return self.home / f"{worker}-journal"
 
     def snapshot_path(self, worker: str) -> Path:
         """A worker's snapshot of state it derived from the datasets (a cheap restart)."""

@@ -16,6 +16,7 @@ on them (the retraining budget) before the workers start.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import itertools
@@ -35,10 +36,11 @@ from nbamcp.actor import Actor, open_context
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.calls import call
 from nbamcp.config import Config
-from nbamcp.errors import InvalidInput, Unavailable
+from nbamcp.errors import InvalidInput, NbaError, Unavailable
 from nbamcp.launch import build_worker, stop_actors
 from nbamcp.messages import (
     AlertsRequest,
+    DriftReportRequest,
     GameQuery,
     IngestRequest,
     MonitorStatusRequest,
@@ -51,7 +53,6 @@ log = structlog.get_logger(__name__)
 
 WORKERS = ("stats", "trainer", "inference", "cache", "predlog", "monitor", "alerts")
 WAIT_S = 300.0  # bound on every wait for the loop (a join, a job)
-POLL_S = 0.05
 GATE_WAIT_S = 30.0
 
 
@@ -78,6 +79,11 @@ class ReplayReport(msgspec.Struct, frozen=True):
     promotions: list[dict[str, Any]]
     aliases: dict[str, int]
     seeded: str
+    # The drift_report tool's answer at the end of the run, per window (the monitor's own, and
+    # the last 30 days), and what the replay checked in the tools' answers ("ok: ..." or
+    # "FAILED: ...").
+    drift: list[dict[str, Any]] = []
+    tool_checks: list[str] = []
 
 
 def read_rows(files: Sequence[Path]) -> tuple[list[str], list[dict[str, str]]]:
@@ -174,15 +180,27 @@ def _config_for_replay(config: Config, budget: str | None, min_new_results: int 
     )
 
 
-async def _until(what: str, check: Any) -> Any:
-    """Bounded wait on the loop's state (the workers' own counters, asked over the bus)."""
-    with anyio.fail_after(WAIT_S):
-        while True:
-            got = await check()
-            if got:
-                return got
-            await anyio.sleep(POLL_S)
-    raise Unavailable(f"replay: {what} did not happen within {WAIT_S:g}s")  # pragma: no cover
+async def _until(what: str, check: Any, actors: Sequence[Actor]) -> Any:
+    """Bounded wait on the loop's state (the workers' own counters, asked over the bus): asked
+    again each time one of ``actors`` moves (``Actor.progress``), never on a timer. The events
+    are taken before the question, so a move while it is asked is not missed."""
+    try:
+        with anyio.fail_after(WAIT_S):
+            while True:
+                events = [a.progress for a in actors]
+                got = await check()
+                if got:
+                    return got
+                async with anyio.create_task_group() as tg:
+
+                    async def first(e: asyncio.Event) -> None:
+                        await e.wait()
+                        tg.cancel_scope.cancel()
+
+                    for e in events:
+                        tg.start_soon(first, e)
+    except TimeoutError:
+        raise Unavailable(f"replay: {what} did not happen within {WAIT_S:g}s") from None
 
 
 async def replay(
@@ -230,6 +248,8 @@ async def replay(
             await actor.start()
             actors.append(actor)
         timeout = config.bus.request_timeout_s
+        by_name = {a.name: a for a in actors}
+        monitor_w, trainer_w = [by_name["monitor"]], [by_name["trainer"], by_name["monitor"]]
 
         ids = itertools.count(1)
 
@@ -260,23 +280,23 @@ async def replay(
             async def logged(b: Any = before, k: int = len(games)) -> bool:
                 return bool((await monitor()).predictions_seen >= b.predictions_seen + k)
 
-            await _until(f"the monitor logging {day}'s predictions", logged)
+            await _until(f"the monitor logging {day}'s predictions", logged, monitor_w)
             path = _write(day_dir / f"games_538_{day}.csv", header, games)
             await ask(ep.INGEST, IngestRequest(paths=[str(path)]))
 
             async def joined(b: Any = before) -> bool:
                 return bool((await monitor()).results_events > b.results_events)
 
-            await _until(f"the monitor joining {day}'s results", joined)
+            await _until(f"the monitor joining {day}'s results", joined, monitor_w)
             # A day is a day: a retraining it triggered ends before the next day's games are
             # predicted (in production jobs take minutes, days are 24 hours), so the challenger
             # shadows them.
-            await _until(f"the retraining jobs of {day} finishing", settled)
+            await _until(f"the retraining jobs of {day} finishing", settled, trainer_w)
             log.info("replay.day", day=day, games=len(games), n=n + 1, of=len(days))
             if progress is not None:
                 progress((n + 1) / len(days), f"{day}: {len(games)} games")
 
-        status = await _until("the retraining jobs finishing", settled)
+        status = await _until("the retraining jobs finishing", settled, trainer_w)
 
         async def gate_looked() -> Any:
             # The gate looks after every change of the games, in the background: the last day's
@@ -291,8 +311,20 @@ async def replay(
             return None
 
         with anyio.move_on_after(GATE_WAIT_S):
-            status = await _until("the gate's look", gate_looked)
+            status = await _until("the gate's look", gate_looked, trainer_w)
         alerts = await ask(ep.ALERTS_LIST, AlertsRequest())
+        drift, checks = [], _check_status(status, config.retrain.gate_min_games)
+        for label, req in (
+            ("monitor window", DriftReportRequest()),
+            ("last 30 days", DriftReportRequest(window_days=30)),
+        ):
+            try:
+                d = (await ask(ep.MONITOR_DRIFT, req)).report
+            except NbaError as exc:
+                checks.append(f"FAILED: drift_report ({label}): {exc.code}: {exc.message}")
+                continue
+            drift.append(_drift_row(label, d))
+            checks += _check_drift(label, d)
     finally:
         with anyio.CancelScope(shield=True):
             await stop_actors(actors, config.workers.stop_deadline_s)
@@ -328,7 +360,84 @@ async def replay(
         promotions=[b(a) for a in status.audit if a.alias == "champion"],
         aliases=dict(status.aliases),
         seeded=seeded,
+        drift=drift,
+        tool_checks=checks,
     )
+
+
+def _check_status(st: Any, gate_min_games: int) -> list[str]:
+    """What retraining_status must say after a replay: every job over, each opened by a recorded
+    trigger, each decision on at least the gate's games, a champion."""
+    out = []
+    open_jobs = [j.job_id for j in st.jobs if j.state in ("queued", "running")]
+    out.append(
+        f"FAILED: retraining_status: jobs still open {open_jobs}" if open_jobs else "ok: every job over"
+    )
+    triggers = {t.trigger_id for t in st.triggers}
+    orphans = [j.job_id for j in st.jobs if j.trigger_id not in triggers]
+    out.append(
+        f"FAILED: retraining_status: jobs without their trigger {orphans}"
+        if orphans
+        else f"ok: {len(st.jobs)} job(s), each with its recorded trigger"
+    )
+    short = [d.challenger for d in st.decisions if d.decision != "rollback" and d.n_games < gate_min_games]
+    out.append(
+        f"FAILED: retraining_status: decisions on fewer than {gate_min_games} games {short}"
+        if short
+        else f"ok: {len(st.decisions)} gate decision(s), each on at least {gate_min_games} games"
+    )
+    out.append("ok: a champion serves" if "champion" in st.aliases else "FAILED: no champion alias")
+    return out
+
+
+def _drift_row(label: str, d: Any) -> dict[str, Any]:
+    tested = [f for f in d.features if f.counted and f.test is not None]
+    top = sorted(tested, key=lambda f: (not f.drifted, f.p_value if f.p_value is not None else 1.0))[:5]
+    return {
+        "window": label,
+        "model_version": d.model_version,
+        "from": d.window_from,
+        "to": d.window_to,
+        "n_current": d.n_current,
+        "share": d.share,
+        "drifted": d.drifted,
+        "n_tested": d.n_tested,
+        "n_drifted": d.n_drifted,
+        "prediction_drifted": bool(d.prediction and d.prediction.drifted),
+        "features": [
+            {
+                "name": f.name,
+                "test": f.test,
+                "statistic": f.statistic,
+                "p_value": f.p_value,
+                "drifted": f.drifted,
+            }
+            for f in top
+        ],
+    }
+
+
+def _check_drift(label: str, d: Any) -> list[str]:
+    """What drift_report must say: a window of served games, a statistic per tested feature,
+    the share consistent with the flags."""
+    from nbamcp.monitoring.drift import MIN_ROWS
+
+    tested = [f for f in d.features if f.counted and f.test is not None]
+    bad = [f.name for f in tested if f.statistic is None]
+    share_ok = d.n_tested == len(tested) and d.n_drifted == sum(f.drifted for f in tested)
+    head = f"drift_report ({label}): {d.n_current} games"
+    if 0 < d.n_current < MIN_ROWS and not tested:
+        first = f"ok: {head}, fewer than {MIN_ROWS}: no feature tested yet"
+    elif d.n_current > 0 and tested and not bad:
+        first = f"ok: {head}, {len(tested)} features tested"
+    else:
+        first = f"FAILED: {head}, {len(tested)} tested, no statistic {bad}"
+    return [
+        first,
+        f"ok: drift_report ({label}): share {d.share:.2f} = {d.n_drifted}/{d.n_tested} drifted"
+        if share_ok
+        else f"FAILED: drift_report ({label}): share {d.share} vs flags {d.n_drifted}/{d.n_tested}",
+    ]
 
 
 def format_report(r: ReplayReport) -> str:
@@ -367,4 +476,18 @@ def format_report(r: ReplayReport) -> str:
     lines.append(f"Promotions ({len(r.promotions)}):")
     lines += [f"  {p['at']} v{p['from_version']} -> v{p['to_version']}: {p['reason']}" for p in r.promotions]
     lines.append(f"Aliases at the end: {r.aliases}")
+    lines.append("drift_report at the end:")
+    for d in r.drift:
+        feats = ", ".join(
+            f"{f['name']} {f['test']} {f['statistic']:.3g}" + (" DRIFT" if f["drifted"] else "")
+            for f in d["features"]
+            if f["statistic"] is not None
+        )
+        lines.append(
+            f"  {d['window']} ({d['from']}..{d['to']}, {d['n_current']} games, v{d['model_version']}): share "
+            f"{d['share']:.2f} ({d['n_drifted']}/{d['n_tested']}), prediction drift "
+            f"{d['prediction_drifted']}; {feats}"
+        )
+    lines.append("Checks of the tools' answers:")
+    lines += [f"  {c}" for c in r.tool_checks]
     return "\n".join(lines)

@@ -92,7 +92,10 @@ class CacheWorker(Actor):
         self.settings = settings = config.cache
         self.inference = inference = config.inference
         self._today = today
-        self.events = PredictionEventLog(ctx.events, link=ctx.bus.link)
+        ev = config.events
+        self.events = PredictionEventLog(
+            ctx.events, max_events=ev.group_size, max_delay_s=ev.group_delay_s, link=ctx.bus.link
+        )
         # value: (prediction, came through the shared KV level)
         self.lru: TtlLru[tuple[GamePrediction, bool]] = TtlLru(
             settings.max_entries, settings.ttl_s, clock=clock
@@ -130,6 +133,10 @@ class CacheWorker(Actor):
         ]
 
     async def on_start(self) -> None:
+        if self.config.events.journal:
+            # Before any request: what a killed process of this worker left unsent goes out again.
+            self.events.open_journal(self.config.journal_dir(self.name), self.name)
+            self.spawn(self.events.recover(), name="events-recover")
         self.games = await open_live_games(
             self.ctx.stores, self.config, worker=self.name, spawn=lambda c, n: self.spawn(c, name=n),
             on_change=self._games_changed,
@@ -150,6 +157,7 @@ class CacheWorker(Actor):
 
     async def on_stop(self) -> None:
         await self.events.flush(self.remaining_s())
+        self.events.close()
         await self.games.save()
 
     async def _refresh_aliases(self, why: str) -> None:

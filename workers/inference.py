@@ -13,7 +13,7 @@ Publishes a PredictionEvent per prediction on ``nba.events.prediction`` through
 the durable stream (the challenger's too, in the default shadow traffic mode:
 same request id, its own name and version; in "canary" traffic the challenger
 answers ``canary_share`` of the games, sticky per game, with the champion logged
-beside it: ``nbamcp.serving.canary``) and the fresh predictions on
+beside it: ``nbamcp.serving.canary``; "ab" the same with ``ab_share``) and the fresh predictions on
 ``nba.predict.served`` for the cache. With no champion in the registry it answers
 from the Elo baseline, flagged ``source="baseline"``.
 The same request id gets the same reply and is published once (bounded map).
@@ -69,7 +69,10 @@ class InferenceWorker(Actor):
         config = ctx.config
         self.settings = settings = config.inference
         self._today = today
-        self.events = PredictionEventLog(ctx.events, link=ctx.bus.link)
+        ev = config.events
+        self.events = PredictionEventLog(
+            ctx.events, max_events=ev.group_size, max_delay_s=ev.group_delay_s, link=ctx.bus.link
+        )
         self.models = ModelSet()
         self.batcher: MicroBatcher[np.ndarray, RowScore] = MicroBatcher(
             self._score,
@@ -105,6 +108,10 @@ class InferenceWorker(Actor):
         return self.games.changed
 
     async def on_start(self) -> None:
+        if self.config.events.journal:
+            # Before any request: what a killed process of this worker left unsent goes out again.
+            self.events.open_journal(self.config.journal_dir(self.name), self.name)
+            self.spawn(self.events.recover(), name="events-recover")
         objects = await self.ctx.stores.objects(self.config.data.models_bucket)
         self.source = BusModelSource(
             self.bus, objects, self.config.model_cache_dir, worker=self.name,
@@ -139,8 +146,9 @@ class InferenceWorker(Actor):
         live = self.live  # one state for the whole slate (a rebuild may swap it while we wait)
         resolved = live.resolve(games)
         scores = await self.batcher.submit([r.x for r in resolved])
-        if self.settings.traffic == "canary":
-            scores = serve_canary(scores, [r.game for r in resolved], self.settings.canary_share)
+        share = self.settings.challenger_share()  # canary and ab: a sticky share of the games
+        if share > 0.0:
+            scores = serve_canary(scores, [r.game for r in resolved], share)
         top_k = self.settings.top_contributions
         preds = [build_prediction(r, s, top_k=top_k) for r, s in zip(resolved, scores, strict=True)]
         reply = PredictReply(
@@ -238,6 +246,7 @@ class InferenceWorker(Actor):
 
     async def on_stop(self) -> None:
         await self.events.flush(self.remaining_s())
+        self.events.close()
         await self.games.save()
 
     def serving(self) -> str:
@@ -272,5 +281,6 @@ class InferenceWorker(Actor):
             "idempotent_replays": str(self._idem.replays),
             "idempotency": f"{len(self._idem)} ids, {self._idem.replies} replies, {self._idem.bytes} bytes",
             "events": f"{self.events.published} published, {self.events.lost} lost",
+            "events_recovered": str(self.events.recovered),
             **self.batcher.stats(),
         }

@@ -95,7 +95,7 @@ def _problem(event: PredictionEvent | GamesIngested) -> str | None:
 
 
 def traffic_mode(config: Config) -> str:
-    """How the inference worker splits traffic (``[inference] traffic``): "shadow" or "champion"."""
+    """How the inference worker splits traffic (``[inference] traffic``): shadow, champion, canary or ab."""
     return config.inference.traffic
 
 
@@ -173,6 +173,7 @@ class MonitorWorker(Actor):
                 await self._join(d.msg, d.event)
         await self.book.add_predictions(predictions)
         await self.book.prune_features(self.config.monitor.drift_max_rows)
+        self.moved()  # predictions stored, results joined: the status moved
 
     async def _join(self, m: DurableMsg, event: GamesIngested) -> None:
         if not event.rows:
@@ -211,6 +212,7 @@ class MonitorWorker(Actor):
             self.scheduled_checks += 1
             self._checked.set()
             self._checked = asyncio.Event()
+            self.moved()
 
     async def _scheduled_check(self, trigger: str) -> DriftReport | None:
         before = set(self.drift.alarms)

@@ -9,7 +9,8 @@ Before an ingest's games are announced, the anomaly screen (``nbamcp.dataplane.s
 ``[anomalies]``) judges them: flagged ones are held in the store (``held_games``) with their
 reason, out of the dataset and the events, and raise an alert (``anomaly.<rule>``) until an
 admin accepts them (``nba.stats.accept_games``). The first start's ingest of the data folder is
-the trusted history and is not screened.
+the history itself: its latest ``[anomalies] first_ingest_days`` are screened against the games
+before them.
 
 It is the only worker that opens the store: the others get the games from it, as
 the games dataset in the data bucket (every season whole, replayed by each worker
@@ -162,7 +163,13 @@ class StatsWorker(Actor):
         if row and row[0] == 0 and self.config.stats.auto_ingest:
             if self.data_dir.is_dir():
                 report = await ingest_paths(self._store, [self.data_dir])
-                log.info("stats.auto_ingest", data_dir=str(self.data_dir), summary=report.summary)
+                # Held before the first announcement below: the other workers never see them.
+                screened = await screen_ingest(self._store, report, self.config.anomalies, first=True)
+                await self._alert_holds(screened, f"{self.name}-auto-ingest")
+                log.info(
+                    "stats.auto_ingest", data_dir=str(self.data_dir), summary=report.summary,
+                    held=len(screened.holds),
+                )  # fmt: skip
                 if not report.files:
                     self._data_problem = "NBAMCP_DATA_DIR (paths.data_dir) holds no NBA data files"
             else:

@@ -122,6 +122,14 @@ class Actor:
         self.requests = 0
         self.request_errors = 0
         self.busy_s = 0.0
+        # Set (and replaced) whenever the worker's own state moves (``moved``): the replay awaits
+        # it instead of polling the worker's status.
+        self.progress = asyncio.Event()
+
+    def moved(self) -> None:
+        """Wake whoever awaits ``progress``; the next wait is on a fresh event."""
+        self.progress.set()
+        self.progress = asyncio.Event()
 
     # ---- to override ---------------------------------------------------
     def routes(self) -> list[Route]:

@@ -9,7 +9,13 @@ event a consumer had not acknowledged is delivered again.
 - One writer task commits whatever is queued in one transaction (group commit):
   concurrent publishes and ack floors share a commit, made in ONE call into the
   writer's own thread (a plain sqlite3 connection that only that thread uses).
-  Consumers read through a second, read-only aiosqlite connection.
+  Consumers read through a second, read-only aiosqlite connection, except for
+  what this process committed last: the newest events (``_TAIL`` of them, in
+  sequence order) are also kept in memory, and a consumer that keeps up reads
+  them from there. A read through aiosqlite is three trips to its thread (the
+  query, the rows, the cursor's close), each handing the GIL over; with several
+  consumers woken by each group of prediction events that was most of what a
+  prediction cost beyond the floor (measured in docs/benchmarks.md).
 - A consumer's state is in memory while the process runs (delivered, not yet
   acked messages and their ack deadlines); only the floor (every event up to
   it is done) is persisted. Acks above a gap in the floor are redelivered after
@@ -70,6 +76,7 @@ CREATE TABLE consumers (
 """
 _MAX_GROUP = 4096  # queued writes committed together at most
 _PRUNE_EVERY_S = 30.0
+_TAIL = 4096  # newest committed events kept in memory for consumers that keep up
 _headers_enc = msgspec.msgpack.Encoder()
 _headers_dec = msgspec.msgpack.Decoder(dict[str, str])
 
@@ -394,7 +401,11 @@ class SqliteEvents:
         self._states: dict[str, _ConsumerState] = {}
         self._waiters: set[asyncio.Future[None]] = set()
         self._closing = False
-        self._last_prune = 0.0
+        # The first periodic prune comes _PRUNE_EVERY_S after the start (each clears the tail).
+        self._last_prune = time.monotonic()
+        # The newest committed events, consecutive sequence numbers: (seq, subject, data, headers).
+        self._tail: list[tuple[int, str, bytes, bytes | None]] = []
+        self.tail_reads = 0  # consumer reads served from memory (tests, benchmarks)
         self._writer_task = asyncio.create_task(self._writer_loop(), name="durable-sqlite-writer")
 
     @classmethod
@@ -494,9 +505,13 @@ class SqliteEvents:
             log.exception("durable.write_failed", path=str(self.path), events=len(appends))
             self._fail(ops, Unavailable(f"the event outbox {self.path} could not store the event: {exc}"))
             return
+        if prune_before is not None:
+            self._tail.clear()  # pruned rows must not come back from memory: the copy starts again
         for a, (seq, dup) in zip(appends, results, strict=True):
             if seq > self.last_seq:
                 self.last_seq = seq
+            if not dup:
+                self._remember(seq, a.subject, a.data, a.headers)
             if not a.fut.done():
                 a.fut.set_result(PublishAck(self._settings.name, seq, dup))
         settled: list[_Floor | _Prune] = [*floors, *prunes]
@@ -545,7 +560,35 @@ class SqliteEvents:
         st.handles += 1
         return SqliteConsumer(st)
 
+    def _remember(self, seq: int, subject: str, data: bytes, headers: bytes | None) -> None:
+        tail = self._tail
+        if tail and tail[-1][0] != seq - 1:
+            tail.clear()  # not consecutive: the memory copy restarts here
+        tail.append((seq, subject, data, headers))
+        if len(tail) > 2 * _TAIL:
+            del tail[:-_TAIL]
+
+    def _from_tail(self, after: int, hi: int, filter: str, limit: int) -> list[tuple[Any, ...]] | None:
+        """The rows ``_read`` would return, from memory; None when they are not all there."""
+        tail = self._tail
+        if not tail or after + 1 < tail[0][0] or hi > tail[-1][0]:
+            return None
+        exact = not has_wildcard(filter)
+        prefix = filter.split("*", 1)[0].split(">", 1)[0]
+        out: list[tuple[Any, ...]] = []
+        for row in tail[max(0, after + 1 - tail[0][0]) :]:
+            if row[0] > hi or len(out) >= limit:
+                break
+            subject = row[1]
+            if subject == filter if exact else subject.startswith(prefix):
+                out.append(row)
+        self.tail_reads += 1
+        return out
+
     async def _read(self, after: int, hi: int, filter: str, limit: int) -> list[tuple[Any, ...]]:
+        rows = self._from_tail(after, hi, filter, limit)
+        if rows is not None:
+            return rows
         if not has_wildcard(filter):
             sql = "SELECT seq, subject, data, headers FROM events WHERE seq > ? AND seq <= ? AND subject = ?"
             args: tuple[Any, ...] = (after, hi, filter)

@@ -5,13 +5,17 @@
 Elo, walked over the accepted history; the candidates never move it), and every known game told
 with another score (``FileReport.rescored``). What is flagged is held (``nbamcp.data.held``) in
 the same store before the announcement runs, so the other workers never see it.
+
+Every way games enter a store goes through it: the stats worker's ingest endpoint, its
+first-start auto-ingest of the data folder and the offline ``nbamcp ingest`` (``first``: the
+latest days of a store's first ingest, against the history before them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from nbamcp.config import AnomaliesConfig
@@ -73,13 +77,33 @@ def _days_before(day: str, days: int) -> str:
     return (dt.date.fromisoformat(day) - dt.timedelta(days=days)).isoformat()
 
 
-async def screen_ingest(store: Store, report: IngestReport, config: AnomaliesConfig) -> Screened:
-    """Judge the ingest's news and hold what is flagged; returns the holds and every finding."""
+def latest_days(games: Sequence[GameRow], ids: set[str], days: int) -> set[str]:
+    """Of ``ids``, the games within ``days`` of the latest game date among them."""
+    dates = [g.date for g in games if g.game_id in ids]
+    if not dates or days <= 0:
+        return set()
+    since = _days_before(max(dates), days - 1)
+    return {g.game_id for g in games if g.game_id in ids and g.date >= since}
+
+
+async def screen_ingest(
+    store: Store, report: IngestReport, config: AnomaliesConfig, *, first: bool = False
+) -> Screened:
+    """Judge the ingest's news and hold what is flagged; returns the holds and every finding.
+
+    ``first``: the store's first ingest (it was empty). Its games are the history itself, so
+    only the latest ``first_ingest_days`` of them are judged, against the games before them: as
+    if those days had arrived as an ingest of results (the ratings before them, the eras'
+    statistics without them). A whole history judged at once would have no reference."""
     new_ids = set(report.new_game_ids)
     rescored = [r for f in report.files for r in f.rescored]
     if not config.enabled or not (new_ids or rescored):
         return Screened([], [])
     all_games = await load_games(store.conn)
+    if first:
+        new_ids, rescored = latest_days(all_games, new_ids, config.first_ingest_days), []
+        if not new_ids:
+            return Screened([], [])
     held = await open_new_holds(store)
     # ~73k games through the Elo: a fraction of a second, off the event loop.
     findings = await asyncio.to_thread(_judge, all_games, held, new_ids, rules_from(config))
@@ -104,3 +128,27 @@ async def screen_ingest(store: Store, report: IngestReport, config: AnomaliesCon
     if holds:
         await hold(store, holds)
     return Screened(holds, findings)
+
+
+def offline_screen(config: AnomaliesConfig) -> Callable[[Store, IngestReport, bool], Awaitable[str]]:
+    """The screen as ``nbamcp ingest`` runs it (``nbamcp.data.ingest.offline.Screen``): no bus, so
+    no alert; the holds are in the store (``held_games`` on the next start) and in its output."""
+
+    async def run(store: Store, report: IngestReport, first: bool) -> str:
+        return describe(await screen_ingest(store, report, config, first=first))
+
+    return run
+
+
+def describe(screened: Screened) -> str:
+    """One line for a command's output: what the screen held, per rule."""
+    if not screened.holds:
+        return "anomaly screen: nothing held"
+    rules: dict[str, int] = {}
+    for f in screened.findings:
+        rules[f.rule] = rules.get(f.rule, 0) + 1
+    per_rule = ", ".join(f"{r} {n}" for r, n in sorted(rules.items()))
+    return (
+        f"anomaly screen: {len(screened.holds)} game(s) held ({per_rule}), out of features and "
+        f"training until accept_games (held_games lists them); first: {screened.findings[0].reason}"
+    )

@@ -91,8 +91,14 @@ def render_calibration(r: CalibrationReport) -> str:
         f"({r.first_game}..{r.last_game}), home teams won {_num(r.base_rate, 3)}.",
         f"ECE {_num(r.ece)}, worst bin gap {_num(r.mce)}; Brier realized {_num(r.brier)} vs expected "
         f"{_num(r.expected_brier)} (gap {_num(r.brier_gap)}).",
-        "predicted | games | mean predicted | observed",
     ]
+    for a in r.arms:
+        who = "answered" if a.arm == "answered" else "scored in shadow beside another version's answer"
+        lines.append(
+            f"Games it {who}: {a.n_games}, Brier {_num(a.brier)} (expected {_num(a.expected_brier)}), "
+            f"ECE {_num(a.ece)}."
+        )
+    lines.append("predicted | games | mean predicted | observed")
     lines += [
         f"{b.lo:.1f}-{b.hi:.1f} | {b.n} | {_num(b.mean_predicted, 3)} | {_num(b.observed, 3)}"
         for b in r.bins
@@ -130,7 +136,9 @@ def drift_tools(gw: Gateway) -> list[ToolSpec]:
             title="Calibration report",
             description="How well a model version's probabilities match what happened, on its realized "
             "games (since a date, when given): reliability table in 10 bins, expected calibration error, "
-            "realized Brier vs the Brier its probabilities expected, and a PNG reliability diagram. "
+            "realized Brier vs the Brier its probabilities expected, and a PNG reliability diagram; when "
+            "some of its games were scored in shadow (shadow, canary, ab traffic), the games it answered "
+            "and the others apart (the A/B arms). "
             "Omit model_version for the serving champion.",
             input=CalibrationReportRequest,
             output=CalibrationReport,

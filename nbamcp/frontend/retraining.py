@@ -2,7 +2,8 @@
 
 Asks the trainer on ``nba.train.retraining`` and shapes its reply: the structured content
 is the trainer's ``RetrainingStatus``; the text lists triggers, jobs, challengers, the
-gate's decisions with their numbers, and the audit trail of promotions.
+gate's decisions with their numbers, the A/B arms' comparison (traffic "ab"), and the audit
+trail of promotions.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def render_retraining(st: RetrainingStatus) -> str:
             f"Gate: challenger v{w.challenger} vs champion v{w.champion}: {w.n_games} of {w.needed} "
             "realized games so far."
         )
+    if st.ab is not None:
+        lines.append(f"A/B arms: {st.ab.summary}.")
     lines.append("Gate decisions:" if st.decisions else "No gate decisions yet.")
     lines += [f"- {d.at[:19]} {d.decision}: {d.reason}" for d in st.decisions[:SHOWN]]
     lines.append("Alias changes (audit trail):" if st.audit else "No alias changes yet.")
@@ -67,7 +70,9 @@ def retraining_tools(gw: Gateway) -> list[ToolSpec]:
             description="Show the automated retraining loop: the triggers seen (drift and concept-drift "
             "alarms, new results, schedule) with their reasons, the retraining jobs and their state, the "
             "challengers they registered with their lineage, the promotion gate's decisions with the "
-            "paired test's numbers, and the audit trail of every alias change (promotions, rollbacks).",
+            "paired test's numbers, in ab traffic the two arms compared on realized games (each arm's "
+            "served log loss, the other model on the same games, Welch's and the paired t-test), and the "
+            "audit trail of every alias change (promotions, rollbacks).",
             input=ep.RETRAINING_STATUS.request,
             output=RetrainingStatus,
             run=retraining_status,

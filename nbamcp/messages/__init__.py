@@ -33,6 +33,7 @@ from nbamcp.messages.base import (
 )
 from nbamcp.messages.data import GameRow, GamesPartition, ScheduledGame, SchedulePartition
 from nbamcp.messages.drift import (
+    CalibrationArm,
     CalibrationReport,
     CalibrationReportReply,
     CalibrationReportRequest,
@@ -79,6 +80,8 @@ from nbamcp.messages.predict import (
     ShadowScore,
 )
 from nbamcp.messages.retrain import (
+    ABArm,
+    ABComparison,
     AuditEntry,
     ChallengerRecord,
     GateDecision,
@@ -188,6 +191,8 @@ from nbamcp.messages.usage import (
 )
 
 __all__ = [
+    "ABArm",
+    "ABComparison",
     "AcceptGamesRequest",
     "AcceptedGames",
     "Alert",
@@ -199,6 +204,7 @@ __all__ = [
     "BackupRequest",
     "CacheLookupReply",
     "CachedPrediction",
+    "CalibrationArm",
     "CalibrationBin",
     "CalibrationReport",
     "CalibrationReportReply",

@@ -184,6 +184,17 @@ class CalibrationReportRequest(Message, frozen=True):
     since: f.OptionalDate = None  # games on or after this date
 
 
+class CalibrationArm(msgspec.Struct, frozen=True, kw_only=True):
+    """The version on one side of a split (canary / ab traffic): the games it answered, or the
+    games another version answered while it was scored beside (shadow)."""
+
+    arm: str  # "answered" | "shadow"
+    n_games: int
+    brier: float | None
+    expected_brier: float | None
+    ece: float | None
+
+
 class CalibrationReport(Message, frozen=True):
     model_name: str
     model_version: int
@@ -198,6 +209,9 @@ class CalibrationReport(Message, frozen=True):
     expected_brier: float | None  # mean p(1 - p) of the same predictions
     brier_gap: float | None  # realized - expected
     base_rate: float | None  # share of home wins
+    # When some of its realized games were scored in shadow (shadow, canary, ab traffic): the
+    # games it answered and the others, apart; [] when it answered every game.
+    arms: list[CalibrationArm] = []
 
 
 class CalibrationReportReply(Message, frozen=True):

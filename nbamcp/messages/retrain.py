@@ -143,6 +143,41 @@ class GateWaiting(msgspec.Struct, frozen=True, kw_only=True):
     checked_at: str | None
 
 
+class ABArm(msgspec.Struct, frozen=True, kw_only=True):
+    """The games one model answered in ab traffic, and both models' realized log loss on them."""
+
+    arm: str  # "challenger" | "champion": who answered these games
+    version: int  # the version that answered
+    n_games: int
+    served_log_loss: float | None  # mean per-game log loss of the answers given
+    other_log_loss: float | None  # the other model on the same games (scored in shadow)
+
+
+class ABComparison(msgspec.Struct, frozen=True, kw_only=True):
+    """The two arms of ab traffic on realized games (``nbamcp.ml.ab``): no decision, the numbers.
+
+    ``arms_t`` / ``arms_p``: Welch's t-test of the served log losses of the two arms (different
+    games: the classic A/B comparison, two-sided); ``paired_t`` / ``paired_p``: the paired t-test
+    of challenger - champion on every game both scored (two-sided; the gate's one-sided test
+    decides promotion). None when a side has fewer than two games."""
+
+    challenger: int
+    champion: int
+    share: float  # [inference] ab_share: the challenger's share of the games
+    n_games: int  # realized games with a served answer from one of the two
+    arms: list[ABArm]
+    served_log_loss: float | None  # what the callers got, over both arms
+    champion_log_loss: float | None  # the champion on every game (had it answered them all)
+    challenger_log_loss: float | None
+    mean_diff: float | None  # challenger - champion per game, paired, every game
+    paired_t: float | None
+    paired_p: float | None
+    arms_t: float | None
+    arms_p: float | None
+    summary: str
+    checked_at: str | None
+
+
 class ChallengerRecord(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     model_kind: str
@@ -171,6 +206,7 @@ class RetrainingStatus(Message, frozen=True):
     decisions: list[GateDecision]  # newest first
     audit: list[AuditEntry]  # every alias change, newest first
     new_results: int  # results since the latest training snapshot
+    ab: ABComparison | None = None  # traffic "ab": the latest comparison of the two arms
 
 
 # ---- the gate's input, from the monitor ------------------------------------------------------------
@@ -188,6 +224,9 @@ class PairedGame(msgspec.Struct, frozen=True, array_like=True):
     date: str
     loss_a: float  # log loss of version_a's latest prediction before the result
     loss_b: float
+    # Which version answered the caller: "a" or "b" (the other was scored in shadow), ""
+    # when the log cannot tell (both rows served or both shadow).
+    served: str = ""
 
 
 class PairedLosses(Message, frozen=True):

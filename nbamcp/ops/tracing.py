@@ -13,6 +13,7 @@ trace id).
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,11 @@ _tracer = trace.get_tracer("nbamcp")
 # True once an SDK provider records spans: a missing traceparent then starts a
 # real root span instead of a stand-in.
 _recording = False
-_rng = random.SystemRandom()
+# Trace and span ids need to be unique, not secret (the OpenTelemetry SDK's own generator uses
+# random.getrandbits too): SystemRandom made each one an os.urandom call, a system call that hands
+# the GIL over, twice per request. Seeded from the OS, and again in a forked child.
+_rng = random.Random()
+os.register_at_fork(after_in_child=_rng.seed)
 
 
 def extract(headers: Mapping[str, str] | None) -> otel_context.Context | None:

@@ -25,6 +25,7 @@ import numpy as np
 
 from nbamcp.errors import NotFound
 from nbamcp.messages import (
+    CalibrationArm,
     CalibrationReport,
     ColumnSummary,
     ConceptDrift,
@@ -254,13 +255,33 @@ class DriftWatch:
                 base_rate=None,
             )  # fmt: skip
         r = reliability(p, y)
+        arms = await self._arms(model_name, version, since)
         return CalibrationReport(
             model_name=model_name, model_version=version, since=since, n_games=r.n, first_game=dates[0],
             last_game=dates[-1],
             bins=_rows(r.bins),
             ece=r.ece, mce=r.mce, brier=r.brier, expected_brier=r.expected_brier,
-            brier_gap=round(r.brier - r.expected_brier, 6), base_rate=r.base_rate,
+            brier_gap=round(r.brier - r.expected_brier, 6), base_rate=r.base_rate, arms=arms,
         )  # fmt: skip
+
+    async def _arms(self, model_name: str, version: int, since: str | None) -> list[CalibrationArm]:
+        """The games the version answered and those it was scored on in shadow, apart (the A/B arms)."""
+        out = []
+        for arm, shadow in (("answered", False), ("shadow", True)):
+            _, p, y = await windows.scored(
+                self.book.conn, model_name=model_name, version=version, since=since, limit=MAX_SCORED,
+                shadow=shadow,
+            )  # fmt: skip
+            if not p.size:
+                out.append(CalibrationArm(arm=arm, n_games=0, brier=None, expected_brier=None, ece=None))
+                continue
+            r = reliability(p, y)
+            out.append(
+                CalibrationArm(
+                    arm=arm, n_games=r.n, brier=r.brier, expected_brier=r.expected_brier, ece=r.ece
+                )
+            )
+        return out if out[1].n_games else []
 
 
 def _dataset_drift(s: ReferenceSample, w: windows.Window) -> DatasetDrift:

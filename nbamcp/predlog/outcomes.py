@@ -76,14 +76,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE predictions ADD COLUMN features BLOB;
     CREATE INDEX predictions_version ON predictions (model_name, model_version, date);
     """,
+    # 3: scored beside the served answer, not served (PredictionEvent.shadow): which model
+    # answered each game in canary and ab traffic (the A/B arms).
+    """
+    ALTER TABLE predictions ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 MAX_FEATURES = 256  # a longer vector is not kept (no feature set has more than a few dozen)
 
 _INSERT_PREDICTION = (
     "INSERT OR IGNORE INTO predictions (request_id, model_name, model_version, source, ts, home, away, "
-    "date, neutral, game_id, home_win_prob, cached, feature_set, features) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "date, neutral, game_id, home_win_prob, cached, feature_set, features, shadow) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _REALIZED = """
 WITH scored AS (
@@ -132,17 +137,20 @@ ORDER BY model_name, model_version, source, bin"""
 )
 
 
-# Both versions' latest prediction of each realized game (the same rule as _REALIZED), paired.
+# Both versions' latest prediction of each realized game (the same rule as _REALIZED), paired,
+# with which of the two answered the caller (the other row is marked shadow).
 _PAIRED = """
 WITH scored AS (
-    SELECT p.model_version, p.date, o.game_id, o.log_loss,
+    SELECT p.model_version, p.date, o.game_id, o.log_loss, p.shadow,
            ROW_NUMBER() OVER (
                PARTITION BY p.model_version, o.game_id ORDER BY p.ts DESC, p.id DESC
            ) AS rn
     FROM predictions p JOIN outcomes o ON o.prediction_id = p.id
     WHERE p.model_name = ?1 AND p.source = 'model' AND p.model_version IN (?2, ?3)
 )
-SELECT a.game_id, a.date, a.log_loss, b.log_loss
+SELECT a.game_id, a.date, a.log_loss, b.log_loss,
+       CASE WHEN a.shadow = 0 AND b.shadow = 1 THEN 'a' WHEN b.shadow = 0 AND a.shadow = 1 THEN 'b'
+            ELSE '' END
 FROM scored a JOIN scored b ON b.game_id = a.game_id AND b.model_version = ?3 AND b.rn = 1
 WHERE a.model_version = ?2 AND a.rn = 1
 ORDER BY a.date DESC, a.game_id DESC LIMIT ?4
@@ -172,7 +180,7 @@ class OutcomeBook:
                 [
                     (e.request_id, e.model_name, e.model_version, e.source, e.ts, e.home, e.away, e.date,
                      int(e.neutral), e.game_id, e.home_win_prob, int(e.cached), e.feature_set,
-                     _features(e.features))
+                     _features(e.features), int(e.shadow))
                     for e in events
                 ],
             )  # fmt: skip
@@ -303,7 +311,7 @@ class OutcomeBook:
         games, oldest first."""
         async with self.conn.execute(_PAIRED, (model_name, a, b, limit)) as cur:
             rows = list(await cur.fetchall())
-        return [PairedGame(gid, date, la, lb) for gid, date, la, lb in reversed(rows)]
+        return [PairedGame(gid, date, la, lb, served) for gid, date, la, lb, served in reversed(rows)]
 
     async def pending(self) -> int:
         return await count(

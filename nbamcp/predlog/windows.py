@@ -49,6 +49,7 @@ WITH scored AS (
            ROW_NUMBER() OVER (PARTITION BY o.game_id ORDER BY p.ts DESC, p.id DESC) AS rn
     FROM predictions p JOIN outcomes o ON o.prediction_id = p.id
     WHERE p.model_name = ?1 AND p.model_version = ?2 AND p.source = 'model' AND (?3 IS NULL OR p.date >= ?3)
+      AND (?5 IS NULL OR p.shadow = ?5)
 )
 SELECT date, home_win_prob, home_win FROM scored WHERE rn = 1 ORDER BY date LIMIT ?4
 """
@@ -96,10 +97,18 @@ async def losses_after(
 
 
 async def scored(
-    conn: aiosqlite.Connection, *, model_name: str, version: int, since: str | None, limit: int
+    conn: aiosqlite.Connection,
+    *,
+    model_name: str,
+    version: int,
+    since: str | None,
+    limit: int,
+    shadow: bool | None = None,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(game dates, probabilities, outcomes) of the version's realized games, oldest first."""
-    async with conn.execute(_SCORED, (model_name, version, since, limit)) as cur:
+    """(game dates, probabilities, outcomes) of the version's realized games, oldest first;
+    ``shadow`` True / False: only the games it was scored on beside another answer / it answered."""
+    flag = None if shadow is None else int(shadow)
+    async with conn.execute(_SCORED, (model_name, version, since, limit, flag)) as cur:
         rows = list(await cur.fetchall())
     return (
         [str(r[0]) for r in rows],

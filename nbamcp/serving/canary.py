@@ -1,10 +1,13 @@
-"""Canary traffic: the challenger answers a share of the games, the same games every time.
+"""Canary and A/B traffic: the challenger answers a share of the games, the same games every time.
 
 A game is in the canary when the sha256 of ``home|away|date`` (its canonical form) falls in
 the first ``share`` of the hash space: sticky (one game gets one answer, from every
 instance, before and after a restart) and spread evenly over teams and dates. The champion
 is still scored on those games and logged beside the challenger (as the challenger is on the
 others), so the promotion gate and the canary watch compare both on every game.
+
+Traffic "ab" uses the same split with ``[inference] ab_share``: the two arms are the games
+each model answered (``nbamcp.ml.ab`` compares them); only canary has an automatic rollback.
 """
 
 from __future__ import annotations

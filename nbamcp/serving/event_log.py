@@ -12,8 +12,12 @@ in one transaction, one trip to its writer thread, where an event each cost a
 commit and two thread switches per prediction). The caller never waits for the
 store's acknowledgement; ``flush`` (on the worker's graceful stop) sends what is
 queued and waits for every pending publish. A publish that fails is retried
-once (the dedup id makes that safe), then logged with its request id. A process
-killed outright loses the events queued in its last ``max_delay_s``.
+once (the dedup id makes that safe), then logged with its request id.
+
+Given a ``journal`` (``nbamcp.serving.event_journal``), ``log`` first appends the
+events to it (one plain file write, before the caller replies): a process killed
+outright loses nothing it answered, since its next start (``recover``) publishes
+the journal's events again, and the dedup id stores each once.
 
 Given the bus's ``link``, a publish that fails while NATS is away is *held*: it
 waits (at most ``outage_wait_s``) for the link to be back, streams re-made, and
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
 import structlog
 
@@ -33,6 +38,7 @@ from nbamcp.bus.durable import DurableStream
 from nbamcp.bus.link import CONNECTED, Link
 from nbamcp.errors import NbaError, Unavailable
 from nbamcp.messages import PredictionEvent
+from nbamcp.serving.event_journal import EventJournal, orphans
 from nbamcp.streams import publish_durable
 
 log = structlog.get_logger(__name__)
@@ -47,11 +53,13 @@ class PredictionEventLog:
         max_delay_s: float = 0.02,
         link: Link | None = None,
         outage_wait_s: float = 600.0,
+        journal: EventJournal | None = None,
     ) -> None:
         if max_events < 1 or max_delay_s < 0:
             raise ValueError("max_events must be >= 1 and max_delay_s >= 0")
         self._stream = stream
         self._link = link
+        self.journal = journal
         self.outage_wait_s = outage_wait_s
         self.held = 0  # publishes that waited for the bus to come back
         self.held_changed = asyncio.Event()  # set at each (tests await it)
@@ -63,11 +71,18 @@ class PredictionEventLog:
         self.published = 0
         self.lost = 0
         self.groups = 0
+        self.recovered = 0  # events published again from the journals of processes that died
+
+    def open_journal(self, directory: Path, owner: str) -> None:
+        """Journal every event from now on (in ``directory``, this process's own files)."""
+        self.journal = EventJournal(directory, owner)
 
     def log(self, request_id: str, events: Sequence[PredictionEvent]) -> None:
         """Queue ``events`` for the next group (sent in the background)."""
         if not events:
             return
+        if self.journal is not None:
+            self.journal.append(request_id, events)
         self._queued.extend((request_id, e) for e in events)
         if len(self._queued) >= self.max_events:
             self._send()
@@ -79,21 +94,48 @@ class PredictionEventLog:
             self._timer.cancel()
             self._timer = None
         group, self._queued = self._queued, []
+        segment = self.journal.group() if self.journal is not None and group else None
         if group:
-            task = asyncio.create_task(self._publish(group))
+            task = asyncio.create_task(self._publish(group, segment))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
-    async def _publish(self, group: list[tuple[str, PredictionEvent]]) -> None:
+    async def _publish(self, group: list[tuple[str, PredictionEvent]], segment: Path | None) -> None:
         self.groups += 1
+        lost = await self._publish_all(group)
+        self.lost += lost
+        self.published += len(group) - lost
+        if segment is not None and self.journal is not None:
+            self.journal.stored(segment, complete=not lost)  # a loss keeps it for the next start
+
+    async def _publish_all(self, group: list[tuple[str, PredictionEvent]]) -> int:
+        """Publish ``group`` together; the number of events that could not be."""
         # Together: the stream takes them in one write (one outbox transaction; pipelined on NATS).
         results = await asyncio.gather(*(self._one(rid, e) for rid, e in group), return_exceptions=True)
+        lost = 0
         for (rid, e), r in zip(group, results, strict=True):
             if isinstance(r, BaseException):
-                self.lost += 1
+                lost += 1
                 log.error("prediction_event.lost", request_id=rid, home=e.home, away=e.away, error=str(r))
-            else:
-                self.published += 1
+        return lost
+
+    async def recover(self) -> int:
+        """Publish the events of the journals left by processes that died (beside this one's); the
+        number of events sent. A journal that cannot be sent now is kept for the next start."""
+        if self.journal is None:
+            return 0
+        sent = 0
+        for orphan in orphans(self.journal.directory):
+            group = [(rid, e) for rid, events in orphan.records() for e in events]
+            lost = await self._publish_all(group) if group else 0
+            orphan.release(replayed=not lost)
+            sent += len(group) - lost
+            log.info(
+                "prediction_event.recovered", journal=orphan.lock.name, events=len(group), lost=lost,
+                requests=len({rid for rid, _ in group}),
+            )  # fmt: skip
+        self.recovered += sent
+        return sent
 
     async def _one(self, request_id: str, event: PredictionEvent) -> None:
         failures = 0
@@ -128,3 +170,8 @@ class PredictionEventLog:
             task.cancel()
         if late:
             log.error("prediction_event.flush_timeout", pending=len(late))
+
+    def close(self) -> None:
+        """After ``flush``: the journal's lock goes (segments still unsent stay for the next start)."""
+        if self.journal is not None:
+            self.journal.close()

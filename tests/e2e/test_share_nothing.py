@@ -46,8 +46,8 @@ health_timeout_s = 15.0  # six processes answer on a loaded machine
 OWN_FILES = {
     "stats": {"store.sqlite"},
     "trainer": {"registry.sqlite", "artifacts", "retrain.sqlite"},  # train-queue.sqlite: in process only
-    "inference": {"inference-features.snapshot", "model-cache"},
-    "cache": {"cache-features.snapshot", "model-cache"},
+    "inference": {"inference-features.snapshot", "model-cache", "inference-journal"},
+    "cache": {"cache-features.snapshot", "model-cache", "cache-journal"},
     "predlog": {"predlog.sqlite"},
     "monitor": {"monitor.sqlite"},
     "usage": {"usage.sqlite"},

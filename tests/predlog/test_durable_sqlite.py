@@ -138,3 +138,46 @@ async def test_a_process_context_holds_one_outbox_in_its_home(tmp_path: Path) ->
     # Closed with the context (the launcher's process ends).
     with pytest.raises(BusClosed):
         await ctx.events.publish(EVENTS_GAMES, b"closed")
+
+
+async def test_consumers_that_keep_up_read_the_newest_events_from_memory_as_from_the_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.sqlite"
+    subjects = [EVENTS_PREDICTION, EVENTS_GAMES]
+
+    async def read_all(ev: SqliteEvents, name: str, filter: str, n: int) -> list[tuple[int, str, bytes]]:
+        c = await ev.consumer(name, filter)
+        got = []
+        while len(got) < n:
+            msgs = await c.fetch(7, 5.0)  # small batches: reads that start mid-way through the tail
+            assert msgs, f"{name}: {len(got)} of {n}"
+            got += [(m.seq, m.subject, m.data) for m in msgs]
+        await c.close()
+        return got
+
+    ev = await SqliteEvents.open(path, settings=TEST_SETTINGS)
+    try:
+        for i in range(60):
+            await ev.publish(subjects[i % 3 == 0], f"e{i}".encode(), headers={"k": str(i)}, msg_id=f"m{i}")
+        await ev.publish(EVENTS_PREDICTION, b"again", msg_id="m1")  # a duplicate: not stored again
+        before = ev.tail_reads
+        live = {
+            "exact": await read_all(ev, "exact", EVENTS_PREDICTION, 40),
+            "wild": await read_all(ev, "wild", "nba.events.>", 60),
+        }
+        assert ev.tail_reads > before
+    finally:
+        await ev.close()
+    # The same consumers' reads from the file alone (a new process: nothing in memory).
+    ev = await SqliteEvents.open(path, settings=TEST_SETTINGS)
+    try:
+        stored = {
+            "exact": await read_all(ev, "exact2", EVENTS_PREDICTION, 40),
+            "wild": await read_all(ev, "wild2", "nba.events.>", 60),
+        }
+        assert ev.tail_reads == 0
+    finally:
+        await ev.close()
+    assert live == stored
+    assert [d for _, _, d in live["wild"]] == [f"e{i}".encode() for i in range(60)]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
 from pathlib import Path
 
 import anyio
@@ -13,6 +16,7 @@ from nbamcp.bus.durable_sqlite import SqliteEvents
 from nbamcp.bus.link import DISCONNECTED
 from nbamcp.bus.nats import NatsBus
 from nbamcp.messages import GameQuery, PredictionEvent, PredictReply, PredictRequest, decode, encode
+from nbamcp.serving.event_journal import EventJournal, orphans, read_segment
 from nbamcp.serving.event_log import PredictionEventLog
 from nbamcp.subjects import EVENTS_PREDICTION, PREDICT
 from tests.conftest import restart_nats_server, start_nats_server, stop_nats_server
@@ -118,3 +122,81 @@ async def test_an_event_published_during_a_nats_outage_is_held_and_sent_after_it
         with anyio.fail_after(OUTAGE_WAIT):
             await bus.close()
         stop_nats_server(server)
+
+
+def test_the_journal_of_a_live_process_is_not_replayed_and_a_torn_record_is_skipped(tmp_path: Path) -> None:
+    journal = EventJournal(tmp_path / "j", "inference")
+    journal.append("j-1", [prediction(1, request_id="j-1")])
+    journal.append(
+        "j-2", [prediction(2, request_id="j-2"), prediction(3, request_id="j-2", date="2023-01-12")]
+    )
+    segment = journal.group()
+    assert orphans(tmp_path / "j") == []  # its process (this one) holds the lock
+    # A process that died mid-write leaves a torn last record: the whole ones are read.
+    with segment.open("ab") as f:
+        f.write((1000).to_bytes(4, "big") + b"\x93partial")
+    records = read_segment(segment)
+    assert [(rid, len(events)) for rid, events in records] == [("j-1", 1), ("j-2", 2)]
+    assert records[1][1][1].date == "2023-01-12"
+
+
+async def test_the_journal_is_emptied_once_its_groups_are_stored_and_rolls_over_when_full(
+    tmp_path: Path,
+) -> None:
+    stream = await SqliteEvents.open(tmp_path / "events.sqlite", settings=TEST_SETTINGS)
+    consumer = await stream.consumer("roll-test", EVENTS_PREDICTION)
+    directory = tmp_path / "journal"
+    try:
+        events = PredictionEventLog(stream, max_events=2, max_delay_s=3600)
+        events.journal = journal = EventJournal(directory, "inference", segment_bytes=1)
+        for i in range(6):  # three full groups, a segment each (every one is past 1 byte)
+            events.log(f"r-{i}", [prediction(i, request_id=f"r-{i}")])
+        await drain(consumer, 6)
+        await events.flush(WAIT)
+        assert sorted(p.suffix for p in directory.iterdir()) == [".lock"]  # every segment stored: gone
+        small = PredictionEventLog(stream, max_events=1, max_delay_s=3600)
+        small.journal = EventJournal(directory, "cache", truncate_bytes=1)
+        small.log("s-0", [prediction(10, request_id="s-0")])
+        await drain(consumer, 1)
+        await small.flush(WAIT)
+        assert small.journal.truncations == 1  # the open segment, emptied in place
+        assert [p.stat().st_size for p in directory.glob("cache-*.seg")] == [0]
+        events.close()
+        small.close()
+        assert sorted(directory.iterdir()) == []
+        assert journal.appended == 6
+    finally:
+        await consumer.close()
+        await stream.close()
+
+
+async def test_a_journal_left_by_a_dead_process_is_published_once_and_removed(tmp_path: Path) -> None:
+    stream = await SqliteEvents.open(tmp_path / "events.sqlite", settings=TEST_SETTINGS)
+    consumer = await stream.consumer("journal-test", EVENTS_PREDICTION)
+    directory = tmp_path / "journal"
+    try:
+        # The dead process: a child that journals two requests and is killed before any group goes out.
+        code = (
+            "import os, signal, sys\n"
+            "from pathlib import Path\n"
+            "from nbamcp.serving.event_journal import EventJournal\n"
+            "from tests.predlog.conftest import prediction\n"
+            "j = EventJournal(Path(sys.argv[1]), 'inference')\n"
+            "for i in range(2):\n"
+            "    j.append(f'd-{i}', [prediction(i, request_id=f'd-{i}')])\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n"
+        )
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, str(directory))
+        assert await proc.wait() == -signal.SIGKILL
+        events = PredictionEventLog(stream, max_delay_s=3600)
+        events.open_journal(directory, "inference")
+        assert await events.recover() == 2
+        got = await drain(consumer, 2)
+        assert sorted(e.request_id for e in got) == ["d-0", "d-1"]
+        # Replayed once: the dead process's files are gone, a second recovery sends nothing.
+        assert await events.recover() == 0
+        events.close()
+        assert sorted(directory.iterdir()) == []
+    finally:
+        await consumer.close()
+        await stream.close()

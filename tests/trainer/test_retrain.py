@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 import pytest
 from mcp import Client
 
@@ -374,3 +375,92 @@ async def test_a_canary_doing_worse_is_rolled_back(any_bus: Bus, home: Home) -> 
         "trainer canary watch",
     )
     assert "canary rollback" in last.reason and f"{d.lower:+.4f}" in last.reason
+
+
+def ab_split(
+    games: list[GameRow], share: float, *preds: list[PredictionEvent]
+) -> list[list[PredictionEvent]]:
+    """Mark each game's unserved row shadow as the inference worker does in ab traffic: the
+    challenger (the higher version) answers the games in its sticky share, the champion the rest."""
+    from nbamcp.serving.canary import in_canary
+    from tests.serving.test_canary import game
+
+    champ, chall = preds
+    out_champ, out_chall = [], []
+    for g, a, b in zip(games, champ, chall, strict=True):
+        by_challenger = in_canary(game(g.home, g.away, g.date), share)
+        out_champ.append(msgspec.structs.replace(a, shadow=by_challenger))
+        out_chall.append(msgspec.structs.replace(b, shadow=not by_challenger))
+    return [out_champ, out_chall]
+
+
+async def test_ab_traffic_compares_the_arms_and_never_rolls_back(any_bus: Bus, home: Home) -> None:
+    bus = any_bus
+    changed = await models_changed(bus)
+    trainer = await make(bus, home, traffic="ab", gate_min_games=40, gate_check_s=0.2, gate_replicates=1000)
+    monitor = MonitorWorker(await home.contexts.get(bus, home_config(home.root)))
+    async with running(trainer):
+        await monitor.start()
+        try:
+            await run_job(bus, TrainJobRequest(job_id="champ", promote=True))  # v1
+            await trainer.retrainer.trigger(trigger(1))
+            await changed.wait_until(alias_moved("challenger", 2))
+            season = sorted((g for g in trainer.replica.games() if g.season == 2023), key=lambda g: g.game_id)
+            games = season[:GAMES_PER_ROUND]
+            # The challenger (v2) is worse: a coin where the champion leans right 4 times in 5.
+            champ, chall = ab_split(
+                games, 0.5, predictions(games, 1, 0.6, "c"), predictions(games, 2, 0.5, "x")
+            )
+            await play(trainer, games, champ, chall)
+            await decisions(trainer, 1)
+            gate = trainer.retrainer.gate
+            # The look after the decision compares the arms too: await one more.
+            async with asyncio.timeout(WAIT), gate.looked:
+                looked = gate.checks
+                await gate.looked.wait_for(lambda: gate.checks > looked)
+            st = await status(bus)
+            gw = Gateway(bus, timeout_s=WAIT, expected_workers=["trainer", "monitor"])
+            async with Client(build_server(gw)) as client:
+                result = await client.call_tool("retraining_status", {})
+                calib = await client.call_tool("calibration_report", {"model_version": 2})
+        finally:
+            await monitor.stop()
+    (d,) = st.decisions
+    assert (d.challenger, d.champion, d.decision) == (2, 1, "keep")  # a keep, not a rollback
+    assert st.aliases == {"champion": 1, "challenger": 2}  # still answering its share
+    assert [a.actor for a in st.audit if a.actor == "trainer canary watch"] == []
+    ab = st.ab
+    assert ab is not None and (ab.challenger, ab.champion, ab.share) == (2, 1, 0.5)
+    assert ab.n_games == GAMES_PER_ROUND
+    by_arm = {a.arm: a for a in ab.arms}
+    served_by_2 = {p.game_id for p in chall if not p.shadow}
+    assert by_arm["challenger"].n_games == len(served_by_2) and 10 < len(served_by_2) < 50
+    assert by_arm["champion"].n_games == GAMES_PER_ROUND - len(served_by_2)
+    # The numbers, recomputed from the predictions: log loss of what each arm served.
+    import math
+
+    def ll(p: PredictionEvent, g: GameRow) -> float:
+        q = p.home_win_prob if g.home_pts > g.away_pts else 1 - p.home_win_prob
+        return -math.log(q)
+
+    rows = {g.game_id: g for g in games}
+    arm2 = [ll(p, rows[p.game_id]) for p in chall if not p.shadow]  # type: ignore[index]
+    arm1 = [ll(p, rows[p.game_id]) for p in champ if not p.shadow]  # type: ignore[index]
+    assert by_arm["challenger"].served_log_loss == pytest.approx(sum(arm2) / len(arm2), abs=1e-5)
+    assert by_arm["champion"].served_log_loss == pytest.approx(sum(arm1) / len(arm1), abs=1e-5)
+    assert by_arm["challenger"].served_log_loss == pytest.approx(math.log(2), abs=1e-5)  # the coin
+    assert ab.mean_diff is not None and ab.mean_diff > 0  # the challenger is worse, paired too
+    assert ab.challenger_log_loss is not None and ab.champion_log_loss is not None
+    assert ab.challenger_log_loss > ab.champion_log_loss
+    assert ab.paired_p is not None and ab.arms_p is not None and ab.arms_t is not None
+    words = "\n".join(c.text for c in result.content if getattr(c, "text", None))
+    assert "A/B arms: ab (challenger share 0.5) on 60 realized games" in words
+    assert result.structured_content is not None and result.structured_content["ab"]["n_games"] == 60
+    # calibration_report of the challenger: the games it answered and those it shadowed, apart.
+    assert not calib.is_error and calib.structured_content is not None
+    arms = {a["arm"]: a for a in calib.structured_content["arms"]}
+    assert arms["answered"]["n_games"] == len(served_by_2)
+    assert arms["shadow"]["n_games"] == GAMES_PER_ROUND - len(served_by_2)
+    assert arms["answered"]["brier"] == pytest.approx(0.25)  # the coin, on its own games
+    text = "\n".join(c.text for c in calib.content if getattr(c, "text", None))
+    assert f"Games it answered: {len(served_by_2)}" in text

@@ -15,6 +15,12 @@ challenger significantly worse (the same test, the other way round), or the gate
 champion, ``challenger`` is rolled back onto the champion's version (audit: the numbers), and
 the serving workers stop serving it.
 
+In ab traffic (``traffic = "ab"``: the challenger answers ``ab_share`` of the games) every look
+also compares the two arms on their realized games (``nbamcp.ml.ab``: each arm's served log
+loss, the other model on the same games, Welch's and the paired t-test), kept as ``ab`` for
+``retraining_status``, before and after the gate's decision; the gate decides as in shadow
+(promote or keep) and nothing is rolled back automatically.
+
 It looks after every change of the games and every ``gate_check_s``; one look at a time.
 """
 
@@ -29,7 +35,8 @@ import structlog
 from nbamcp import endpoints as ep
 from nbamcp.calls import call
 from nbamcp.errors import NbaError
-from nbamcp.messages import GateDecision, GateWaiting, PairedLossesRequest
+from nbamcp.messages import ABComparison, GateDecision, GateWaiting, PairedLossesRequest
+from nbamcp.ml.ab import compare_arms
 from nbamcp.ml.gate import decide
 from workers.trainer.book import RetrainBook, now
 
@@ -49,11 +56,13 @@ class GateKeeper:
         self.settings = trainer.config.retrain
         self.model = trainer.config.trainer.model_name
         self.waiting: GateWaiting | None = None
+        self.ab: ABComparison | None = None  # traffic "ab": the latest comparison of the arms
         self.checks = 0
         self._lock = asyncio.Lock()
         self._poked = asyncio.Event()
         self.made = 0  # decisions made by this process
         self.decided = asyncio.Condition()  # notified after each (tests and the replay await it)
+        self.looked = asyncio.Condition()  # notified after each look (``checks`` counts them)
 
     async def poke(self) -> None:
         """Look soon (new results may have reached the monitor)."""
@@ -75,8 +84,13 @@ class GateKeeper:
     async def check(self) -> GateDecision | None:
         """One look: the decision made now, if any."""
         async with self._lock:
-            self.checks += 1
-            return await self._check()
+            try:
+                return await self._check()
+            finally:
+                async with self.looked:
+                    self.checks += 1
+                    self.looked.notify_all()
+                self.trainer.moved()
 
     async def _check(self) -> GateDecision | None:
         registry = self.trainer.registry
@@ -88,7 +102,9 @@ class GateKeeper:
         if challenger is None or champion is None or challenger == champion:
             self.waiting = None
             return None
-        if await self.book.decided(name, challenger, champion):
+        traffic = self.trainer.config.inference.traffic
+        decided = await self.book.decided(name, challenger, champion)
+        if decided and traffic != "ab":
             self.waiting = None
             return None
         s = self.settings
@@ -101,7 +117,15 @@ class GateKeeper:
             request_id=rid,
         )
         games = paired.games
-        canary = self.trainer.config.inference.traffic == "canary"
+        if traffic == "ab":
+            share = self.trainer.config.inference.ab_share
+            self.ab = compare_arms(
+                games, challenger=challenger, champion=champion, share=share, checked_at=now()
+            )
+        if decided:
+            self.waiting = None
+            return None
+        canary = traffic == "canary"
         self.waiting = GateWaiting(
             challenger=challenger, champion=champion, n_games=len(games), needed=s.gate_min_games,
             checked_at=now(),

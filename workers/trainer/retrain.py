@@ -104,6 +104,7 @@ class Retrainer:
         )  # fmt: skip
         if created:
             await self._enqueue(job, request_id=request_id)
+        self.trainer.moved()  # a trigger recorded, maybe a job opened
         return job, created
 
     async def _enqueue(self, job: JobRecord, *, request_id: str = "") -> None:
@@ -207,6 +208,7 @@ class Retrainer:
             alive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await alive
+            self.trainer.moved()  # the job's state changed
         if outcome == "interrupted":
             return  # not acked: the queue delivers it again after the restart
         await m.ack()
@@ -341,6 +343,7 @@ class Retrainer:
                 "queue": self.queue.kind,
                 "traffic": self.trainer.config.inference.traffic,
                 "canary_share": self.trainer.config.inference.canary_share,
+                "ab_share": self.trainer.config.inference.ab_share,
                 "canary_rollback_min_games": s.canary_rollback_min_games,
             },
             triggers=await self.book.triggers(name, req.limit),
@@ -350,4 +353,5 @@ class Retrainer:
             decisions=await self.book.decisions(name, req.limit),
             audit=audit,
             new_results=max(len(self.trainer.replica.games()) - base, 0) if base is not None else 0,
+            ab=self.gate.ab if name == self.model else None,
         )
