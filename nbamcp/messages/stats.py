@@ -682,6 +682,9 @@ class IngestReply(Message, frozen=True):
     new_games: int
 
 
+MAX_SCHEDULE_LIMIT = 100  # games one schedule answer predicts at most
+
+
 class ScheduleRequest(Message, frozen=True):
     """Games on the schedule (not played yet), from ``date`` on (or that day only with ``days=1``)."""
 
@@ -705,7 +708,7 @@ class ScheduleRequest(Message, frozen=True):
             examples=[7],
         ),
     ] = 1
-    limit: Annotated[int, f.limit(100, 50)] = 50
+    limit: Annotated[int, f.limit(MAX_SCHEDULE_LIMIT, 50)] = 50
 
 
 class ScheduledGameOut(msgspec.Struct, frozen=True, kw_only=True):

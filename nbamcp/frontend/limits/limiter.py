@@ -21,6 +21,8 @@ from nbamcp.config import LimitsConfig
 from nbamcp.frontend.auth.verifier import Principal
 from nbamcp.frontend.limits.bucket import TokenBucket
 from nbamcp.frontend.limits.usage import UsageBook
+from nbamcp.messages.predict import MAX_SLATE
+from nbamcp.messages.stats import MAX_SCHEDULE_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +65,15 @@ class Limiter:
 
     # ---- costs -----------------------------------------------------------------------------------
     def cost(self, tool: str, arguments: Mapping[str, Any] | None) -> int:
+        # The arguments are not validated yet: a cost is only read within what the tool accepts, so
+        # a hostile number (2**70, True) costs what the largest accepted one does, never more.
         if tool == "predict_games":
             games = (arguments or {}).get("games")
-            n = len(games) if isinstance(games, list) else 1
+            n = min(len(games), MAX_SLATE) if isinstance(games, list) else 1
             return max(1, math.ceil(n / self.settings.games_per_unit))
         if tool == "schedule":  # it predicts up to ``limit`` games (default 50), like a slate
             limit = (arguments or {}).get("limit", 50)
-            n = limit if isinstance(limit, int) and limit > 0 else 50
+            n = min(limit, MAX_SCHEDULE_LIMIT) if type(limit) is int and limit > 0 else 50
             return max(1, math.ceil(n / self.settings.games_per_unit))
         return self.settings.tool_costs.get(tool, 1)
 

@@ -45,6 +45,11 @@ async def test_limiter_costs_rates_and_quotas() -> None:
     assert limiter.cost("train_model", {}) == 20
     # schedule predicts up to ``limit`` games (default 50): it costs like a slate of them.
     assert limiter.cost("schedule", {}) == 5 and limiter.cost("schedule", {"limit": 3}) == 1
+    # Costs are read before validation: a hostile limit costs what the largest accepted one does
+    # (a 2**70 cost made the usage flush fail: msgpack cannot hold it).
+    assert limiter.cost("schedule", {"limit": 2**70}) == 10 == limiter.cost("schedule", {"limit": 100})
+    assert limiter.cost("schedule", {"limit": True}) == 5
+    assert limiter.cost("predict_games", {"games": [{}] * 5_000}) == 100
 
     alice = Principal(tenant="alice", key_id="a" * 12, scopes=("read",), rate_per_minute=60, burst=2)
     bob = Principal(
