@@ -5,8 +5,8 @@
 Uses bench/predict.py's prepared home (the 538 games ingested, a champion registered).
 Each run spawns ``nbamcp serve`` in its default configuration (every worker embedded)
 over stdio with the SDK's client and times: the MCP handshake (``initialize``), and
-the first ``predict_game`` answered by the model (the gateway holds calls until the
-embedded workers are ready), both from the spawn. Also: CPU seconds the server spent
+the first ``predict_game`` answered by the model (the gateway holds a call until the
+embedded worker it needs is up), both from the spawn. Also: CPU seconds the server spent
 until then. Median [min-max] over the runs, and the load average. Results to stdout.
 """
 

@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable, Callable
 
 import anyio
-import anyio.lowlevel
 import structlog
 
 from nbamcp.actor import Actor, WorkerContext, open_context
@@ -25,6 +24,7 @@ from nbamcp.config import Config
 from nbamcp.errors import BusUnreachable
 from nbamcp.frontend.app import build_server
 from nbamcp.frontend.gateway import Gateway
+from nbamcp.frontend.readiness import WorkerBoard
 from nbamcp.frontend.stdio import run_stdio
 
 log = structlog.get_logger(__name__)
@@ -59,6 +59,18 @@ def build_worker(ctx: WorkerContext, name: str) -> Actor:
     from workers import build_worker as build
 
     return build(ctx, name)
+
+
+def worker_class(name: str) -> type[Actor]:
+    from workers import worker_class as find
+
+    return find(name)
+
+
+def starts_after(name: str) -> tuple[str, ...]:
+    from workers import STARTS_AFTER
+
+    return STARTS_AFTER.get(name, ())
 
 
 async def stop_actors(actors: list[Actor], deadline_s: float) -> None:
@@ -102,29 +114,52 @@ async def serve(config: Config, *, transport: str, host: str, port: int, no_auth
     bus = await open_bus(config, name="nbamcp-frontend")
     embedded = bus.kind == "memory"
     names = list(config.workers.embedded)
-    ready = asyncio.Event() if embedded else None
+    board = WorkerBoard(names, bus=bus.kind) if embedded else None
     gw = Gateway(
         bus,
         timeout_s=config.bus.request_timeout_s,
         expected_workers=names,
-        workers_ready=ready,
+        board=board,
         startup_timeout_s=config.server.startup_timeout_s,
     )
     actors: list[Actor] = []
 
     async def start_embedded(ctx: WorkerContext) -> None:
-        # Started beside the transport so the MCP handshake does not wait on
-        # worker imports; the gateway holds calls until `ready` is set.
-        assert ready is not None
-        for name in names:
-            actor = build_worker(ctx, name)
+        # Started beside the transport so the MCP handshake does not wait on worker imports,
+        # and side by side: a call waits in the gateway only for the worker it needs.
+        assert board is not None
+        async with anyio.create_task_group() as tg:
+            for name in names:
+                tg.start_soon(start_one, ctx, board, name)
+
+    imports = asyncio.Lock()
+
+    async def start_one(ctx: WorkerContext, board: WorkerBoard, name: str) -> None:
+        after = [n for n in starts_after(name) if n in board]
+        if after:
+            board.starting(name, f"waiting for {', '.join(after)}")
+        for other in after:
+            await board.settled(other)
+        try:
+            board.starting(name, "importing")
+            # Imports off the event loop (onnxruntime takes seconds), one at a time: health and
+            # the workers already up keep answering meanwhile.
+            async with imports:
+                cls = await asyncio.to_thread(worker_class, name)
+            actor = cls(ctx)
+            board.starting(name, "starting", progress=actor.progress)
             # A stop during start-up waits for the actor being started: cancelled
             # half way, it would leave what on_start opened (threads, files) behind.
             with anyio.CancelScope(shield=True):
                 await actor.start()
-            actors.append(actor)
-            await anyio.lowlevel.checkpoint()
-        ready.set()
+        except Exception as exc:
+            # Start boundary: one worker that cannot start leaves the others serving; its
+            # callers and health say why (the log has the traceback).
+            log.exception("serve.worker_failed", worker=name)
+            board.failed(name, str(exc) or type(exc).__name__)
+            return
+        actors.append(actor)
+        board.ready(name)
 
     stack = contextlib.AsyncExitStack()
     try:
@@ -144,7 +179,7 @@ async def serve(config: Config, *, transport: str, host: str, port: int, no_auth
                     # The SDK's transport minus its thread hops (nbamcp/frontend/stdio.py).
                     run: Callable[[], Awaitable[None]] = functools.partial(run_stdio, server)
                 else:
-                    front = service.http(server, workers_started=lambda: ready is None or ready.is_set())
+                    front = service.http(server, workers_started=lambda: gw.ready)
                     # uvicorn stops gracefully (and quietly) when asked, instead of being cancelled.
                     tg.start_soon(_drain_then_stop, gw, drain_s, front.stop)
                     run = front.serve

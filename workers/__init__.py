@@ -27,6 +27,16 @@ WORKERS: dict[str, str] = {
     "alerts": "workers.alerts:AlertsWorker",
 }
 
+# Embedded workers start side by side, each once the workers it asks at start are up (or
+# failed): the trainer replays the games dataset the stats worker announces; inference, the
+# cache and the monitor ask the trainer which model serves. The rest start at once.
+STARTS_AFTER: dict[str, tuple[str, ...]] = {
+    "trainer": ("stats",),
+    "inference": ("trainer",),
+    "cache": ("trainer",),
+    "monitor": ("trainer",),
+}
+
 
 def worker_class(name: str) -> type[Actor]:
     try:

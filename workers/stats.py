@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,8 @@ class StatsWorker(Actor):
         self.alerter = Alerter(ctx.events, source=self.name, dedupe_window_s=config.alerts.dedupe_window_s)
         self.held = 0  # results held by the anomaly screen since start
         self.rosters: RosterAnnouncer | None = None  # serving fs2 only
+        # (since, folder) while the first start ingests the data folder: health says so.
+        self._ingesting: tuple[float, str] | None = None
 
     @property
     def store(self) -> Store:
@@ -162,7 +165,11 @@ class StatsWorker(Actor):
         row = await self._store.fetchone("SELECT count(*) FROM games")
         if row and row[0] == 0 and self.config.stats.auto_ingest:
             if self.data_dir.is_dir():
-                report = await ingest_paths(self._store, [self.data_dir])
+                self._ingesting = (time.monotonic(), str(self.data_dir))
+                try:
+                    report = await ingest_paths(self._store, [self.data_dir])
+                finally:
+                    self._ingesting = None
                 # Held before the first announcement below: the other workers never see them.
                 screened = await screen_ingest(self._store, report, self.config.anomalies, first=True)
                 await self._alert_holds(screened, f"{self.name}-auto-ingest")
@@ -211,6 +218,12 @@ class StatsWorker(Actor):
             log.warning("stats.rosters_announce_failed", full=full, code=exc.code, error=exc.message)
         except Exception:  # boundary: a roster model that fails to build must not stop games or stats
             log.exception("stats.rosters_announce_crashed", full=full)
+
+    def progress(self) -> str:
+        if self._ingesting is None:
+            return ""
+        since, folder = self._ingesting
+        return f"ingesting {folder} (first start, usually 30-60 s): {time.monotonic() - since:.0f}s so far"
 
     def health_detail(self) -> dict[str, str]:
         detail = {"store": str(self.store_path), "held": str(self.held), **self.answers.stats()}

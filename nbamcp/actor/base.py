@@ -147,6 +147,10 @@ class Actor:
     def health_detail(self) -> dict[str, str]:
         return {}
 
+    def progress(self) -> str:
+        """What ``on_start`` is doing now, for health while the worker starts ("" when nothing to say)."""
+        return ""
+
     def problems(self) -> list[str]:
         """Why this worker cannot do its whole job right now (health says ``degraded`` and why)."""
         return []

@@ -58,9 +58,8 @@ def build_server(
         *(extra_tools or []),
     ]
     deadline = config.server.call_deadline_s
-    tools = [
-        build_tool(spec, deadline_s=deadline, before=gw.wait_ready, inflight=gw.inflight) for spec in specs
-    ]
+    # No tool waits for every worker: a call waits in the gateway for the one its endpoint needs.
+    tools = [build_tool(spec, deadline_s=deadline, inflight=gw.inflight) for spec in specs]
     server: MCPServer = MCPServer(
         name="nbamcp",
         title="NBA stats and predictions",

@@ -77,7 +77,7 @@ class CoverageBook:
     async def refresh(self) -> None:
         """Follow the events and, when the workers are up, ask once: never waits for them to start."""
         await self.follow()
-        if self._gw.ready:
+        if self._gw.is_ready(ep.COVERAGE.worker):
             with contextlib.suppress(NbaError):
                 self._keep(await self._gw.call(ep.COVERAGE, CoverageRequest(), timeout_s=ASK_TIMEOUT_S))
 

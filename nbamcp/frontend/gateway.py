@@ -15,8 +15,9 @@ import structlog
 from nbamcp.bus.base import Bus, Msg
 from nbamcp.calls import call
 from nbamcp.endpoints import HEALTH, Endpoint
-from nbamcp.errors import NbaError, Unavailable
+from nbamcp.errors import NbaError
 from nbamcp.frontend.drain import InFlight
+from nbamcp.frontend.readiness import WorkerBoard
 from nbamcp.log import current_request_id, new_request_id
 from nbamcp.messages import HealthPing, HealthReport, decode, encode
 from nbamcp.ops.tracing import context_headers
@@ -32,43 +33,40 @@ class Gateway:
         *,
         timeout_s: float,
         expected_workers: list[str],
-        workers_ready: asyncio.Event | None = None,
+        board: WorkerBoard | None = None,
         startup_timeout_s: float = 120.0,
     ) -> None:
         self.bus = bus
         self.timeout_s = timeout_s
         self.expected_workers = list(expected_workers)
-        # Embedded mode starts workers in the background so that the MCP
-        # handshake is not held up by their imports; calls wait for them.
-        self._workers_ready = workers_ready
-        # The first start ingests the data (~10 s) before the stats worker
-        # subscribes: calls made meanwhile wait this long rather than fail.
+        # Embedded mode starts workers in the background so that the MCP handshake is not
+        # held up by them; a call waits for the one worker its endpoint needs.
+        self.board = board
+        # The first start ingests the data (~10-60 s) before the stats worker subscribes:
+        # calls made meanwhile wait this long rather than fail.
         self.startup_timeout_s = startup_timeout_s
         # The tool calls running now: a stop waits for them before the bus closes.
         self.inflight = InFlight()
 
     @property
     def ready(self) -> bool:
-        """Whether calls go straight to the bus (the embedded workers, if any, have started)."""
-        return self._workers_ready is None or self._workers_ready.is_set()
+        """Whether every embedded worker (if any) has started, or failed to."""
+        return self.board is None or self.board.all_settled()
 
-    async def wait_ready(self) -> None:
-        """Wait (at most ``startup_timeout_s``) for the embedded workers to start."""
-        if self._workers_ready is not None and not self._workers_ready.is_set():
-            try:
-                async with asyncio.timeout(self.startup_timeout_s):
-                    await self._workers_ready.wait()
-            except TimeoutError:
-                raise Unavailable(
-                    f"the workers did not become ready within {self.startup_timeout_s:g}s "
-                    "(server.startup_timeout_s); see the server's log on stderr"
-                ) from None
+    def is_ready(self, worker: str) -> bool:
+        """Whether calls to ``worker`` go straight to the bus (it is up, or not embedded)."""
+        return self.board is None or self.board.is_ready(worker)
+
+    async def wait_for(self, worker: str) -> None:
+        """Wait (at most ``startup_timeout_s``) for the embedded ``worker`` to start."""
+        if self.board is not None:
+            await self.board.wait(worker, self.startup_timeout_s)
 
     async def call(
         self, endpoint: Endpoint[Rep], request: msgspec.Struct, *, timeout_s: float | None = None
     ) -> Rep:
         """Send ``request`` to ``endpoint``; return its reply or raise RemoteError / Unavailable."""
-        await self.wait_ready()
+        await self.wait_for(endpoint.worker)
         timeout = self.timeout_s if timeout_s is None else timeout_s
         rid = current_request_id() or new_request_id()
         return await call(self.bus, endpoint, request, timeout_s=timeout, request_id=rid)
@@ -77,13 +75,17 @@ class Gateway:
         """Scatter-gather: every worker instance answers ``nba.health``.
 
         Returns once every expected worker has answered at least once, or when
-        the timeout ends (then the missing ones are simply absent).
+        the timeout ends (then the missing ones are simply absent). An embedded
+        worker still starting (or failed) is reported from the board at once:
+        it cannot answer a ping yet.
         """
-        await self.wait_ready()
-        reports: list[HealthReport] = []
+        unready = self.board.unready() if self.board is not None else []
+        reports: list[HealthReport] = [self.board.report(n) for n in unready] if self.board else []
         seen: set[str] = set()
         done = asyncio.Event()
-        expected = set(self.expected_workers)
+        expected = set(self.expected_workers) - set(unready)
+        if not expected and unready:
+            return sorted(reports, key=lambda r: (r.name, r.instance))
 
         async def on_reply(msg: Msg) -> None:
             try:
@@ -91,6 +93,8 @@ class Gateway:
             except msgspec.MsgspecError as exc:
                 log.warning("health.bad_reply", error=str(exc))
                 return
+            if report.name in unready:
+                return  # reported from the board already (it subscribed while we asked)
             reports.append(report)
             seen.add(report.name)
             if expected and expected <= seen:
@@ -114,7 +118,8 @@ class Gateway:
 
     async def health_of(self, worker: str, timeout_s: float) -> HealthReport | None:
         """One instance of ``worker`` reports (None when none answers in time)."""
-        await self.wait_ready()
+        if self.board is not None and worker in self.board and not self.board.is_ready(worker):
+            return self.board.report(worker)
         rid = current_request_id() or new_request_id()
         try:
             msg = await self.bus.request(

@@ -48,7 +48,7 @@ async def test_health_answers_while_hostile_calls_run(home: Path, data_dir: Path
             ClientSession(r, w) as s,
         ):
             await s.initialize()
-            first = await s.call_tool("health", {})  # every worker is up
+            first = await s.call_tool("health", {"wait_s": TIMEOUT})  # every worker is up
             assert not first.is_error and first.structured_content["status"] == "ok"
 
             async def call(i: int, name: str, args: dict[str, Any]) -> None:

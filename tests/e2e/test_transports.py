@@ -29,7 +29,7 @@ async def _check_health(session: ClientSession, bus: str) -> dict:
     tools = {t.name: t for t in (await session.list_tools()).tools}
     assert "health" in tools
     assert tools["health"].output_schema is not None
-    result = await session.call_tool("health", {})
+    result = await session.call_tool("health", {"wait_s": TIMEOUT})  # every worker up
     assert not result.is_error, result.content
     health = result.structured_content
     assert health is not None

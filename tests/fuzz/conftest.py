@@ -85,7 +85,7 @@ async def _session(home: Path, data_dir: Path, log: Path) -> AsyncIterator[Clien
             # The start is bounded here; every call bounds itself (FuzzServer.call).
             with anyio.fail_after(START_BOUND_S):
                 await session.initialize()
-                ready = await session.call_tool("health", {})  # waits for every worker
+                ready = await session.call_tool("health", {"wait_s": START_BOUND_S})  # every worker up
             assert not ready.is_error, ready.content
             yield session
 
