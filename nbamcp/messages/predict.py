@@ -38,7 +38,14 @@ class GameQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
             examples=["2023-04-05"],
         ),
     ] = None
-    neutral: Annotated[bool, msgspec.Meta(description="true when neither team plays at home")] = False
+    neutral: Annotated[
+        bool,
+        msgspec.Meta(
+            description="true when neither team plays at home (default false), e.g. true for a game in "
+            "Mexico City or Paris",
+            examples=[False, True],
+        ),
+    ] = False
 
 
 class PredictRequest(Message, frozen=True):

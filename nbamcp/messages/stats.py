@@ -96,7 +96,14 @@ class TeamRatingHistoryRequest(Message, frozen=True):
     team: f.TeamName
     season_from: f.Season
     season_to: f.Season
-    chart: Annotated[bool, msgspec.Meta(description="also draw the history as a PNG chart")] = True
+    chart: Annotated[
+        bool,
+        msgspec.Meta(
+            description="also draw the history as a PNG chart (default true), e.g. false for the "
+            "numbers alone",
+            examples=[True, False],
+        ),
+    ] = True
 
 
 class TeamsRequest(Message, frozen=True):
