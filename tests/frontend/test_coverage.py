@@ -200,7 +200,9 @@ async def test_a_missing_data_folder_is_named_in_the_tool_error(tmp_path: Path) 
         async with stats_worker(bus, config), Client(server) as c:
             r = await c.call_tool("team_season", {"team": "Celtics", "season": 2016})
             p = await c.call_tool("find_player", {"query": "jokic"})
-    for result in (r, p):
+            career = await c.call_tool("player_career", {"player": "LeBron James"})
+    for result in (r, p, career):
         assert result.is_error and text(result).startswith("unavailable: ")
         assert "NBAMCP_DATA_DIR (paths.data_dir) names a folder that does not exist" in text(result)
         assert str(tmp_path) not in text(result)
+        assert "closest: ;" not in text(result)  # no empty list of closest names

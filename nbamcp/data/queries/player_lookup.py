@@ -286,8 +286,9 @@ async def find_player(store: Store, query: str, limit: int = 10) -> PlayerSearch
 
 
 def _not_found(query: str, ranked: list[tuple[float, _Entry]]) -> NotFound:
+    closest = f"; closest: {_describe([e for _, e in ranked[:5]])}" if ranked else ""
     return NotFound(
-        f"no player matches {_shown(query)}; closest: {_describe([e for _, e in ranked[:5]])}",
+        f"no player matches {_shown(query)}{closest}",
         details={"query": query, "closest": ",".join(e.player_id for _, e in ranked[:5])},
     )
 
