@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
-from scipy import stats
 
 from nbamcp.messages.data import GameRow
 
@@ -156,6 +155,10 @@ def upset_findings(
     rules: AnomalyRules,
 ) -> list[Finding]:
     """Candidate upsets in a window holding improbably many upsets of heavy favourites."""
+    # Imported when results are screened, not with the module: scipy.stats is most of the stats
+    # worker's import (1-4 s), which every start paid before the first stats answer.
+    from scipy import stats
+
     cand_ids = {g.game_id for g in candidates}
     lopsided: dict[date, list[tuple[str, float, bool]]] = defaultdict(list)  # day -> (id, p_dog, dog won)
     first = min((_day(g.date) for g in candidates), default=None)

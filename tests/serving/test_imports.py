@@ -43,6 +43,16 @@ def training_modules(loaded: list[str]) -> list[str]:
     return [m for m in loaded if any(m == t or m.startswith(t + ".") for t in TRAINING_ONLY)]
 
 
+def test_the_stats_worker_starts_without_scipy_stats() -> None:
+    # The first stats answer waits for this import alone: scipy.stats was 1-4 s of it, for the
+    # anomaly screen's one Poisson tail, which needs it only when results are screened.
+    code = "import sys, json, workers.stats; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "scipy.stats" not in json.loads(out.stdout)
+
+
 @pytest.mark.parametrize("name", WORKERS)
 def test_importing_a_worker_loads_no_training_library(name: str) -> None:
     code = f"import sys, json, workers.{name}; print(json.dumps(sorted(sys.modules)))"
