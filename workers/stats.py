@@ -125,6 +125,7 @@ class StatsWorker(Actor):
         self.rosters: RosterAnnouncer | None = None  # serving fs2 only
         # (since, folder) while the first start ingests the data folder: health says so.
         self._ingesting: tuple[float, str] | None = None
+        self._ingest_at: tuple[float, str] = (0.0, "")  # the ingestion's last step: fraction, file
 
     @property
     def store(self) -> Store:
@@ -167,7 +168,7 @@ class StatsWorker(Actor):
             if self.data_dir.is_dir():
                 self._ingesting = (time.monotonic(), str(self.data_dir))
                 try:
-                    report = await ingest_paths(self._store, [self.data_dir])
+                    report = await ingest_paths(self._store, [self.data_dir], progress=self._ingest_step)
                 finally:
                     self._ingesting = None
                 # Held before the first announcement below: the other workers never see them.
@@ -219,11 +220,18 @@ class StatsWorker(Actor):
         except Exception:  # boundary: a roster model that fails to build must not stop games or stats
             log.exception("stats.rosters_announce_crashed", full=full)
 
+    async def _ingest_step(self, fraction: float, message: str) -> None:
+        self._ingest_at = (fraction, message)
+
     def progress(self) -> str:
         if self._ingesting is None:
             return ""
         since, folder = self._ingesting
-        return f"ingesting {folder} (first start, usually 30-60 s): {time.monotonic() - since:.0f}s so far"
+        fraction, message = self._ingest_at
+        done = f", {fraction:.0%} done: {message}" if message else ""
+        return (
+            f"ingesting {folder} (first start, usually 30-60 s): {time.monotonic() - since:.0f}s so far{done}"
+        )
 
     def health_detail(self) -> dict[str, str]:
         detail = {"store": str(self.store_path), "held": str(self.held), **self.answers.stats()}

@@ -56,6 +56,7 @@ async def test_fresh_home_health_answers_while_the_data_is_ingested(tmp_path: Pa
             assert not alerts.is_error, _text(alerts)
             during = _workers(await s.call_tool("health", {}))
             assert during["stats"]["status"] == "starting", during["stats"]
+            # What it is doing (with the share done, once the first file is read: not awaited here).
             assert "ingesting" in during["stats"]["detail"].get("progress", ""), during["stats"]
             assert "ingesting" in _text(await s.call_tool("health", {}))
             # A stats tool waits for the stats worker alone, and answers once the data is in.
