@@ -147,7 +147,7 @@ async def serve(config: Config, *, transport: str, host: str, port: int, no_auth
             async with imports:
                 cls = await asyncio.to_thread(worker_class, name)
             actor = cls(ctx)
-            board.starting(name, "starting", progress=actor.progress)
+            board.starting(name, "starting", progress=actor.starting_note)
             # A stop during start-up waits for the actor being started: cancelled
             # half way, it would leave what on_start opened (threads, files) behind.
             with anyio.CancelScope(shield=True):

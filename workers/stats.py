@@ -223,7 +223,7 @@ class StatsWorker(Actor):
     async def _ingest_step(self, fraction: float, message: str) -> None:
         self._ingest_at = (fraction, message)
 
-    def progress(self) -> str:
+    def starting_note(self) -> str:
         if self._ingesting is None:
             return ""
         since, folder = self._ingesting

@@ -147,7 +147,7 @@ class Actor:
     def health_detail(self) -> dict[str, str]:
         return {}
 
-    def progress(self) -> str:
+    def starting_note(self) -> str:
         """What ``on_start`` is doing now, for health while the worker starts ("" when nothing to say)."""
         return ""
 
