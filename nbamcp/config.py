@@ -329,8 +329,11 @@ class CacheConfig(_Section, frozen=True):
     # Per-instance LRU of served predictions; entries live at most ttl_s.
     max_entries: int = 20000
     ttl_s: float = 3600.0
-    # On NATS, a shared second level in this JetStream key-value bucket ("" turns it off).
+    # A second level shared by every cache instance, in this key-value bucket ("" turns it off):
+    # a JetStream KV bucket in nats-server's memory on NATS, its in-process twin on the memory bus.
+    # It holds at most kv_max_mb (keys and values; the oldest go first) and entries for ttl_s.
     kv_bucket: str = "nbamcp-predictions"
+    kv_max_mb: Annotated[float, msgspec.Meta(gt=0)] = 64.0
     # The front end asks the cache first; it gives up on it after this long.
     lookup_timeout_s: float = 0.5
 

@@ -149,8 +149,9 @@ class CacheWorker(Actor):
         await self._refresh_aliases("start")
         if self.settings.kv_bucket:
             self.kv = await PredictionKv.open(
-                self.ctx.stores, self.settings.kv_bucket, ttl_s=self.settings.ttl_s
-            )
+                self.ctx.stores, self.settings.kv_bucket, ttl_s=self.settings.ttl_s,
+                max_bytes=int(self.settings.kv_max_mb * 2**20),
+            )  # fmt: skip
             if self.kv is not None:
                 self.close_with(self.kv.close)
                 self.spawn(self.kv.follow(self._from_kv, self._gone_from_kv), name="kv-follow")

@@ -177,10 +177,14 @@ async def _ensure(bus: NatsBus, settings: BucketSettings) -> tuple[KeyValue, str
                 ttl=settings.ttl_s,
                 storage=storage,
                 description=settings.description,
+                max_bytes=settings.max_bytes,
             )
         except js_errors.BadRequestError:
             kv = await js.key_value(name)  # exists with other settings: use it as it is
         info = await js.stream_info(f"KV_{name}")
+        if settings.max_bytes is not None and info.config.discard != api.DiscardPolicy.OLD:
+            # A KV stream refuses new puts when full (discard new); a bounded cache keeps the newest.
+            info = await js.update_stream(info.config.evolve(discard=api.DiscardPolicy.OLD))
     except (nats_errors.Error, js_errors.Error, TimeoutError) as exc:
         raise _unavailable(f"the key-value bucket {name}", exc) from None
     return kv, f"nats:{name}:{info.created}"

@@ -7,8 +7,8 @@ the bucket (a watch) and copies what arrives into its own LRU, so a lookup never
 waits on the network: an entry filled through one instance is a local hit on all
 of them a moment later, and a new instance starts warm with what the bucket
 holds. Purges (new results for a team) propagate the same way. The bucket has the
-cache's TTL as max age. Failures here only cost hits: they are logged and the
-cache goes on with its first level.
+cache's TTL as max age and ``cache.kv_max_mb`` as its size (the oldest go first).
+Failures here only cost hits: they are logged and the cache goes on with its first level.
 """
 
 from __future__ import annotations
@@ -45,9 +45,13 @@ class PredictionKv:
         return self._kv.settings.name
 
     @classmethod
-    async def open(cls, stores: Stores, bucket: str, *, ttl_s: float) -> PredictionKv | None:
+    async def open(
+        cls, stores: Stores, bucket: str, *, ttl_s: float, max_bytes: int | None = None
+    ) -> PredictionKv | None:
         """The bucket (created when missing); None, with a warning, when it cannot be had."""
-        settings = BucketSettings(bucket, ttl_s=ttl_s, memory=True, description="nbamcp prediction cache")
+        settings = BucketSettings(
+            bucket, ttl_s=ttl_s, memory=True, description="nbamcp prediction cache", max_bytes=max_bytes
+        )
         try:
             kv = await stores.kv(settings)
         except NbaError as exc:  # no L2 is a slower cache, not a broken one

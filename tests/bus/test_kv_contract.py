@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from nbamcp.bus.kv import BucketSettings, KeyValue, KvEntry, KvWatch, MemoryKv
+from nbamcp.bus.kv import ENTRY_OVERHEAD, BucketSettings, KeyValue, KvEntry, KvWatch, MemoryKv
 from nbamcp.bus.stores import Stores
 from nbamcp.errors import InvalidInput
 
@@ -94,6 +94,54 @@ def test_the_twin_expires_entries_after_the_ttl() -> None:
         assert await kv.get("k") is None and await kv.keys() == []
 
     asyncio.run(run())
+
+
+def test_the_twin_removes_expired_entries_instead_of_keeping_them() -> None:
+    # Defect (issue 14, bounded memory): expired fills were hidden from get/keys but kept, so the
+    # cache's bucket held every fill of its TTL (an hour) in the single process: ~1.4 MB a slate.
+    now = [1000.0]
+    kv = MemoryKv(BucketSettings("fills", ttl_s=60.0, memory=True), clock=lambda: now[0])
+
+    async def run() -> None:
+        for i in range(1000):
+            await kv.put(f"game.{i}", b"x" * 100)
+        assert len(kv) == 1000
+        now[0] += 61
+        await kv.put("game.new", b"y")  # a put removes what has expired
+        assert len(kv) == 1 and kv.removed == 1000
+        assert kv.bytes == len("game.new") + 1 + ENTRY_OVERHEAD
+
+    asyncio.run(run())
+
+
+def test_the_twin_holds_at_most_max_bytes_the_oldest_going_first() -> None:
+    budget = 100 * (len("game.0000") + 1000 + ENTRY_OVERHEAD)
+    kv = MemoryKv(BucketSettings("bounded", max_bytes=budget))
+
+    async def run() -> None:
+        for i in range(10_000):
+            await kv.put(f"game.{i:04d}", b"x" * 1000)
+            assert kv.bytes <= budget
+        assert len(kv) == 100 and kv.removed == 9_900
+        assert await kv.keys() == [f"game.{i:04d}" for i in range(9_900, 10_000)]
+        # A put of a kept key renews it: the next new key pushes out the oldest OTHER one.
+        await kv.put("game.9900", b"z" * 1000)
+        await kv.put("game.new", b"x" * 1000)
+        assert await kv.get("game.9901") is None and len(kv) == 100
+        assert (await kv.get("game.9900")).value == b"z" * 1000  # type: ignore[union-attr]
+
+    asyncio.run(run())
+
+
+async def test_a_bucket_with_max_bytes_keeps_the_newest_and_never_refuses_a_put(stores: Stores) -> None:
+    # JetStream's KV refuses puts past max_bytes (discard new): a bounded cache must keep the newest.
+    kv = await stores.kv(BucketSettings("capped", max_bytes=64 * 1024, memory=True))
+    for i in range(300):
+        await kv.put(f"game.{i:03d}", b"x" * 1024)
+    kept = await kv.keys()
+    assert "game.299" in kept and "game.000" not in kept
+    assert 16 <= len(kept) <= 64, len(kept)
+    assert (await kv.get("game.299")).value == b"x" * 1024  # type: ignore[union-attr]
 
 
 async def test_bad_keys_are_refused(stores: Stores) -> None:
