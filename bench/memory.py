@@ -10,6 +10,15 @@ idempotency maps, the prediction log and the monitor), from ``--lanes`` calls in
 once more after the same number of cache hits. The bounded maps report their sizes in the
 health tool. ``--caps N`` caps the prediction cache and the request-id maps at N, so the
 plateau shows within the run. Results go to stdout.
+
+    .venv/bin/python bench/memory.py --slates 2000 [--every 100] [--trace 200,1000] [--home DIR]
+
+Slates instead: the same server IN THIS PROCESS (``tests/memory_server.py``: every embedded
+worker, the front end, the SDK's in-memory client), ``--slates`` predict_games calls of 500
+new games each (sent by the front end in parts of 100), RSS every ``--every`` slates and
+the slope (KB per slate) over the second half. ``--trace A,B`` also takes tracemalloc
+snapshots after slates A and B (tracing from the first slate on) and prints the 25 lines whose
+allocations grew most between them (tracemalloc slows the run ~2x: quote an untraced run's slope).
 """
 
 from __future__ import annotations
@@ -85,19 +94,96 @@ async def run(env: dict[str, str], what: str, total: int, lanes: int) -> str:
     return "\n".join(lines)
 
 
+async def run_slates(env: dict[str, str], slates: int, every: int, trace: tuple[int, int] | None) -> str:
+    import datetime as dt
+    import gc
+    import time
+    import tracemalloc
+
+    import msgspec
+
+    from nbamcp.config import load_config
+    from nbamcp.log import configure_logging
+    from tests.memory_server import predict_slate, rss_mb, single_process
+    from tests.memory_server import slates as slate_games
+
+    config = load_config(environ=env)
+    if trace:  # traced, a slate takes several times as long: not the call deadline's business
+        server = msgspec.structs.replace(config.server, call_deadline_s=3600.0)
+        inference = msgspec.structs.replace(config.inference, timeout_s=600.0)
+        config = msgspec.structs.replace(config, server=server, inference=inference)
+    configure_logging(config.log.level, fmt=config.log.format)
+    lines = [f"In-process single server, {slates:,} slates of 500 new games (RSS every {every})", ""]
+    lines += ["| slates | RSS MB | s |", "|---|---|---|"]
+    points: list[tuple[int, float]] = []
+    snaps: dict[int, tracemalloc.Snapshot] = {}
+    started = time.perf_counter()
+    async with single_process(config) as client:
+        games = slate_games(dt.date.today())
+        await predict_slate(client, next(games))
+        lines.append(f"| 1 (idle) | {rss_mb():.0f} | {time.perf_counter() - started:.0f} |")
+        if trace:  # from here: the start-up's allocations (the replay of every game) are not traced
+            tracemalloc.start(8)
+        for k in range(1, slates + 1):
+            await predict_slate(client, next(games))
+            if trace and k in trace:
+                gc.collect()
+                snaps[k] = tracemalloc.take_snapshot()
+            if k % every == 0:
+                points.append((k, rss_mb()))
+                lines.append(f"| {k:,} | {points[-1][1]:.0f} | {time.perf_counter() - started:.0f} |")
+        health = await client.call_tool("health", {})
+        for w in (health.structured_content or {}).get("workers", []):
+            if w["name"] in ("inference", "cache"):
+                lines.append(f"\n{w['name']}: {w['detail']}")
+    half = [p for p in points if p[0] > slates // 2]
+    if len(half) >= 2:
+        lines.append(f"\nslope over the second half: {slope_kb(half):.1f} KB per slate")
+    if trace and len(snaps) == 2:
+        a, b = (snaps[t] for t in trace)
+        lines.append(f"\ntracemalloc, growth from slate {trace[0]} to {trace[1]} (top 25 lines):")
+        for stat in b.compare_to(a, "lineno")[:25]:
+            lines.append(
+                f"  {stat.size_diff / 1024:+10.1f} KB {stat.count_diff:+8d} blocks  {stat.traceback[0]}"
+            )
+        lines.append("\nthe largest growth by traceback:")
+        for stat in b.compare_to(a, "traceback")[:3]:
+            lines.append(f"  {stat.size_diff / 1024:+10.1f} KB")
+            lines += [f"      {frame}" for frame in stat.traceback.format()[-16:]]
+    return "\n".join(lines)
+
+
+def slope_kb(points: list[tuple[int, float]]) -> float:
+    """Least-squares slope of RSS (MB) over slates, in KB per slate."""
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    num = sum((x - mx) * (y - my) for x, y in points)
+    den = sum((x - mx) ** 2 for x, _ in points)
+    return num / den * 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--predictions", type=int, default=10_000)
     ap.add_argument("--lanes", type=int, default=16)
     ap.add_argument("--home", type=Path, help="bench/predict.py's prepared home (created when missing)")
     ap.add_argument("--caps", type=int, help="cap the prediction cache and request-id maps at this size")
+    ap.add_argument("--slates", type=int, help="in process: this many 500-game slates instead")
+    ap.add_argument("--every", type=int, default=100, help="with --slates: RSS every this many slates")
+    ap.add_argument("--trace", help="with --slates: A,B: tracemalloc diff between slates A and B")
     a = ap.parse_args()
     data_dir = DATA_DIR
     with contextlib.ExitStack() as stack:
         home = a.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-mem-")))
         prepare(home, data_dir, 1947)
         env, what = server_env(home, data_dir, a.caps)
-        print(asyncio.run(run(env, what, a.predictions, a.lanes)))
+        if a.slates:
+            trace = tuple(int(t) for t in a.trace.split(",")) if a.trace else None
+            assert trace is None or len(trace) == 2, "--trace A,B"
+            print(asyncio.run(run_slates(env, a.slates, a.every, trace)))  # type: ignore[arg-type]
+        else:
+            print(asyncio.run(run(env, what, a.predictions, a.lanes)))
 
 
 if __name__ == "__main__":

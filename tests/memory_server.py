@@ -1,0 +1,92 @@
+"""The single-process server in this process, for memory measurements (RSS, tracemalloc).
+
+What ``nbamcp serve`` runs on the in-memory bus (every worker of ``workers.embedded``,
+the front end built by ``build_server``), with the SDK's in-memory client instead of
+stdio: tracemalloc then sees every allocation of the server, and RSS is this
+process's. Used by ``tests/serving/test_memory_flat.py`` and ``bench/memory.py --slates``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime as dt
+import gc
+import itertools
+import resource
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from nbamcp.actor import Actor, open_context
+from nbamcp.bus import InMemoryBus
+from nbamcp.config import Config
+from nbamcp.frontend.app import build_server
+from nbamcp.frontend.gateway import Gateway
+from nbamcp.launch import build_worker, stop_actors
+from nbamcp.serving.canonical import MAX_DAYS_AHEAD
+
+TEAMS = [
+    "ATL", "BOS", "BKN", "CHA", "CHI", "CLE", "DAL", "DEN", "DET", "GSW", "HOU", "IND", "LAC", "LAL", "MEM",
+    "MIA", "MIL", "MIN", "NOP", "NYK", "OKC", "ORL", "PHI", "PHX", "POR", "SAC", "SAS", "TOR", "UTA", "WAS",
+]  # fmt: skip
+SLATE = 500
+
+
+def rss_mb(*, settle: bool = True) -> float:
+    """This process's resident set size, MB (``/proc/self/status``).
+
+    ``settle``: collect garbage and hand the allocator's free pages back first
+    (glibc's ``malloc_trim``), so that a reading says what is held, not what the
+    allocator happens to keep: without it readings scatter by tens of MB.
+    """
+    if settle:
+        gc.collect()
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def slates(today: dt.date, size: int = SLATE) -> Iterator[list[dict[str, Any]]]:
+    """Slates of ``size`` games never asked before in the cycle: every (home, away) pair on every
+    day the server accepts ahead of ``today`` (~318,000 games), then the same cycle again."""
+    days = range(1, MAX_DAYS_AHEAD)
+    games = (
+        {"home": h, "away": a, "date": (today + dt.timedelta(days=d)).isoformat()}
+        for d, (h, a) in itertools.cycle(itertools.product(days, itertools.permutations(TEAMS, 2)))
+    )
+    while True:
+        yield list(itertools.islice(games, size))
+
+
+@asynccontextmanager
+async def single_process(config: Config, *, wait_s: float = 120.0) -> AsyncIterator[Client]:
+    """An MCP client of the whole single-process server (``config.workers.embedded``)."""
+    bus = InMemoryBus()
+    actors: list[Actor] = []
+    names = list(config.workers.embedded)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(bus.close)
+        ctx = await stack.enter_async_context(open_context(bus, config))
+        stack.push_async_callback(stop_actors, actors, config.workers.stop_deadline_s)
+        with anyio.fail_after(wait_s):
+            for name in names:
+                actor = build_worker(ctx, name)
+                await actor.start()
+                actors.append(actor)
+        gw = Gateway(bus, timeout_s=wait_s, expected_workers=names)
+        client = await stack.enter_async_context(Client(build_server(gw, config, home=config.home)))
+        yield client
+
+
+async def predict_slate(client: Client, games: list[dict[str, Any]]) -> None:
+    res = await client.call_tool("predict_games", {"games": games})
+    if res.is_error:
+        raise AssertionError(f"predict_games failed: {res.content}")
