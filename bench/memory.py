@@ -9,7 +9,7 @@ default configuration (every worker embedded) over stdio; RSS is read from
 idempotency maps, the prediction log and the monitor), from ``--lanes`` calls in flight, and
 once more after the same number of cache hits. The bounded maps report their sizes in the
 health tool. ``--caps N`` caps the prediction cache and the request-id maps at N, so the
-plateau shows within the run. Results go to stdout.
+plateau shows within the run (and ``cache.kv_max_mb`` at ~3 KB per entry). Results go to stdout.
 
     .venv/bin/python bench/memory.py --slates 2000 [--every 100] [--trace 200,1000] [--home DIR]
 
@@ -45,10 +45,11 @@ def server_env(home: Path, data_dir: Path, caps: int | None) -> tuple[dict[str, 
     cfg = home / "bench-memory.toml"
     cfg.write_text(
         Path(env["NBAMCP_CONFIG"]).read_text()
-        + f"\n[cache]\nmax_entries = {caps}\n\n[inference]\nidempotency_entries = {caps}\n"
+        + f"\n[cache]\nmax_entries = {caps}\nkv_max_mb = {caps * 3 / 1024:.1f}\n"
+        + f"\n[inference]\nidempotency_entries = {caps}\n"
     )
     env["NBAMCP_CONFIG"] = str(cfg)
-    return env, f"cache.max_entries and inference.idempotency_entries = {caps:,}"
+    return env, f"cache.max_entries and inference.idempotency_entries = {caps:,}, cache.kv_max_mb ~3 KB each"
 
 
 async def run(env: dict[str, str], what: str, total: int, lanes: int) -> str:
@@ -132,6 +133,7 @@ async def run_slates(env: dict[str, str], slates: int, every: int, trace: tuple[
             if k % every == 0:
                 points.append((k, rss_mb()))
                 lines.append(f"| {k:,} | {points[-1][1]:.0f} | {time.perf_counter() - started:.0f} |")
+                print(lines[-1], file=sys.stderr, flush=True)  # progress: a long run can be cut short
         health = await client.call_tool("health", {})
         for w in (health.structured_content or {}).get("workers", []):
             if w["name"] in ("inference", "cache"):
