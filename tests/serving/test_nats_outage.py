@@ -22,8 +22,7 @@ from nbamcp.bus.link import CONNECTED, DISCONNECTED
 from nbamcp.bus.nats import NatsBus
 from nbamcp.errors import Unavailable
 from nbamcp.frontend.gateway import Gateway
-from nbamcp.frontend.health import health_tools
-from nbamcp.frontend.tooling import NoArguments
+from nbamcp.frontend.health import HealthRequest, health_tools
 from nbamcp.log import bind_request
 from nbamcp.messages import GameQuery
 from nbamcp.serving.client import PredictClient
@@ -50,7 +49,7 @@ ATTEMPTS_TO_CEILING = 7
 
 
 async def _health(tool: Any) -> dict[str, Any]:
-    result = await tool.run(NoArguments(), None)
+    result = await tool.run(HealthRequest(), None)
     return dict(result.structured_content)
 
 

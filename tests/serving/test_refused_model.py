@@ -16,9 +16,8 @@ from typing import Any
 
 from nbamcp.bus.base import Bus
 from nbamcp.frontend.gateway import Gateway
-from nbamcp.frontend.health import health_tools
+from nbamcp.frontend.health import HealthRequest, health_tools
 from nbamcp.frontend.status import status_tools
-from nbamcp.frontend.tooling import NoArguments
 from nbamcp.messages import GameQuery, MonitorStatusRequest
 from nbamcp.serving.client import PredictClient
 from tests.serving.conftest import Home, Models, make_inference, promote, register, running, serving
@@ -57,7 +56,7 @@ async def test_a_refused_champion_is_reported_everywhere_and_predictions_say_deg
             assert p.source == "baseline" and out.degraded
             assert any("refused" in n and "elo-baseline serves instead" in n for n in out.notes), out.notes
 
-            h = await _tool(health, NoArguments())
+            h = await _tool(health, HealthRequest())
             assert h["status"] == "degraded"
             assert any(r.startswith("inference: the registry's champion was refused") for r in h["reasons"])
 
