@@ -394,7 +394,8 @@ async def one_run(
             nc = await nats.connect(url)
             stack.push_async_callback(nc.close)
             helpers = [nats_pid]
-            for name in ("stats", "trainer", "inference", "cache"):  # stats publishes the games; the trainer says which models serve
+            # Stats publishes the games the others replay; the trainer says which models serve.
+            for name in ("stats", "trainer", "inference", "cache"):
                 helpers.append(await stack.enter_async_context(worker_proc(env, name, url)))
 
             async def rtt() -> object:
