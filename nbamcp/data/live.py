@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,18 @@ def to_table(response: Any, source: str) -> Table:
     return Table(source, layout, None, headers, rows=[[_cell(v) for v in r] for r in rows])
 
 
+async def fetch(call: Callable[[], dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    """One stats.nba.com call through nba_api, in a thread, within ``timeout_s`` (plus a second for
+    the thread): every way it can fail means "no data now", an ``Unavailable`` naming the host."""
+    try:
+        async with asyncio.timeout(timeout_s + 1.0):
+            return await asyncio.to_thread(call)
+    except TimeoutError:
+        raise Unavailable(f"{HOST} unreachable: no answer within {timeout_s:g}s") from None
+    except Exception as exc:  # boundary: requests, urllib3, json and nba_api errors all mean "no data"
+        raise Unavailable(f"{HOST} unreachable: {type(exc).__name__}: {exc}") from exc
+
+
 async def fetch_league_game_log(
     season: int | str, *, season_type: str = "regular", players: bool = False, timeout_s: float = 10.0
 ) -> dict[str, Any]:
@@ -76,13 +89,7 @@ async def fetch_league_game_log(
         )
         return endpoint.get_dict()
 
-    try:
-        async with asyncio.timeout(timeout_s + 1.0):
-            return await asyncio.to_thread(call)
-    except TimeoutError:
-        raise Unavailable(f"{HOST} unreachable: no answer within {timeout_s:g}s") from None
-    except Exception as exc:  # boundary: requests, urllib3, json and nba_api errors all mean "no data"
-        raise Unavailable(f"{HOST} unreachable: {type(exc).__name__}: {exc}") from exc
+    return await fetch(call, timeout_s)
 
 
 async def ingest_live_games(

@@ -17,7 +17,6 @@ network.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -27,11 +26,11 @@ import msgspec
 
 from nbamcp.data.franchises import code_to_franchise, normalize
 from nbamcp.data.ingest.runner import player_names
-from nbamcp.data.live import HOST, result_set
+from nbamcp.data.live import HOST, fetch, result_set
 from nbamcp.data.queries.common import parse_season, season_label
 from nbamcp.data.rosters import RosterEntry
 from nbamcp.data.store import Store
-from nbamcp.errors import DataQualityError, InvalidInput, Unavailable
+from nbamcp.errors import DataQualityError, InvalidInput
 
 ROSTER_SET = "CommonTeamRoster"
 SOURCE = "nba_api:CommonTeamRoster"
@@ -125,13 +124,7 @@ async def fetch_team_roster(team_id: int, season: int | str, *, timeout_s: float
         data: dict[str, Any] = CommonTeamRoster(team_id=team_id, season=label, timeout=timeout_s).get_dict()
         return data
 
-    try:
-        async with asyncio.timeout(timeout_s + 1.0):
-            return await asyncio.to_thread(call)
-    except TimeoutError:
-        raise Unavailable(f"{HOST} unreachable: no answer within {timeout_s:g}s") from None
-    except Exception as exc:  # boundary: requests, urllib3, json and nba_api errors all mean "no data"
-        raise Unavailable(f"{HOST} unreachable: {type(exc).__name__}: {exc}") from exc
+    return await fetch(call, timeout_s)
 
 
 async def ingest_live_rosters(

@@ -15,18 +15,17 @@ touch the network.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
-from nbamcp.data.live import HOST
+from nbamcp.data.live import HOST, fetch
 from nbamcp.data.live_rosters import nba_team_ids
 from nbamcp.data.queries.common import parse_season, season_label
 from nbamcp.data.store import Store
-from nbamcp.errors import DataQualityError, Unavailable
+from nbamcp.errors import DataQualityError
 from nbamcp.messages import ScheduledGame
 
 SOURCE = "nba_api:ScheduleLeagueV2"
@@ -143,13 +142,7 @@ async def fetch_schedule(season: int | str, *, timeout_s: float = 10.0) -> dict[
         data: dict[str, Any] = ScheduleLeagueV2(league_id="00", season=label, timeout=timeout_s).get_dict()
         return data
 
-    try:
-        async with asyncio.timeout(timeout_s + 1.0):
-            return await asyncio.to_thread(call)
-    except TimeoutError:
-        raise Unavailable(f"{HOST} unreachable: no answer within {timeout_s:g}s") from None
-    except Exception as exc:  # boundary: requests, urllib3, json and nba_api errors all mean "no data"
-        raise Unavailable(f"{HOST} unreachable: {type(exc).__name__}: {exc}") from exc
+    return await fetch(call, timeout_s)
 
 
 async def ingest_live_schedule(
