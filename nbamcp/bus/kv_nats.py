@@ -46,13 +46,33 @@ class _NatsWatch:
         self._stopped = False
 
     async def __aiter__(self) -> AsyncIterator[KvEntry | None]:
+        seen = 0
+        owed = False  # the end-of-replay marker held back until the replay is in
         async for e in self._w:
             if e is None:
+                if seen == 0 and await self._server_delivered() > 0:
+                    # nats-py asks the consumer how much is pending right after creating it; on a
+                    # loaded machine the answer (0: all sent) can arrive before the messages sent,
+                    # and it signals "caught up" with nothing replayed. The replay follows: wait.
+                    owed = True
+                    continue
                 yield None
                 continue
+            seen += 1
             created = e.created.timestamp() if e.created is not None else 0.0
             deleted = e.operation in (KV_DEL, KV_PURGE)
             yield KvEntry(e.key, b"" if deleted else (e.value or b""), int(e.revision), created, deleted)
+            if owed and e.delta == 0:
+                owed = False
+                yield None
+
+    async def _server_delivered(self) -> int:
+        """How many messages the server has sent this watch's consumer (0 when it cannot say)."""
+        try:
+            info = await self._w._sub.consumer_info()
+        except (nats_errors.Error, js_errors.Error, TimeoutError):
+            return 0
+        return int(info.delivered.consumer_seq or 0) if info.delivered is not None else 0
 
     async def stop(self) -> None:
         if not self._stopped:

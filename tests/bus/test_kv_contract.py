@@ -151,3 +151,20 @@ async def test_bad_keys_are_refused(stores: Stores) -> None:
             await kv.put(key, b"v")
     with pytest.raises(InvalidInput, match="bucket name"):
         await stores.kv(BucketSettings("bad name"))
+
+
+async def test_the_replay_marker_comes_after_every_replayed_entry(stores: Stores) -> None:
+    """nats-py may signal the end of the replay before the entries the server already sent reach
+    the watch (its consumer-info check races the delivery): a replica would call itself caught up
+    with nothing in it. Many watches opened in a row, each must see all three entries first."""
+    kv = await stores.kv(BucketSettings("replayed"))
+    for key in ("a.1", "b.1", "c.1"):
+        await kv.put(key, b"v" * 300_000)
+    for _ in range(200):
+        watch = await kv.watch()
+        it = aiter(watch)
+        seen = []
+        while (e := await next_item(watch, it)) is not None:
+            seen.append(e.key)
+        await watch.stop()
+        assert sorted(seen) == ["a.1", "b.1", "c.1"]
