@@ -55,6 +55,31 @@ async def test_a_batch_closes_once_it_holds_every_request_the_worker_admits() ->
     assert calls == [4, 4, 2]
 
 
+async def test_a_busy_loop_holds_the_batch_until_nothing_else_is_ready() -> None:
+    # Requests that reach the batcher a few turns apart (as over stdio, behind the SDK's streams and
+    # two bus hops) share a flush while the loop still has their steps to run.
+    calls: list[int] = []
+    b = MicroBatcher(doubler(calls), max_batch=256, max_wait_s=3600.0)
+
+    async def late(i: int) -> list[int]:
+        for _ in range(3 * i):  # each request a few more turns behind the one before
+            await asyncio.sleep(0)
+        return await b.submit([i])
+
+    async with asyncio.timeout(WAIT):
+        results = await asyncio.gather(*(late(i) for i in range(8)))
+    assert results == [[2 * i] for i in range(8)]
+    assert calls == [8]
+
+
+async def test_two_batchers_do_not_wait_for_each_other() -> None:
+    # Each one's tick is ready while the other waits: neither may take it for work (max_wait is an hour).
+    a, b = (MicroBatcher(doubler([]), max_batch=100, max_wait_s=3600.0) for _ in range(2))
+    async with asyncio.timeout(WAIT):
+        assert await asyncio.gather(a.submit([1]), b.submit([2])) == [[2], [4]]
+    assert (a.batches, b.batches, a.timeouts, b.timeouts) == (1, 1, 0, 0)
+
+
 async def test_a_failing_batch_fails_its_requests_only() -> None:
     def boom(items: list[int]) -> list[int]:
         if 13 in items:
