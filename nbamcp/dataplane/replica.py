@@ -18,22 +18,14 @@ seasons match and nothing is rebuilt.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-import msgspec
-import structlog
-
 from nbamcp.bus.kv import KeyValue, KvEntry
 from nbamcp.data.games import partition_key
+from nbamcp.dataplane.follow import DatasetFollower
 from nbamcp.endpoints import GAMES_DATASET as GAMES
-from nbamcp.errors import NbaError
-from nbamcp.messages import GameRow, GamesPartition, decoder_for
-
-log = structlog.get_logger(__name__)
-
-MAX_BACKOFF_S = 30.0
+from nbamcp.messages import GameRow, GamesPartition
 
 
 @dataclass
@@ -78,10 +70,11 @@ class GameReplica:
         self._rows: dict[str, dict[str, GameRow]] = {}
         for g in games:
             self._rows.setdefault(partition_key(g), {})[g.game_id] = g
-        self._decoder = decoder_for(GamesPartition)
-        self.caught_up = asyncio.Event()
-        self.skipped = 0  # entries already applied (a snapshot's), not decoded
-        self.decoded = 0
+        self._follower = DatasetFollower(
+            kv, GAMES, self._apply, _merge, skip=self._known, identity=self.state.identity,
+            on_identity=self._reincarnated, size=lambda: {"games": len(self)},
+        )  # fmt: skip
+        self.caught_up = self._follower.caught_up
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self._rows.values())
@@ -92,64 +85,34 @@ class GameReplica:
         out.sort(key=lambda g: (g.date, g.game_id))
         return out
 
+    @property
+    def decoded(self) -> int:
+        return self._follower.decoded
+
+    @property
+    def skipped(self) -> int:
+        """Entries already applied (a snapshot's), not decoded."""
+        return self._follower.skipped
+
     async def run(self, on_change: OnChange) -> None:
         """Replay, then follow, until cancelled; a lost watch is opened again (with back-off)."""
-        backoff = 0.5
-        while True:
-            try:
-                await self._follow(on_change)
-                backoff = 0.5
-            except NbaError as exc:
-                log.warning("replica.watch_failed", dataset=GAMES.name, code=exc.code, error=exc.message)
-                await asyncio.sleep(backoff)  # a real pause: the bucket's server is away
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+        await self._follower.run(on_change)
 
-    async def _follow(self, on_change: OnChange) -> None:
-        if self.state.identity != self.kv.identity:
-            # Another incarnation of the bucket: its revisions are not the ones we applied.
-            self.state = ReplicaState(
-                self.kv.identity, {k: (0, version) for k, (_, version) in self.state.partitions.items()}
-            )
-        watch = await self.kv.watch(GAMES.pattern)
-        replay: list[GamesChange] = []
-        try:
-            async for entry in watch:
-                if entry is None:
-                    if not self.caught_up.is_set():
-                        await on_change(_merge(replay))
-                        self.caught_up.set()
-                        log.info(
-                            "replica.caught_up", dataset=GAMES.name, games=len(self), decoded=self.decoded,
-                            skipped=self.skipped,
-                        )  # fmt: skip
-                    continue
-                change = self._apply(entry)
-                if change is None:
-                    continue
-                if self.caught_up.is_set():
-                    await on_change(change)
-                else:
-                    replay.append(change)
-        finally:
-            await watch.stop()
+    def _reincarnated(self, identity: str) -> None:
+        # Its revisions are not the ones we applied; the versions (content hashes) still hold.
+        versions = {k: (0, version) for k, (_, version) in self.state.partitions.items()}
+        self.state = ReplicaState(identity, versions)
 
-    def _apply(self, entry: KvEntry) -> GamesChange | None:
-        key = entry.key.removeprefix(f"{GAMES.name}.")
+    def _known(self, key: str, entry: KvEntry) -> bool:
         known = self.state.partitions.get(key)
-        if entry.deleted:
+        return known is not None and known[0] == entry.revision
+
+    def _apply(self, key: str, entry: KvEntry, partition: GamesPartition | None) -> GamesChange | None:
+        if partition is None:
             gone = self._rows.pop(key, {})
             self.state.partitions.pop(key, None)
             return GamesChange([], [], list(gone.values())) if gone else None
-        if known is not None and known[0] == entry.revision:
-            self.skipped += 1
-            return None
-        try:
-            partition = self._decoder.decode(entry.value)
-        except msgspec.MsgspecError as exc:
-            # Not ours to fix: the rest of the dataset still counts.
-            log.warning("replica.bad_partition", key=entry.key, revision=entry.revision, error=str(exc))
-            return None
-        self.decoded += 1
+        known = self.state.partitions.get(key)
         self.state.partitions[key] = (entry.revision, partition.version)
         if known is not None and known[1] == partition.version:
             return None

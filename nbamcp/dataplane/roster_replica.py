@@ -10,22 +10,18 @@ book; ``version`` names that content (part of the cache key and of the workers' 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 
-import msgspec
 import structlog
 
-from nbamcp.bus.kv import KeyValue
+from nbamcp.bus.kv import KeyValue, KvEntry
+from nbamcp.dataplane.follow import DatasetFollower
 from nbamcp.endpoints import ROSTERS_DATASET as ROSTERS
-from nbamcp.errors import NbaError
-from nbamcp.messages import RosterPriors, decoder_for, encode
+from nbamcp.messages import RosterPriors, encode
 from nbamcp.ml.rosters import RosterBook
 
 log = structlog.get_logger(__name__)
-
-MAX_BACKOFF_S = 30.0
 
 OnRosters = Callable[[list[int]], Awaitable[None]]  # the seasons that changed
 
@@ -44,8 +40,10 @@ class RosterReplica:
     def __init__(self, kv: KeyValue) -> None:
         self.kv = kv
         self.priors: dict[int, RosterPriors] = {}
-        self._decoder = decoder_for(RosterPriors)
-        self.caught_up = asyncio.Event()
+        self._follower = DatasetFollower(
+            kv, ROSTERS, self._apply, _seasons, size=lambda: {"seasons": len(self.priors)}
+        )
+        self.caught_up = self._follower.caught_up
 
     @property
     def version(self) -> str:
@@ -56,51 +54,21 @@ class RosterReplica:
 
     async def run(self, on_change: OnRosters) -> None:
         """Replay, then follow, until cancelled; a lost watch is opened again (with back-off)."""
-        backoff = 0.5
-        while True:
-            try:
-                await self._follow(on_change)
-                backoff = 0.5
-            except NbaError as exc:
-                log.warning("replica.watch_failed", dataset=ROSTERS.name, code=exc.code, error=exc.message)
-                await asyncio.sleep(backoff)  # a real pause: the bucket's server is away
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+        await self._follower.run(on_change)
 
-    async def _follow(self, on_change: OnRosters) -> None:
-        watch = await self.kv.watch(ROSTERS.pattern)
-        replay: list[int] = []
+    def _apply(self, key: str, entry: KvEntry, priors: RosterPriors | None) -> list[int] | None:
         try:
-            async for entry in watch:
-                if entry is None:
-                    if not self.caught_up.is_set():
-                        await on_change(sorted(set(replay)))
-                        self.caught_up.set()
-                        log.info("replica.caught_up", dataset=ROSTERS.name, seasons=len(self.priors))
-                    continue
-                season = self._apply(entry.key, entry.value, entry.deleted)
-                if season is None:
-                    continue
-                if self.caught_up.is_set():
-                    await on_change([season])
-                else:
-                    replay.append(season)
-        finally:
-            await watch.stop()
-
-    def _apply(self, key: str, value: bytes, deleted: bool) -> int | None:
-        try:
-            season = int(key.removeprefix(f"{ROSTERS.name}."))
+            season = int(key)
         except ValueError:
-            log.warning("replica.bad_key", key=key)
+            log.warning("replica.bad_key", key=entry.key)
             return None
-        if deleted:
-            return season if self.priors.pop(season, None) is not None else None
-        try:
-            priors = self._decoder.decode(value)
-        except msgspec.MsgspecError as exc:
-            log.warning("replica.bad_partition", key=key, error=str(exc))
-            return None
+        if priors is None:
+            return [season] if self.priors.pop(season, None) is not None else None
         if self.priors.get(season) == priors:
             return None
         self.priors[season] = priors
-        return season
+        return [season]
+
+
+def _seasons(changes: list[list[int]]) -> list[int]:
+    return sorted({season for change in changes for season in change})

@@ -19,13 +19,11 @@ import structlog
 
 from nbamcp.bus.kv import KeyValue, KvEntry
 from nbamcp.data.schedule import schedule_partitions, schedule_version
+from nbamcp.dataplane.follow import DatasetFollower
 from nbamcp.endpoints import SCHEDULE_DATASET as SCHEDULE
-from nbamcp.errors import NbaError
 from nbamcp.messages import ScheduledGame, SchedulePartition, decoder_for, encode
 
 log = structlog.get_logger(__name__)
-
-MAX_BACKOFF_S = 30.0
 
 
 async def publish_schedule(kv: KeyValue, games: Sequence[ScheduledGame]) -> list[str]:
@@ -55,10 +53,11 @@ class ScheduleReplica:
     def __init__(self, kv: KeyValue) -> None:
         self.kv = kv
         self._seasons: dict[str, list[ScheduledGame]] = {}
-        self._decoder = decoder_for(SchedulePartition)
-        self.caught_up = asyncio.Event()
-        # Set after each applied entry: tests await it instead of sleeping.
-        self.changed = asyncio.Event()
+        # No change events: the schedule is only looked up.
+        self._follower: DatasetFollower[SchedulePartition, None] = DatasetFollower(
+            kv, SCHEDULE, self._apply, lambda _: None, size=lambda: {"games": len(self)}
+        )
+        self.caught_up = self._follower.caught_up
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self._seasons.values())
@@ -76,39 +75,17 @@ class ScheduleReplica:
                 return g
         return None
 
+    @property
+    def changed(self) -> asyncio.Event:
+        """Set after each entry applied: tests await it instead of sleeping."""
+        return self._follower.changed
+
     async def run(self) -> None:
         """Replay, then follow, until cancelled; a lost watch is opened again (with back-off)."""
-        backoff = 0.5
-        while True:
-            try:
-                await self._follow()
-                backoff = 0.5
-            except NbaError as exc:
-                log.warning("replica.watch_failed", dataset=SCHEDULE.name, code=exc.code, error=exc.message)
-                await asyncio.sleep(backoff)  # a real pause: the bucket's server is away
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+        await self._follower.run()
 
-    async def _follow(self) -> None:
-        watch = await self.kv.watch(SCHEDULE.pattern)
-        try:
-            async for entry in watch:
-                if entry is None:
-                    if not self.caught_up.is_set():
-                        self.caught_up.set()
-                        log.info("replica.caught_up", dataset=SCHEDULE.name, games=len(self))
-                    continue
-                self._apply(entry)
-                self.changed.set()
-                self.changed = asyncio.Event()
-        finally:
-            await watch.stop()
-
-    def _apply(self, entry: KvEntry) -> None:
-        key = entry.key.removeprefix(f"{SCHEDULE.name}.")
-        if entry.deleted:
+    def _apply(self, key: str, entry: KvEntry, partition: SchedulePartition | None) -> None:
+        if partition is None:
             self._seasons.pop(key, None)
-            return
-        try:
-            self._seasons[key] = list(self._decoder.decode(entry.value).rows)
-        except msgspec.MsgspecError as exc:
-            log.warning("replica.bad_partition", key=entry.key, revision=entry.revision, error=str(exc))
+        else:
+            self._seasons[key] = list(partition.rows)
