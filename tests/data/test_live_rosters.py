@@ -17,7 +17,7 @@ from nbamcp.data.ingest import ingest_paths
 from nbamcp.data.live_rosters import fetch_team_roster, ingest_live_rosters, nba_team_ids
 from nbamcp.data.players import load_player_seasons
 from nbamcp.data.rosters import load_rosters
-from nbamcp.data.store import Store
+from nbamcp.data.store import Store, open_store
 from nbamcp.errors import DataQualityError, InvalidInput, Unavailable
 from nbamcp.ml.rosters import build_roster_book, snapshots_from_entries, team_strength
 
@@ -29,6 +29,25 @@ BKN, PHX, DAL = 1610612751, 1610612756, 1610612742
 def answers(moment: str) -> dict[int, dict[str, Any]]:
     raw = json.loads((RECORDINGS / f"commonteamroster_2022-23_{moment}.json").read_text())
     return {int(k): v for k, v in raw.items()}
+
+
+def with_players(games_store: Path, data_dir: Path, root: Path) -> Path:
+    """A copy of ``games_store`` in ``root`` plus the players (Basketball-Reference's advanced table,
+    1990-2024) and the 2023 opening-night rosters: the store a roster-priors (fs2) test starts from."""
+    shutil.copy(games_store, root / "store.sqlite")
+    (root / "players").mkdir()
+    shutil.copy(data_dir / "players" / "player_advanced_regular_1990_2024.csv", root / "players")
+
+    async def build() -> None:
+        store = await open_store(root / "store.sqlite")
+        try:
+            await ingest_paths(store, [root / "players"], today=dt.date(2024, 12, 1))
+            await ingest_live_rosters(store, 2023, responses=answers("opening"), today=OPENING)
+        finally:
+            await store.close()
+
+    asyncio.run(build())
+    return root / "store.sqlite"
 
 
 @pytest.fixture

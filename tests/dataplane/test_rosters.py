@@ -7,7 +7,6 @@ the served strength from its date on, never before."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +16,6 @@ import pytest
 
 from nbamcp.bus.kv import BucketSettings, KeyValue
 from nbamcp.data.games import load_games
-from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.live_rosters import ingest_live_rosters
 from nbamcp.data.players import load_player_seasons
 from nbamcp.data.rosters import load_rosters
@@ -28,7 +26,7 @@ from nbamcp.ml.features import ROSTER_FEATURE_NAMES, build_training_matrix, feat
 from nbamcp.ml.rosters import RosterBook, build_roster_book, snapshots_from_entries
 from nbamcp.serving.canonical import CanonicalGame
 from nbamcp.serving.live_features import LiveFeatures
-from tests.data.test_live_rosters import DEADLINE, OPENING, answers
+from tests.data.test_live_rosters import DEADLINE, answers, with_players
 from tests.dataplane.conftest import Plane
 
 WAIT = 20.0
@@ -39,21 +37,7 @@ TRADE = DEADLINE.isoformat()  # Durant to Phoenix, Irving to Dallas, Bridges and
 @pytest.fixture(scope="session")
 def players_store(base_store: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 2021-2023 games plus the players (Basketball-Reference's advanced table, 1990-2024)."""
-    root = tmp_path_factory.mktemp("rosters-plane")
-    shutil.copy(base_store, root / "store.sqlite")
-    (root / "players").mkdir()
-    shutil.copy(data_dir / "players" / "player_advanced_regular_1990_2024.csv", root / "players")
-
-    async def build() -> None:
-        store = await open_store(root / "store.sqlite")
-        try:
-            await ingest_paths(store, [root / "players"], today=dt.date(2024, 12, 1))
-            await ingest_live_rosters(store, 2023, responses=answers("opening"), today=OPENING)
-        finally:
-            await store.close()
-
-    asyncio.run(build())
-    return root / "store.sqlite"
+    return with_players(base_store, data_dir, tmp_path_factory.mktemp("rosters-plane"))
 
 
 @pytest.fixture

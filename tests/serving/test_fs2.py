@@ -6,7 +6,6 @@ served strength from its date on, never before; the explanation names the roster
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -27,7 +26,6 @@ from nbamcp.config import (
     WorkersConfig,
 )
 from nbamcp.data.games import GameRow, load_games
-from nbamcp.data.ingest.runner import ingest_paths
 from nbamcp.data.live_rosters import ingest_live_rosters
 from nbamcp.data.players import load_player_seasons
 from nbamcp.data.rosters import load_rosters
@@ -38,7 +36,7 @@ from nbamcp.ml.rosters import RosterBook, build_roster_book, snapshots_from_entr
 from nbamcp.serving.canonical import canonicalize
 from nbamcp.serving.scoring import cache_key_for
 from tests.contexts import Contexts, home_config
-from tests.data.test_live_rosters import DEADLINE, OPENING, answers
+from tests.data.test_live_rosters import DEADLINE, answers, with_players
 from tests.serving.conftest import MODEL, TODAY, WAIT, Data, running
 from tests.serving.test_inference import ask, one
 from workers.cache import CacheWorker
@@ -54,21 +52,7 @@ DIFF = NAMES.index("roster_diff")
 @pytest.fixture(scope="session")
 def fs2_store(serving_data: Data, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The serving store (2016 to 2023-03-31) with the players and the opening-night rosters."""
-    root = tmp_path_factory.mktemp("fs2-store")
-    shutil.copy(serving_data.store, root / "store.sqlite")
-    (root / "players").mkdir()
-    shutil.copy(data_dir / "players" / "player_advanced_regular_1990_2024.csv", root / "players")
-
-    async def build() -> None:
-        store = await open_store(root / "store.sqlite")
-        try:
-            await ingest_paths(store, [root / "players"], today=dt.date(2024, 12, 1))
-            await ingest_live_rosters(store, 2023, responses=answers("opening"), today=OPENING)
-        finally:
-            await store.close()
-
-    asyncio.run(build())
-    return root / "store.sqlite"
+    return with_players(serving_data.store, data_dir, tmp_path_factory.mktemp("fs2-store"))
 
 
 @pytest.fixture(params=["memory", "nats"])
