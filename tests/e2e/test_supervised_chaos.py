@@ -375,6 +375,7 @@ async def _run(
                     err, health, text = await _call(session, "health", {"wait_s": 60.0})
                     if not err and health["status"] == "ok" and health["missing"] == []:
                         break
+                    await asyncio.sleep(PACE_S)  # settled but not ok: pacing the next look
             ready_at = time.monotonic()
             after = Load(games=load.games)
             for _ in range(MAX_CALLS):
@@ -415,7 +416,7 @@ def _diff(logged: dict[str, int], answered: dict[str, int]) -> str:
 async def _sigterm_mid_load(
     sup: Proc, url: str, headers: dict[str, str], load: Load, report: list[str]
 ) -> None:
-    """SIGTERM to the supervisor while two clients call; wait for every process to be gone."""
+    """SIGTERM to the supervisor while STOPPING_CLIENTS clients call; wait for every process to be gone."""
     down = Shutdown()
     mark = len(sup.lines)
     clients = [asyncio.create_task(_until_closed(url, headers, load, down)) for _ in range(STOPPING_CLIENTS)]
@@ -489,14 +490,15 @@ async def _cold_start_and_kills(
     assert not err and health["status"] == "ok" and health["missing"] == [], text
     serving = len(sup.lines)
     # A process that exited by itself during the cold start (restarted, so not a failure here):
-    # said, with its last warnings and errors, since nothing else would show it.
+    # said, with its last warnings, errors and raw output, since nothing else would show it.
     for e in _records(sup.lines):
         if e.get("event") == "supervise.exited":
             report.append(f"during the cold start: {json.dumps(e)}")
             report += [
                 f"  {json.dumps(r)[:300]}"
                 for r in _records(sup.lines)
-                if r.get("proc") == e["proc"] and r.get("level") in ("warning", "error", "critical")
+                if r.get("proc") == e["proc"]
+                and (r.get("level") in ("warning", "error", "critical") or r.get("event") == "proc.output")
             ][-5:]
 
     # ---- kill -9 each worker type under load ----
