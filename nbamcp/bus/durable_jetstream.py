@@ -35,6 +35,12 @@ from nbamcp.errors import BusError, InvalidInput, Unavailable
 
 log = structlog.get_logger(__name__)
 
+# Tries of a durable consumer's creation that timed out. A busy server can take longer than one
+# API call's timeout (a cold start of the Procfile: every process makes its streams, consumers and
+# buckets while the stats worker writes the games dataset; the trainer's start failed there after
+# ~13 s, its second try took 11 s); the creation is idempotent, so a timeout is tried again.
+CONSUMER_TRIES = 4
+
 MSG_ID_HEADER = "Nats-Msg-Id"
 
 
@@ -234,8 +240,20 @@ class JetStreamEvents:
     async def _add_consumer(self, consumer: JetStreamConsumer) -> None:
         cfg = self._consumer_config(consumer.name, consumer.filter)
         try:
-            # Create, or update an existing durable consumer in place (server >= 2.10).
-            await self._js.add_consumer(self._settings.name, cfg)
+            for attempt in range(1, CONSUMER_TRIES + 1):
+                try:
+                    # Create, or update an existing durable consumer in place (server >= 2.10).
+                    await self._js.add_consumer(self._settings.name, cfg)
+                    return
+                except nats_errors.TimeoutError:
+                    if attempt == CONSUMER_TRIES:
+                        raise
+                    log.warning(
+                        "durable.consumer_slow",
+                        consumer=consumer.name,
+                        attempt=attempt,
+                        timeout_s=self._settings.publish_timeout_s,
+                    )
         except js_errors.APIError as exc:
             raise Unavailable(
                 f"cannot open the durable consumer {consumer.name!r} on {self._settings.name}: "
