@@ -19,7 +19,7 @@ import datetime as dt
 import itertools
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -132,6 +132,19 @@ class _Side(NamedTuple):
     games: int  # this season, playoffs included
 
 
+class TeamFacts(NamedTuple):
+    """One team's part of a state after its latest result, as ``features_for`` reads it (its
+    recent margins apart: they are its results' margins)."""
+
+    rating: float  # Elo after the result
+    season: int  # the result's season
+    day: int  # the result's date, as an ordinal
+    reg_games: int  # this season, as ``_Team`` counts them
+    games: int
+    wins: int
+    margin_sum: int
+
+
 # A team's first game of a season: fully rested, no form yet (NaN: the pipeline imputes).
 _NEW_SEASON = _Side(math.nan, math.nan, float(REST_CAP), 0.0, 0, math.nan, math.nan, 0)
 
@@ -170,6 +183,35 @@ class FeatureState:
 
     def known_teams(self) -> list[str]:
         return sorted(self._teams)
+
+    # ---- the state as of a past date (nbamcp.serving.state_history) ----------------------------------
+    def facts(self, team: str) -> TeamFacts | None:
+        """The team's part of the state (None before its first result)."""
+        st = self._teams.get(team)
+        stored = self.elo.stored(team)
+        if st is None or stored is None:
+            return None
+        return TeamFacts(stored[0], stored[1], st.last_day, st.reg_games, st.games, st.wins, st.margin_sum)
+
+    def restored(
+        self,
+        teams: Mapping[str, tuple[TeamFacts, Sequence[int]]],
+        home_records: Mapping[int, tuple[int, int]],
+        max_season: int,
+        last_date: dt.date | None,
+    ) -> FeatureState:
+        """A new state with this one's parameters, standing where some state stood after earlier
+        results as far as ``features_for`` can tell for ``teams`` (each with its latest margins
+        this season, oldest first): the state as of a past date without replaying the results."""
+        out = FeatureState(elo_params=self.elo.params, form_n=self.form_n, rosters=self.rosters)
+        out.elo.restore({t: (f.rating, f.season) for t, (f, _) in teams.items()}, home_records, max_season)
+        for name, (f, margins) in teams.items():
+            st = out._teams[name] = _Team(self.form_n)
+            st.season, st.last_day, st.reg_games = f.season, f.day, f.reg_games
+            st.games, st.wins, st.margin_sum = f.games, f.wins, f.margin_sum
+            st.margins.extend(margins)
+        out.last_date = last_date
+        return out
 
     def consume(self, game: GameRow) -> None:
         """Feed one result. Results must arrive in date order."""

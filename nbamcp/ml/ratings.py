@@ -19,7 +19,7 @@ import itertools
 import math
 import statistics
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -117,6 +117,33 @@ class Elo:
 
     def teams(self) -> list[str]:
         return sorted(self._rating)
+
+    # ---- the state as of a past date (nbamcp.serving.state_history) ----------------------------------
+    def stored(self, team: str) -> tuple[float, int] | None:
+        """The team's rating after its latest result and that result's season (None: no result)."""
+        r = self._rating.get(team)
+        return None if r is None else (r, self._season[team])
+
+    def home_record(self, season: int) -> tuple[int, int]:
+        """(home wins, games) over the season's non-neutral results so far."""
+        rec = self._home_record.get(season)
+        return (0, 0) if rec is None else (rec[0], rec[1])
+
+    def restore(
+        self,
+        ratings: Mapping[str, tuple[float, int]],
+        home_records: Mapping[int, tuple[int, int]],
+        max_season: int,
+    ) -> None:
+        """Put a fresh Elo where another one stood after some results, as far as ``rating``, ``diff``
+        and ``home_adv`` can tell: the listed teams' ratings, every season's home record, the latest
+        season seen. The home-court memo starts empty: a season's value only reads earlier
+        seasons' records, whole by then, so recomputing it gives the value the memo held."""
+        for team, (r, season) in ratings.items():
+            self._rating[team], self._season[team] = r, season
+        self._home_record = {s: [w, n] for s, (w, n) in home_records.items()}
+        self._hca = {}
+        self._max_season = max_season
 
     def rating(self, team: str, season: int, date: str = "") -> float:
         """The team's rating entering a game of ``season`` on ``date`` (carry-over and the season

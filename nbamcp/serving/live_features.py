@@ -8,16 +8,16 @@ is computed by the same code as a training row. It keeps:
 - the state after the latest result, for games after it;
 - the point-in-time feature row of every played game, so predicting a game
   already played gives the prediction made before it, beside its result;
-- a copy of the state at the start of each season, so a hypothetical game on a
-  past date is computed from the results before that date only (replayed from
-  the season's snapshot, at most one season of results).
+- what the state knew of each team after each result (``StateHistory``), so a
+  hypothetical game on a past date is computed from the results before that
+  date only, by a lookup instead of a replay of the season up to it.
 
 New results (``add``) are consumed in place when they all come after the
 latest one; anything older needs a rebuild from every game (``NeedsRebuild``),
 which the workers run in a thread and swap in when done.
 
 ``dump`` / ``load`` turn it into bytes and back (the games as msgpack, the rows
-as one float32 array, the feature states pickled: the worker's own snapshot, in
+as one float32 array, the feature state and its history pickled: the worker's own snapshot, in
 its own home) so a restart costs a file read instead of a replay of the whole
 history; ``fingerprint`` names the code that computed it, and a snapshot made by
 other code is not loaded.
@@ -25,13 +25,11 @@ other code is not loaded.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import itertools
 import pickle
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,10 +44,11 @@ from nbamcp.ml.rosters import RosterBook
 from nbamcp.serving.canonical import CanonicalGame
 from nbamcp.serving.roster_note import roster_note
 from nbamcp.serving.staleness import KNOWN, Staleness, staleness
+from nbamcp.serving.state_history import StateHistory
 
 log = structlog.get_logger(__name__)
 
-_DUMP_FORMAT = 1
+_DUMP_FORMAT = 2
 
 
 class _Dump(msgspec.Struct, frozen=True):
@@ -57,7 +56,7 @@ class _Dump(msgspec.Struct, frozen=True):
     games: list[GameRow]
     rows: bytes  # float32, len(games) x width, row-major
     width: int
-    states: bytes  # pickle of (state, season snapshots, season): the project's own objects
+    states: bytes  # pickle of (state, its history): the project's own objects
 
 
 def fingerprint(feature_set: str = "fs1") -> str:
@@ -83,12 +82,6 @@ class ResolvedGame(NamedTuple):
     roster_note: str = ""  # each roster against last season's, in words (fs2; "" otherwise)
 
 
-class _Snapshot(NamedTuple):
-    date: str  # the season's first game day
-    start: int  # position of that day's first game in ``games``
-    state: FeatureState  # before that day's results
-
-
 class LiveFeatures:
     """``rosters`` None: feature set fs1; a ``RosterBook`` (the rosters dataset's): fs2."""
 
@@ -103,9 +96,7 @@ class LiveFeatures:
         self._played: dict[tuple[str, str, str], int] = {}
         self._ids: set[str] = set()
         self._results: Counter[str] = Counter()
-        self._snapshots: list[_Snapshot] = []
-        self._snapshot_dates: list[str] = []
-        self._season = -1
+        self.history = StateHistory()
         self._playoffs_from: dict[int, str] = {}
         self._consume(games)
 
@@ -116,10 +107,6 @@ class LiveFeatures:
     @property
     def feature_names(self) -> list[str]:
         return self.state.feature_names
-
-    def _copy(self, state: FeatureState) -> FeatureState:
-        # The roster book is shared, never copied: it does not move with results.
-        return copy.deepcopy(state, {} if self.rosters is None else {id(self.rosters): self.rosters})
 
     @property
     def latest_date(self) -> str | None:
@@ -154,12 +141,8 @@ class LiveFeatures:
         # The same loop as nbamcp.ml.features.build_training_matrix (a test checks
         # that the rows are identical), plus what serving needs on the side.
         state = self.state
-        for date, day_iter in itertools.groupby(games, key=lambda g: g.date):
+        for _, day_iter in itertools.groupby(games, key=lambda g: g.date):
             day = list(day_iter)
-            if day[0].season != self._season:
-                self._season = day[0].season
-                self._snapshots.append(_Snapshot(date, len(self.games), self._copy(state)))
-                self._snapshot_dates.append(date)
             state.add_teams(t for g in day for t in (g.home, g.away))
             for g in day:
                 self.rows.append(
@@ -170,6 +153,7 @@ class LiveFeatures:
                 )  # fmt: skip
             for g in day:
                 state.consume(g)
+                self.history.record(g, state)
                 self._played.setdefault((g.date, g.home, g.away), len(self.games))
                 self._ids.add(g.game_id)
                 self._results[g.home] += 1
@@ -183,7 +167,7 @@ class LiveFeatures:
         rows = (
             np.vstack(self.rows).astype(np.float32, copy=False) if self.rows else np.zeros((0, 0), np.float32)
         )
-        states = pickle.dumps((self.state, [tuple(s) for s in self._snapshots], self._season), protocol=5)
+        states = pickle.dumps((self.state, self.history), protocol=5)
         return msgspec.msgpack.encode(_Dump(_DUMP_FORMAT, self.games, rows.tobytes(), rows.shape[1], states))
 
     @classmethod
@@ -193,10 +177,8 @@ class LiveFeatures:
         if d.format != _DUMP_FORMAT:
             raise ValueError(f"snapshot format {d.format}, this code reads {_DUMP_FORMAT}")
         lf = cls()
-        state, snapshots, season = pickle.loads(d.states)
-        lf.state, lf._season, lf.rosters = state, season, state.rosters
-        lf._snapshots = [_Snapshot(*s) for s in snapshots]
-        lf._snapshot_dates = [s.date for s in lf._snapshots]
+        state, history = pickle.loads(d.states)
+        lf.state, lf.history, lf.rosters = state, history, state.rosters
         lf.games = d.games
         width = d.width or 1
         lf.rows = list(np.frombuffer(d.rows, dtype=np.float32).reshape(-1, width)) if d.games else []
@@ -243,8 +225,10 @@ class LiveFeatures:
                 out[i] = self._from_state(self.state, g)
             else:
                 past.setdefault(g.date, []).append(i)
-        for date, state in self._replayed(sorted(past)):
-            for i in past[date]:
+        for date, ids in past.items():
+            teams = {t for i in ids for t in (games[i].home, games[i].away)}
+            state = self.history.state_before(self.state, date, teams)
+            for i in ids:
                 out[i] = self._from_state(state, games[i])
         return [r for r in out if r is not None]
 
@@ -270,21 +254,3 @@ class LiveFeatures:
             schedule_known=known,
         )  # fmt: skip
         return self._resolved(g, playoff, x, None)
-
-    def _replayed(self, dates: list[str]) -> Iterator[tuple[str, FeatureState]]:
-        """(date, state holding every result before that date), dates ascending; one copy reused."""
-        working: FeatureState | None = None
-        current = -2
-        pos = 0
-        for date in dates:
-            si = bisect_right(self._snapshot_dates, date) - 1
-            if si < 0:
-                yield date, FeatureState(rosters=self.rosters)
-                continue
-            if working is None or si != current:
-                snap = self._snapshots[si]
-                working, current, pos = self._copy(snap.state), si, snap.start
-            while pos < len(self.games) and self.games[pos].date < date:
-                working.consume(self.games[pos])
-                pos += 1
-            yield date, working
