@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import csv
 
+import numpy as np
+
 from nbamcp.bus.base import Bus
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.messages import GameQuery
+from nbamcp.ml.features import FeatureState
 from nbamcp.serving.client import PredictClient
 from tests.serving.conftest import (
     WAIT,
+    Data,
     FakeClock,
     Home,
     Models,
@@ -25,6 +29,8 @@ from tests.serving.conftest import (
 )
 
 BOS_LAL = GameQuery(home="BOS", away="LAL", date="2023-04-20")
+# A hypothetical game on a past date (the Celtics and the Kings did not meet that day).
+PAST = GameQuery(home="BOS", away="SAC", date="2022-01-15")
 DEN_PHX = GameQuery(home="Nuggets", away="Suns", date="2023-04-20")
 
 
@@ -150,3 +156,44 @@ async def test_a_full_slate_is_answered_by_the_model_and_cached(
         again = await client.predict(slate)
         assert again.cache_hits == 500 and not again.degraded
         assert [p.home_win_prob for p in again.predictions] == [p.home_win_prob for p in first.predictions]
+
+
+async def test_a_hypothetical_past_game_is_keyed_as_inference_answers_it(
+    bus: Bus, home: Home, models: Models, serving_data: Data
+) -> None:
+    """The cache's key (no features) finds what inference filled for a game on a past date nobody
+    played; inference's features are those of a state fed every result before that date; results
+    after it change the key (the counts) but not the answer."""
+    await register(home, models.lr1)
+    cache, inference = await make_cache(bus, home), await make_inference(bus, home)
+    client = client_for(bus)
+    with home.later_csv.open(newline="") as f:
+        reader = csv.DictReader(f)
+        bos = [r for r in reader if "BOS" in (r["team1"], r["team2"])][:2]
+        header = list(reader.fieldnames or [])
+    day = home.root / "celtics.csv"
+    with day.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(bos)
+    async with serving(bus, home, cache, inference):
+        first = (await client.predict([PAST])).predictions[0]
+        assert not first.cached and first.result is None
+        state = FeatureState()
+        state.consume_all(g for g in serving_data.games if g.date < PAST.date)
+        want = state.features_for("BOS", "SAC", PAST.date, season=2022)
+        got = np.array([np.nan if v is None else v for v in first.features.values()], np.float32)
+        assert got.tobytes() == want.tobytes()
+        await wait_fills(cache, 1)
+        hit = await client.predict([PAST])
+        assert hit.cache_hits == 1 and hit.predictions[0].home_win_prob == first.home_win_prob
+        changed = (cache.features_changed, inference.features_changed)
+        await ingest(bus, day)
+        async with asyncio.timeout(WAIT):
+            await asyncio.gather(*(e.wait() for e in changed))
+        after = await client.predict([PAST])
+        assert after.cache_hits == 0  # the key counts the Celtics' results
+        assert after.predictions[0].home_win_prob == first.home_win_prob
+        assert after.predictions[0].features == first.features
+        await wait_fills(cache, 2)
+        assert (await client.predict([PAST])).cache_hits == 1
