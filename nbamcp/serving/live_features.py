@@ -227,7 +227,7 @@ class LiveFeatures:
                 past.setdefault(g.date, []).append(i)
         for date, ids in past.items():
             teams = {t for i in ids for t in (games[i].home, games[i].away)}
-            state = self.history.state_before(self.state, date, teams)
+            state = self.history.state_before(self.state, date, teams) or self._replayed(date)
             for i in ids:
                 out[i] = self._from_state(state, games[i])
         return [r for r in out if r is not None]
@@ -254,3 +254,11 @@ class LiveFeatures:
             schedule_known=known,
         )  # fmt: skip
         return self._resolved(g, playoff, x, None)
+
+    def _replayed(self, date: str) -> FeatureState:
+        """Every result before ``date`` fed to a new state: only for results whose seasons came out
+        of order (``StateHistory.in_order``), which the history cannot stand in for."""
+        log.warning("features.past_date_replay", date=date, results=len(self.games))
+        state = FeatureState(elo_params=self.state.elo.params, form_n=self.state.form_n, rosters=self.rosters)
+        state.consume_all(itertools.takewhile(lambda g: g.date < date, self.games))
+        return state

@@ -15,6 +15,12 @@ court), so ``StateHistory`` records those after each result:
   of home wins: the record as of D is a bisect in the one season under way,
   the whole record for the seasons before.
 
+That holds while seasons come in date order (every result of a season before
+the first of the next: true of 1947-2023). A result from an earlier season
+after a later one began would let a season's home-court memo in a replayed
+state predate results it reads; the history then says so (``in_order``) and
+``LiveFeatures`` replays, as before.
+
 ``state_before`` turns that into a ``FeatureState`` (``FeatureState.restored``)
 for the teams asked, so the features are computed by the training code itself.
 Results of D itself never count, as in training (a day's features are computed
@@ -85,18 +91,19 @@ class _TeamLine:
 class _SeasonRecord:
     """A season's home record after each of its non-neutral results."""
 
-    __slots__ = ("first", "positions", "wins")
+    __slots__ = ("first", "positions", "season", "wins")
 
-    def __init__(self, first: int) -> None:
-        self.first = first  # position of the season's first result (neutral ones included)
+    def __init__(self, season: int, first: int) -> None:
+        self.season = season
+        self.first = first  # position of its first result (neutral ones included)
         self.positions = array("i")  # positions of its non-neutral results, ascending
         self.wins = array("i")  # home wins up to and including that result
 
     def __getstate__(self) -> tuple[object, ...]:
-        return self.first, self.positions, self.wins
+        return self.season, self.first, self.positions, self.wins
 
-    def __setstate__(self, state: tuple[int, array[int], array[int]]) -> None:
-        self.first, self.positions, self.wins = state
+    def __setstate__(self, state: tuple[int, int, array[int], array[int]]) -> None:
+        self.season, self.first, self.positions, self.wins = state
 
     def before(self, pos: int) -> tuple[int, int] | None:
         """(home wins, games) over the results before position ``pos`` (None: none yet)."""
@@ -117,8 +124,19 @@ class StateHistory:
     def __init__(self) -> None:
         self._teams: dict[str, _TeamLine] = {}
         self._seasons: dict[int, _SeasonRecord] = {}
+        self._order: list[_SeasonRecord] = []  # by first result
+        self._firsts: list[int] = []  # their first results' positions, ascending
         self._days = array("i")  # date ordinal of each result, in the order recorded
         self._count = 0
+        # False once a result comes from a season before the latest one seen (never in the NBA's
+        # data): then a season's home-court memo may predate results of the seasons it reads, and
+        # only a replay gives the state as of a date (``state_before`` says so with None).
+        self.in_order = True
+        # The first k seasons' whole records and the latest of them, by k (whole: seasons in order).
+        self._whole: dict[int, tuple[dict[int, tuple[int, int]], int]] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        return {k: ({} if k == "_whole" else v) for k, v in self.__dict__.items()}
 
     def __len__(self) -> int:
         return self._count
@@ -140,14 +158,25 @@ class StateHistory:
         self._days.append(day)
         season = self._seasons.get(game.season)
         if season is None:
-            season = self._seasons[game.season] = _SeasonRecord(pos)
+            season = self._seasons[game.season] = _SeasonRecord(game.season, pos)
+            if self._order and game.season < self._order[-1].season:
+                self.in_order = False
+            self._order.append(season)
+            self._firsts.append(pos)
+        elif season is not self._order[-1]:
+            self.in_order = False
+        if self._whole:
+            self._whole.clear()
         if not game.neutral:
             season.positions.append(pos)
             season.wins.append(state.elo.home_record(game.season)[0])
 
-    def state_before(self, like: FeatureState, date: str, teams: Iterable[str]) -> FeatureState:
+    def state_before(self, like: FeatureState, date: str, teams: Iterable[str]) -> FeatureState | None:
         """A state holding, for ``teams``, every recorded result dated before ``date`` and no other
-        (``like`` gives the parameters: Elo, form window, rosters)."""
+        (``like`` gives the parameters: Elo, form window, rosters); None when the results came
+        with seasons out of order (``in_order``)."""
+        if not self.in_order:
+            return None
         ordinal = dt.date.fromisoformat(date).toordinal()
         pos = bisect_left(self._days, ordinal)  # results before the date
         facts = {}
@@ -156,16 +185,29 @@ class StateHistory:
             found = None if line is None else line.before(ordinal, like.form_n)
             if found is not None:
                 facts[team] = found
-        records = {}
-        max_season = -1
-        for s, rec in self._seasons.items():
-            if rec.first < pos:
-                max_season = max(max_season, s)
-                wg = rec.before(pos)
-                if wg is not None:
-                    records[s] = wg
+        records, max_season = self._records_before(pos)
         last = dt.date.fromordinal(self._days[pos - 1]) if pos else None
         return like.restored(facts, records, max_season, last)
+
+    def _records_before(self, pos: int) -> tuple[dict[int, tuple[int, int]], int]:
+        """Every season's home record over the results before ``pos``, and the latest season seen."""
+        k = bisect_left(self._firsts, pos)  # the seasons with a result before pos
+        if k == 0:
+            return {}, -1
+        whole = self._whole.get(k - 1)
+        if whole is None:
+            whole = self._whole[k - 1] = self._whole_records(k - 1)
+        full, max_season = whole
+        records = dict(full)
+        rec = self._order[k - 1]  # the one season that may be under way at pos
+        wg = rec.before(pos)
+        if wg is not None:
+            records[rec.season] = wg
+        return records, max(max_season, rec.season)
+
+    def _whole_records(self, k: int) -> tuple[dict[int, tuple[int, int]], int]:
+        records = {r.season: (r.wins[-1], len(r.positions)) for r in self._order[:k] if r.positions}
+        return records, max((r.season for r in self._order[:k]), default=-1)
 
     def nbytes(self) -> int:
         """Bytes of the arrays (the per-team and per-season objects around them apart)."""
