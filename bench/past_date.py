@@ -9,7 +9,7 @@ interleaved over ``--rounds`` rounds of ``--n`` calls each, one game per call:
 - ``future``: a game after the latest result (the current state: the floor of an unplayed game);
 - ``played``: a game that was played (its stored row);
 - ``past_any``: two teams that did not meet, on a random day of the history;
-- ``past_late``: the same late in a season (late April of 2019-2023: the longest replays before).
+- ``past_late``: the same late in a season (the first half of April, 2019-2023: the longest replays before).
 
 The queries come from one seeded generator, so every checkout is asked the same games. Wall and
 CPU (``time.process_time``) per call, medians over the rounds; the build's CPU and the memory of
