@@ -134,7 +134,8 @@ def main(args: argparse.Namespace) -> None:
             walls[k].append(w)
             cpus[k].append(cpu)
     print(f"code: {Path(nbamcp.__file__).parent}  games: {len(games):,}  load: {os.getloadavg()[0]:.1f}")
-    print(f"build CPU {build_s:.2f} s; RSS max {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"build CPU {build_s:.2f} s; RSS max {rss_mb:.0f} MB")
     print(
         f"past-date structure: {type(structure).__name__} {_allocated(structure) / 2**20:.2f} MB allocated, "
         f"{len(pickle.dumps(structure, protocol=5)) / 2**20:.2f} MB pickled; "
