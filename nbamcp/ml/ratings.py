@@ -138,7 +138,8 @@ class Elo:
         """Put a fresh Elo where another one stood after some results, as far as ``rating``, ``diff``
         and ``home_adv`` can tell: the listed teams' ratings, every season's home record, the latest
         season seen. The home-court memo starts empty: a season's value only reads earlier
-        seasons' records, whole by then, so recomputing it gives the value the memo held."""
+        seasons' records, whole by then while seasons come in date order, so recomputing it gives
+        the value the memo held (``StateHistory.in_order`` says when they did not)."""
         for team, (r, season) in ratings.items():
             self._rating[team], self._season[team] = r, season
         self._home_record = {s: [w, n] for s, (w, n) in home_records.items()}

@@ -2,7 +2,8 @@
 
 A hypothetical game on a date inside the history (two teams that did not meet
 that day) needs the state holding every result before that date. Replaying the
-season up to the date cost ~13 ms per call. ``features_for`` only reads, of a
+season up to the date cost 3-6 ms of CPU per call (docs/benchmarks.md); a lookup
+costs ~0.04 ms. ``features_for`` only reads, of a
 state, the two teams' own facts after their latest result (rating, season,
 last day, counts, recent margins) and every season's home record (for home
 court), so ``StateHistory`` records those after each result:
