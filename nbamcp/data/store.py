@@ -83,6 +83,25 @@ class Store:
         rows = await self.conn.execute_fetchall(sql, args)
         return next(iter(rows), None)
 
+    async def analyze(self) -> None:
+        """Refresh the query planner's statistics (``sqlite_stat1``) after the data changed.
+
+        Without them SQLite guesses every index alike and picks the first that fits: a team's
+        games of a season went through ``games_season`` (a whole season's 1,300 rows read and
+        filtered) instead of ``games_home``/``games_away`` (the team's 80), ~0.5 ms of SQL per
+        ``games`` call instead of ~0.1 ms. A full ANALYZE of the store takes ~40 ms of CPU.
+        """
+        await self.conn.execute("ANALYZE")
+        log.info("store.analyzed", path=str(self.path))
+
+    async def analyzed(self) -> bool:
+        """Whether the planner has statistics for this store (a store ingested before they were kept
+        has none)."""
+        row = await self.fetchone(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+        )
+        return row is not None
+
     async def schema_version(self) -> int:
         row = await self.fetchone("PRAGMA user_version")
         return int(row[0]) if row else 0
@@ -111,6 +130,8 @@ async def open_store(
     try:
         if await store.schema_version() >= 1:
             await sync_franchises(store)
+            if not await store.analyzed():
+                await store.analyze()  # once per store: later, each ingest that changes rows does it
     except BaseException:
         await conn.close()
         raise

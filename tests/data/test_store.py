@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from nbamcp.data.migrations import LATEST_VERSION, MIGRATIONS
-from nbamcp.data.store import open_store
+from nbamcp.data.store import Store, open_store
 from nbamcp.errors import InvalidInput, Unavailable
+from nbamcp.messages import IngestReport
 
 
 async def test_new_store_is_at_the_latest_version_with_wal_and_foreign_keys(tmp_path: Path) -> None:
@@ -107,3 +108,36 @@ async def test_reopening_is_a_no_op_and_newer_files_are_refused(tmp_path: Path) 
         await open_store(path)
     with pytest.raises(InvalidInput):
         await open_store(tmp_path / "x.db", target_version=99)
+
+
+_TEAM_SEASON = "SELECT COUNT(*) FROM games WHERE season = ? AND (home = ? OR away = ?)"
+
+
+async def _plan(store: Store, sql: str, args: tuple[object, ...]) -> str:
+    return " | ".join(r[3] for r in await store.fetchall("EXPLAIN QUERY PLAN " + sql, args))
+
+
+async def test_the_planner_has_statistics_after_an_ingest_and_picks_the_team_indexes(store: Store) -> None:
+    # Without sqlite_stat1 SQLite read a whole season through games_season for one team's games.
+    assert await store.analyzed()
+    games = await store.fetchall("SELECT idx FROM sqlite_stat1 WHERE tbl = 'games'")
+    assert {"games_home", "games_away", "games_season"} <= {r[0] for r in games}
+    plan = await _plan(store, _TEAM_SEASON, (2023, "BOS", "BOS"))
+    assert "games_home" in plan and "games_away" in plan and "games_season" not in plan, plan
+
+
+async def test_a_store_ingested_without_statistics_gets_them_when_opened(
+    full_ingest: tuple[Path, IngestReport], tmp_path: Path
+) -> None:
+    path = tmp_path / "old.db"
+    src, dst = sqlite3.connect(full_ingest[0]), sqlite3.connect(path)
+    src.backup(dst)
+    dst.execute("DROP TABLE sqlite_stat1")  # as a store ingested before the statistics were kept
+    src.close(), dst.close()
+    old = sqlite3.connect(path)  # a fresh connection: the planner reads the statistics as it opens
+    plan = " | ".join(r[3] for r in old.execute("EXPLAIN QUERY PLAN " + _TEAM_SEASON, (2023, "BOS", "BOS")))
+    old.close()
+    assert "games_season" in plan, plan  # the guess the statistics correct
+    async with await open_store(path) as store:
+        assert await store.analyzed()
+        assert "games_home" in await _plan(store, _TEAM_SEASON, (2023, "BOS", "BOS"))

@@ -229,6 +229,8 @@ async def ingest_tables(
         run_id = int(cur.lastrowid or 0)
     ordered = sorted(tables, key=lambda t: ORDER.index(t.layout))
     files = await _run_tables(store, ordered, run_id, today, force, progress)
+    if any(f.inserted or f.updated for f in files):
+        await store.analyze()  # the planner's statistics follow the data (indexes chosen by them)
     store.bump()
     report = build_run_report(run_id, started, time.perf_counter() - t0, files, list(skipped))
     async with store.transaction() as conn:
