@@ -69,8 +69,10 @@ class ProtocolGuard:
 
     async def _check_tool(self, params: Any) -> None:
         name = _name(params)
-        tools = [t.name for t in await self._server.list_tools()]
-        if name not in tools:
+        # A look-up by name, as the SDK's own dispatch does: ``list_tools()`` builds a pydantic
+        # model of every tool (~30 per call), too much to pay on every call for a name check.
+        if self._server._tool_manager.get_tool(name) is None:
+            tools = [t.name for t in await self._server.list_tools()]
             raise _invalid(f"name: no tool named {_short(name)} (accepted: {', '.join(tools)})")
 
     async def _check_prompt(self, params: Any) -> None:
