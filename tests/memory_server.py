@@ -3,7 +3,7 @@
 What ``nbamcp serve`` runs on the in-memory bus (every worker of ``workers.embedded``,
 the front end built by ``build_server``), with the SDK's in-memory client instead of
 stdio: tracemalloc then sees every allocation of the server, and RSS is this
-process's. Used by ``bench/memory.py --slates`` (and by the flatness test, withdrawn: docs/benchmarks.md).
+process's. Used by ``tests/serving/test_memory_flat.py`` and ``bench/memory.py --slates``.
 """
 
 from __future__ import annotations
