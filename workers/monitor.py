@@ -159,6 +159,7 @@ class MonitorWorker(Actor):
     async def handle_batch(self, batch: list[Delivery[PredictionEvent | GamesIngested]]) -> None:
         """Apply a batch in stream order: predictions are stored before a later result is joined."""
         predictions: list[PredictionEvent] = []
+        keep = self.config.monitor.drift_max_rows
         for d in batch:
             problem = _problem(d.event)
             if problem is not None:
@@ -168,11 +169,12 @@ class MonitorWorker(Actor):
             elif isinstance(d.event, PredictionEvent):
                 predictions.append(d.event)
             else:
-                await self.book.add_predictions(predictions)
+                await self.book.add_predictions(predictions, keep_features=keep)
                 predictions = []
                 await self._join(d.msg, d.event)
-        await self.book.add_predictions(predictions)
-        await self.book.prune_features(self.config.monitor.drift_max_rows)
+        # One transaction for the batch's predictions and the drift windows' bound (was two, plus a
+        # look-up: under load each trip to the database's thread waits for a busy event loop).
+        await self.book.add_predictions(predictions, keep_features=keep)
         self.moved()  # predictions stored, results joined: the status moved
 
     async def _join(self, m: DurableMsg, event: GamesIngested) -> None:

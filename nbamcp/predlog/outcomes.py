@@ -90,6 +90,8 @@ _INSERT_PREDICTION = (
     "date, neutral, game_id, home_win_prob, cached, feature_set, features, shadow) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# From the last bound on: each row is visited once, however large the file grows.
+_DROP_FEATURES = "UPDATE predictions SET features = NULL WHERE id > ? AND id <= ? AND features IS NOT NULL"
 _REALIZED = """
 WITH scored AS (
     SELECT p.model_name, p.model_version, p.source, p.date, o.game_id, o.brier, o.log_loss, o.correct,
@@ -160,17 +162,34 @@ ORDER BY a.date DESC, a.game_id DESC LIMIT ?4
 class OutcomeBook:
     """The monitor's file (``config.monitor_path``); the monitor is its only writer."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path, top: int = 0) -> None:
         self.conn = conn
         self.path = path
         self._pruned_to = 0  # predictions up to this id have had their features dropped
+        # The highest prediction id. The monitor is the only writer and never deletes a prediction,
+        # so a new row's id is the highest + 1 (no AUTOINCREMENT): counting inserts keeps it exact
+        # without a SELECT per batch (each statement is a trip to aiosqlite's thread).
+        self._top = top
 
     @classmethod
     async def open(cls, path: str | Path) -> OutcomeBook:
-        return cls(await open_db(path, scripts(*MIGRATIONS), what="monitor database"), Path(path))
+        conn = await open_db(path, scripts(*MIGRATIONS), what="monitor database")
+        try:
+            top = await count(conn, "SELECT COALESCE(MAX(id), 0) FROM predictions")
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, Path(path), top)
 
-    async def add_predictions(self, events: Sequence[PredictionEvent]) -> int:
-        """Record predictions (a redelivered one is stored once); returns how many were new."""
+    async def add_predictions(
+        self, events: Sequence[PredictionEvent], *, keep_features: int | None = None
+    ) -> int:
+        """Record predictions (a redelivered one is stored once); returns how many were new.
+
+        ``keep_features``: in the same transaction, drop the feature vectors of all but the latest
+        that many predictions (what ``prune_features`` does): one commit per batch of the monitor,
+        not two, and no look-up of the highest id.
+        """
         if not events:
             return 0
         before = self.conn.total_changes
@@ -184,21 +203,25 @@ class OutcomeBook:
                     for e in events
                 ],
             )  # fmt: skip
-        return self.conn.total_changes - before
+            inserted = self.conn.total_changes - before
+            top = self._top + inserted
+            bound = top - keep_features if keep_features is not None else 0
+            if bound > self._pruned_to:
+                await conn.execute(_DROP_FEATURES, (self._pruned_to, bound))
+        self._top = top
+        self._pruned_to = max(self._pruned_to, bound)
+        return inserted
 
     async def prune_features(self, keep: int) -> int:
         """Drop the feature vectors of all but the latest ``keep`` predictions (the drift windows'
         bound); returns how many were dropped."""
-        top = await count(self.conn, "SELECT COALESCE(MAX(id), 0) FROM predictions") - keep
+        self._top = await count(self.conn, "SELECT COALESCE(MAX(id), 0) FROM predictions")
+        top = self._top - keep
         if top <= self._pruned_to:
             return 0
         before = self.conn.total_changes
         async with transaction(self.conn) as conn:
-            # From the last bound on: each row is visited once, however large the file grows.
-            await conn.execute(
-                "UPDATE predictions SET features = NULL WHERE id > ? AND id <= ? AND features IS NOT NULL",
-                (self._pruned_to, top),
-            )
+            await conn.execute(_DROP_FEATURES, (self._pruned_to, top))
         self._pruned_to = top
         return self.conn.total_changes - before
 

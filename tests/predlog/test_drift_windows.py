@@ -70,3 +70,32 @@ def test_a_vector_too_long_is_not_kept() -> None:
 
     assert _features([1.0] * (MAX_FEATURES + 1)) is None and _features([]) is None
     assert msgspec.msgpack.decode(_features([1.5, math.nan]) or b"")[0] == 1.5
+
+
+async def test_the_batch_insert_bounds_the_vectors_in_its_own_transaction(tmp_path: Path) -> None:
+    """add_predictions(keep_features=) is prune_features folded into the insert: the same rows keep
+    their vectors, with redelivered events (not inserted) and a reopened file (the highest id read
+    again) counted right."""
+
+    async def with_vectors(book: OutcomeBook) -> list[int]:
+        sql = "SELECT id FROM predictions WHERE features IS NOT NULL ORDER BY id"
+        return [int(r[0]) for r in await book.conn.execute_fetchall(sql)]
+
+    book = await OutcomeBook.open(tmp_path / "monitor.sqlite")
+    try:
+        assert await book.add_predictions([event(i) for i in range(10)], keep_features=4) == 10
+        assert await with_vectors(book) == [7, 8, 9, 10]
+        # Redelivered: nothing new, nothing more dropped.
+        assert await book.add_predictions([event(i) for i in range(8, 10)], keep_features=4) == 0
+        assert await with_vectors(book) == [7, 8, 9, 10]
+        assert await book.add_predictions([event(i, rid="b") for i in range(3)], keep_features=4) == 3
+        assert await with_vectors(book) == [10, 11, 12, 13]
+    finally:
+        await book.close()
+    book = await OutcomeBook.open(tmp_path / "monitor.sqlite")
+    try:
+        assert await book.add_predictions([event(i, rid="c") for i in range(2)], keep_features=3) == 2
+        assert await with_vectors(book) == [13, 14, 15]
+        assert await book.prune_features(keep=3) == 0  # the same bound as the insert's
+    finally:
+        await book.close()
