@@ -12,10 +12,12 @@ event a consumer had not acknowledged is delivered again.
   Consumers read through a second, read-only aiosqlite connection, except for
   what this process committed last: the newest events (``_TAIL`` of them, in
   sequence order) are also kept in memory, and a consumer that keeps up reads
-  them from there. A read through aiosqlite is three trips to its thread (the
-  query, the rows, the cursor's close), each handing the GIL over; with several
+  them from there. A read through aiosqlite is a trip to its thread, handing the
+  GIL over (it was three: the query, the rows, the cursor's close); with several
   consumers woken by each group of prediction events that was most of what a
-  prediction cost beyond the floor (measured in docs/benchmarks.md).
+  prediction cost beyond the floor (measured in docs/benchmarks.md). The copy
+  holds between ``_TAIL`` and ``_TAIL + _TAIL_SLACK`` events: a prune drops
+  from it only what a read could still reach (events past their age), not all.
 - A consumer's state is in memory while the process runs (delivered, not yet
   acked messages and their ack deadlines); only the floor (every event up to
   it is done) is persisted. Acks above a gap in the floor are redelivered after
@@ -77,6 +79,9 @@ CREATE TABLE consumers (
 _MAX_GROUP = 4096  # queued writes committed together at most
 _PRUNE_EVERY_S = 30.0
 _TAIL = 4096  # newest committed events kept in memory for consumers that keep up
+# Trimmed back to _TAIL once it holds this many more: a steady few hundred KB, not a copy that grows
+# to twice its size and is then emptied (that saw-tooth was ~4 MB of RSS, docs/benchmarks.md).
+_TAIL_SLACK = 256
 _headers_enc = msgspec.msgpack.Encoder()
 _headers_dec = msgspec.msgpack.Decoder(dict[str, str])
 
@@ -262,7 +267,7 @@ class SqliteConsumer:
             need = limit - len(out)
             rows = await ev._read(st.cursor, hi, st.filter, need)
             ready_at = time.monotonic() + ev.settings.ack_wait_s
-            for seq, subject, data, headers in rows:
+            for seq, subject, data, headers, _ in rows:
                 if not matches(st.filter, subject):
                     continue
                 hdrs = _headers_dec.decode(headers) if headers else {}
@@ -325,10 +330,11 @@ class _OutboxWriter:
         appends: list[tuple[str, bytes, bytes | None, str | None]],
         floors: list[tuple[str, str, int]],
         prune_before: float | None,
-    ) -> list[tuple[int, bool]]:
+    ) -> tuple[list[tuple[int, bool]], float, int | None]:
         """Store events (a known msg_id is not stored again) and floors in one transaction.
 
-        Returns (seq, duplicate) per append, in order.
+        Returns (seq, duplicate) per append, in order; the events' timestamp; and, when pruning,
+        the lowest ack floor of every consumer (what was pruned below), else None.
         """
         conn = self.conn
         assert conn is not None
@@ -361,17 +367,16 @@ class _OutboxWriter:
                     "ack_floor = excluded.ack_floor, updated_at = excluded.updated_at",
                     (name, filter, floor, now),
                 )
+            low = None
             if prune_before is not None:
-                conn.execute(
-                    "DELETE FROM events WHERE ts < ? OR seq <= (SELECT MIN(ack_floor) FROM consumers)",
-                    (prune_before,),
-                )
+                (low,) = conn.execute("SELECT MIN(ack_floor) FROM consumers").fetchone()
+                conn.execute("DELETE FROM events WHERE ts < ? OR seq <= ?", (prune_before, low))
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
-        return out
+        return out, now, low
 
     def close(self) -> None:
         if self.conn is not None:
@@ -404,7 +409,8 @@ class SqliteEvents:
         # The first periodic prune comes _PRUNE_EVERY_S after the start (each clears the tail).
         self._last_prune = time.monotonic()
         # The newest committed events, consecutive sequence numbers: (seq, subject, data, headers).
-        self._tail: list[tuple[int, str, bytes, bytes | None]] = []
+        self._tail: list[tuple[int, str, bytes, bytes | None, float]] = []  # ... and the commit's ts
+        self._pruned_to = 0  # the events up to it are pruned from the file (they may be in the tail)
         self.tail_reads = 0  # consumer reads served from memory (tests, benchmarks)
         self._writer_task = asyncio.create_task(self._writer_loop(), name="durable-sqlite-writer")
 
@@ -492,7 +498,7 @@ class SqliteEvents:
             self._last_prune = time.monotonic()
             prune_before = time.time() - self._settings.max_age_s
         try:
-            results = await self._w.call(
+            results, ts, low = await self._w.call(
                 self._w.commit,
                 [(a.subject, a.data, a.headers, a.msg_id) for a in appends],
                 [(f.name, f.filter, f.floor) for f in floors],
@@ -506,12 +512,12 @@ class SqliteEvents:
             self._fail(ops, Unavailable(f"the event outbox {self.path} could not store the event: {exc}"))
             return
         if prune_before is not None:
-            self._tail.clear()  # pruned rows must not come back from memory: the copy starts again
+            self._pruned(prune_before, low)
         for a, (seq, dup) in zip(appends, results, strict=True):
             if seq > self.last_seq:
                 self.last_seq = seq
             if not dup:
-                self._remember(seq, a.subject, a.data, a.headers)
+                self._remember(seq, a.subject, a.data, a.headers, ts)
             if not a.fut.done():
                 a.fut.set_result(PublishAck(self._settings.name, seq, dup))
         settled: list[_Floor | _Prune] = [*floors, *prunes]
@@ -560,18 +566,33 @@ class SqliteEvents:
         st.handles += 1
         return SqliteConsumer(st)
 
-    def _remember(self, seq: int, subject: str, data: bytes, headers: bytes | None) -> None:
+    def _remember(self, seq: int, subject: str, data: bytes, headers: bytes | None, ts: float) -> None:
         tail = self._tail
         if tail and tail[-1][0] != seq - 1:
             tail.clear()  # not consecutive: the memory copy restarts here
-        tail.append((seq, subject, data, headers))
-        if len(tail) > 2 * _TAIL:
+        tail.append((seq, subject, data, headers, ts))
+        if len(tail) > _TAIL + _TAIL_SLACK:
             del tail[:-_TAIL]
+
+    def _pruned(self, before: float, low: int | None) -> None:
+        """Pruned rows must not come back from memory. Those at or below every consumer's floor
+        cannot (no cursor goes below its floor; a new consumer's first read goes to the file, see
+        ``_from_tail``); those older than ``before`` leave the tail. The tail is not emptied: a copy
+        refilled after every prune was a saw-tooth of RSS."""
+        if low is not None:
+            self._pruned_to = max(self._pruned_to, int(low))
+        tail = self._tail
+        old = 0
+        while old < len(tail) and tail[old][4] < before:
+            old += 1
+        del tail[:old]
+        if any(row[4] < before for row in tail):  # the clock went back: not a prefix, start again
+            tail.clear()
 
     def _from_tail(self, after: int, hi: int, filter: str, limit: int) -> list[tuple[Any, ...]] | None:
         """The rows ``_read`` would return, from memory; None when they are not all there."""
         tail = self._tail
-        if not tail or after + 1 < tail[0][0] or hi > tail[-1][0]:
+        if not tail or after + 1 < tail[0][0] or hi > tail[-1][0] or after < self._pruned_to:
             return None
         exact = not has_wildcard(filter)
         prefix = filter.split("*", 1)[0].split(">", 1)[0]
@@ -590,18 +611,24 @@ class SqliteEvents:
         if rows is not None:
             return rows
         if not has_wildcard(filter):
-            sql = "SELECT seq, subject, data, headers FROM events WHERE seq > ? AND seq <= ? AND subject = ?"
+            sql = (
+                "SELECT seq, subject, data, headers, ts FROM events "
+                "WHERE seq > ? AND seq <= ? AND subject = ?"
+            )
             args: tuple[Any, ...] = (after, hi, filter)
         else:
             # Narrow by the literal prefix in SQL; the wildcard match is done in Python.
             prefix = filter.split("*", 1)[0].split(">", 1)[0]
             sql = (
-                "SELECT seq, subject, data, headers FROM events WHERE seq > ? AND seq <= ? "
+                "SELECT seq, subject, data, headers, ts FROM events WHERE seq > ? AND seq <= ? "
                 "AND substr(subject, 1, ?) = ?"
             )
             args = (after, hi, len(prefix), prefix)
-        async with self._r.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit)) as cur:
-            return [tuple(r) for r in await cur.fetchall()]
+        # One trip to the reader's thread (execute, fetch and close there), not three: a consumer
+        # behind the in-memory tail reads every batch here, and under load each trip waits for the
+        # event loop.
+        found = await self._r.execute_fetchall(sql + " ORDER BY seq LIMIT ?", (*args, limit))
+        return [tuple(r) for r in found]
 
     def _wake(self) -> None:
         for fut in self._waiters:

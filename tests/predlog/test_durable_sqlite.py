@@ -12,6 +12,7 @@ import aiosqlite
 import pytest
 
 from nbamcp.actor import open_context
+from nbamcp.bus import durable_sqlite
 from nbamcp.bus.durable_sqlite import SqliteEvents
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.config import Config, PathsConfig
@@ -181,3 +182,46 @@ async def test_consumers_that_keep_up_read_the_newest_events_from_memory_as_from
         await ev.close()
     assert live == stored
     assert [d for _, _, d in live["wild"]] == [f"e{i}".encode() for i in range(60)]
+
+
+async def test_a_prune_keeps_the_memory_copy_but_never_serves_pruned_events_from_it(tmp_path: Path) -> None:
+    """The newest events stay in memory across a prune (it used to empty the copy, which then grew
+    back: a saw-tooth of RSS), while what the prune removed never comes back from memory."""
+    ev = await SqliteEvents.open(tmp_path / "events.sqlite", settings=TEST_SETTINGS)
+    try:
+        for i in range(30):
+            await ev.publish(EVENTS_PREDICTION, f"e{i}".encode())
+        fast = await ev.consumer("fast", EVENTS_PREDICTION)
+        slow = await ev.consumer("slow", EVENTS_PREDICTION)
+        await fast.ack_all(await fast.fetch(30, timeout=1.0))
+        await slow.ack_all(await slow.fetch(20, timeout=1.0))
+        await ev.prune()
+        assert await ev.stored() == 10  # "slow" is not done with the last 10
+        before = ev.tail_reads
+        rest = await slow.fetch(30, timeout=1.0)
+        assert [m.data for m in rest] == [f"e{i}".encode() for i in range(20, 30)]
+        assert ev.tail_reads == before + 1  # from memory, as before the prune
+        # A new consumer starts at the oldest STORED event, not at the pruned ones still in memory.
+        late = await ev.consumer("late", EVENTS_PREDICTION)
+        assert [m.data for m in await late.fetch(50, timeout=1.0)] == [m.data for m in rest]
+    finally:
+        await ev.close()
+
+
+async def test_the_memory_copy_stays_within_its_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(durable_sqlite, "_TAIL", 8)
+    monkeypatch.setattr(durable_sqlite, "_TAIL_SLACK", 2)
+    ev = await SqliteEvents.open(tmp_path / "events.sqlite", settings=TEST_SETTINGS)
+    try:
+        sizes = []
+        for i in range(40):
+            await ev.publish(EVENTS_GAMES, f"e{i}".encode())
+            sizes.append(len(ev._tail))
+        assert max(sizes) == 10 and min(sizes[10:]) == 8
+        c = await ev.consumer("c", EVENTS_GAMES)
+        got = [m.data for m in await c.fetch(100, timeout=1.0)]
+        assert got == [f"e{i}".encode() for i in range(40)]  # the older ones from the file
+    finally:
+        await ev.close()
