@@ -17,9 +17,9 @@ Each run starts fresh processes and measures, interleaved round by round:
   memory-miss  ``nbamcp serve``, default configuration (every worker embedded, in-memory bus):
                a new game each call (cache lookup, then inference)
   memory-hit   the same game again (cache hit)
-  nats-miss    ``nbamcp serve --bus`` with ``nbamcp worker trainer`` (the registry's door),
-  nats-hit     ``inference`` and ``cache`` as their own processes (their CPU and nats-server's
-               counted as the server's)
+  nats-miss    ``nbamcp serve --bus`` with ``nbamcp worker stats`` (the games), ``trainer`` (the
+  nats-hit     registry's door), ``inference``, ``cache`` and ``usage`` (the front end's call
+               counts) as their own processes (their CPU and nats-server's counted as the server's)
   nats-rtt     one raw nats-py request/reply to an echo in another process
 
 Then throughput over stdio: 64 ``predict_game`` calls in flight on one session (a new
@@ -394,8 +394,9 @@ async def one_run(
             nc = await nats.connect(url)
             stack.push_async_callback(nc.close)
             helpers = [nats_pid]
-            # Stats publishes the games the others replay; the trainer says which models serve.
-            for name in ("stats", "trainer", "inference", "cache"):
+            # Stats publishes the games the others replay; the trainer says which models serve; usage
+            # takes the front end's call counts (without it the front end retries every 5 s, and logs it).
+            for name in ("stats", "trainer", "inference", "cache", "usage"):
                 helpers.append(await stack.enter_async_context(worker_proc(env, name, url)))
 
             async def rtt() -> object:

@@ -14,8 +14,8 @@ the durable stream (the challenger's too, in the default shadow traffic mode:
 same request id, its own name and version; in "canary" traffic the challenger
 answers ``canary_share`` of the games, sticky per game, with the champion logged
 beside it: ``nbamcp.serving.canary``; "ab" the same with ``ab_share``) and the fresh predictions on
-``nba.predict.served`` for the cache. With no champion in the registry it answers
-from the Elo baseline, flagged ``source="baseline"``.
+``nba.predict.served`` for the cache (after the reply, in groups: ``nbamcp.serving.cache_offers``).
+With no champion in the registry it answers from the Elo baseline, flagged ``source="baseline"``.
 The same request id gets the same reply and is published once (bounded map).
 """
 
@@ -41,6 +41,7 @@ from nbamcp.messages import (
 )
 from nbamcp.ops import metrics
 from nbamcp.serving.batcher import MicroBatcher
+from nbamcp.serving.cache_offers import CacheOffers
 from nbamcp.serving.canary import serve_canary
 from nbamcp.serving.canonical import Today, canonicalize_all
 from nbamcp.serving.event_log import PredictionEventLog
@@ -73,6 +74,8 @@ class InferenceWorker(Actor):
         self.events = PredictionEventLog(
             ctx.events, max_events=ev.group_size, max_delay_s=ev.group_delay_s, link=ctx.bus.link
         )
+        # Fresh predictions for the cache go out after the reply (nbamcp.serving.cache_offers).
+        self.offers = CacheOffers(self._send_offer)
         self.models = ModelSet()
         self.batcher: MicroBatcher[np.ndarray, RowScore] = MicroBatcher(
             self._score,
@@ -170,7 +173,7 @@ class InferenceWorker(Actor):
                 )
             ],
         )
-        await self._offer_to_cache(ctx, resolved, preds, scores, live.rosters_version)
+        self._offer_to_cache(resolved, preds, scores, live.rosters_version)
         self.predictions += len(preds)
         return reply
 
@@ -179,8 +182,8 @@ class InferenceWorker(Actor):
         metrics.INFERENCE_BATCH.observe(len(rows))
         return score_rows(self.models, rows, shadow=self.settings.traffic != "champion")
 
-    async def _offer_to_cache(
-        self, ctx: Context, resolved: list[ResolvedGame], preds: list, scores: list[RowScore], rosters: str
+    def _offer_to_cache(
+        self, resolved: list[ResolvedGame], preds: list, scores: list[RowScore], rosters: str
     ) -> None:
         entries = []
         for r, p, s in zip(resolved, preds, scores, strict=True):
@@ -194,11 +197,11 @@ class InferenceWorker(Actor):
                 rosters=rosters,
             )  # fmt: skip
             entries.append(CachedPrediction(key, p))
-        if entries:
-            try:
-                await ctx.publish(ep.PREDICT_SERVED, PredictionsServed(entries=entries))
-            except NbaError as exc:  # the cache is an optimisation: never fail a prediction for it
-                log.warning("inference.cache_offer_failed", error=exc.message)
+        self.offers.offer(entries)
+
+    async def _send_offer(self, msg: PredictionsServed) -> None:
+        # A group holds the predictions of several requests: no one request id travels with it.
+        await self.bus.publish(ep.PREDICT_SERVED.subject, encode(msg))
 
     # ---- model reloads ---------------------------------------------------------------------------
     async def on_models_changed(self, msg: ModelsChanged, ctx: Context) -> None:
@@ -245,6 +248,7 @@ class InferenceWorker(Actor):
             self.models_changed = asyncio.Event()
 
     async def on_stop(self) -> None:
+        await self.offers.flush(self.remaining_s())
         await self.events.flush(self.remaining_s())
         self.events.close()
         await self.games.save()
@@ -282,5 +286,7 @@ class InferenceWorker(Actor):
             "idempotency": f"{len(self._idem)} ids, {self._idem.replies} replies, {self._idem.bytes} bytes",
             "events": f"{self.events.published} published, {self.events.lost} lost",
             "events_recovered": str(self.events.recovered),
+            "cache_offers": f"{self.offers.offered} sent in {self.offers.groups} groups, "
+            f"{self.offers.failed} failed",
             **self.batcher.stats(),
         }

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
+
 from nbamcp.actor import Context
+from nbamcp.bus.base import Msg
 from nbamcp.bus.nats import NatsBus
 from nbamcp.frontend.gateway import Gateway
-from nbamcp.messages import GameQuery, GamesIngested, PredictRequest
+from nbamcp.messages import GameQuery, GamesIngested, PredictionsServed, PredictReply, PredictRequest, decode
 from nbamcp.serving.client import PredictClient
+from nbamcp.subjects import PREDICT_SERVED
 from tests.serving.conftest import (
     WAIT,
     Home,
@@ -97,6 +101,47 @@ async def test_cache_instances_share_predictions_through_nats_kv(
                 await filled.purge_shared(msg, ctx)
                 for c in (c1, c2, c3):
                     await until(c, "kv_changed", lambda c=c: len(c.lru) == 0)
+    finally:
+        for b in buses:
+            await b.close()
+
+
+async def test_the_reply_leaves_before_the_cache_offer(nats_server, home: Home, models: Models) -> None:
+    """The offer of a fresh prediction to the cache is not on the reply's way: the inference worker
+    sends the reply first. One connection's messages reach a subscriber in the order they were sent,
+    so a subscriber to everything sees the worker's reply before its ``nba.predict.served`` (on main
+    at d88e105 the offer was published, and awaited, before the reply: this test failed there)."""
+    await register(home, models.lr1)
+    buses = [await connect(nats_server.url, f"o{i}") for i in range(4)]
+    inference = await make_inference(buses[0], home)
+    stats, trainer = await make_stats(buses[1], home), await make_trainer(buses[1], home)
+    client = PredictClient(Gateway(buses[2], timeout_s=WAIT, expected_workers=[]).call)
+    seen: list[str] = []
+    offered: list[str] = []
+    both = asyncio.Event()
+
+    async def tap(msg: Msg) -> None:
+        if msg.subject == PREDICT_SERVED:
+            seen.append("offer")
+            offered.extend(e.prediction.home for e in decode(msg.data, PredictionsServed).entries)
+        elif msg.subject.startswith("_INBOX."):
+            try:
+                decode(msg.data, PredictReply)
+            except msgspec.MsgspecError:
+                return  # a JetStream ack, a KV entry...
+            seen.append("reply")
+        if len(seen) == 2:
+            both.set()
+
+    try:
+        async with running(stats, trainer, inference):
+            await buses[3].subscribe(">", tap)
+            await buses[3].flush()
+            out = await client.predict([GameQuery(home="Bucks", away="Heat", date="2023-04-16")])
+            assert out.predictions[0].source == "model"
+            async with asyncio.timeout(WAIT):
+                await both.wait()
+            assert seen == ["reply", "offer"] and offered == ["MIL"]
     finally:
         for b in buses:
             await b.close()
