@@ -28,10 +28,10 @@ import math
 from typing import Any, Protocol
 
 import numpy as np
-import onnx
 import structlog
 
 from nbamcp.messages import Contribution
+from nbamcp.ml.onnx_graph import graph_nodes
 from nbamcp.ml.onnx_runtime import OnnxModel
 from nbamcp.serving.fan_terms import Side, sentence
 
@@ -149,13 +149,12 @@ class LinearExplainer:
     @classmethod
     def from_onnx(cls, data: bytes, n_features: int) -> LinearExplainer | None:
         """Read imputer -> scaler -> logistic regression parameters; None for any other graph."""
-        graph = onnx.load_from_string(data).graph
-        ops = [n.op_type for n in graph.node]
+        # Read from the bytes without the onnx package (nbamcp.ml.onnx_graph: its import is seconds).
+        nodes = graph_nodes(data)
+        ops = [n.op_type for n in nodes]
         if ops not in (["Imputer", "Scaler", "LinearClassifier"], ["Scaler", "LinearClassifier"]):
             return None
-        attrs = {
-            n.op_type: {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute} for n in graph.node
-        }
+        attrs: dict[str, dict[str, Any]] = {n.op_type: n.attributes for n in nodes}
         lin = attrs["LinearClassifier"]
         if lin.get("post_transform") != b"LOGISTIC":
             return None

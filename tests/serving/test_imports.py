@@ -1,4 +1,5 @@
-"""Serving processes load neither scikit-learn nor skl2onnx (seconds of start-up they never use).
+"""Serving processes load neither scikit-learn, skl2onnx nor onnx (seconds of start-up they never use;
+the explainer reads the graph with ``nbamcp.ml.onnx_graph``).
 
 Two checks, each in a fresh interpreter:
 - importing each worker's module (the trainer's too: it serves the registry in every
@@ -25,7 +26,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.serving.conftest import Home, Models, register
 
-TRAINING_ONLY = ("sklearn", "skl2onnx")
+TRAINING_ONLY = ("sklearn", "skl2onnx", "onnx", "ml_dtypes")
 WORKERS = ("stats", "trainer", "inference", "cache", "predlog", "monitor")  # the default order
 # The real entry point, plus one hook that reports what the process imported.
 SERVE = (
