@@ -68,9 +68,11 @@ def worker_class(name: str) -> type[Actor]:
 
 
 def starts_after(name: str) -> tuple[str, ...]:
-    from workers import STARTS_AFTER
+    """The workers ``name`` waits for in one process: those it asks at start, then (for one no
+    prediction needs) the serving workers."""
+    from workers import STARTS_AFTER, YIELDS_TO
 
-    return STARTS_AFTER.get(name, ())
+    return STARTS_AFTER.get(name, ()) + YIELDS_TO.get(name, ())
 
 
 async def stop_actors(actors: list[Actor], deadline_s: float) -> None:
@@ -135,11 +137,13 @@ async def serve(config: Config, *, transport: str, host: str, port: int, no_auth
     imports = asyncio.Lock()
 
     async def start_one(ctx: WorkerContext, board: WorkerBoard, name: str) -> None:
+        t0 = time.monotonic()
         after = [n for n in starts_after(name) if n in board]
         if after:
             board.starting(name, f"waiting for {', '.join(after)}")
         for other in after:
             await board.settled(other)
+        t1 = time.monotonic()
         try:
             board.starting(name, "importing")
             # Imports off the event loop (onnxruntime takes seconds), one at a time: health and
@@ -147,11 +151,17 @@ async def serve(config: Config, *, transport: str, host: str, port: int, no_auth
             async with imports:
                 cls = await asyncio.to_thread(worker_class, name)
             actor = cls(ctx)
+            t2 = time.monotonic()
             board.starting(name, "starting", progress=actor.starting_note)
             # A stop during start-up waits for the actor being started: cancelled
             # half way, it would leave what on_start opened (threads, files) behind.
             with anyio.CancelScope(shield=True):
                 await actor.start()
+            # Where each worker's start went (bench/startup.py and docs/benchmarks.md read these).
+            log.info(
+                "serve.worker_ready", worker=name, waited_s=round(t1 - t0, 3), import_s=round(t2 - t1, 3),
+                start_s=round(time.monotonic() - t2, 3),
+            )  # fmt: skip
         except Exception as exc:
             # Start boundary: one worker that cannot start leaves the others serving; its
             # callers and health say why (the log has the traceback).

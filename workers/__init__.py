@@ -37,6 +37,13 @@ STARTS_AFTER: dict[str, tuple[str, ...]] = {
     "monitor": ("trainer",),
 }
 
+# Embedded workers that no prediction waits for start after the serving path (or its failure),
+# not beside it: on two shared cores the monitor's start (its drift tests, the prediction log it
+# reads) took CPU from inference and the cache, and a prediction waits for both of those.
+YIELDS_TO: dict[str, tuple[str, ...]] = {
+    "monitor": ("inference", "cache"),
+}
+
 
 def worker_class(name: str) -> type[Actor]:
     try:

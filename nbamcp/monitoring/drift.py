@@ -35,11 +35,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
-from scipy.spatial import distance
 
 SMALL_WINDOW = 1000
 P_VALUE = 0.05
@@ -168,7 +166,17 @@ def psi(ref_shares: np.ndarray, cur_shares: np.ndarray) -> float:
 
 def jensen_shannon(ref_shares: np.ndarray, cur_shares: np.ndarray) -> float:
     """Jensen-Shannon distance (base 2: 0 identical, 1 disjoint)."""
+    from scipy.spatial import distance  # see _stats
+
     return float(distance.jensenshannon(ref_shares, cur_shares, base=2))
+
+
+def _stats() -> Any:
+    # Imported on the first test, not with the module: scipy.stats costs 1-4 s to import on these
+    # machines, and the monitor worker (which imports this module) starts beside the serving path.
+    from scipy import stats
+
+    return stats
 
 
 def _chi2(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
@@ -176,7 +184,7 @@ def _chi2(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     if cats.size < 2:
         return 0.0, 1.0  # one value on both sides: nothing differs
     table = np.array([[(ref == c).sum() for c in cats], [(cur == c).sum() for c in cats]])
-    res = stats.chi2_contingency(table)
+    res = _stats().chi2_contingency(table)
     return float(res.statistic), float(res.pvalue)
 
 
@@ -185,7 +193,7 @@ def _decide(kind: Kind, ref: np.ndarray, cur: np.ndarray) -> tuple[Test, float, 
     test = choose_test(kind, cur.size)
     p_value: float | None = None
     if test == "ks":
-        res = stats.ks_2samp(ref, cur)
+        res = _stats().ks_2samp(ref, cur)
         statistic, p_value = float(res.statistic), float(res.pvalue)
     elif test == "chi2":
         statistic, p_value = _chi2(ref, cur)
@@ -201,7 +209,7 @@ def _decide(kind: Kind, ref: np.ndarray, cur: np.ndarray) -> tuple[Test, float, 
 def _wasserstein_normed(ref: np.ndarray, cur: np.ndarray) -> float:
     # Evidently norms by the reference's std; a constant reference column gets the absolute distance.
     ref_std = float(ref.std())
-    return float(stats.wasserstein_distance(ref, cur)) / (ref_std if ref_std > 0 else 1.0)
+    return float(_stats().wasserstein_distance(ref, cur)) / (ref_std if ref_std > 0 else 1.0)
 
 
 def _p(p: float | None) -> float | None:
@@ -236,7 +244,7 @@ def column_drift(
             None, None, None, ref_sum, cur_sum, counted, note="; ".join(filter(None, [note, why])),
         )  # fmt: skip
     test, statistic, p_value, threshold, drifted = _decide(kind, ref, cur)
-    ks = stats.ks_2samp(ref, cur)
+    ks = _stats().ks_2samp(ref, cur)
     r_sh, c_sh = _bins(ref, cur, kind)
     return ColumnDrift(
         name, kind, test, _r(statistic), _p(p_value), threshold, bool(drifted or missing_drift),

@@ -44,10 +44,13 @@ def training_modules(loaded: list[str]) -> list[str]:
     return [m for m in loaded if any(m == t or m.startswith(t + ".") for t in TRAINING_ONLY)]
 
 
-def test_the_stats_worker_starts_without_scipy_stats() -> None:
-    # The first stats answer waits for this import alone: scipy.stats was 1-4 s of it, for the
-    # anomaly screen's one Poisson tail, which needs it only when results are screened.
-    code = "import sys, json, workers.stats; print(json.dumps(sorted(sys.modules)))"
+@pytest.mark.parametrize("name", ["stats", "monitor"])
+def test_the_worker_starts_without_scipy_stats(name: str) -> None:
+    # The first stats answer waits for the stats worker's import alone: scipy.stats was 1-4 s of
+    # it, for the anomaly screen's one Poisson tail, which needs it only when results are screened.
+    # The monitor's (the drift tests, run when drift is computed) held the GIL for as long while
+    # inference and the cache started beside it.
+    code = f"import sys, json, workers.{name}; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
