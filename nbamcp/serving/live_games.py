@@ -181,7 +181,7 @@ class LiveGames:
             self.restored = False  # what serves is not the snapshot's: the next start needs this one
         # Revisions that moved (a recreated bucket) are worth a write too: the next start skips
         # them. Not for the in-process twin: it is a new bucket at every start anyway.
-        moved = self.replica.decoded and self._kv.kind != "memory"
+        moved = (self.replica.decoded or self.replica.relabelled) and self._kv.kind != "memory"
         if change or (replay and (not self.restored or moved)):
             self._dirty = True
             if replay:

@@ -151,12 +151,16 @@ async def test_a_bucket_that_lost_its_state_is_refilled_and_nothing_changes(
     assert await announcer.announce(request_id="t-reconcile", full=True) == 0  # no news: refilled only
     assert sorted(await kv.keys()) == ["games.2021", "games.2022", "games.2023"]
 
-    # A replica restarting from its state: the revisions mean nothing now, the versions still match.
+    # A replica restarting from its state: the revisions mean nothing now, the versions still match,
+    # read without decoding the rows; the new revisions are kept.
     again = GameReplica(kv, games=first.replica.games(), state=first.replica.state)
     restarted = Follower(kv, again)
     try:
         [change] = await restarted.until(1)
-        assert not change and again.decoded == 3 and again.state.identity == kv.identity
+        assert not change and (again.decoded, again.skipped, again.relabelled) == (0, 3, 3)
+        assert again.state.identity == kv.identity and again.games() == first.replica.games()
+        revisions = {k: (await kv.get(f"games.{k}")).revision for k in again.state.partitions}  # type: ignore[union-attr]
+        assert {k: r for k, (r, _) in again.state.partitions.items()} == revisions
     finally:
         await restarted.stop()
         if plane.kind == "memory":
