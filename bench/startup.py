@@ -18,6 +18,10 @@ first model on start), until ``predict_game`` is answered by that model (polled 
 Each nbamcp run is preceded by the floor: bench/floor_server.py (the SDK alone) spawned
 and asked its ``noop`` tool, timed the same way. Median [min-max] over the runs, and the
 load average. Results to stdout.
+
+``--worker-times``: the warm runs log at info and the table gets, per embedded worker, when it
+was up (from the spawn) and its wait, import and start from the launcher's
+``serve.worker_ready`` lines: where the first prediction's time went.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import os
 import statistics
 import sys
@@ -95,31 +100,59 @@ FIRST_MODEL: list[tuple[str, Step]] = [
 ]
 
 
-async def one(params: StdioServerParameters, steps: list[tuple[str, Step]]) -> dict[str, float]:
+async def one(
+    params: StdioServerParameters, steps: list[tuple[str, Step]], *, worker_times: bool = False
+) -> dict[str, float]:
     before = children()
     t0 = time.perf_counter()
+    wall0 = time.time()
     out: dict[str, float] = {}
-    async with stdio_client(params) as (r, w), ClientSession(r, w) as session:
-        (pid,) = children() - before
-        cpu = CpuMeter([pid]).start()
-        await session.initialize()
-        out["MCP handshake answered"] = time.perf_counter() - t0
-        for label, step in steps:
-            await step(session)
-            out[label] = time.perf_counter() - t0
-        out["server CPU until then, s"] = cpu.seconds()
+    with tempfile.TemporaryFile("w+") as err:
+        errlog = err if worker_times else sys.stderr
+        async with stdio_client(params, errlog=errlog) as (r, w), ClientSession(r, w) as session:
+            (pid,) = children() - before
+            cpu = CpuMeter([pid]).start()
+            await session.initialize()
+            out["MCP handshake answered"] = time.perf_counter() - t0
+            for label, step in steps:
+                await step(session)
+                out[label] = time.perf_counter() - t0
+            out["server CPU until then, s"] = cpu.seconds()
+        if worker_times:
+            err.seek(0)
+            out |= _worker_times(err.read(), wall0)
+    return out
+
+
+def _worker_times(log: str, wall0: float) -> dict[str, float]:
+    """Per worker: up at (from the spawn), and its wait, import and start (the launcher's log)."""
+    out: dict[str, float] = {}
+    for line in log.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("event") != "serve.worker_ready":
+            continue
+        at = dt.datetime.fromisoformat(rec["timestamp"].replace("Z", "+00:00")).timestamp() - wall0
+        name = rec["worker"]
+        out[f"{name}: up at"] = at
+        for part in ("waited_s", "import_s", "start_s"):
+            out[f"{name}: {part.removesuffix('_s')}"] = float(rec[part])
     return out
 
 
 def table(results: list[dict[str, float]]) -> list[str]:
     lines = ["| from spawn | seconds |", "|---|---|"]
     for key in results[0]:
-        xs = [r[key] for r in results]
+        xs = [r[key] for r in results if key in r]
         lines.append(f"| {key} | {statistics.median(xs):.2f} [{min(xs):.2f}-{max(xs):.2f}] |")
     return lines
 
 
-async def run(home: Path, data_dir: Path, runs: int, fresh_runs: int, first_model: bool) -> str:
+async def run(
+    home: Path, data_dir: Path, runs: int, fresh_runs: int, first_model: bool, worker_times: bool = False
+) -> str:
     load = os.getloadavg()[0]
     floor = python_params(str(FLOOR_SERVER))
     floors: list[dict[str, float]] = []
@@ -127,7 +160,10 @@ async def run(home: Path, data_dir: Path, runs: int, fresh_runs: int, first_mode
     fresh: list[dict[str, float]] = []
     for _ in range(runs):
         floors.append(await one(floor, FLOOR))
-        warm.append(await one(nbamcp_params(env_for(home, data_dir)), WARM))
+        env = env_for(home, data_dir)
+        if worker_times:
+            env["NBAMCP_LOG_LEVEL"] = "info"  # the launcher's serve.worker_ready lines
+        warm.append(await one(nbamcp_params(env), WARM, worker_times=worker_times))
     for _ in range(fresh_runs):
         floors.append(await one(floor, FLOOR))
         with tempfile.TemporaryDirectory(prefix="nbamcp-fresh-") as empty:
@@ -159,12 +195,13 @@ def main() -> None:
         "--first-model", action="store_true", help="also: a fresh home until the first model answers"
     )
     ap.add_argument("--home", type=Path, help="bench/predict.py's prepared home (created when missing)")
+    ap.add_argument("--worker-times", action="store_true", help="per worker: up at, wait, import, start")
     a = ap.parse_args()
     data_dir = DATA_DIR
     with contextlib.ExitStack() as stack:
         home = a.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-start-")))
         prepare(home, data_dir, 1947)
-        print(asyncio.run(run(home, data_dir, a.runs, a.fresh_runs, a.first_model)))
+        print(asyncio.run(run(home, data_dir, a.runs, a.fresh_runs, a.first_model, a.worker_times)))
 
 
 if __name__ == "__main__":
