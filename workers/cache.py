@@ -156,6 +156,10 @@ class CacheWorker(Actor):
                 self.close_with(self.kv.close)
                 self.spawn(self.kv.follow(self._from_kv, self._gone_from_kv), name="kv-follow")
 
+    async def on_subscribed(self) -> None:
+        # A promotion announced between the start's question and the subscription reached nobody.
+        await self._refresh_aliases("subscribed")
+
     async def on_stop(self) -> None:
         await self.events.flush(self.remaining_s())
         self.events.close()

@@ -131,6 +131,11 @@ class InferenceWorker(Actor):
             champion=self.models.champion.describe() if self.models.champion else "none (Elo baseline)",
         )
 
+    async def on_subscribed(self) -> None:
+        # A promotion announced between the start's question to the trainer and the subscription
+        # to the announcements reached nobody: ask once more, now that the next one cannot be missed.
+        await self._reload("subscribed", only_if_changed=True)
+
     # ---- predictions -----------------------------------------------------------------------------
     async def predict(self, req: PredictRequest, ctx: Context) -> PredictReply:
         return await self._idem.run(ctx.request_id, encode(req), lambda: self._predict(req, ctx))
@@ -209,7 +214,7 @@ class InferenceWorker(Actor):
             return
         await self._reload(f"{msg.alias} -> v{msg.version}")
 
-    async def _reload(self, why: str) -> None:
+    async def _reload(self, why: str, *, only_if_changed: bool = False) -> None:
         async with self._reload_lock:
             try:
                 models = await load_model_set(
@@ -227,6 +232,8 @@ class InferenceWorker(Actor):
                     self.refused = self.reload_error
                 log.error("inference.reload_failed", why=why, code=exc.code, error=exc.message)
             else:
+                if only_if_changed and not self.refused and _versions(models) == _versions(self.models):
+                    return
                 self.models = models  # the swap: one attribute, between two batches
                 self.reload_error = models.challenger_error
                 self.refused = ""
@@ -290,3 +297,8 @@ class InferenceWorker(Actor):
             f"{self.offers.failed} failed",
             **self.batcher.stats(),
         }
+
+
+def _versions(models: ModelSet) -> tuple[str, str]:
+    describe = [m.describe() if m is not None else "" for m in (models.champion, models.challenger)]
+    return describe[0], describe[1]

@@ -155,6 +155,10 @@ class Actor:
         """Why this worker cannot do its whole job right now (health says ``degraded`` and why)."""
         return []
 
+    async def on_subscribed(self) -> None:
+        """After the routes are subscribed, before ``ready``: catch up on what was announced while
+        ``on_start`` ran (an announcement before the subscription reached nobody here)."""
+
     async def on_recovered(self) -> None:
         """After NATS came back and the process's streams and buckets exist again: put back what
         this worker owns on the server (the stats worker its datasets, the trainer its artifacts)."""
@@ -217,6 +221,7 @@ class Actor:
             await self.bus.flush()
             # Registered after on_start: the buckets and streams it opened recover first.
             self._unhook = self.bus.link.on_recovery(f"actor {self.name}", self._recovered)
+            await self.on_subscribed()
         except BaseException:
             log.error("actor.start_failed", actor=self.name, instance=self.instance)
             self._deadline = asyncio.get_running_loop().time() + self._stop_deadline_s
