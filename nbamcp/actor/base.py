@@ -6,7 +6,8 @@ state; nothing else touches it. The lifecycle, after arq's worker:
 
 - ``start``: ``on_start`` acquires what the actor owns, registering each resource
   with ``enter`` / ``close_with``; then the routes are subscribed, the durable
-  consumers started, health answered, and ``ready`` is set. A start that fails
+  consumers started, health answered, ``on_subscribed`` catches up on what was
+  announced meanwhile, and ``ready`` is set. A start that fails
   halfway closes whatever was already acquired, then raises.
 - while running: at most ``workers.concurrency`` messages (or durable batches) in
   flight; more wait in the bus (back-pressure instead of unbounded tasks).
