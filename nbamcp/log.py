@@ -9,8 +9,9 @@ handles runs in its own task, the binding never leaks between messages.
 from __future__ import annotations
 
 import logging
+import os
+import random
 import sys
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -57,8 +58,16 @@ def configure_logging(level: str = "info", *, fmt: str = "json") -> None:
     root.setLevel(max(lvl, logging.INFO) if lvl == logging.DEBUG else lvl)
 
 
+# Request ids need to be unique, not secret: ``uuid4`` made each one an ``os.urandom`` call, a
+# system call that hands the GIL over (to aiosqlite's threads) on every tool call and every bus
+# message without an id. 128 bits from a generator seeded by the OS (again in a forked child)
+# collide no more often than uuid4's 122.
+_rng = random.Random()
+os.register_at_fork(after_in_child=_rng.seed)
+
+
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return f"{_rng.getrandbits(128):032x}"
 
 
 def request_id_from(headers: Mapping[str, str] | None) -> str:

@@ -239,3 +239,35 @@ async def test_a_raw_bus_client_meets_the_same_validation(stats_home: Path, data
     assert err.code == "invalid_input" and err.details["param"] == "query"
     words = err.message.removesuffix("; in a message on nba.stats.find_player")
     assert words != err.message and text(mcp).startswith(f"invalid_input: {words} (request id")
+
+
+async def test_the_tool_names_kept_between_calls_still_refuse_and_find(tmp_path: Path) -> None:
+    """The guard keeps the tool names from one call to the next (listing every tool per call cost
+    ~0.3 ms): an unknown name is still refused after a known one, a tool added later still found."""
+    from mcp import Client
+
+    from nbamcp.bus import InMemoryBus
+    from nbamcp.config import Config
+    from nbamcp.frontend.app import build_server
+    from nbamcp.frontend.gateway import Gateway
+
+    async def added_later() -> str:
+        return "here"
+
+    bus = InMemoryBus()
+    server = build_server(Gateway(bus, timeout_s=WAIT, expected_workers=[]), Config())
+    try:
+        with anyio.fail_after(WAIT):
+            async with Client(server) as client:
+                assert not (await client.call_tool("health", {})).is_error
+                with pytest.raises(MCPError) as caught:
+                    await client.call_tool("added_later", {})
+                assert "no tool named 'added_later'" in caught.value.error.message
+                server.add_tool(added_later)
+                r = await client.call_tool("added_later", {})
+                assert not r.is_error and text(r) == "here", r
+                with pytest.raises(MCPError) as caught:
+                    await client.call_tool("no_such_tool", {})
+                assert caught.value.error.code == INVALID_PARAMS
+    finally:
+        await bus.close()
