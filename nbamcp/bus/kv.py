@@ -7,9 +7,8 @@ implementations honour (one contract suite, ``tests/bus/test_kv_contract.py``):
 - ``put`` returns the new revision; ``get`` the latest entry (None when absent,
   purged or older than the bucket's ``ttl_s``); ``purge`` removes a key;
 - ``watch(pattern)`` first delivers the latest entry of every matching key
-  there is (oldest revision first; a purged key is not replayed, though JetStream
-  keeps its marker), then ``None`` (caught up), then every change as it happens,
-  purges included (``deleted=True``); ``meta_only`` leaves values out;
+  (oldest revision first), then ``None`` (caught up), then every change as it
+  happens, purges included (``deleted=True``); ``meta_only`` leaves values out;
 - ``identity`` names this incarnation of the bucket: it changes when the
   bucket is recreated (the server lost its state), so a consumer that kept
   revisions knows they no longer mean anything;

@@ -48,7 +48,6 @@ class _NatsWatch:
     async def __aiter__(self) -> AsyncIterator[KvEntry | None]:
         seen = 0
         owed = False  # the end-of-replay marker held back until the replay is in
-        replaying = True
         async for e in self._w:
             if e is None:
                 if seen == 0 and await self._server_delivered() > 0:
@@ -57,19 +56,14 @@ class _NatsWatch:
                     # and it signals "caught up" with nothing replayed. The replay follows: wait.
                     owed = True
                     continue
-                replaying = False
                 yield None
                 continue
             seen += 1
             created = e.created.timestamp() if e.created is not None else 0.0
             deleted = e.operation in (KV_DEL, KV_PURGE)
-            # A purged key keeps its marker as its last message, so the replay meets it; the
-            # contract's replay is the keys there are (as the twin's), a purge is news after it.
-            if not (replaying and deleted):
-                yield KvEntry(e.key, b"" if deleted else (e.value or b""), int(e.revision), created, deleted)
+            yield KvEntry(e.key, b"" if deleted else (e.value or b""), int(e.revision), created, deleted)
             if owed and e.delta == 0:
                 owed = False
-                replaying = False
                 yield None
 
     async def _server_delivered(self) -> int:

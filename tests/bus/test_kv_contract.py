@@ -74,30 +74,6 @@ async def test_watch_by_pattern_and_without_values(stores: Stores) -> None:
     await watch.stop()
 
 
-async def test_a_replay_holds_live_keys_only_and_a_purge_is_news_after_it(stores: Stores) -> None:
-    # JetStream keeps a purged key's marker as the key's last message, so a watch's replay
-    # would deliver it; the replay is "the latest entry of every key there is", on both buses.
-    kv = await stores.kv(BucketSettings("purged"))
-    await kv.put("a.1", b"a")
-    await kv.put("b.1", b"b")
-    await kv.put("c.1", b"c")
-    await kv.purge("a.1")
-    await kv.purge("c.1")  # the last message of the stream: a marker
-    watch = await kv.watch()
-    it = aiter(watch)
-    e = await next_item(watch, it)
-    assert e is not None and (e.key, e.value, e.deleted) == ("b.1", b"b", False)
-    assert await next_item(watch, it) is None
-    await kv.purge("b.1")
-    gone = await next_item(watch, it)
-    assert gone is not None and gone.key == "b.1" and gone.deleted
-    await watch.stop()
-    # A bucket of nothing but markers replays as an empty one.
-    again = await kv.watch()
-    assert await next_item(again, aiter(again)) is None
-    await again.stop()
-
-
 async def test_an_empty_bucket_is_caught_up_at_once(stores: Stores) -> None:
     kv = await stores.kv(BucketSettings("empty"))
     watch = await kv.watch()
