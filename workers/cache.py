@@ -111,6 +111,8 @@ class CacheWorker(Actor):
         self.filled = asyncio.Event()
         self.kv_changed = asyncio.Event()
         self.models_changed = asyncio.Event()
+        # One question to the trainer at a time: a late answer to an earlier one must not undo a newer.
+        self._aliases_lock = asyncio.Lock()
 
     @property
     def live(self) -> LiveFeatures:
@@ -166,11 +168,12 @@ class CacheWorker(Actor):
         await self.games.save()
 
     async def _refresh_aliases(self, why: str) -> None:
-        try:
-            self.aliases = dict((await self.source.serving(self.inference.model_name)).aliases)
-        except NbaError as exc:  # no trainer yet: keys wait for one (no champion, no hits)
-            log.info("cache.aliases_unavailable", why=why, code=exc.code, error=exc.message)
-        log.info("cache.aliases", why=why, aliases=self.aliases)
+        async with self._aliases_lock:
+            try:
+                self.aliases = dict((await self.source.serving(self.inference.model_name)).aliases)
+            except NbaError as exc:  # no trainer yet: keys wait for one (no champion, no hits)
+                log.info("cache.aliases_unavailable", why=why, code=exc.code, error=exc.message)
+            log.info("cache.aliases", why=why, aliases=self.aliases)
 
     def _from_kv(self, key: str, prediction: GamePrediction, age_s: float) -> None:
         remaining = self.settings.ttl_s - age_s

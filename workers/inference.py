@@ -225,6 +225,10 @@ class InferenceWorker(Actor):
                     served=self.config.features.served,
                 )
             except NbaError as exc:
+                if only_if_changed:
+                    # A catch-up that could not ask changes nothing: what the start loaded serves.
+                    log.warning("inference.catch_up_failed", why=why, code=exc.code, error=exc.message)
+                    return
                 # Keep serving what is loaded; health and every reply say so.
                 self.reload_error = f"{exc.code}: {exc.message}"
                 if isinstance(exc, IntegrityError):
@@ -233,6 +237,7 @@ class InferenceWorker(Actor):
                 log.error("inference.reload_failed", why=why, code=exc.code, error=exc.message)
             else:
                 if only_if_changed and not self.refused and _versions(models) == _versions(self.models):
+                    self.reload_error = models.challenger_error  # the trainer answered this time
                     return
                 self.models = models  # the swap: one attribute, between two batches
                 self.reload_error = models.challenger_error

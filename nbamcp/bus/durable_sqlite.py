@@ -406,7 +406,7 @@ class SqliteEvents:
         self._states: dict[str, _ConsumerState] = {}
         self._waiters: set[asyncio.Future[None]] = set()
         self._closing = False
-        # The first periodic prune comes _PRUNE_EVERY_S after the start (each clears the tail).
+        # The first periodic prune comes _PRUNE_EVERY_S after the start (each drops the tail's aged events).
         self._last_prune = time.monotonic()
         # The newest committed events, consecutive sequence numbers: (seq, subject, data, headers).
         self._tail: list[tuple[int, str, bytes, bytes | None, float]] = []  # ... and the commit's ts

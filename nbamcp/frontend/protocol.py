@@ -71,9 +71,14 @@ class ProtocolGuard:
         name = _name(params)
         # A look-up by name, as the SDK's own dispatch does: ``list_tools()`` builds a pydantic
         # model of every tool (~30 per call), too much to pay on every call for a name check.
-        if self._server._tool_manager.get_tool(name) is None:
-            tools = [t.name for t in await self._server.list_tools()]
-            raise _invalid(f"name: no tool named {_short(name)} (accepted: {', '.join(tools)})")
+        # The manager is the SDK's private attribute: without it (another SDK), the listing.
+        manager = getattr(self._server, "_tool_manager", None)
+        if manager is not None and manager.get_tool(name) is not None:
+            return
+        tools = [t.name for t in await self._server.list_tools()]
+        if manager is None and name in tools:
+            return
+        raise _invalid(f"name: no tool named {_short(name)} (accepted: {', '.join(tools)})")
 
     async def _check_prompt(self, params: Any) -> None:
         name = _name(params)
