@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -166,3 +167,20 @@ async def supervise_proc(env: dict[str, str], *args: str, stop_timeout: float = 
                 if record.get("event") == "supervise.started":
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(int(str(record["pid"])), signal.SIGKILL)
+
+
+def served_rows(predlog_db: Path) -> dict[str, int]:
+    """Rows per request id of the answers served (a shadow challenger's rows apart), from the
+    prediction log's file; every shadow row must shadow a served answer of the same request and
+    game (a retraining during a test makes a challenger, and shadow traffic scores beside it)."""
+    if not predlog_db.exists():
+        return {}
+    with sqlite3.connect(predlog_db) as db:
+        orphans = db.execute(
+            "SELECT s.request_id, s.date, s.home, s.away FROM predictions s WHERE s.shadow = 1 AND NOT "
+            "EXISTS (SELECT 1 FROM predictions p WHERE p.shadow = 0 AND p.request_id = s.request_id "
+            "AND p.date = s.date AND p.home = s.home AND p.away = s.away)"
+        ).fetchall()
+        assert orphans == [], f"shadow rows without a served answer: {orphans[:5]}"
+        rows = "SELECT request_id, count(*) FROM predictions WHERE shadow = 0 GROUP BY request_id"
+        return dict(db.execute(rows).fetchall())

@@ -36,7 +36,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -50,7 +49,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from tests.e2e.procs import Proc, make_key, supervise_proc
+from tests.e2e.procs import Proc, make_key, served_rows, supervise_proc
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -205,22 +204,13 @@ def _records(lines: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _logged(db: Path) -> dict[str, int]:
-    if not db.exists():
-        return {}
-    with sqlite3.connect(db) as con:
-        return dict(
-            con.execute("SELECT request_id, count(*) FROM predictions GROUP BY request_id").fetchall()
-        )
-
-
 async def _all_logged(sup: Proc, db: Path, answered: dict[str, int]) -> dict[str, int]:
     """The log once it holds every answered game (each predlog batch is a chance), or what it holds."""
     async with asyncio.timeout(TIMEOUT):
         while True:
             mark = len(sup.lines)
-            if sum(_logged(db).values()) >= sum(answered.values()):
-                return _logged(db)
+            if sum(served_rows(db).values()) >= sum(answered.values()):
+                return served_rows(db)
             await sup.wait_event("predlog.batch_written", TIMEOUT, after=mark)
 
 
@@ -356,7 +346,7 @@ async def _run(
         # The kill clients' sessions are closed: the SIGTERM meets only the new ones.
         await _sigterm_mid_load(sup, url, headers, load, report)
         await _check_stopped(sup, serving)
-    logged = _logged(db)
+    logged = served_rows(db)
     assert logged == load.answered, _diff(logged, load.answered)
     report.append(
         f"after the SIGTERM: {load.calls} calls, {len(load.answered)} answered "

@@ -18,7 +18,6 @@ import asyncio
 import json
 import shutil
 import socket
-import sqlite3
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -35,7 +34,7 @@ from nbamcp.bus.nats import NatsBus
 from nbamcp.ml.registry import ModelRegistry
 from nbamcp.ml.train import register_result
 from tests.conftest import restart_nats_server, start_nats_server, stop_nats_server
-from tests.e2e.procs import Proc, make_key, nbamcp_proc, server_env
+from tests.e2e.procs import Proc, make_key, nbamcp_proc, served_rows, server_env
 from tests.serving.conftest import MODEL, Data, Models
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
@@ -87,11 +86,6 @@ async def _load(session: ClientSession, day: int) -> dict[str, int]:
         return out["request_id"], len(out["predictions"])
 
     return dict(await asyncio.gather(*(one(k) for k in range(SLATES))))
-
-
-def _logged(predlog_db: Path) -> dict[str, int]:
-    with sqlite3.connect(predlog_db) as db:
-        return dict(db.execute("SELECT request_id, count(*) FROM predictions GROUP BY request_id").fetchall())
 
 
 async def _register_champion(home: Path, models: Models) -> None:
@@ -241,6 +235,6 @@ async def test_processes_recover_from_a_long_nats_outage_without_the_store(
             assert proc.proc.returncode == 0, f"{name}:\n" + "\n".join(proc.lines[-20:])
         # Every answered request is logged once per game, nothing else (the call during the outage
         # was answered with an error: no row).
-        assert _logged(homes["predlog"] / "predlog.sqlite") == answered
+        assert served_rows(homes["predlog"] / "predlog.sqlite") == answered
     finally:
         stop_nats_server(server)
