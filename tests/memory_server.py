@@ -3,7 +3,10 @@
 What ``nbamcp serve`` runs on the in-memory bus (every worker of ``workers.embedded``,
 the front end built by ``build_server``), with the SDK's in-memory client instead of
 stdio: tracemalloc then sees every allocation of the server, and RSS is this
-process's. Used by ``tests/serving/test_memory_flat.py`` and ``bench/memory.py --slates``.
+process's. Used by ``bench/memory.py --slates``, and as a process of its own (``python -m
+tests.memory_server CONFIG.json WARMUP MEASURED``, JSON of the RSS after each measured slate on
+stdout): the RSS of a pytest process holds whatever was allocated and freed before (models
+trained, stores built), which hid ~2 MB per slate of growth (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -13,13 +16,16 @@ import ctypes
 import datetime as dt
 import gc
 import itertools
+import json
 import resource
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import msgspec
 from mcp import Client
 
 from nbamcp.actor import Actor, open_context
@@ -28,6 +34,7 @@ from nbamcp.config import Config
 from nbamcp.frontend.app import build_server
 from nbamcp.frontend.gateway import Gateway
 from nbamcp.launch import build_worker, stop_actors
+from nbamcp.log import configure_logging
 from nbamcp.serving.canonical import MAX_DAYS_AHEAD
 
 TEAMS = [
@@ -90,3 +97,25 @@ async def predict_slate(client: Client, games: list[dict[str, Any]]) -> None:
     res = await client.call_tool("predict_games", {"games": games})
     if res.is_error:
         raise AssertionError(f"predict_games failed: {res.content}")
+
+
+async def measure(config: Config, warmup: int, measured: int) -> dict[str, Any]:
+    """RSS (MB) after each of ``measured`` slates of new games that follow ``warmup`` slates, and
+    the cache worker's health detail at the end."""
+    rss: list[float] = []
+    async with single_process(config) as client:
+        games = slates(dt.date.today())
+        for _ in range(warmup):
+            await predict_slate(client, next(games))
+        for _ in range(measured):
+            await predict_slate(client, next(games))
+            rss.append(rss_mb())
+        health = await client.call_tool("health", {})
+    workers = health.structured_content["workers"]  # type: ignore[index]
+    return {"rss": rss, "cache": next(w for w in workers if w["name"] == "cache")["detail"]}
+
+
+if __name__ == "__main__":
+    configure_logging("warning")  # stderr: stdout carries the result alone
+    cfg = msgspec.json.decode(Path(sys.argv[1]).read_bytes(), type=Config)
+    print(json.dumps(anyio.run(measure, cfg, int(sys.argv[2]), int(sys.argv[3]))))
