@@ -30,16 +30,11 @@ from nats.js import api
 from nats.js import errors as js_errors
 
 from nbamcp.bus.durable import DurableMsg, PublishAck, StreamSettings, check_consumer, check_event_subject
+from nbamcp.bus.jetstream_setup import tried_again
 from nbamcp.bus.nats import NatsBus, translate
 from nbamcp.errors import BusError, InvalidInput, Unavailable
 
 log = structlog.get_logger(__name__)
-
-# Tries of a durable consumer's creation that timed out. A busy server can take longer than one
-# API call's timeout (a cold start of the Procfile: every process makes its streams, consumers and
-# buckets while the stats worker writes the games dataset; the trainer's start failed there after
-# ~13 s, its second try took 11 s); the creation is idempotent, so a timeout is tried again.
-CONSUMER_TRIES = 4
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 
@@ -240,20 +235,12 @@ class JetStreamEvents:
     async def _add_consumer(self, consumer: JetStreamConsumer) -> None:
         cfg = self._consumer_config(consumer.name, consumer.filter)
         try:
-            for attempt in range(1, CONSUMER_TRIES + 1):
-                try:
-                    # Create, or update an existing durable consumer in place (server >= 2.10).
-                    await self._js.add_consumer(self._settings.name, cfg)
-                    return
-                except nats_errors.TimeoutError:
-                    if attempt == CONSUMER_TRIES:
-                        raise
-                    log.warning(
-                        "durable.consumer_slow",
-                        consumer=consumer.name,
-                        attempt=attempt,
-                        timeout_s=self._settings.publish_timeout_s,
-                    )
+            # Create, or update an existing durable consumer in place (server >= 2.10).
+            await tried_again(
+                lambda: self._js.add_consumer(self._settings.name, cfg),
+                what=f"consumer {consumer.name}",
+                timeout_s=self._settings.publish_timeout_s,
+            )
         except js_errors.APIError as exc:
             raise Unavailable(
                 f"cannot open the durable consumer {consumer.name!r} on {self._settings.name}: "
@@ -283,7 +270,8 @@ class JetStreamEvents:
             max_age=s.max_age_s,
             duplicate_window=s.duplicate_window_s,
         )
-        try:
+
+        async def add_or_update() -> None:
             try:
                 await self._js.add_stream(cfg)
             except js_errors.BadRequestError as add_error:
@@ -294,6 +282,9 @@ class JetStreamEvents:
                     await self._js.update_stream(cfg)
                 except js_errors.NotFoundError:
                     raise add_error from None
+
+        try:
+            await tried_again(add_or_update, what=f"stream {s.name}", timeout_s=s.publish_timeout_s)
         except (nats_errors.NoRespondersError, js_errors.ServiceUnavailableError, nats_errors.TimeoutError):
             raise Unavailable(
                 f"JetStream does not answer on {self.bus.url}: start nats-server with -js "

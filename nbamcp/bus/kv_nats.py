@@ -25,6 +25,7 @@ from nats.js import api
 from nats.js import errors as js_errors
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
+from nbamcp.bus.jetstream_setup import tried_again
 from nbamcp.bus.kv import BucketSettings, KvEntry, KvWatch, check_bucket, check_key
 from nbamcp.bus.nats import NatsBus, translate
 from nbamcp.bus.subjects import check_subscribe_subject
@@ -189,9 +190,10 @@ async def _ensure(bus: NatsBus, settings: BucketSettings) -> tuple[KeyValue, str
     name = check_bucket(settings.name)
     js = bus.jetstream()
     storage = api.StorageType.MEMORY if settings.memory else api.StorageType.FILE
-    try:
+
+    async def create() -> KeyValue:
         try:
-            kv = await js.create_key_value(
+            return await js.create_key_value(
                 bucket=name,
                 history=1,
                 ttl=settings.ttl_s,
@@ -200,11 +202,15 @@ async def _ensure(bus: NatsBus, settings: BucketSettings) -> tuple[KeyValue, str
                 max_bytes=settings.max_bytes,
             )
         except js_errors.BadRequestError:
-            kv = await js.key_value(name)  # exists with other settings: use it as it is
-        info = await js.stream_info(f"KV_{name}")
+            return await js.key_value(name)  # exists with other settings: use it as it is
+
+    try:
+        kv = await tried_again(create, what=f"bucket {name}")
+        info = await tried_again(lambda: js.stream_info(f"KV_{name}"), what=f"bucket {name}")
         if settings.max_bytes is not None and info.config.discard != api.DiscardPolicy.OLD:
             # A KV stream refuses new puts when full (discard new); a bounded cache keeps the newest.
-            info = await js.update_stream(info.config.evolve(discard=api.DiscardPolicy.OLD))
+            evolved = info.config.evolve(discard=api.DiscardPolicy.OLD)
+            info = await tried_again(lambda: js.update_stream(evolved), what=f"bucket {name}")
     except (nats_errors.Error, js_errors.Error, TimeoutError) as exc:
         raise _unavailable(f"the key-value bucket {name}", exc) from None
     return kv, f"nats:{name}:{info.created}"

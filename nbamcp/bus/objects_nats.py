@@ -16,6 +16,7 @@ from nats.js import api
 from nats.js import errors as js_errors
 from nats.js.object_store import ObjectStore as JsObjectStore
 
+from nbamcp.bus.jetstream_setup import tried_again
 from nbamcp.bus.kv import check_bucket
 from nbamcp.bus.nats import NatsBus
 from nbamcp.bus.objects import ObjectInfo
@@ -107,7 +108,8 @@ class NatsObjects:
 
 async def _ensure(bus: NatsBus, bucket: str, description: str) -> JsObjectStore:
     js = bus.jetstream()
-    try:
+
+    async def create() -> JsObjectStore:
         try:
             return await js.create_object_store(
                 bucket,
@@ -115,6 +117,9 @@ async def _ensure(bus: NatsBus, bucket: str, description: str) -> JsObjectStore:
             )
         except js_errors.BadRequestError:
             return await js.object_store(bucket)  # exists with other settings: use it as it is
+
+    try:
+        return await tried_again(create, what=f"object store {bucket}")
     except (nats_errors.Error, TimeoutError) as exc:
         raise Unavailable(
             f"JetStream did not serve the object store {bucket}: {exc or type(exc).__name__}"
