@@ -7,8 +7,11 @@ implementations honour (one contract suite, ``tests/bus/test_kv_contract.py``):
 - ``put`` returns the new revision; ``get`` the latest entry (None when absent,
   purged or older than the bucket's ``ttl_s``); ``purge`` removes a key;
 - ``watch(pattern)`` first delivers the latest entry of every matching key
-  (oldest revision first), then ``None`` (caught up), then every change as it
-  happens, purges included (``deleted=True``); ``meta_only`` leaves values out;
+  (oldest revision first), a purged key's purge marker included (``deleted=True``:
+  a replica that watches again learns what went while it was away), then ``None``
+  (caught up), then every change as it happens, purges included; ``meta_only``
+  leaves values out. A purge marker is kept like an entry (it counts against
+  ``max_bytes`` and expires with the TTL), as JetStream keeps it;
 - ``identity`` names this incarnation of the bucket: it changes when the
   bucket is recreated (the server lost its state), so a consumer that kept
   revisions knows they no longer mean anything;
@@ -147,9 +150,10 @@ ENTRY_OVERHEAD = 200
 class MemoryKv:
     """One bucket in this process: what a JetStream KV bucket does, without a server.
 
-    Entries are kept in revision order (a put moves its key to the end), so the
-    oldest, the first to expire and the first to go past ``max_bytes``, are at
-    the front: each put removes them from there, in time amortised O(1).
+    Entries (purge markers among them) are kept in revision order (a change moves its
+    key to the end), so the oldest, the first to expire and the first to go past
+    ``max_bytes``, are at the front: each change removes them from there, in time
+    amortised O(1).
     """
 
     def __init__(self, settings: BucketSettings, *, clock: Callable[[], float] = time.time) -> None:
@@ -162,9 +166,11 @@ class MemoryKv:
         self._closed = False
         self.bytes = 0  # keys, values and ENTRY_OVERHEAD of what is kept
         self.removed = 0  # entries removed for the TTL or max_bytes (not purges)
+        self._markers = 0  # purge markers among _entries
 
     def __len__(self) -> int:
-        return len(self._entries)
+        """The keys that hold a value (purge markers not counted)."""
+        return len(self._entries) - self._markers
 
     @property
     def kind(self) -> str:
@@ -186,15 +192,20 @@ class MemoryKv:
             return None
         return entry
 
+    def _replayed(self, entry: KvEntry) -> bool:
+        """Whether a watch's replay delivers ``entry``: a live value, or a purge marker within the TTL."""
+        ttl = self._settings.ttl_s
+        return ttl is None or self._clock() - entry.created <= ttl
+
     def _change(self, key: str, value: bytes, *, deleted: bool) -> KvEntry:
         if self._closed:
             raise BusClosed(f"the key-value bucket {self._settings.name} is closed")
         entry = KvEntry(check_key(key), value, next(self._revisions), self._clock(), deleted)
         self._remove(key)
-        if not deleted:
-            self._entries[key] = entry  # at the end: the newest
-            self.bytes += _weight(entry)
-            self._trim(entry.created)
+        self._entries[key] = entry  # at the end: the newest
+        self.bytes += _weight(entry)
+        self._markers += deleted
+        self._trim(entry.created)
         for w in list(self._watches):
             if matches(w.pattern, key):
                 w.offer(entry)
@@ -204,6 +215,7 @@ class MemoryKv:
         old = self._entries.pop(key, None)
         if old is not None:
             self.bytes -= _weight(old)
+            self._markers -= old.deleted
 
     def _trim(self, now: float) -> None:
         """Remove the oldest entries while they are expired or the bucket is over ``max_bytes``."""
@@ -225,7 +237,7 @@ class MemoryKv:
         return self._live(self._entries.get(check_key(key)))
 
     async def purge(self, key: str) -> None:
-        if check_key(key) in self._entries:
+        if self._live(self._entries.get(check_key(key))) is not None:
             self._change(key, b"", deleted=True)
 
     async def keys(self, pattern: str = ">") -> list[str]:
@@ -236,7 +248,7 @@ class MemoryKv:
         check_subscribe_subject(pattern)
         w = _MemoryWatch(self, pattern, meta_only)
         current = sorted(
-            (e for k, e in self._entries.items() if matches(pattern, k) and self._live(e) is not None),
+            (e for k, e in self._entries.items() if matches(pattern, k) and self._replayed(e)),
             key=lambda e: e.revision,
         )
         for e in current:

@@ -61,6 +61,24 @@ async def test_watch_replays_the_latest_then_follows(stores: Stores) -> None:
     await watch.stop()
 
 
+async def test_a_watch_again_replays_the_purges_it_missed(stores: Stores) -> None:
+    """A replica that watches again (after an outage) learns which keys were purged meanwhile: the
+    replay holds each purged key's marker, in revision order, as JetStream's does."""
+    kv = await stores.kv(BucketSettings("rewatched"))
+    await kv.put("a.1", b"x")
+    await kv.put("b.1", b"y")
+    await kv.purge("a.1")
+    await kv.put("c.1", b"z")
+    watch = await kv.watch()
+    it = aiter(watch)
+    seen = []
+    while (e := await next_item(watch, it)) is not None:
+        seen.append((e.key, e.deleted, e.value))
+    await watch.stop()
+    assert seen == [("b.1", False, b"y"), ("a.1", True, b""), ("c.1", False, b"z")]
+    assert await kv.get("a.1") is None and sorted(await kv.keys()) == ["b.1", "c.1"]
+
+
 async def test_watch_by_pattern_and_without_values(stores: Stores) -> None:
     kv = await stores.kv(BucketSettings("patterned"))
     await kv.put("game.1.BOS.LAL", b"x" * 1000)
