@@ -70,7 +70,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # 2: the served feature vector (msgpack list of floats) for drift checks; only the latest
-    # ``drift_max_rows`` keep theirs (``prune_features``).
+    # ``drift_max_rows`` keep theirs (``add_predictions(keep_features=)``).
     """
     ALTER TABLE predictions ADD COLUMN feature_set TEXT NOT NULL DEFAULT '';
     ALTER TABLE predictions ADD COLUMN features BLOB;
@@ -187,8 +187,8 @@ class OutcomeBook:
         """Record predictions (a redelivered one is stored once); returns how many were new.
 
         ``keep_features``: in the same transaction, drop the feature vectors of all but the latest
-        that many predictions (what ``prune_features`` does): one commit per batch of the monitor,
-        not two, and no look-up of the highest id.
+        that many predictions (the drift windows' bound): one commit per batch of the monitor, and
+        no look-up of the highest id.
         """
         if not events:
             return 0
@@ -211,19 +211,6 @@ class OutcomeBook:
         self._top = top
         self._pruned_to = max(self._pruned_to, bound)
         return inserted
-
-    async def prune_features(self, keep: int) -> int:
-        """Drop the feature vectors of all but the latest ``keep`` predictions (the drift windows'
-        bound); returns how many were dropped."""
-        self._top = await count(self.conn, "SELECT COALESCE(MAX(id), 0) FROM predictions")
-        top = self._top - keep
-        if top <= self._pruned_to:
-            return 0
-        before = self.conn.total_changes
-        async with transaction(self.conn) as conn:
-            await conn.execute(_DROP_FEATURES, (self._pruned_to, top))
-        self._pruned_to = top
-        return self.conn.total_changes - before
 
     async def resolve(self, games: Sequence[GameRow], *, date_from: str, date_to: str) -> int:
         """Join waiting predictions with these results; returns how many were resolved.

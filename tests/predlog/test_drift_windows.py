@@ -1,5 +1,6 @@
 """The monitor's drift windows over its own file: one row per game (its latest prediction), the
-served feature vectors bounded by ``prune_features``, outcomes joined when results arrived."""
+served feature vectors bounded by ``add_predictions(keep_features=)``, outcomes joined when results
+arrived."""
 
 from __future__ import annotations
 
@@ -44,8 +45,7 @@ async def test_latest_prediction_per_game_and_bounded_rows(tmp_path: Path) -> No
                                     width=2, n=100, days=3)  # fmt: skip
         assert days.dates == [d for d in w.dates if d >= "2023-01-17"]
 
-        dropped = await book.prune_features(keep=8)
-        assert dropped == 22 - 8 and await book.prune_features(keep=8) == 0
+        assert await book.add_predictions([event(25, rid="more")], keep_features=8) == 1
         kept = await windows.window(book.conn, model_name="game", version=1, feature_set="fs1", width=2,
                                     n=100, days=None)  # fmt: skip
         assert kept.n <= 8
@@ -73,7 +73,7 @@ def test_a_vector_too_long_is_not_kept() -> None:
 
 
 async def test_the_batch_insert_bounds_the_vectors_in_its_own_transaction(tmp_path: Path) -> None:
-    """add_predictions(keep_features=) is prune_features folded into the insert: the same rows keep
+    """add_predictions(keep_features=) bounds the vectors in the insert's transaction: the latest rows keep
     their vectors, with redelivered events (not inserted) and a reopened file (the highest id read
     again) counted right."""
 
@@ -96,6 +96,5 @@ async def test_the_batch_insert_bounds_the_vectors_in_its_own_transaction(tmp_pa
     try:
         assert await book.add_predictions([event(i, rid="c") for i in range(2)], keep_features=3) == 2
         assert await with_vectors(book) == [13, 14, 15]
-        assert await book.prune_features(keep=3) == 0  # the same bound as the insert's
     finally:
         await book.close()
