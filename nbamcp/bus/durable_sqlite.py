@@ -34,8 +34,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,36 +45,18 @@ import structlog
 
 from nbamcp.bus.base import Bus
 from nbamcp.bus.durable import (
-    DurableMsg,
     PublishAck,
     StreamSettings,
     check_consumer,
     check_event_subject,
 )
-from nbamcp.bus.subjects import check_headers, has_wildcard, matches
+from nbamcp.bus.outbox_consumers import ConsumerState, SqliteConsumer
+from nbamcp.bus.outbox_writer import OutboxWriter
+from nbamcp.bus.subjects import check_headers, has_wildcard
 from nbamcp.errors import BusClosed, InvalidInput, Unavailable
-from nbamcp.sqlite import open_sync, scripts
 
 log = structlog.get_logger(__name__)
 
-_SCHEMA = """
-CREATE TABLE events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    subject TEXT NOT NULL,
-    data BLOB NOT NULL,
-    headers BLOB,
-    msg_id TEXT,
-    ts REAL NOT NULL
-);
-CREATE UNIQUE INDEX events_msg_id ON events (msg_id) WHERE msg_id IS NOT NULL;
-CREATE INDEX events_ts ON events (ts);
-CREATE TABLE consumers (
-    name TEXT PRIMARY KEY,
-    filter TEXT NOT NULL,
-    ack_floor INTEGER NOT NULL,
-    updated_at REAL NOT NULL
-);
-"""
 _MAX_GROUP = 4096  # queued writes committed together at most
 _PRUNE_EVERY_S = 30.0
 _TAIL = 4096  # newest committed events kept in memory for consumers that keep up
@@ -111,285 +92,12 @@ class _Prune:
 _STOP = object()
 
 
-class SqliteMsg:
-    """One delivery of an outbox event."""
-
-    __slots__ = ("_settled", "_state", "data", "headers", "num_delivered", "seq", "subject")
-
-    def __init__(
-        self, state: _ConsumerState, seq: int, subject: str, data: bytes, headers: dict[str, str], n: int
-    ) -> None:
-        self._state = state
-        self._settled = False
-        self.seq = seq
-        self.subject = subject
-        self.data = data
-        self.headers = headers
-        self.num_delivered = n
-
-    # The first of ack / nak / term settles this delivery; later calls do nothing (as on JetStream).
-    async def ack(self) -> None:
-        self.settle_done()
-
-    async def term(self) -> None:
-        self.settle_done()
-
-    async def nak(self, delay_s: float = 0.0) -> None:
-        if not self._settled:
-            self._settled = True
-            self._state.nak(self.seq, delay_s)
-
-    async def in_progress(self) -> None:
-        if not self._settled:
-            self._state.touch(self.seq)
-
-    def settle_done(self) -> None:
-        if not self._settled:
-            self._settled = True
-            self._state.done(self.seq)
-
-
-@dataclass(slots=True)
-class _Out:
-    """A delivered, not yet acked event."""
-
-    subject: str
-    data: bytes
-    headers: dict[str, str]
-    num_delivered: int
-    ready_at: float  # when it may be delivered again
-
-
-class _ConsumerState:
-    """One durable consumer, shared by every handle with its name."""
-
-    def __init__(self, events: SqliteEvents, name: str, filter: str, floor: int) -> None:
-        self.events = events
-        self.name = name
-        self.filter = filter
-        self.floor_saved = floor
-        self.cursor = floor  # highest seq read from the table
-        self.outstanding: dict[int, _Out] = {}
-        self.handles = 0
-        self.lock = asyncio.Lock()
-
-    @property
-    def floor(self) -> int:
-        return (min(self.outstanding) - 1) if self.outstanding else self.cursor
-
-    def done(self, seq: int) -> None:
-        self.outstanding.pop(seq, None)
-
-    def touch(self, seq: int) -> None:
-        out = self.outstanding.get(seq)
-        if out is not None:
-            out.ready_at = time.monotonic() + self.events.settings.ack_wait_s
-
-    def nak(self, seq: int, delay_s: float) -> None:
-        out = self.outstanding.get(seq)
-        if out is not None:
-            out.ready_at = time.monotonic() + max(delay_s, 0.0)
-            self.events._wake()
-
-    def save_floor(self, *, wait: bool) -> asyncio.Future[None] | None:
-        floor = self.floor
-        if floor == self.floor_saved and not wait:
-            return None
-        self.floor_saved = floor
-        return self.events._enqueue_floor(self.name, self.filter, floor, wait=wait)
-
-    def reset(self) -> None:
-        """No handle left: what was in flight is delivered again to the next one."""
-        self.cursor = self.floor
-        self.outstanding.clear()
-
-
-class SqliteConsumer:
-    """A handle on a durable consumer of the outbox."""
-
-    def __init__(self, state: _ConsumerState) -> None:
-        self._state = state
-        self.name = state.name
-        self.filter = state.filter
-        self._closed = False
-
-    async def fetch(self, max_msgs: int, timeout: float) -> list[SqliteMsg]:
-        if max_msgs < 1:
-            raise InvalidInput(f"max_msgs must be >= 1, got {max_msgs}")
-        st = self._state
-        ev = st.events
-        deadline = time.monotonic() + max(timeout, 0.0)
-        async with st.lock:
-            while True:
-                if self._closed or ev._closing:
-                    return []
-                out = self._redeliveries(max_msgs)
-                if len(out) < max_msgs:
-                    out += await self._new(max_msgs - len(out))
-                if out:
-                    st.save_floor(wait=False)
-                    return out
-                now = time.monotonic()
-                if now >= deadline:
-                    st.save_floor(wait=False)
-                    return []
-                wake_at = min((o.ready_at for o in st.outstanding.values()), default=deadline)
-                await ev._wait(min(deadline, wake_at) - now)
-
-    def _redeliveries(self, limit: int) -> list[SqliteMsg]:
-        st = self._state
-        now = time.monotonic()
-        due = sorted(seq for seq, o in st.outstanding.items() if o.ready_at <= now)
-        out: list[SqliteMsg] = []
-        settings = st.events.settings
-        for seq in due:
-            if len(out) >= limit:
-                break
-            o = st.outstanding[seq]
-            if o.num_delivered >= settings.max_deliver:
-                del st.outstanding[seq]
-                log.warning(
-                    "durable.max_deliver_reached", consumer=st.name, seq=seq, subject=o.subject,
-                    deliveries=o.num_delivered,
-                )  # fmt: skip
-                continue
-            o.num_delivered += 1
-            o.ready_at = now + settings.ack_wait_s
-            out.append(SqliteMsg(st, seq, o.subject, o.data, o.headers, o.num_delivered))
-        return out
-
-    async def _new(self, limit: int) -> list[SqliteMsg]:
-        st = self._state
-        ev = st.events
-        out: list[SqliteMsg] = []
-        while len(out) < limit and st.cursor < ev.last_seq:
-            hi = ev.last_seq
-            need = limit - len(out)
-            rows = await ev._read(st.cursor, hi, st.filter, need)
-            ready_at = time.monotonic() + ev.settings.ack_wait_s
-            for seq, subject, data, headers, _ in rows:
-                if not matches(st.filter, subject):
-                    continue
-                hdrs = _headers_dec.decode(headers) if headers else {}
-                st.outstanding[seq] = _Out(subject, data, hdrs, 1, ready_at)
-                out.append(SqliteMsg(st, seq, subject, data, hdrs, 1))
-            # Fewer rows than asked: everything up to hi has been seen.
-            st.cursor = rows[-1][0] if len(rows) == need else hi
-        return out
-
-    async def ack_all(self, msgs: Sequence[DurableMsg]) -> None:
-        for m in msgs:
-            if not isinstance(m, SqliteMsg):
-                raise InvalidInput(f"ack_all takes this outbox's deliveries, not {type(m).__name__}")
-            m.settle_done()
-        fut = self._state.save_floor(wait=True)
-        if fut is not None:
-            await fut
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        st = self._state
-        st.events._wake()
-        async with st.lock:
-            st.handles -= 1
-            if st.handles == 0:
-                st.reset()
-                st.events._states.pop(st.name, None)
-            if not st.events._closing:
-                fut = st.save_floor(wait=True)
-                if fut is not None:
-                    with contextlib.suppress(BusClosed):
-                        await fut
-
-
-class _OutboxWriter:
-    """The write side: one sqlite3 connection, used only from its own thread.
-
-    A group commit is ONE call into that thread (dedup, inserts, floors, prune,
-    commit), not a thread hop per statement: that is most of a publish's cost.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="events-writer")
-        self.conn: sqlite3.Connection | None = None
-
-    async def call(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
-
-    def open(self) -> int:
-        """Connect, migrate; returns the last sequence number ever assigned."""
-        conn = self.conn = open_sync(self.path, scripts(_SCHEMA), what="event outbox")
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-        return int(row[0]) if row else 0
-
-    def commit(
-        self,
-        appends: list[tuple[str, bytes, bytes | None, str | None]],
-        floors: list[tuple[str, str, int]],
-        prune_before: float | None,
-    ) -> tuple[list[tuple[int, bool]], float, int | None]:
-        """Store events (a known msg_id is not stored again) and floors in one transaction.
-
-        Returns (seq, duplicate) per append, in order; the events' timestamp; and, when pruning,
-        the lowest ack floor of every consumer (what was pruned below), else None.
-        """
-        conn = self.conn
-        assert conn is not None
-        now = time.time()
-        out: list[tuple[int, bool]] = []
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            seen: dict[str, int] = {}
-            for subject, data, headers, msg_id in appends:
-                if msg_id:
-                    seq = seen.get(msg_id)
-                    if seq is None:
-                        row = conn.execute("SELECT seq FROM events WHERE msg_id = ?", (msg_id,)).fetchone()
-                        seq = row[0] if row else None
-                    if seq is not None:
-                        out.append((int(seq), True))
-                        continue
-                cur = conn.execute(
-                    "INSERT INTO events (subject, data, headers, msg_id, ts) VALUES (?, ?, ?, ?, ?)",
-                    (subject, data, headers, msg_id, now),
-                )
-                seq = int(cur.lastrowid or 0)
-                if msg_id:
-                    seen[msg_id] = seq
-                out.append((seq, False))
-            for name, filter, floor in floors:
-                conn.execute(
-                    "INSERT INTO consumers (name, filter, ack_floor, updated_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET filter = excluded.filter, "
-                    "ack_floor = excluded.ack_floor, updated_at = excluded.updated_at",
-                    (name, filter, floor, now),
-                )
-            low = None
-            if prune_before is not None:
-                (low,) = conn.execute("SELECT MIN(ack_floor) FROM consumers").fetchone()
-                conn.execute("DELETE FROM events WHERE ts < ? OR seq <= ?", (prune_before, low))
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-        return out, now, low
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-
 class SqliteEvents:
     """The outbox. Build it with :meth:`open`; one per process (the launcher opens it)."""
 
     def __init__(
         self,
-        writer: _OutboxWriter,
+        writer: OutboxWriter,
         reader: aiosqlite.Connection,
         path: Path,
         settings: StreamSettings,
@@ -403,7 +111,7 @@ class SqliteEvents:
         self._bus = bus
         self.last_seq = last_seq
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._states: dict[str, _ConsumerState] = {}
+        self._states: dict[str, ConsumerState] = {}
         self._waiters: set[asyncio.Future[None]] = set()
         self._closing = False
         # The first periodic prune comes _PRUNE_EVERY_S after the start (each drops the tail's aged events).
@@ -420,7 +128,7 @@ class SqliteEvents:
     ) -> SqliteEvents:
         """Open (creating if needed) the outbox at ``path``; ``bus`` also gets every publish."""
         p = Path(path)
-        writer = _OutboxWriter(p)
+        writer = OutboxWriter(p)
         reader: aiosqlite.Connection | None = None
         try:
             await writer.call(p.parent.mkdir, 0o777, True, True)
@@ -559,7 +267,7 @@ class SqliteEvents:
             async with self._r.execute("SELECT ack_floor FROM consumers WHERE name = ?", (name,)) as cur:
                 row = await cur.fetchone()
             # A new consumer starts at the oldest stored event (JetStream's DeliverPolicy.ALL).
-            st = self._states[name] = _ConsumerState(self, name, filter, int(row[0]) if row else 0)
+            st = self._states[name] = ConsumerState(self, name, filter, int(row[0]) if row else 0)
             fut = st.save_floor(wait=True)
             if fut is not None:
                 await fut
