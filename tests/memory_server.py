@@ -5,8 +5,9 @@ the front end built by ``build_server``), with the SDK's in-memory client instea
 stdio: tracemalloc then sees every allocation of the server, and RSS is this
 process's. Used by ``bench/memory.py --slates``, and as a process of its own (``python -m
 tests.memory_server CONFIG.json WARMUP MEASURED``, JSON of the RSS after each measured slate on
-stdout): the RSS of a pytest process holds whatever was allocated and freed before (models
-trained, stores built), which hid ~2 MB per slate of growth (docs/benchmarks.md).
+stdout), which is how ``tests/serving/test_memory_flat.py`` runs it: the RSS of a pytest process
+holds whatever was allocated and freed before (models trained, stores built), and a server in
+there reuses that memory instead of growing (docs/benchmarks.md).
 """
 
 from __future__ import annotations
