@@ -5,7 +5,7 @@ the front end built by ``build_server``), with the SDK's in-memory client instea
 stdio: tracemalloc then sees every allocation of the server, and RSS is this
 process's. Used by ``bench/memory.py --slates``, and as a process of its own (``python -m
 tests.memory_server CONFIG.json WARMUP MEASURED``, JSON of the RSS after each measured slate on
-stdout), which is how ``tests/serving/test_memory_flat.py`` runs it: the RSS of a pytest process
+stdout; ``bench/memory_long.py`` streams it slate by slate): the RSS of a pytest process
 holds whatever was allocated and freed before (models trained, stores built), and a server in
 there reuses that memory instead of growing (docs/benchmarks.md).
 """
