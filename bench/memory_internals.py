@@ -24,24 +24,18 @@ import gc
 import json
 import sys
 import time
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import anyio
 import msgspec
-from mcp import Client
 
 from bench.memory_long import game
-from nbamcp.actor import Actor, open_context
-from nbamcp.bus import InMemoryBus
+from nbamcp.actor import Actor
 from nbamcp.config import Config
-from nbamcp.frontend.app import build_server
-from nbamcp.frontend.gateway import Gateway
-from nbamcp.launch import build_worker, stop_actors
 from nbamcp.log import configure_logging
 from nbamcp.serving.event_log import PredictionEventLog
-from tests.memory_server import SLATE, predict_slate, rss_mb
+from tests.memory_server import SLATE, predict_slate, rss_mb, single_process_parts
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -105,20 +99,9 @@ def internals(ev: Any, logs: list[PredictionEventLog]) -> dict[str, Any]:
 async def main(config: Config, slates: int, out: Path, every: int) -> None:
     today = dt.date.today()
     t0 = time.monotonic()
-    bus = InMemoryBus()
-    actors: list[Actor] = []
-    names = list(config.workers.embedded)
     before: collections.Counter[str] | None = None
-    async with AsyncExitStack() as stack:
-        stack.push_async_callback(bus.close)
-        ctx = await stack.enter_async_context(open_context(bus, config))
-        stack.push_async_callback(stop_actors, actors, config.workers.stop_deadline_s)
-        for name in names:
-            actor = build_worker(ctx, name)
-            await actor.start()
-            actors.append(actor)
-        gw = Gateway(bus, timeout_s=120.0, expected_workers=names)
-        client = await stack.enter_async_context(Client(build_server(gw, config, home=config.home)))
+    async with single_process_parts(config) as server:
+        client, ctx, actors = server.client, server.ctx, server.actors
         logs = event_logs(actors)
         with out.open("w") as f:
             for s in range(slates):

@@ -22,6 +22,7 @@ import resource
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import anyio
 import msgspec
 from mcp import Client
 
-from nbamcp.actor import Actor, open_context
+from nbamcp.actor import Actor, WorkerContext, open_context
 from nbamcp.bus import InMemoryBus
 from nbamcp.config import Config
 from nbamcp.frontend.app import build_server
@@ -78,9 +79,18 @@ def slates(today: dt.date, size: int = SLATE) -> Iterator[list[dict[str, Any]]]:
         yield list(itertools.islice(games, size))
 
 
+@dataclass(frozen=True)
+class SingleProcess:
+    """The running server's parts: its MCP client, and for diagnostics its context and workers."""
+
+    client: Client
+    ctx: WorkerContext
+    actors: list[Actor]
+
+
 @asynccontextmanager
-async def single_process(config: Config, *, wait_s: float = 120.0) -> AsyncIterator[Client]:
-    """An MCP client of the whole single-process server (``config.workers.embedded``)."""
+async def single_process_parts(config: Config, *, wait_s: float = 120.0) -> AsyncIterator[SingleProcess]:
+    """The whole single-process server (``config.workers.embedded``), running, with its parts."""
     bus = InMemoryBus()
     actors: list[Actor] = []
     names = list(config.workers.embedded)
@@ -95,7 +105,14 @@ async def single_process(config: Config, *, wait_s: float = 120.0) -> AsyncItera
                 actors.append(actor)
         gw = Gateway(bus, timeout_s=wait_s, expected_workers=names)
         client = await stack.enter_async_context(Client(build_server(gw, config, home=config.home)))
-        yield client
+        yield SingleProcess(client, ctx, actors)
+
+
+@asynccontextmanager
+async def single_process(config: Config, *, wait_s: float = 120.0) -> AsyncIterator[Client]:
+    """An MCP client of the whole single-process server (``config.workers.embedded``)."""
+    async with single_process_parts(config, wait_s=wait_s) as server:
+        yield server.client
 
 
 async def predict_slate(client: Client, games: list[dict[str, Any]]) -> None:
