@@ -2,16 +2,16 @@
 
     PYTHONPATH=. .venv/bin/python bench/memory_internals.py CONFIG.json SLATES OUT.jsonl [EVERY]
 
-``bench/memory_long.py``'s run (the same games, the same server, CONFIG.json a ``Config`` as JSON
-with its home prepared), and every EVERY slates (default 50) also: the RSS split from
-``/proc/self/smaps_rollup`` (anonymous or file-backed), glibc's main arena (``mallinfo2``: it
-does not count the arenas of other threads, so ``Anonymous`` minus ``m_arena`` is roughly what
-the worker threads' arenas and mmaps hold), pymalloc's allocated blocks, the gc-tracked objects
-and the types that grew most since the last reading, the event outbox (its last sequence
-number, the writer's queue of operations not yet committed, the in-memory tail) with each
-durable consumer's cursor, floor and deliveries in flight, and each prediction event log's
-publishes in flight and events queued. It reads private attributes on purpose: it is a
-diagnostic, not an API (docs/benchmarks.md, "What grows in the 2,000-slate run").
+``bench/memory_long.py``'s run (the same games, the same server, the same row after every slate;
+CONFIG.json a ``Config`` as JSON with its home prepared), and every EVERY slates (default 50)
+also: the RSS split from ``/proc/self/smaps_rollup`` (anonymous or file-backed), glibc's main
+arena (``mallinfo2``: it does not count the arenas of other threads, so ``Anonymous`` minus
+``m_arena`` is roughly what the worker threads' arenas and mmaps hold), pymalloc's allocated
+blocks, the gc-tracked objects and the types that grew most since the last reading, the event
+outbox (its last sequence number, the writer's queue of operations not yet committed, the
+in-memory tail) with each durable consumer's cursor, floor and deliveries in flight, and each
+prediction event log's publishes in flight and events queued. It reads private attributes on
+purpose: it is a diagnostic, not an API (docs/benchmarks.md, "What grows in the 2,000-slate run").
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from typing import Any
 import anyio
 import msgspec
 
-from bench.memory_long import game
+from bench.memory_long import game, slate_row
 from nbamcp.actor import Actor
 from nbamcp.config import Config
 from nbamcp.log import configure_logging
 from nbamcp.serving.event_log import PredictionEventLog
-from tests.memory_server import SLATE, predict_slate, rss_mb, single_process_parts
+from tests.memory_server import SLATE, predict_slate, single_process_parts
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -71,14 +71,8 @@ def smaps_mb() -> dict[str, int]:
 
 
 def event_logs(actors: list[Actor]) -> list[PredictionEventLog]:
-    """The prediction event logs held by the workers (an attribute, or an attribute's attribute)."""
-    found: list[PredictionEventLog] = []
-    for actor in actors:
-        for value in vars(actor).values():
-            for v in [value, *vars(value).values()] if hasattr(value, "__dict__") else [value]:
-                if isinstance(v, PredictionEventLog) and v not in found:
-                    found.append(v)
-    return found
+    """The prediction event logs of the workers that hold one (inference and cache: ``events``)."""
+    return [a.events for a in actors if isinstance(getattr(a, "events", None), PredictionEventLog)]
 
 
 def internals(ev: Any, logs: list[PredictionEventLog]) -> dict[str, Any]:
@@ -93,7 +87,7 @@ def internals(ev: Any, logs: list[PredictionEventLog]) -> dict[str, Any]:
         ],
         "tasks": len(asyncio.all_tasks()),
         "blocks": sys.getallocatedblocks(),
-    }  # fmt: skip
+    }
 
 
 async def main(config: Config, slates: int, out: Path, every: int) -> None:
@@ -106,11 +100,7 @@ async def main(config: Config, slates: int, out: Path, every: int) -> None:
         with out.open("w") as f:
             for s in range(slates):
                 await predict_slate(client, [game(s * SLATE + i, today) for i in range(SLATE)])
-                row: dict[str, Any] = {
-                    "slate": s + 1,
-                    "rss": round(rss_mb(), 1),
-                    "wall": round(time.monotonic() - t0, 1),
-                }
+                row = slate_row(s + 1, t0)
                 if (s + 1) % every == 0 or s == 0:
                     row |= smaps_mb() | malloc_mb() | internals(ctx.events, logs)
                     types = collections.Counter(type(o).__name__ for o in gc.get_objects())

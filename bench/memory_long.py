@@ -38,6 +38,13 @@ def game(k: int, today: dt.date) -> dict[str, Any]:
     return {"home": home, "away": away, "date": (today + dt.timedelta(days=day)).isoformat()}
 
 
+def slate_row(slate: int, t0: float) -> dict[str, Any]:
+    """What is read after every slate: RSS (MB, settled), wall seconds since ``t0``, CPU seconds."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return {"slate": slate, "rss": round(rss_mb(), 2), "wall": round(time.monotonic() - t0, 1),
+            "cpu": round(ru.ru_utime + ru.ru_stime, 1)}  # fmt: skip
+
+
 async def main(config: Config, slates: int, out: Path) -> None:
     today = dt.date.today()
     t0 = time.monotonic()
@@ -45,10 +52,7 @@ async def main(config: Config, slates: int, out: Path) -> None:
         async with single_process(config) as client:
             for s in range(slates):
                 await predict_slate(client, [game(s * SLATE + i, today) for i in range(SLATE)])
-                ru = resource.getrusage(resource.RUSAGE_SELF)
-                row = {"slate": s + 1, "rss": round(rss_mb(), 2), "wall": round(time.monotonic() - t0, 1),
-                       "cpu": round(ru.ru_utime + ru.ru_stime, 1)}  # fmt: skip
-                f.write(json.dumps(row) + "\n")
+                f.write(json.dumps(slate_row(s + 1, t0)) + "\n")
                 f.flush()
 
 
