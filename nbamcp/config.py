@@ -195,9 +195,11 @@ class EventsConfig(_Section, frozen=True):
     # group_size events, sent group_delay_s after the group's first. With journal, each
     # request's events are first written to the worker's journal (journal/ under
     # paths.home/WORKER-journal: a file write, no commit) and sent again by its next start if the process
-    # died holding them.
+    # died holding them. At most groups_in_flight groups are being stored at once: while the
+    # store is behind, events wait for the next (bigger) group instead of piling up publishes.
     group_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
     group_delay_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 0.02
+    groups_in_flight: Annotated[int, msgspec.Meta(ge=1, le=1_000)] = 4
     journal: bool = True
 
 

@@ -94,7 +94,11 @@ class CacheWorker(Actor):
         self._today = today
         ev = config.events
         self.events = PredictionEventLog(
-            ctx.events, max_events=ev.group_size, max_delay_s=ev.group_delay_s, link=ctx.bus.link
+            ctx.events,
+            max_events=ev.group_size,
+            max_delay_s=ev.group_delay_s,
+            max_in_flight=ev.groups_in_flight,
+            link=ctx.bus.link,
         )
         # value: (prediction, came through the shared KV level)
         self.lru: TtlLru[tuple[GamePrediction, bool]] = TtlLru(

@@ -72,7 +72,11 @@ class InferenceWorker(Actor):
         self._today = today
         ev = config.events
         self.events = PredictionEventLog(
-            ctx.events, max_events=ev.group_size, max_delay_s=ev.group_delay_s, link=ctx.bus.link
+            ctx.events,
+            max_events=ev.group_size,
+            max_delay_s=ev.group_delay_s,
+            max_in_flight=ev.groups_in_flight,
+            link=ctx.bus.link,
         )
         # Fresh predictions for the cache go out after the reply (nbamcp.serving.cache_offers).
         self.offers = CacheOffers(self._send_offer)

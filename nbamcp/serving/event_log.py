@@ -11,7 +11,11 @@ after its first event, all published at once (the SQLite outbox stores a group
 in one transaction, one trip to its writer thread, where an event each cost a
 commit and two thread switches per prediction). The caller never waits for the
 store's acknowledgement; ``flush`` (on the worker's graceful stop) sends what is
-queued and waits for every pending publish. A publish that fails is retried
+queued and waits for every pending publish. At most ``max_in_flight`` groups are out
+at once: while the store is behind, new events wait in the queue (a list entry each,
+and the journal) and go out as one bigger group when a publish lands. Unbounded, a
+slow outbox writer had 344 groups in flight, a task and a future per event, and RSS
+went 208 → 438 MB (docs/benchmarks.md). A publish that fails is retried
 once (the dedup id makes that safe), then logged with its request id.
 
 Given a ``journal`` (``nbamcp.serving.event_journal``), ``log`` first appends the
@@ -54,9 +58,10 @@ class PredictionEventLog:
         link: Link | None = None,
         outage_wait_s: float = 600.0,
         journal: EventJournal | None = None,
+        max_in_flight: int = 4,
     ) -> None:
-        if max_events < 1 or max_delay_s < 0:
-            raise ValueError("max_events must be >= 1 and max_delay_s >= 0")
+        if max_events < 1 or max_delay_s < 0 or max_in_flight < 1:
+            raise ValueError("max_events and max_in_flight must be >= 1 and max_delay_s >= 0")
         self._stream = stream
         self._link = link
         self.journal = journal
@@ -65,6 +70,7 @@ class PredictionEventLog:
         self.held_changed = asyncio.Event()  # set at each (tests await it)
         self.max_events = max_events
         self.max_delay_s = max_delay_s
+        self.max_in_flight = max_in_flight
         self._queued: list[tuple[str, PredictionEvent]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._pending: set[asyncio.Task[None]] = set()
@@ -72,6 +78,11 @@ class PredictionEventLog:
         self.lost = 0
         self.groups = 0
         self.recovered = 0  # events published again from the journals of processes that died
+
+    @property
+    def in_flight(self) -> int:
+        """Groups being stored now (at most ``max_in_flight``)."""
+        return len(self._pending)
 
     def open_journal(self, directory: Path, owner: str) -> None:
         """Journal every event from now on (in ``directory``, this process's own files)."""
@@ -89,16 +100,22 @@ class PredictionEventLog:
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.max_delay_s, self._send)
 
-    def _send(self) -> None:
+    def _send(self, *, force: bool = False) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if not self._queued or (len(self._pending) >= self.max_in_flight and not force):
+            return  # the store is behind: the queue goes out when a publish lands (_landed)
         group, self._queued = self._queued, []
-        segment = self.journal.group() if self.journal is not None and group else None
-        if group:
-            task = asyncio.create_task(self._publish(group, segment))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+        segment = self.journal.group() if self.journal is not None else None
+        task = asyncio.create_task(self._publish(group, segment))
+        self._pending.add(task)
+        task.add_done_callback(self._landed)
+
+    def _landed(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if self._queued and self._timer is None:
+            self._send()  # held back while the store was behind: the events have waited already
 
     async def _publish(self, group: list[tuple[str, PredictionEvent]], segment: Path | None) -> None:
         self.groups += 1
@@ -162,7 +179,7 @@ class PredictionEventLog:
 
     async def flush(self, timeout_s: float) -> None:
         """Send what is queued and wait (at most ``timeout_s``) for it; what is left is logged as lost."""
-        self._send()
+        self._send(force=True)
         if not self._pending:
             return
         _, late = await asyncio.wait(set(self._pending), timeout=timeout_s)

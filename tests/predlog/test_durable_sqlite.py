@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import aiosqlite
@@ -15,6 +16,7 @@ from nbamcp.actor import open_context
 from nbamcp.bus import durable_sqlite
 from nbamcp.bus.durable_sqlite import SqliteEvents
 from nbamcp.bus.memory import InMemoryBus
+from nbamcp.bus.outbox_writer import OutboxWriter
 from nbamcp.config import Config, PathsConfig
 from nbamcp.errors import BusClosed, Unavailable
 from nbamcp.subjects import EVENTS_GAMES, EVENTS_PREDICTION
@@ -225,3 +227,44 @@ async def test_the_memory_copy_stays_within_its_bound(
         assert got == [f"e{i}".encode() for i in range(40)]  # the older ones from the file
     finally:
         await ev.close()
+
+
+def test_a_group_is_a_few_statements_with_consecutive_seqs_and_each_msg_id_once(tmp_path: Path) -> None:
+    # Two statements per event made the writer wait for the GIL at every step under load and
+    # fall behind (docs/benchmarks.md); a group must cost a bounded number of statements.
+    w = OutboxWriter(tmp_path / "events.sqlite")
+    assert w.open() == 0
+    assert w.conn is not None
+    first, _, _ = w.commit([(EVENTS_PREDICTION, b"x", None, "old")], [], None)
+    assert first == [(1, False)]
+    statements: list[str] = []
+    w.conn.set_trace_callback(statements.append)
+    n = 1_234  # more than one multi-row insert's rows
+    appends: list[tuple[str, bytes, bytes | None, str | None]] = [
+        (EVENTS_GAMES if i % 7 else EVENTS_PREDICTION, f"e{i}".encode(), b"h" if i % 2 else None, f"m{i}")
+        for i in range(n)
+    ]
+    appends[10] = (EVENTS_PREDICTION, b"again", None, "old")  # stored by the commit before
+    appends[20] = (EVENTS_PREDICTION, b"again", None, "m5")  # earlier in this group
+    appends[30] = (EVENTS_PREDICTION, b"no id", None, None)  # no id: always stored
+    appends[31] = (EVENTS_PREDICTION, b"no id", None, None)
+    out, ts, low = w.commit(appends, [("predlog", EVENTS_PREDICTION, 1)], time.time() - 3600)
+    w.conn.set_trace_callback(None)
+    assert len(statements) <= 12, statements
+    assert out[10] == (1, True) and out[20] == (out[5][0], True)
+    fresh = [seq for seq, dup in out if not dup]
+    assert fresh == list(range(2, 2 + n - 2))
+    stored = w.conn.execute(
+        "SELECT seq, subject, data, headers, msg_id, ts FROM events ORDER BY seq"
+    ).fetchall()
+    assert [r[0] for r in stored] == fresh  # seq 1 is pruned: every consumer's floor has passed it
+    by_seq = {r[0]: r for r in stored}
+    for (subject, data, headers, msg_id), (seq, dup) in zip(appends, out, strict=True):
+        if not dup:
+            assert by_seq[seq][1:5] == (subject, data, headers, msg_id) and by_seq[seq][5] == ts
+    assert low == 1
+    again, _, _ = w.commit(
+        [(EVENTS_PREDICTION, b"x", None, "m999"), (EVENTS_PREDICTION, b"y", None, "new")], [], None
+    )
+    assert again == [(out[999][0], True), (n, False)]
+    w.close()

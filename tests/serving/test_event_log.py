@@ -84,6 +84,37 @@ async def test_events_go_out_in_groups_and_flush_sends_the_rest(tmp_path: Path) 
         await stream.close()
 
 
+async def test_a_store_that_is_behind_gets_bigger_groups_not_more_publishes(tmp_path: Path) -> None:
+    # Before: a group a publish, however many were still waiting for the store; behind a slow
+    # outbox writer that was 344 groups, a task and a future per event, +230 MB of RSS.
+    stream = await SqliteEvents.open(tmp_path / "events.sqlite", settings=TEST_SETTINGS)
+    consumer = await stream.consumer("behind-test", EVENTS_PREDICTION)
+    try:
+        events = PredictionEventLog(stream, max_events=4, max_delay_s=3600, max_in_flight=2)
+        for i in range(10):  # ten full groups before the store has stored any
+            events.log(
+                f"b-{i}",
+                [prediction(10 * i + k, request_id=f"b-{i}", date=f"2023-01-1{k}") for k in range(4)],
+            )
+            assert events.in_flight <= 2
+        assert events.in_flight == 2
+        got = await drain(consumer, 40)
+        await events.flush(WAIT)  # (nothing queued: waits for the last group's bookkeeping)
+        assert (events.published, events.lost) == (40, 0)
+        assert events.groups == 3  # two of four, then the 32 that waited as one
+        assert sorted(e.request_id for e in got) == sorted(f"b-{i}" for i in range(10) for _ in range(4))
+        # A graceful stop sends the queue even at the bound.
+        for i in range(12):
+            events.log(f"s-{i}", [prediction(500 + i, request_id=f"s-{i}")])
+        assert events.in_flight == 2
+        await events.flush(WAIT)
+        assert sorted(e.request_id for e in await drain(consumer, 12)) == sorted(f"s-{i}" for i in range(12))
+        assert (events.published, events.in_flight) == (52, 0)
+    finally:
+        await consumer.close()
+        await stream.close()
+
+
 async def drain(consumer: DurableConsumer, n: int) -> list[PredictionEvent]:
     out: list[PredictionEvent] = []
     with anyio.fail_after(WAIT):
