@@ -115,4 +115,5 @@ async def main(config: Config, slates: int, out: Path, every: int) -> None:
 if __name__ == "__main__":
     configure_logging("warning")  # stderr
     cfg = msgspec.json.decode(Path(sys.argv[1]).read_bytes(), type=Config)
+    sys.setswitchinterval(cfg.workers.switch_interval_ms / 1e3)  # as `nbamcp serve` does
     anyio.run(main, cfg, int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 50)

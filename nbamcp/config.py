@@ -180,6 +180,11 @@ class WorkersConfig(_Section, frozen=True):
     concurrency: int = 32
     # On SIGTERM, in-flight messages get this long to finish before cancellation.
     stop_deadline_s: float = 10.0
+    # The interpreter's GIL switch interval (sys.setswitchinterval) in each process. SQLite's
+    # threads (the outbox writer, aiosqlite's) let go of the GIL at every step; while the event
+    # loop is busy each took up to the 5 ms default to get it back, so a 256-row insert took
+    # 0.5-1.4 s and the prediction log's consumers fell behind (docs/benchmarks.md).
+    switch_interval_ms: Annotated[float, msgspec.Meta(gt=0, le=100)] = 5.0
 
 
 class EventsConfig(_Section, frozen=True):

@@ -140,4 +140,5 @@ async def measure(config: Config, warmup: int, measured: int) -> dict[str, Any]:
 if __name__ == "__main__":
     configure_logging("warning")  # stderr: stdout carries the result alone
     cfg = msgspec.json.decode(Path(sys.argv[1]).read_bytes(), type=Config)
+    sys.setswitchinterval(cfg.workers.switch_interval_ms / 1e3)  # as `nbamcp serve` does
     print(json.dumps(anyio.run(measure, cfg, int(sys.argv[2]), int(sys.argv[3]))))
