@@ -38,6 +38,7 @@ from nbamcp.frontend.gateway import Gateway
 from nbamcp.launch import build_worker, stop_actors
 from nbamcp.log import configure_logging
 from nbamcp.serving.canonical import MAX_DAYS_AHEAD
+from nbamcp.serving.event_log import PredictionEventLog
 
 TEAMS = [
     "ATL", "BOS", "BKN", "CHA", "CHI", "CLE", "DAL", "DEN", "DET", "GSW", "HOU", "IND", "LAC", "LAL", "MEM",
@@ -122,19 +123,25 @@ async def predict_slate(client: Client, games: list[dict[str, Any]]) -> None:
 
 
 async def measure(config: Config, warmup: int, measured: int) -> dict[str, Any]:
-    """RSS (MB) after each of ``measured`` slates of new games that follow ``warmup`` slates, and
-    the cache worker's health detail at the end."""
+    """RSS (MB) after each of ``measured`` slates of new games that follow ``warmup`` slates; the
+    most prediction-event groups in flight and writes queued for the outbox seen after a slate;
+    and the cache worker's health detail at the end."""
     rss: list[float] = []
-    async with single_process(config) as client:
+    in_flight = backlog = 0
+    async with single_process_parts(config) as server:
+        client = server.client
+        logs = [a.events for a in server.actors if isinstance(getattr(a, "events", None), PredictionEventLog)]
         games = slates(dt.date.today())
-        for _ in range(warmup):
+        for i in range(warmup + measured):
             await predict_slate(client, next(games))
-        for _ in range(measured):
-            await predict_slate(client, next(games))
-            rss.append(rss_mb())
+            in_flight = max([in_flight, *(e.in_flight for e in logs)])
+            backlog = max(backlog, getattr(server.ctx.events, "backlog", 0))
+            if i >= warmup:
+                rss.append(rss_mb())
         health = await client.call_tool("health", {})
     workers = health.structured_content["workers"]  # type: ignore[index]
-    return {"rss": rss, "cache": next(w for w in workers if w["name"] == "cache")["detail"]}
+    cache = next(w for w in workers if w["name"] == "cache")["detail"]
+    return {"rss": rss, "cache": cache, "event_logs": len(logs), "in_flight": in_flight, "backlog": backlog}
 
 
 if __name__ == "__main__":

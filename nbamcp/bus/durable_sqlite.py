@@ -153,6 +153,11 @@ class SqliteEvents:
     def settings(self) -> StreamSettings:
         return self._settings
 
+    @property
+    def backlog(self) -> int:
+        """Writes (events, floors, prunes) queued for the writer, not yet committed."""
+        return self._queue.qsize()
+
     # ---- publishing ---------------------------------------------------------------------------------
     async def publish(
         self,
