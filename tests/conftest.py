@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +43,20 @@ def nats_server_binary() -> str:
             pytrace=False,
         )
     return found
+
+
+def stop_process(pid: int) -> None:
+    """SIGSTOP ``pid``, a child of this process, and return once it IS stopped.
+
+    ``kill`` returns before the kernel has stopped every thread: a nats-server sent SIGSTOP still
+    answered the request written right after it in about half the runs on a loaded machine, and a
+    test that waited for that request to time out waited in vain. ``waitpid(WUNTRACED)`` returns
+    when the whole process has stopped (the kernel's notice to the parent), not after a guess.
+    """
+    os.kill(pid, signal.SIGSTOP)
+    _, status = os.waitpid(pid, os.WUNTRACED)
+    if not os.WIFSTOPPED(status):
+        raise AssertionError(f"process {pid} did not stop (status {status:#x}): it ended")
 
 
 def start_nats_server(

@@ -28,7 +28,7 @@ from nbamcp.bus.kv import BucketSettings
 from nbamcp.bus.kv_nats import NatsKv
 from nbamcp.bus.nats import NatsBus
 from nbamcp.bus.objects_nats import NatsObjects
-from tests.conftest import start_nats_server, stop_nats_server
+from tests.conftest import start_nats_server, stop_nats_server, stop_process
 
 WAIT = 60.0  # generous: a loaded 2-core machine
 TIMEOUT_S = 1.0  # one API call's timeout (publish_timeout_s) for the stream and its consumers
@@ -100,7 +100,7 @@ async def test_set_up_made_while_the_server_stalls_is_tried_again(
             if make is _consumer:  # the stream first: only the consumer is made during the stall
                 await JetStreamEvents.open(bus, SETTINGS)
             with capture_logs(processors=[spy]) as logs:
-                server.proc.send_signal(signal.SIGSTOP)
+                stop_process(server.proc.pid)  # stopped, not just signalled
                 try:
                     making = asyncio.create_task(make(bus))
                     # The stall lasts until a try has timed out (the event, not a guess at timing),

@@ -27,7 +27,7 @@ import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import NatsServer
+from tests.conftest import NatsServer, stop_process
 from tests.e2e.procs import make_key, nbamcp_proc, server_env
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def _held(pid: int) -> Iterator[None]:
     """The process stopped (SIGSTOP) for the block, and let go whatever happens in it."""
-    os.kill(pid, signal.SIGSTOP)
+    stop_process(pid)
     try:
         yield
     finally:
