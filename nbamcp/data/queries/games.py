@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from nbamcp.data.franchises import FRANCHISES
@@ -22,12 +23,18 @@ _COLS = (
 MEETINGS_KEPT = 32
 
 
+@functools.lru_cache(maxsize=4096)  # ~30 franchises x ~80 seasons; the table never changes
+def _name_in(franchise: str, season: int) -> str:
+    # A walk over the franchise's eras per call was a third of building a page of games.
+    return FRANCHISES[franchise].name_in(season)
+
+
 def game_out(r: Any) -> GameOut:
     home, away, season = r["home"], r["away"], r["season"]
     return GameOut(
         game_id=r["game_id"], date=r["date"], season=season, season_type=r["season_type"],
-        playin=bool(r["playin"]), home=home, home_name=FRANCHISES[home].name_in(season), away=away,
-        away_name=FRANCHISES[away].name_in(season), home_pts=r["home_pts"], away_pts=r["away_pts"],
+        playin=bool(r["playin"]), home=home, home_name=_name_in(home, season), away=away,
+        away_name=_name_in(away, season), home_pts=r["home_pts"], away_pts=r["away_pts"],
         winner=home if r["home_pts"] > r["away_pts"] else away, neutral=bool(r["neutral"]),
         sources=r["sources"].split(","),
     )  # fmt: skip
@@ -104,13 +111,16 @@ async def games(
     if cond:
         where.append(cond)
     sql_where = (" WHERE " + " AND ".join(where)) if where else ""
-    total_row = await store.fetchone(f"SELECT COUNT(*) FROM games{sql_where}", args)
+    # One trip to aiosqlite's thread, not two: the count rides on every row as a scalar subquery
+    # (SQLite runs an uncorrelated one once); no row means no match, so a total of 0.
     rows = await store.fetchall(
-        f"SELECT {_COLS} FROM games{sql_where} ORDER BY date DESC, game_id DESC LIMIT ?", [*args, limit]
+        f"SELECT (SELECT COUNT(*) FROM games{sql_where}) AS total, {_COLS} FROM games{sql_where} "
+        "ORDER BY date DESC, game_id DESC LIMIT ?",
+        [*args, *args, limit],
     )
     note = _outside_note(outside, cov, first, last)
     return GameList(
-        int(total_row[0]) if total_row else 0, limit, "newest first", [game_out(r) for r in rows],
+        int(rows[0]["total"]) if rows else 0, limit, "newest first", [game_out(r) for r in rows],
         data_through=cov.data_through, note=note,
     )  # fmt: skip
 

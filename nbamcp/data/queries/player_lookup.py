@@ -27,6 +27,9 @@ _MIN_SHOWN = 60.0  # find_player lists matches from here
 _MIN_RESOLVED = 80.0  # a name query resolves to one player only from here
 _TIE = 2.0
 _EPS = 1e-6  # bounds are compared with computed scores: never let rounding cut a tie
+# Names find_player scores with WRatio on the event loop (~2 us each); more go to a thread,
+# whose hop costs more than a few dozen names would.
+_INLINE_FUZZY = 128
 _FIRST_BATCH = 16  # names scored first for a ranking (its best few are usually among the 16 best bounds)
 
 _Bounds = tuple[np.ndarray, np.ndarray, np.ndarray]  # (upper bound, token_sort_ratio, bound is exact)
@@ -70,31 +73,50 @@ class _Index:
         # WRatio's word-based parts are bounded by the letters only for names without a repeated word.
         self.repeated = np.array([len(set(n.split())) < len(n.split()) for n in self.norms], dtype=bool)
 
-    def bounds(self, query: str, *, letters: bool = True) -> _Bounds:
+    def bounds(self, query: str, *, letters: bool = True, floor: float | None = None) -> _Bounds:
         """(upper bound of each score, token_sort_ratio, which scores are already exact).
 
         Without ``letters`` WRatio is bounded by 100 only: cheaper when the cut will be high.
+        With a ``floor`` only the names that can reach it are bounded tightly: the letters
+        bound token_sort_ratio too, so token_sort_ratio (the pass over every name) runs only
+        where the letter bounds reach the floor; the others get -inf (never scored).
         """
         from rapidfuzz import fuzz, process
 
-        t = process.cdist([_sorted_words(query)], self.sorted_words, scorer=fuzz.ratio, dtype=np.float64)[0]
         words = query.split()
+        n = len(self.norms)
+        whole = None
+        if letters or floor is not None:
+            w, whole = self.letters.bounds(query)
         if not letters or len(set(words)) < len(words):
             # (A repeated word in the query: WRatio's set-based parts escape the letter bound.)
-            w = np.full(len(t), 100.0)
+            w = np.full(n, 100.0)
         else:
-            w = self.letters.wratio_bound(query)
             w[self.repeated] = 100.0
             # A shared word makes partial_token_ratio 100: those names are scored, never bounded.
             shared = [i for tok in set(words) for i in self.by_token.get(tok, ())]
             w[shared] = 100.0
-        upper = (w + t) / 2.0 + _EPS
-        exact = np.zeros(len(t), dtype=bool)
         sets = [self.by_token.get(tok) for tok in set(words)]
-        if sets and all(sets):
-            hits = list(set.intersection(*sets))  # type: ignore[arg-type]
-            upper[hits], exact[hits] = 96.0, True
+        hits = list(set.intersection(*sets)) if sets and all(sets) else []  # type: ignore[arg-type]
         same = self.by_norm.get(query, [])
+        if floor is None or whole is None:
+            live = None
+            t = process.cdist([_sorted_words(query)], self.sorted_words, scorer=fuzz.ratio, dtype=np.float64)[
+                0
+            ]
+        else:
+            live = (w + whole) / 2.0 + _EPS >= floor
+            live[hits] = live[same] = True
+            at = np.flatnonzero(live)
+            t = np.zeros(n)
+            if len(at):
+                names = [self.sorted_words[i] for i in at.tolist()]
+                t[at] = process.cdist([_sorted_words(query)], names, scorer=fuzz.ratio, dtype=np.float64)[0]
+        upper = (w + t) / 2.0 + _EPS
+        if live is not None:
+            upper[~live] = -np.inf
+        exact = np.zeros(n, dtype=bool)
+        upper[hits], exact[hits] = 96.0, True
         upper[same], exact[same] = 100.0, True
         return upper, t, exact
 
@@ -123,6 +145,7 @@ class _Index:
         upper = bounds[0]
         scores = np.full(len(upper), -np.inf)
         head = np.argpartition(-upper, first - 1)[:first] if len(upper) > first else np.arange(len(upper))
+        head = head[upper[head] > -np.inf]  # (names a floor ruled out)
         seen = scores[head] = self.scored(query, bounds, head)
         floor = cut(seen)
         left = np.flatnonzero(upper >= floor)
@@ -152,15 +175,30 @@ class _Index:
             return -np.inf
         return float(np.partition(values, len(values) - k)[len(values) - k])
 
-    def top(self, query: str, k: int) -> list[tuple[float, _Entry]]:
-        """The ``k`` best names in ranking order (ties at the cut sorted, not guessed)."""
-        bounds = self.bounds(query)
+    def top(
+        self, query: str, k: int, *, floor: float | None = None, bounds: _Bounds | None = None
+    ) -> list[tuple[float, _Entry]]:
+        """The ``k`` best names in ranking order (ties at the cut sorted, not guessed).
+
+        With a ``floor``, the ``k`` best of the names scoring at least ``floor`` (the same
+        names, first in the same order: a prefix of the ranking); ``bounds`` from
+        ``self.bounds(query, floor=floor)`` when already computed.
+        """
+        if bounds is None:
+            bounds = self.bounds(query, floor=floor)
         k = min(k, len(bounds[0]))
         if k == 0:
             return []
+        low = -np.inf if floor is None else floor
         # The k-th best exact score so far is a floor under the true k-th best.
-        scores = self.scan(query, bounds, lambda s: self._kth(s, k), max(k, _FIRST_BATCH))
-        return self.order(scores, self._kth(scores[np.isfinite(scores)], k))[:k]
+        scores = self.scan(query, bounds, lambda s: max(self._kth(s, k), low), max(k, _FIRST_BATCH))
+        return self.order(scores, max(self._kth(scores[np.isfinite(scores)], k), low))[:k]
+
+    @staticmethod
+    def fuzzy_work(bounds: _Bounds, floor: float) -> int:
+        """How many names a ranking above ``floor`` may have to score with WRatio (at most)."""
+        upper, _, exact = bounds
+        return int(np.count_nonzero((upper >= floor) & ~exact))
 
     def best_and_tied(self, query: str, tie: float) -> tuple[float, list[_Entry]]:
         """The best score and every name within ``tie`` of it, in ranking order."""
@@ -200,7 +238,8 @@ class _Letters:
         self.counts = counts
         self.lengths = np.array([len(n) for n in norms], dtype=np.float64)
 
-    def wratio_bound(self, query: str) -> np.ndarray:
+    def bounds(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """(bound of WRatio, bound of the plain and token-sort ratios) against every name."""
         # A letter no name has adds to the query's length only.
         have = [(self._column[c], n) for c, n in collections.Counter(query).items() if c in self._column]
         rows = [r for r, _ in have]
@@ -215,7 +254,10 @@ class _Letters:
         # above it also the partial ones, scaled by 0.9, or by 0.6 past a length ratio of 8.
         ratio = longer / np.maximum(shorter, 1.0)
         scale = np.where(ratio <= 8.0, 0.9, 0.6)
-        return np.where(ratio < 1.5, whole, np.maximum(whole, scale * part))
+        return np.where(ratio < 1.5, whole, np.maximum(whole, scale * part)), whole
+
+    def wratio_bound(self, query: str) -> np.ndarray:
+        return self.bounds(query)[0]
 
 
 def _sorted_words(text: str) -> str:
@@ -277,12 +319,19 @@ async def find_player(store: Store, query: str, limit: int = 10) -> PlayerSearch
     idx = await player_index(store)
     if not idx.entries:
         raise NotFound("the store has no players yet: ingest the player files first")
-    # Off the event loop: a fuzzy pass over every name takes up to ~50 ms (rapidfuzz lets go of the GIL).
-    ranked = await asyncio.to_thread(idx.top, _query(query), max(limit, 5))
-    shown = [_match(s, e) for s, e in ranked[:limit] if s >= _MIN_SHOWN]
-    if not shown:
-        raise _not_found(query, ranked)
-    return PlayerSearch(query, shown)
+    q = _query(query)
+    # Only names scoring _MIN_SHOWN are listed, so only those are ranked; the bounds that find
+    # them cost ~0.1 ms, and they cap the fuzzy work, which decides whether a thread is worth it.
+    bounds = idx.bounds(q, floor=_MIN_SHOWN)
+    if idx.fuzzy_work(bounds, _MIN_SHOWN) <= _INLINE_FUZZY:
+        ranked = idx.top(q, limit, floor=_MIN_SHOWN, bounds=bounds)
+    else:
+        # Off the event loop: a junk query can need thousands of names scored, ~10 ms or more
+        # (rapidfuzz lets go of the GIL).
+        ranked = await asyncio.to_thread(idx.top, q, limit, floor=_MIN_SHOWN, bounds=bounds)
+    if not ranked:
+        raise _not_found(query, await asyncio.to_thread(idx.top, q, 5))
+    return PlayerSearch(query, [_match(s, e) for s, e in ranked])
 
 
 def _not_found(query: str, ranked: list[tuple[float, _Entry]]) -> NotFound:
