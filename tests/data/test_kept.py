@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import shutil
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -22,6 +23,9 @@ from nbamcp.data.store import Store
 from nbamcp.log import new_request_id
 from nbamcp.messages import IngestRequest, LeagueLeadersRequest, TeamRatingHistoryRequest
 from workers.stats import StatsWorker
+
+# (The package exports the games query under the module's name.)
+gq = importlib.import_module("nbamcp.data.queries.games")
 
 
 async def test_kept_is_bounded_least_recently_used_out_first(empty_store: Store) -> None:
@@ -155,3 +159,62 @@ async def test_a_team_season_is_the_same_from_its_games_and_from_the_kept_standi
     assert store.peek("season_records", 2016) is not None
     assert await teams.team_season(store, "Warriors", 2016) == alone
     assert (alone.wins, alone.losses) == (73, 9)
+
+
+async def _games_by_sql(store: Store, team: str, season: int, opponent: str | None, d_from: str | None,
+                        d_to: str | None, season_type: str, limit: int) -> tuple[int, list[Any]]:  # fmt: skip
+    """What games answered from SQL before it kept a team's season: a count and a page."""
+    where, args = ["season = ?"], [season, team, team]
+    where.append("(home = ? OR away = ?)")
+    if opponent is not None:
+        where.append("(home = ? OR away = ?)")
+        args += [opponent, opponent]
+    for cond, value in (("date >= ?", d_from), ("date <= ?", d_to)):
+        if value is not None:
+            where.append(cond)
+            args.append(value)
+    cond, _ = gq.type_filter(season_type)
+    if cond:
+        where.append(cond)
+    sql = " WHERE " + " AND ".join(where)
+    total = await store.fetchone(f"SELECT COUNT(*) FROM games{sql}", args)
+    rows = await store.fetchall(
+        f"SELECT {gq._COLS} FROM games{sql} ORDER BY date DESC, game_id DESC LIMIT ?", [*args, limit]
+    )
+    assert total is not None
+    return total[0], [gq.game_out(r) for r in rows]
+
+
+async def test_a_team_season_of_games_is_the_same_kept_as_from_sql(store: Store) -> None:
+    """Every filter on a kept team season (opponent, dates, type, limit) gives SQL's count and page."""
+    cases = [("BOS", 2023, "LAL"), ("BOS", 2023, "MIA"), ("GSW", 2016, "CLE"), ("LAL", 1985, "BOS"),
+             ("MIA", 2020, None), ("NYK", 1950, None), ("SAS", 2014, "MIA"), ("DEN", 2023, None)]  # fmt: skip
+    dates = [(None, None), ("2023-01-01", None), (None, "2023-04-09"), ("2023-04-10", "2023-06-30"),
+             ("2016-05-01", "2016-06-30"), ("2020-08-15", "2020-10-15")]  # fmt: skip
+    for team, season, opponent in cases:
+        for other in (None, opponent):
+            for d_from, d_to in dates:
+                for season_type in gq.GAME_TYPES:
+                    for limit in (1, 10, 100):
+                        got = await gq.games(store, team, other, season, d_from, d_to, season_type, limit)
+                        asked = (team, season, other, d_from, d_to, season_type, limit)
+                        total, page = await _games_by_sql(store, *asked)
+                        assert (got.total, got.games) == (total, page), (
+                            team,
+                            other,
+                            season,
+                            d_from,
+                            season_type,
+                        )
+    assert len(store.cache["kept:team_games"]) == len({(t, s) for t, s, _ in cases})
+
+
+async def test_the_team_seasons_of_games_kept_are_bounded(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gq, "TEAM_SEASONS_KEPT", 2)
+    for season in (2021, 2022, 2023):
+        await gq.games(store, "BOS", season=season, limit=5)
+    assert list(store.cache["kept:team_games"]) == [("BOS", 2022), ("BOS", 2023)]
+    store.bump()
+    assert "kept:team_games" not in store.cache

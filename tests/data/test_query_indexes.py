@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import random
 
+import numpy
 import pytest
 from rapidfuzz import fuzz
 
@@ -12,6 +14,7 @@ from nbamcp.data.queries import find_player, standings
 from nbamcp.data.queries.player_lookup import _Letters
 from nbamcp.data.queries.player_lookup import player_index as _index
 from nbamcp.data.store import Store
+from nbamcp.errors import NotFound
 
 QUERIES = ["jokic", "giannis", "lebron jmaes", "tim duncan", "james", "shaq", "kobe bryant", "mcgrady", "zzz"]
 # What people type for a player: names, last names, nicknames, typos, accents, initials, junk.
@@ -121,3 +124,80 @@ async def test_standings_records_match_the_games(store: Store) -> None:
         wins[winner] = wins.get(winner, 0) + 1
     got = {r.team: r.wins for g in (await standings(store, 2016)).groups for r in g.rows}
     assert got == {t: wins.get(t, 0) for t in got} and len(got) == 30
+
+
+def _typos(names: list[str], rnd: random.Random) -> list[str]:
+    """Real names as people mistype them: a letter dropped, doubled or swapped, initials, one word."""
+    out = []
+    for name in names:
+        n = name.lower()
+        i = rnd.randrange(len(n))
+        out += [
+            n[:i] + n[i + 1 :],
+            n[:i] + n[i] + n[i:],
+            n[:i] + n[i + 1 : i + 2] + n[i : i + 1] + n[i + 2 :],
+        ]
+        words = n.split()
+        out += [words[-1], " ".join(w[0] for w in words[:-1]) + " " + words[-1], words[0][:4]]
+    return out
+
+
+async def test_find_player_lists_like_scoring_every_name(store: Store) -> None:
+    """Only the names that can reach the listing floor are bounded and scored, yet the listing
+    (and, when nothing reaches it, the closest names) is what scoring every name gives."""
+    idx = await _index(store)
+    rnd = random.Random(7)
+    sample = rnd.sample([e.name for e in idx.entries if any(ord(c) > 127 for c in e.name)], 10)
+    sample += rnd.sample([e.name for e in idx.entries], 30)
+    junk = ["".join(rnd.choice("abcdeijklmnoprstu ") for _ in range(rnd.randint(1, 40))) for _ in range(20)]
+    hostile = [
+        "a" * 5000,
+        "jokic " * 400,
+        "x" * 31 + "é",
+        "Ω" * 50 + " james",
+        "lebron" + " " * 300 + "james",
+    ]
+    queries = REAL_QUERIES + QUERIES + sample + _typos(sample[:15], rnd) + junk + hostile
+    for query in queries:
+        if not normalize(query[:128])[:32].strip():
+            continue
+        brute = _brute(normalize(query[:128])[:32].strip(), idx.entries)
+        for limit in (1, 5, 10, 25):
+            want = [m for m in brute[:limit] if m[0] >= 60.0]
+            try:
+                got = [(m.score, m.player_id) for m in (await find_player(store, query, limit=limit)).matches]
+            except NotFound as e:
+                assert not want, (query, limit)
+                assert e.details["closest"] == ",".join(pid for _, pid in brute[:5]), query
+                continue
+            assert got == want, (query, limit)
+
+
+async def test_bounds_over_the_names_that_can_reach_a_floor(store: Store) -> None:
+    """The floor's candidates carry the bounds the whole pass gives them, and none left out reaches it."""
+    idx = await _index(store)
+    for query in ["jokic", "giannis", "lebron jmaes", "smith smith", "michael jordan", "xqzzy wvvk", "a"]:
+        full = idx.bounds(query)
+        for floor in (40.0, 60.0, 80.0):
+            over = idx.bounds(query, floor=floor)
+            assert over.ids is not None
+            assert (over.upper == full.upper[over.ids]).all() and (over.exact == full.exact[over.ids]).all()
+            out = numpy.setdiff1d(numpy.arange(len(idx.entries)), over.ids)
+            assert (full.upper[out] < floor).all(), (query, floor)
+
+
+async def test_letter_masks_count_what_the_letter_table_counts(store: Store) -> None:
+    idx = await _index(store)
+    letters = idx.letters
+    for query in ["jokic", "aaaaaaa bbb", "abdul jabbar", "zzz", "3", "e e e e e e e e e"]:
+        have = [(letters._column[c], n) for c, n in collections.Counter(query).items()]
+        want = sum(numpy.minimum(letters.counts[r], n) for r, n in have)
+        assert (letters.shared(query) == want).all(), query
+
+
+async def test_the_floor_tables_are_bounded(store: Store) -> None:
+    idx = await _index(store)
+    for lq in range(1, 40):
+        for floor in (50.0, 60.0, 70.0, 80.0, 90.0):
+            idx.letters.least_shared(lq, floor)
+    assert len(idx.letters._least) <= 128

@@ -21,6 +21,8 @@ _COLS = (
 )
 # Two franchises' meetings kept per version of the data (a pair of old rivals: ~500 rows).
 MEETINGS_KEPT = 32
+# A team's games of a season kept per version of the data (~80-110 games each).
+TEAM_SEASONS_KEPT = 64
 
 
 @functools.lru_cache(maxsize=4096)  # ~30 franchises x ~80 seasons; the table never changes
@@ -108,6 +110,27 @@ async def games(
         where.append("date <= ?")
         args.append(d_to)
     cond, _ = type_filter(season_type)
+    note = _outside_note(outside, cov, first, last)
+    if team is not None and s is not None:
+        # A team's season (the usual question) from its games kept per version of the data: the
+        # filters, the count and the page in memory; other dates, types, opponents or limits
+        # for the same team and season read nothing more.
+        kept = await store.kept(
+            "team_games", (t.id, s), lambda: _team_games(store, t.id, s), max_entries=TEAM_SEASONS_KEPT
+        )
+        st = check_choice(season_type, "season_type", GAME_TYPES)
+        other = None if opponent is None else o.id
+        match = [
+            g
+            for g in kept
+            if (other is None or other in (g.home, g.away))
+            and (not d_from or g.date >= d_from)
+            and (not d_to or g.date <= d_to)
+            and _of_type(g, st)
+        ]
+        return GameList(
+            len(match), limit, "newest first", match[:limit], data_through=cov.data_through, note=note
+        )
     if cond:
         where.append(cond)
     sql_where = (" WHERE " + " AND ".join(where)) if where else ""
@@ -118,11 +141,31 @@ async def games(
         "ORDER BY date DESC, game_id DESC LIMIT ?",
         [*args, *args, limit],
     )
-    note = _outside_note(outside, cov, first, last)
     return GameList(
         int(rows[0]["total"]) if rows else 0, limit, "newest first", [game_out(r) for r in rows],
         data_through=cov.data_through, note=note,
     )  # fmt: skip
+
+
+async def _team_games(store: Store, team: str, season: int) -> list[GameOut]:
+    """A team's games of a season, newest first (the order ``games`` lists them in)."""
+    rows = await store.fetchall(
+        f"SELECT {_COLS} FROM games WHERE season = ? AND (home = ? OR away = ?) "
+        "ORDER BY date DESC, game_id DESC",
+        (season, team, team),
+    )
+    return [game_out(r) for r in rows]
+
+
+def _of_type(g: GameOut, season_type: str) -> bool:
+    """``type_filter``'s condition, on a game already read."""
+    if season_type == "all":
+        return True
+    if season_type == "playin":
+        return g.playin
+    if season_type == "playoffs":
+        return g.season_type == "playoffs" and not g.playin
+    return g.season_type == "regular"
 
 
 def _outside_note(asked: list[str], cov: Coverage, first: int, last: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Callable
+from typing import NamedTuple
 
 import msgspec
 import numpy as np
@@ -27,12 +28,22 @@ _MIN_SHOWN = 60.0  # find_player lists matches from here
 _MIN_RESOLVED = 80.0  # a name query resolves to one player only from here
 _TIE = 2.0
 _EPS = 1e-6  # bounds are compared with computed scores: never let rounding cut a tie
-# Names find_player scores with WRatio on the event loop (~2 us each); more go to a thread,
+# Names find_player scores with WRatio on the event loop (~1-2 us each); more go to a thread,
 # whose hop costs more than a few dozen names would.
-_INLINE_FUZZY = 128
+_INLINE_FUZZY = 256
 _FIRST_BATCH = 16  # names scored first for a ranking (its best few are usually among the 16 best bounds)
 
-_Bounds = tuple[np.ndarray, np.ndarray, np.ndarray]  # (upper bound, token_sort_ratio, bound is exact)
+
+class _Bounds(NamedTuple):
+    """Per name: an upper bound of its score, its token_sort_ratio, whether the bound is its score.
+
+    Over every name (``ids`` None) or over the names at ``ids`` only (the arrays are theirs).
+    """
+
+    upper: np.ndarray
+    t: np.ndarray
+    exact: np.ndarray
+    ids: np.ndarray | None = None
 
 
 class _Entry(msgspec.Struct, frozen=True):
@@ -77,59 +88,94 @@ class _Index:
         """(upper bound of each score, token_sort_ratio, which scores are already exact).
 
         Without ``letters`` WRatio is bounded by 100 only: cheaper when the cut will be high.
-        With a ``floor`` only the names that can reach it are bounded tightly: the letters
-        bound token_sort_ratio too, so token_sort_ratio (the pass over every name) runs only
-        where the letter bounds reach the floor; the others get -inf (never scored).
+        With a ``floor``, only over the names that can reach it (``_Bounds.ids``).
+        """
+        from rapidfuzz import fuzz, process
+
+        if floor is not None:
+            return self._bounds_over(query, floor)
+        words = query.split()
+        if not letters or len(set(words)) < len(words):
+            # (A repeated word in the query: WRatio's set-based parts escape the letter bound.)
+            w = np.full(len(self.norms), 100.0)
+        else:
+            w = self.letters.wratio_bound(query)
+            w[self.repeated] = 100.0
+            # A shared word makes partial_token_ratio 100: those names are scored, never bounded.
+            w[self._sharing(words)] = 100.0
+        t = process.cdist([_sorted_words(query)], self.sorted_words, scorer=fuzz.ratio, dtype=np.float64)[0]
+        upper = (w + t) / 2.0 + _EPS
+        exact = np.zeros(len(t), dtype=bool)
+        hits, same = self._hits(query, words), self.by_norm.get(query, [])
+        upper[hits], exact[hits] = 96.0, True
+        upper[same], exact[same] = 100.0, True
+        return _Bounds(upper, t, exact)
+
+    def _sharing(self, words: list[str]) -> list[int]:
+        return [i for tok in set(words) for i in self.by_token.get(tok, ())]
+
+    def _hits(self, query: str, words: list[str]) -> list[int]:
+        """The names holding every word of the query."""
+        sets = [self.by_token.get(tok) for tok in set(words)]
+        return list(set.intersection(*sets)) if sets and all(sets) else []  # type: ignore[arg-type]
+
+    def _bounds_over(self, query: str, floor: float) -> _Bounds:
+        """``bounds`` over only the names whose bound reaches ``floor``: the same values for those.
+
+        The letters bound token_sort_ratio as well as WRatio, so the two letter bounds
+        together bound the score: a name whose letters cannot reach the floor is left out
+        before any ratio is computed, and token_sort_ratio (a pass over every name without a
+        floor) runs on the rest only. The letters shared are counted from bit masks, and a
+        name is bounded only if it shares the fewest letters that can reach the floor at
+        its length (``_Letters.least_shared``): most names are never bounded one by one.
         """
         from rapidfuzz import fuzz, process
 
         words = query.split()
-        n = len(self.norms)
-        whole = None
-        if letters or floor is not None:
-            w, whole = self.letters.bounds(query)
-        if not letters or len(set(words)) < len(words):
-            # (A repeated word in the query: WRatio's set-based parts escape the letter bound.)
-            w = np.full(n, 100.0)
+        hits, same = self._hits(query, words), self.by_norm.get(query, [])
+        shared = self.letters.shared(query)
+        repeated_query = len(set(words)) < len(words)
+        if repeated_query:
+            ids = np.arange(len(self.norms))  # WRatio bounded by 100 for every name: no cheap filter
         else:
-            w[self.repeated] = 100.0
-            # A shared word makes partial_token_ratio 100: those names are scored, never bounded.
-            shared = [i for tok in set(words) for i in self.by_token.get(tok, ())]
-            w[shared] = 100.0
-        sets = [self.by_token.get(tok) for tok in set(words)]
-        hits = list(set.intersection(*sets)) if sets and all(sets) else []  # type: ignore[arg-type]
-        same = self.by_norm.get(query, [])
-        if floor is None or whole is None:
-            live = None
-            t = process.cdist([_sorted_words(query)], self.sorted_words, scorer=fuzz.ratio, dtype=np.float64)[
-                0
-            ]
+            maybe = shared >= self.letters.least_shared(len(query), floor)
+            # WRatio bounded by 100 for these: the filter (which assumes the letter bound) is not theirs.
+            sharing = self._sharing(words)
+            maybe[self.repeated] = True
+            maybe[sharing] = maybe[hits] = maybe[same] = True
+            ids = np.flatnonzero(maybe)
+        w, whole = self.letters.bounds(query, ids, shared[ids])
+        if repeated_query:
+            w = np.full(len(ids), 100.0)
         else:
-            live = (w + whole) / 2.0 + _EPS >= floor
-            live[hits] = live[same] = True
-            at = np.flatnonzero(live)
-            t = np.zeros(n)
-            if len(at):
-                names = [self.sorted_words[i] for i in at.tolist()]
-                t[at] = process.cdist([_sorted_words(query)], names, scorer=fuzz.ratio, dtype=np.float64)[0]
+            w[self.repeated[ids]] = 100.0
+            w[np.searchsorted(ids, sharing)] = 100.0
+        live = (w + whole) / 2.0 + _EPS >= floor
+        live[np.searchsorted(ids, hits)] = live[np.searchsorted(ids, same)] = True
+        ids, w = ids[live], w[live]
+        names = [self.sorted_words[i] for i in ids.tolist()]
+        if names:
+            t = process.cdist([_sorted_words(query)], names, scorer=fuzz.ratio, dtype=np.float64)[0]
+        else:
+            t = np.zeros(0)
         upper = (w + t) / 2.0 + _EPS
-        if live is not None:
-            upper[~live] = -np.inf
-        exact = np.zeros(n, dtype=bool)
-        upper[hits], exact[hits] = 96.0, True
-        upper[same], exact[same] = 100.0, True
-        return upper, t, exact
+        exact = np.zeros(len(ids), dtype=bool)
+        at_hits, at_same = np.searchsorted(ids, hits), np.searchsorted(ids, same)
+        upper[at_hits], exact[at_hits] = 96.0, True
+        upper[at_same], exact[at_same] = 100.0, True
+        return _Bounds(upper, t, exact, ids)
 
     def scored(self, query: str, bounds: _Bounds, idx: np.ndarray) -> np.ndarray:
-        """Exact scores of the names at ``idx`` (in that order)."""
+        """Exact scores of the names at ``idx`` (in that order; positions in ``bounds``)."""
         from rapidfuzz import fuzz, process
 
-        upper, t, exact = bounds
+        upper, t, exact, ids = bounds
         out = upper[idx].copy()
         fuzzy = ~exact[idx]
         at = idx[fuzzy]
         if len(at):
-            w = process.cdist([query], [self.norms[i] for i in at], scorer=fuzz.WRatio, dtype=np.float64)[0]
+            names = [self.norms[i] for i in (at if ids is None else ids[at]).tolist()]
+            w = process.cdist([query], names, scorer=fuzz.WRatio, dtype=np.float64)[0]
             out[fuzzy] = (w + t[at]) / 2.0
         return out
 
@@ -145,7 +191,6 @@ class _Index:
         upper = bounds[0]
         scores = np.full(len(upper), -np.inf)
         head = np.argpartition(-upper, first - 1)[:first] if len(upper) > first else np.arange(len(upper))
-        head = head[upper[head] > -np.inf]  # (names a floor ruled out)
         seen = scores[head] = self.scored(query, bounds, head)
         floor = cut(seen)
         left = np.flatnonzero(upper >= floor)
@@ -161,12 +206,18 @@ class _Index:
             floor = cut(seen)
         return scores
 
-    def order(self, scores: np.ndarray, cut: float) -> list[tuple[float, _Entry]]:
-        """The names scoring at least ``cut``, best first: score, then career length, then name."""
+    def order(
+        self, scores: np.ndarray, cut: float, ids: np.ndarray | None = None
+    ) -> list[tuple[float, _Entry]]:
+        """The names scoring at least ``cut``, best first: score, then career length, then name.
+
+        ``scores`` are of the names at ``ids`` (of every name when None).
+        """
         pick = np.flatnonzero(scores >= cut).tolist()
         vals = scores.tolist() if len(pick) > 64 else {i: float(scores[i]) for i in pick}
-        pick.sort(key=lambda i: (-vals[i], self.career[i], self.entries[i].name))
-        return [(vals[i], self.entries[i]) for i in pick]
+        name = list(range(len(scores))) if ids is None else ids.tolist()
+        pick.sort(key=lambda i: (-vals[i], self.career[name[i]], self.entries[name[i]].name))
+        return [(vals[i], self.entries[name[i]]) for i in pick]
 
     @staticmethod
     def _kth(values: np.ndarray, k: int) -> float:
@@ -175,30 +226,36 @@ class _Index:
             return -np.inf
         return float(np.partition(values, len(values) - k)[len(values) - k])
 
-    def top(
-        self, query: str, k: int, *, floor: float | None = None, bounds: _Bounds | None = None
-    ) -> list[tuple[float, _Entry]]:
-        """The ``k`` best names in ranking order (ties at the cut sorted, not guessed).
-
-        With a ``floor``, the ``k`` best of the names scoring at least ``floor`` (the same
-        names, first in the same order: a prefix of the ranking); ``bounds`` from
-        ``self.bounds(query, floor=floor)`` when already computed.
-        """
-        if bounds is None:
-            bounds = self.bounds(query, floor=floor)
+    def top(self, query: str, k: int) -> list[tuple[float, _Entry]]:
+        """The ``k`` best names in ranking order (ties at the cut sorted, not guessed)."""
+        bounds = self.bounds(query)
         k = min(k, len(bounds[0]))
         if k == 0:
             return []
-        low = -np.inf if floor is None else floor
         # The k-th best exact score so far is a floor under the true k-th best.
-        scores = self.scan(query, bounds, lambda s: max(self._kth(s, k), low), max(k, _FIRST_BATCH))
-        return self.order(scores, max(self._kth(scores[np.isfinite(scores)], k), low))[:k]
+        scores = self.scan(query, bounds, lambda s: self._kth(s, k), max(k, _FIRST_BATCH))
+        return self.order(scores, self._kth(scores[np.isfinite(scores)], k))[:k]
 
-    @staticmethod
-    def fuzzy_work(bounds: _Bounds, floor: float) -> int:
-        """How many names a ranking above ``floor`` may have to score with WRatio (at most)."""
-        upper, _, exact = bounds
-        return int(np.count_nonzero((upper >= floor) & ~exact))
+    def above(self, query: str, k: int, floor: float) -> tuple[_Bounds, np.ndarray]:
+        """What ``listed`` needs: the bounds over the names that can reach ``floor``, and the
+        positions among them to score with WRatio (its cost: ~1 us each)."""
+        bounds = self.bounds(query, floor=floor)
+        # The names whose score is known (every word of the query, the exact name) may fill
+        # the k places: then only a bound reaching their k-th score needs a WRatio.
+        cut = max(self._kth(bounds.upper[bounds.exact], k), floor)
+        return bounds, np.flatnonzero((bounds.upper >= cut) & ~bounds.exact)
+
+    def listed(
+        self, query: str, k: int, floor: float, plan: tuple[_Bounds, np.ndarray]
+    ) -> list[tuple[float, _Entry]]:
+        """The ``k`` best of the names scoring at least ``floor``: the ranking's first names
+        from ``floor`` up, in its order (``plan`` from ``above``)."""
+        bounds, todo = plan
+        scores = np.where(bounds.exact, bounds.upper, -np.inf)
+        # One pass over every name left that can reach the cut: scoring them all costs less
+        # than rounds of bounding and scoring for the few dozen a real query leaves.
+        scores[todo] = self.scored(query, bounds, todo)
+        return self.order(scores, max(self._kth(scores[np.isfinite(scores)], k), floor), bounds.ids)[:k]
 
     def best_and_tied(self, query: str, tie: float) -> tuple[float, list[_Entry]]:
         """The best score and every name within ``tie`` of it, in ranking order."""
@@ -237,18 +294,51 @@ class _Letters:
                 counts[self._column[c], col] += 1
         self.counts = counts
         self.lengths = np.array([len(n) for n in norms], dtype=np.float64)
+        # Bit c of at_least[j - 1][name] is set when the name has letter c at least j times.
+        most = int(counts.max(initial=0))
+        weights = np.uint64(1) << np.arange(len(self.ALPHABET), dtype=np.uint64)[:, None]
+        self.at_least = [((counts >= j) * weights).sum(axis=0, dtype=np.uint64) for j in range(1, most + 1)]
+        self._least: dict[tuple[int, float], np.ndarray] = {}
 
-    def bounds(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """(bound of WRatio, bound of the plain and token-sort ratios) against every name."""
-        # A letter no name has adds to the query's length only.
-        have = [(self._column[c], n) for c, n in collections.Counter(query).items() if c in self._column]
-        rows = [r for r, _ in have]
-        times = np.array([min(n, 255) for _, n in have], dtype=np.uint8)[:, None]
-        shared = np.minimum(self.counts[rows], times).sum(axis=0, dtype=np.float64)
-        lq = float(len(query))
-        shorter = np.minimum(self.lengths, lq)
-        longer = np.maximum(self.lengths, lq)
-        whole = 200.0 * shared / (self.lengths + lq)
+    def shared(self, query: str) -> np.ndarray:
+        """The letters each name shares with ``query``, counted with repeats (``min`` of the counts)."""
+        # min(a, b) = how many j in 1..b have a >= j: one AND and a popcount per j over the masks.
+        counts = collections.Counter(c for c in query if c in self._column)
+        out = np.zeros(self.counts.shape[1], dtype=np.uint8)
+        for j in range(1, min(max(counts.values(), default=0), len(self.at_least)) + 1):
+            bits = sum(1 << self._column[c] for c, n in counts.items() if n >= j)
+            out += np.bitwise_count(self.at_least[j - 1] & np.uint64(bits))
+        return out
+
+    def least_shared(self, lq: int, floor: float) -> np.ndarray:
+        """Per name, the fewest letters shared with a query of ``lq`` characters whose two letter
+        bounds (``bounds``) can average ``floor`` (``lq + 1``: none can); kept per (lq, floor)."""
+        key = (lq, floor)
+        need = self._least.get(key)
+        if need is None:
+            m = np.arange(lq + 1, dtype=np.float64)[:, None]
+            w, whole = self._bounds(m, self.lengths[None, :], float(lq))
+            reach = (w + whole) / 2.0 + 2 * _EPS >= floor  # (a hair looser than the check it feeds)
+            need = np.where(reach.any(axis=0), reach.argmax(axis=0), lq + 1).astype(np.uint8)
+            if len(self._least) < 128:  # (queries are cut to QUERY_MAX characters: ~32 keys per floor)
+                self._least[key] = need
+        return need
+
+    def bounds(
+        self, query: str, ids: np.ndarray | None = None, shared: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(bound of WRatio, bound of the plain and token-sort ratios) against every name, or
+        against the names at ``ids`` (``shared``: what ``shared()`` gives for them)."""
+        lengths = self.lengths if ids is None else self.lengths[ids]
+        if shared is None:
+            shared = self.shared(query) if ids is None else self.shared(query)[ids]
+        return self._bounds(shared.astype(np.float64), lengths, float(len(query)))
+
+    @staticmethod
+    def _bounds(shared: np.ndarray, lengths: np.ndarray, lq: float) -> tuple[np.ndarray, np.ndarray]:
+        shorter = np.minimum(lengths, lq)
+        longer = np.maximum(lengths, lq)
+        whole = 200.0 * shared / (lengths + lq)
         part = 200.0 * shared / np.maximum(shorter + shared, 1.0)
         # WRatio: below a length ratio of 1.5 the plain and token ratios only (all within ``whole``);
         # above it also the partial ones, scaled by 0.9, or by 0.6 past a length ratio of 8.
@@ -320,15 +410,15 @@ async def find_player(store: Store, query: str, limit: int = 10) -> PlayerSearch
     if not idx.entries:
         raise NotFound("the store has no players yet: ingest the player files first")
     q = _query(query)
-    # Only names scoring _MIN_SHOWN are listed, so only those are ranked; the bounds that find
-    # them cost ~0.1 ms, and they cap the fuzzy work, which decides whether a thread is worth it.
-    bounds = idx.bounds(q, floor=_MIN_SHOWN)
-    if idx.fuzzy_work(bounds, _MIN_SHOWN) <= _INLINE_FUZZY:
-        ranked = idx.top(q, limit, floor=_MIN_SHOWN, bounds=bounds)
+    # Only names scoring _MIN_SHOWN are listed, so only those are ranked. Finding them costs
+    # ~0.1 ms, and tells how many need WRatio, which decides whether a thread is worth its hop.
+    plan = idx.above(q, limit, _MIN_SHOWN)
+    if len(plan[1]) <= _INLINE_FUZZY:
+        ranked = idx.listed(q, limit, _MIN_SHOWN, plan)
     else:
-        # Off the event loop: a junk query can need thousands of names scored, ~10 ms or more
-        # (rapidfuzz lets go of the GIL).
-        ranked = await asyncio.to_thread(idx.top, q, limit, floor=_MIN_SHOWN, bounds=bounds)
+        # Off the event loop: a junk query can leave thousands of names to score, ~10 ms or
+        # more (rapidfuzz lets go of the GIL).
+        ranked = await asyncio.to_thread(idx.listed, q, limit, _MIN_SHOWN, plan)
     if not ranked:
         raise _not_found(query, await asyncio.to_thread(idx.top, q, 5))
     return PlayerSearch(query, [_match(s, e) for s, e in ranked])
