@@ -71,6 +71,9 @@ class _Index:
         self.entries = entries
         self.norms = [e.norm for e in entries]
         self.sorted_words = [_sorted_words(e.norm) for e in entries]
+        # The same strings as arrays: a few names picked out by index without a Python loop.
+        self._norms = np.array(self.norms, dtype=object)
+        self._sorted = np.array(self.sorted_words, dtype=object)
         self.by_id = {e.player_id: e for e in entries}
         self.by_norm: dict[str, list[int]] = {}
         self.by_token: dict[str, set[int]] = {}
@@ -144,7 +147,7 @@ class _Index:
             maybe[self.repeated] = True
             maybe[sharing] = maybe[hits] = maybe[same] = True
             ids = np.flatnonzero(maybe)
-        w, whole = self.letters.bounds(query, ids, shared[ids])
+        w, whole = self.letters.bounds_at(len(query), ids, shared[ids])
         if repeated_query:
             w = np.full(len(ids), 100.0)
         else:
@@ -153,7 +156,7 @@ class _Index:
         live = (w + whole) / 2.0 + _EPS >= floor
         live[np.searchsorted(ids, hits)] = live[np.searchsorted(ids, same)] = True
         ids, w = ids[live], w[live]
-        names = [self.sorted_words[i] for i in ids.tolist()]
+        names = self._sorted[ids].tolist()
         if names:
             t = process.cdist([_sorted_words(query)], names, scorer=fuzz.ratio, dtype=np.float64)[0]
         else:
@@ -174,7 +177,7 @@ class _Index:
         fuzzy = ~exact[idx]
         at = idx[fuzzy]
         if len(at):
-            names = [self.norms[i] for i in (at if ids is None else ids[at]).tolist()]
+            names = self._norms[at if ids is None else ids[at]].tolist()
             w = process.cdist([query], names, scorer=fuzz.WRatio, dtype=np.float64)[0]
             out[fuzzy] = (w + t[at]) / 2.0
         return out
@@ -294,6 +297,9 @@ class _Letters:
                 counts[self._column[c], col] += 1
         self.counts = counts
         self.lengths = np.array([len(n) for n in norms], dtype=np.float64)
+        self.length = np.array([len(n) for n in norms], dtype=np.intp)
+        self.longest = int(self.length.max(initial=0))
+        self._tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         # Bit c of at_least[j - 1][name] is set when the name has letter c at least j times.
         most = int(counts.max(initial=0))
         weights = np.uint64(1) << np.arange(len(self.ALPHABET), dtype=np.uint64)[:, None]
@@ -310,29 +316,41 @@ class _Letters:
             out += np.bitwise_count(self.at_least[j - 1] & np.uint64(bits))
         return out
 
+    def table(self, lq: int) -> tuple[np.ndarray, np.ndarray]:
+        """``bounds`` for a query of ``lq`` characters as tables over (letters shared, name length):
+        the same values, two look-ups per name instead of a dozen array operations; kept per lq."""
+        got = self._tables.get(lq)
+        if got is None:
+            m = np.arange(lq + 1, dtype=np.float64)[:, None]
+            got = self._bounds(m, np.arange(self.longest + 1, dtype=np.float64)[None, :], float(lq))
+            if len(self._tables) < 64:  # (queries are cut to QUERY_MAX characters)
+                self._tables[lq] = got
+        return got
+
     def least_shared(self, lq: int, floor: float) -> np.ndarray:
         """Per name, the fewest letters shared with a query of ``lq`` characters whose two letter
         bounds (``bounds``) can average ``floor`` (``lq + 1``: none can); kept per (lq, floor)."""
         key = (lq, floor)
         need = self._least.get(key)
         if need is None:
-            m = np.arange(lq + 1, dtype=np.float64)[:, None]
-            w, whole = self._bounds(m, self.lengths[None, :], float(lq))
+            w, whole = self.table(lq)
             reach = (w + whole) / 2.0 + 2 * _EPS >= floor  # (a hair looser than the check it feeds)
-            need = np.where(reach.any(axis=0), reach.argmax(axis=0), lq + 1).astype(np.uint8)
-            if len(self._least) < 128:  # (queries are cut to QUERY_MAX characters: ~32 keys per floor)
+            by_length = np.where(reach.any(axis=0), reach.argmax(axis=0), lq + 1).astype(np.uint8)
+            need = by_length[self.length]
+            if len(self._least) < 128:  # (~32 query lengths per floor)
                 self._least[key] = need
         return need
 
-    def bounds(
-        self, query: str, ids: np.ndarray | None = None, shared: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(bound of WRatio, bound of the plain and token-sort ratios) against every name, or
-        against the names at ``ids`` (``shared``: what ``shared()`` gives for them)."""
-        lengths = self.lengths if ids is None else self.lengths[ids]
-        if shared is None:
-            shared = self.shared(query) if ids is None else self.shared(query)[ids]
-        return self._bounds(shared.astype(np.float64), lengths, float(len(query)))
+    def bounds_at(self, lq: int, ids: np.ndarray, shared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``bounds`` against the names at ``ids`` for a query of ``lq`` characters sharing ``shared``
+        letters with each (what ``shared()`` gives for them), from ``table``."""
+        w, whole = self.table(lq)
+        at = (shared, self.length[ids])
+        return w[at], whole[at]
+
+    def bounds(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """(bound of WRatio, bound of the plain and token-sort ratios) against every name."""
+        return self._bounds(self.shared(query).astype(np.float64), self.lengths, float(len(query)))
 
     @staticmethod
     def _bounds(shared: np.ndarray, lengths: np.ndarray, lq: float) -> tuple[np.ndarray, np.ndarray]:
