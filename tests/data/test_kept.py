@@ -218,3 +218,12 @@ async def test_the_team_seasons_of_games_kept_are_bounded(
     assert list(store.cache["kept:team_games"]) == [("BOS", 2022), ("BOS", 2023)]
     store.bump()
     assert "kept:team_games" not in store.cache
+
+
+async def test_the_franchise_names_of_a_season_are_a_bounded_look_up(store: Store) -> None:
+    gq._name_in.cache_clear()
+    for season in range(1947, 2024, 4):
+        await gq.games(store, "BOS", season=season, limit=100)
+    info = gq._name_in.cache_info()
+    assert info.maxsize == 4096 and 0 < info.currsize <= info.maxsize
+    assert (gq._name_in("BKN", 1970), gq._name_in("BKN", 2023)) == ("New York Nets", "Brooklyn Nets")

@@ -201,3 +201,4 @@ async def test_the_floor_tables_are_bounded(store: Store) -> None:
         for floor in (50.0, 60.0, 70.0, 80.0, 90.0):
             idx.letters.least_shared(lq, floor)
     assert len(idx.letters._least) <= 128
+    assert len(idx.letters._tables) <= 64
