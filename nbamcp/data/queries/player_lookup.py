@@ -218,11 +218,14 @@ class _Index:
 
         ``scores`` are of the names at ``ids`` (of every name when None).
         """
-        pick = np.flatnonzero(scores >= cut).tolist()
-        vals = scores.tolist() if len(pick) > 64 else {i: float(scores[i]) for i in pick}
-        name = list(range(len(scores))) if ids is None else ids.tolist()
-        pick.sort(key=lambda i: (-vals[i], self.career[name[i]], self.entries[name[i]].name))
-        return [(vals[i], self.entries[name[i]]) for i in pick]
+        at = np.flatnonzero(scores >= cut)
+        vals = scores[at].tolist()
+        names = (at if ids is None else ids[at]).tolist()  # the entries, by index
+        pick = sorted(
+            range(len(names)),
+            key=lambda j: (-vals[j], self.career[names[j]], self.entries[names[j]].name),
+        )
+        return [(vals[j], self.entries[names[j]]) for j in pick]
 
     @staticmethod
     def _kth(values: np.ndarray, k: int) -> float:
