@@ -146,17 +146,20 @@ class _Index:
             maybe = shared >= self.letters.least_shared(len(query), floor)
             # WRatio bounded by 100 for these: the filter (which assumes the letter bound) is not theirs.
             sharing = self._sharing(words)
-            maybe[self.repeated] = True
-            maybe[sharing] = maybe[hits] = maybe[same] = True
+            maybe |= self.repeated
+            if sharing or same:  # (hits share every word)
+                maybe[sharing + same] = True
             ids = np.flatnonzero(maybe)
         w, whole = self.letters.bounds_at(len(query), ids, shared[ids])
         if repeated_query:
             w = np.full(len(ids), 100.0)
         else:
             w[self.repeated[ids]] = 100.0
-            w[np.searchsorted(ids, sharing)] = 100.0
+            if sharing:
+                w[np.searchsorted(ids, sharing)] = 100.0
         live = (w + whole) / 2.0 + _EPS >= floor
-        live[np.searchsorted(ids, hits)] = live[np.searchsorted(ids, same)] = True
+        if hits or same:
+            live[np.searchsorted(ids, hits + same)] = True
         ids, w = ids[live], w[live]
         names = self._sorted[ids].tolist()
         if names:
@@ -165,9 +168,10 @@ class _Index:
             t = np.zeros(0)
         upper = (w + t) / 2.0 + _EPS
         exact = np.zeros(len(ids), dtype=bool)
-        at_hits, at_same = np.searchsorted(ids, hits), np.searchsorted(ids, same)
-        upper[at_hits], exact[at_hits] = 96.0, True
-        upper[at_same], exact[at_same] = 100.0, True
+        for known, score in ((hits, 96.0), (same, 100.0)):  # (the exact name after: it holds every word)
+            if known:
+                at = np.searchsorted(ids, known)
+                upper[at], exact[at] = score, True
         return _Bounds(upper, t, exact, ids)
 
     def scored(self, query: str, bounds: _Bounds, idx: np.ndarray) -> np.ndarray:
