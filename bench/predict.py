@@ -1,6 +1,7 @@
 """predict_game over stdio against its floors, interleaved in the same run; throughput under 64 calls.
 
     .venv/bin/python bench/predict.py [--runs 3] [--rounds 5] [--n 100] [--home DIR]
+                                      [--switch-interval-ms MS [MS ...]]
 
 Setup (skipped when ``--home`` already holds it): the 538 games file ingested into
 a fresh store, a logistic model trained on 2005-2020 (validated on 2021-2022) by
@@ -25,6 +26,11 @@ Each run starts fresh processes and measures, interleaved round by round:
 Then throughput over stdio: 64 ``predict_game`` calls in flight on one session (a new
 game each), for the direct server, nbamcp on the in-memory bus and on NATS, with the
 micro-batcher's rows per flush read from the health tool. Results go to stdout.
+
+``--switch-interval-ms MS`` adds, for each MS, the nbamcp cases (miss and hit, in-memory and
+NATS, and their throughput) against servers whose ``[workers] switch_interval_ms`` is MS: their
+own processes, NATS server and copy of the home, measured in the same rounds as the rest, and
+a table of each such case over the same case at the default interval, round by round.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +69,7 @@ from harness import (
     measure,
     open_server,
     python_params,
+    ratio,
     tool_call,
     write_captures,
 )
@@ -130,21 +137,29 @@ async def _ingest_and_train(home: Path, src: Path, seasons_from: int) -> None:
     )
 
 
-def write_config(home: Path) -> Path:
-    """The default configuration (every worker embedded), quiet, no training."""
+def write_config(home: Path, switch_interval_ms: float | None = None) -> Path:
+    """The default configuration (every worker embedded), quiet, no training; maybe another interval."""
     path = home / "bench.toml"
-    path.write_text('[trainer]\nauto_train = false\n\n[log]\nlevel = "warning"\n')
+    text = '[trainer]\nauto_train = false\n\n[log]\nlevel = "warning"\n'
+    if switch_interval_ms is not None:
+        text += f"\n[workers]\nswitch_interval_ms = {switch_interval_ms!r}\n"
+    path.write_text(text)
     return path
 
 
-def env_for(home: Path, data_dir: Path) -> dict[str, str]:
+def env_for(home: Path, data_dir: Path, switch_interval_ms: float | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NBAMCP_")}
     env |= {
         "NBAMCP_HOME": str(home),
         "NBAMCP_DATA_DIR": str(data_dir),
-        "NBAMCP_CONFIG": str(write_config(home)),
+        "NBAMCP_CONFIG": str(write_config(home, switch_interval_ms)),
     }
     return env
+
+
+def interval_key(ms: float) -> str:
+    """The suffix of a case run at another switch interval: ``memory-miss@0.5``."""
+    return f"@{ms:g}"
 
 
 # ---- processes ---------------------------------------------------------------------------------------
@@ -378,33 +393,54 @@ async def throughput(server: Server, games: Iterator[dict[str, Any]], total: int
 
 
 # ---- a run ------------------------------------------------------------------------------------------
+async def nbamcp_servers(
+    stack: contextlib.AsyncExitStack, env: dict[str, str], nats_too: bool
+) -> tuple[Server, Server | None, str | None]:
+    """``nbamcp serve`` on the in-memory bus and, with ``nats_too``, on a NATS server of its own.
+
+    A NATS server per configuration: workers of two configurations in one queue group would
+    share each other's requests.
+    """
+    if not nats_too:
+        return await stack.enter_async_context(open_server(nbamcp_params(env))), None, None
+    url, nats_pid = stack.enter_context(nats_server())
+    helpers = [nats_pid]
+    # Stats publishes the games the others replay; the trainer says which models serve; usage
+    # takes the front end's call counts (without it the front end retries every 5 s, and logs it).
+    for name in ("stats", "trainer", "inference", "cache", "usage"):
+        helpers.append(await stack.enter_async_context(worker_proc(env, name, url)))
+    memory = await stack.enter_async_context(open_server(nbamcp_params(env)))
+    natsd = await stack.enter_async_context(open_server(nbamcp_params(env, "--bus", url), helpers))
+    return memory, natsd, url
+
+
 async def one_run(
-    home: Path, env: dict[str, str], tmp: Path, rounds: int, n: int, tp_n: int, nats_too: bool = True
+    home: Path,
+    env: dict[str, str],
+    tmp: Path,
+    rounds: int,
+    n: int,
+    tp_n: int,
+    nats_too: bool = True,
+    intervals: dict[float, dict[str, str]] | None = None,
 ) -> Run:
+    """One run; ``intervals``: switch interval (ms) -> the environment of servers that use it."""
     games = unique_games()
     hit = {"home": "BOS", "away": "LAL", "date": (dt.date.today() + dt.timedelta(days=365)).isoformat()}
     async with contextlib.AsyncExitStack() as stack:
-        natsd: Server | None = None
         rtt: Any = None
-        if nats_too:
-            url, nats_pid = stack.enter_context(nats_server())
+        memory, natsd, url = await nbamcp_servers(stack, env, nats_too)
+        if url is not None:
             stack.enter_context(echo_proc(url))
             import nats
 
             nc = await nats.connect(url)
             stack.push_async_callback(nc.close)
-            helpers = [nats_pid]
-            # Stats publishes the games the others replay; the trainer says which models serve; usage
-            # takes the front end's call counts (without it the front end retries every 5 s, and logs it).
-            for name in ("stats", "trainer", "inference", "cache", "usage"):
-                helpers.append(await stack.enter_async_context(worker_proc(env, name, url)))
 
             async def rtt() -> object:
                 return await nc.request(ECHO_SUBJECT, b"x" * 1024, timeout=10)
 
-        memory = await stack.enter_async_context(open_server(nbamcp_params(env)))
-        if nats_too:
-            natsd = await stack.enter_async_context(open_server(nbamcp_params(env, "--bus", url), helpers))
+        others = {ms: await nbamcp_servers(stack, venv, nats_too) for ms, venv in (intervals or {}).items()}
         captured = {"predict_game": await capture(memory.session, "predict_game", next(games))}
         if captured["predict_game"]["result"]["structuredContent"]["source"] != "model":
             raise SystemExit("nbamcp answered from the Elo baseline: no champion was loaded")
@@ -426,13 +462,37 @@ async def one_run(
                 Case("nats-hit", tool_call(natsd.session, "predict_game", lambda: hit), natsd),
                 Case("nats-rtt", rtt, None),
             ]
+        for ms, (o_memory, o_natsd, _) in others.items():
+            at = interval_key(ms)
+            cases += [
+                Case(
+                    f"memory-miss{at}",
+                    tool_call(o_memory.session, "predict_game", lambda: next(games)),
+                    o_memory,
+                ),
+                Case(f"memory-hit{at}", tool_call(o_memory.session, "predict_game", lambda: hit), o_memory),
+            ]
+            if o_natsd is not None:
+                cases += [
+                    Case(
+                        f"nats-miss{at}",
+                        tool_call(o_natsd.session, "predict_game", lambda: next(games)),
+                        o_natsd,
+                    ),
+                    Case(f"nats-hit{at}", tool_call(o_natsd.session, "predict_game", lambda: hit), o_natsd),
+                ]
         run = await measure(cases, rounds=rounds, n=n)
-        run.extra["throughput"] = {
+        tp = run.extra["throughput"] = {
             "direct": await throughput(direct, games, tp_n),
             "memory": await throughput(memory, games, tp_n),
         }
+        for ms, (o_memory, _, _) in others.items():
+            tp[f"memory{interval_key(ms)}"] = await throughput(o_memory, games, tp_n)
         if natsd is not None:
-            run.extra["throughput"]["nats"] = await throughput(natsd, games, tp_n)
+            tp["nats"] = await throughput(natsd, games, tp_n)
+        for ms, (_, o_natsd, _) in others.items():
+            if o_natsd is not None:
+                tp[f"nats{interval_key(ms)}"] = await throughput(o_natsd, games, tp_n)
         return run
 
 
@@ -464,19 +524,38 @@ ROWS: list[tuple[str, str, dict[str, str]]] = [
 ]
 
 
-def report(rep: Report) -> str:
+def with_intervals(
+    rows: list[tuple[str, str, dict[str, str]]], intervals: Sequence[float]
+) -> list[tuple[str, str, dict[str, str]]]:
+    """Each nbamcp row followed by the same case at each other switch interval."""
+    out = []
+    for case, label, bases in rows:
+        out.append((case, label, bases))
+        if case.startswith(("memory-", "nats-")) and case != "nats-rtt":
+            plain = label.replace("**", "")  # the headline rows stay the only bold ones
+            out += [(case + interval_key(v), f"{plain}, switch interval {v:g} ms", bases) for v in intervals]
+    return out
+
+
+def report(rep: Report, intervals: Sequence[float] = (), default_ms: float = 5.0) -> str:
     def ms(run: Run, case: str) -> float:
         return statistics.median(b.median_ms for b in run.blocks[case])
 
     present = rep.runs[0].blocks
-    rows = [r for r in ROWS if r[0] in present]
+    rows = [r for r in with_intervals(ROWS, intervals) if r[0] in present]
     nats_too = "nats-miss" in present
     lines = [rep.header(), "", rep.table(rows, ["bare", "fair", "direct"]), ""]
-    for kind in ("miss", "hit") if nats_too else ():
+    for kind, at in itertools.product(
+        ("miss", "hit") if nats_too else (), ["", *map(interval_key, intervals)]
+    ):
         lines.append(
-            f"NATS {kind} minus (in-memory {kind} + 2 NATS round trips), ms: "
+            f"NATS {kind} minus (in-memory {kind} + 2 NATS round trips)"
+            + (f", switch interval {at[1:]} ms" if at else "")
+            + ", ms: "
             + rep.over_runs(
-                lambda r, k=kind: ms(r, f"nats-{k}") - ms(r, f"memory-{k}") - 2 * ms(r, "nats-rtt")
+                lambda r, k=kind, a=at: (
+                    ms(r, f"nats-{k}{a}") - ms(r, f"memory-{k}{a}") - 2 * ms(r, "nats-rtt")
+                )
             )
         )
     lines += [
@@ -485,27 +564,78 @@ def report(rep: Report) -> str:
         "| rows per flush | x direct (rate) |",
         "|---|---|---|---|---|",
     ]
-    kinds = [("direct", "minimal direct server"), ("memory", "nbamcp, in-memory bus")]
-    for kind, label in [*kinds, ("nats", "nbamcp, NATS")] if nats_too else kinds:
+    nbamcp_kinds = [("memory", "nbamcp, in-memory bus"), *([("nats", "nbamcp, NATS")] if nats_too else [])]
+    others = [
+        (k + interval_key(v), f"{label}, switch interval {v:g} ms")
+        for k, label in nbamcp_kinds
+        for v in intervals
+    ]
+    kinds = [("direct", "minimal direct server")]
+    for k, label in nbamcp_kinds:
+        kinds += [(k, label), *((o, lb) for o, lb in others if o.split("@")[0] == k)]
 
-        def tp(r: Run, key: str, k: str = kind) -> float:
-            return float(r.extra["throughput"][k].get(key, 0.0))
+    def tp(r: Run, key: str, k: str) -> float:
+        return float(r.extra["throughput"][k].get(key, 0.0))
 
-        rate = rep.over_runs(lambda r: tp(r, "rate"), ",.0f")
-        cpu = rep.over_runs(lambda r: tp(r, "cpu_ms"))
-        rows = rep.over_runs(lambda r: tp(r, "rows_per_flush"), ".1f") if kind != "direct" else ""
-        vs = rep.over_runs(lambda r: tp(r, "rate") / tp(r, "rate", "direct"))
-        lines.append(f"| {label} | {rate} | {cpu} | {rows} | {vs} |")
+    for kind, label in kinds:
+        rate = rep.over_runs(lambda r, k=kind: tp(r, "rate", k), ",.0f")
+        cpu = rep.over_runs(lambda r, k=kind: tp(r, "cpu_ms", k))
+        per_flush = (
+            rep.over_runs(lambda r, k=kind: tp(r, "rows_per_flush", k), ".1f") if kind != "direct" else ""
+        )
+        vs = rep.over_runs(lambda r, k=kind: tp(r, "rate", k) / tp(r, "rate", "direct"))
+        lines.append(f"| {label} | {rate} | {cpu} | {per_flush} | {vs} |")
+    if intervals:
+        lines += ["", *interval_table(rep, intervals, default_ms, others)]
     return "\n".join(lines)
 
 
+def interval_table(
+    rep: Report, intervals: Sequence[float], default_ms: float, throughputs: Sequence[tuple[str, str]]
+) -> list[str]:
+    """Each case at another switch interval over the same case at the default one."""
+    lines = [
+        f"| over the same case at the default switch interval ({default_ms:g} ms) | x default (wall) "
+        "| x default (CPU) |",
+        "|---|---|---|",
+    ]
+    present = rep.runs[0].blocks
+    for case, label, _ in with_intervals(ROWS, intervals):
+        base = case.split("@")[0]
+        if case != base and case in present:
+            wall = rep.over_runs(lambda r, c=case, b=base: ratio(r, c, b))
+            cpu = rep.over_runs(lambda r, c=case, b=base: ratio(r, c, b, cpu=True))
+            lines.append(f"| {label} | {wall} | {cpu} |")
+
+    def tp(r: Run, key: str, k: str) -> float:
+        return float(r.extra["throughput"][k][key])
+
+    for kind, label in throughputs:
+        base = kind.split("@")[0]
+        # Throughput cases run one after another, not in rounds: same run, not the same moment.
+        rate = rep.over_runs(lambda r, k=kind, b=base: tp(r, "rate", k) / tp(r, "rate", b))
+        cpu = rep.over_runs(lambda r, k=kind, b=base: tp(r, "cpu_ms", k) / tp(r, "cpu_ms", b))
+        lines.append(f"| throughput ({INFLIGHT} in flight), {label}: rate, CPU per call | {rate} | {cpu} |")
+    return lines
+
+
 async def run_all(home: Path, data_dir: Path, tmp: Path, args: argparse.Namespace) -> str:
+    from nbamcp.config import load_config
+
     env = env_for(home, data_dir)
+    default_ms = load_config(environ=env).workers.switch_interval_ms
+    intervals: dict[float, dict[str, str]] = {}
+    for ms in dict.fromkeys(args.switch_interval_ms or ()):
+        # A home of its own (a copy, made before any server opens the original): two servers'
+        # prediction logs, outboxes and monitors in one home would work on each other's files.
+        other = tmp / f"home{interval_key(ms)}"
+        shutil.copytree(home, other, ignore=shutil.ignore_patterns("bench.toml"))
+        intervals[ms] = env_for(other, data_dir, ms)
     runs = [
-        await one_run(home, env, tmp, args.rounds, args.n, args.throughput_n, not args.memory_only)
+        await one_run(home, env, tmp, args.rounds, args.n, args.throughput_n, not args.memory_only, intervals)
         for _ in range(args.runs)
     ]
-    return report(Report(runs, args.rounds, args.n))
+    return report(Report(runs, args.rounds, args.n), list(intervals), default_ms)
 
 
 def main(args: argparse.Namespace) -> None:
@@ -515,6 +645,17 @@ def main(args: argparse.Namespace) -> None:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nbamcp-floors-")))
         prepare(home, data_dir, args.seasons_from)
         print(asyncio.run(run_all(home, data_dir, tmp, args)))
+
+
+def switch_interval(text: str) -> float:
+    """A value ``[workers] switch_interval_ms`` accepts (0 < MS <= 100)."""
+    try:
+        ms = float(text)
+    except ValueError:
+        ms = float("nan")
+    if not 0 < ms <= 100:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"invalid_input: {text!r} is not a number of ms in (0, 100]")
+    return ms
 
 
 if __name__ == "__main__":
@@ -528,6 +669,14 @@ if __name__ == "__main__":
     parser.add_argument("--seasons-from", type=int, default=1947, help="ingest seasons from this one")
     parser.add_argument("--memory-only", action="store_true", help="skip the NATS cases")
     parser.add_argument("--home", type=Path, help="reuse this prepared home (created when missing)")
+    parser.add_argument(
+        "--switch-interval-ms",
+        type=switch_interval,
+        nargs="+",
+        action="extend",
+        metavar="MS",
+        help="also measure the nbamcp cases with [workers] switch_interval_ms = MS (repeatable)",
+    )
     parser.add_argument("--serve-direct", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--serve-echo", help=argparse.SUPPRESS)
     a = parser.parse_args()
