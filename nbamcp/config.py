@@ -183,8 +183,9 @@ class WorkersConfig(_Section, frozen=True):
     # The interpreter's GIL switch interval (sys.setswitchinterval) in each process. SQLite's
     # threads (the outbox writer, aiosqlite's) let go of the GIL at every step; while the event
     # loop is busy each took up to the 5 ms default to get it back, so a 256-row insert took
-    # 0.5-1.4 s and the prediction log's consumers fell behind (docs/benchmarks.md).
-    switch_interval_ms: Annotated[float, msgspec.Meta(gt=0, le=100)] = 5.0
+    # 0.5-1.4 s and the prediction log's consumers fell behind (docs/benchmarks.md). At 0.5 ms
+    # they kept up over 2,000 slates; predictions cost the same (bench/predict.py).
+    switch_interval_ms: Annotated[float, msgspec.Meta(gt=0, le=100)] = 0.5
 
 
 class EventsConfig(_Section, frozen=True):
