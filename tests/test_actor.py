@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -13,11 +14,15 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from nbamcp.actor import Actor, Context, Delivery, DurableRoute, Route, WorkerContext, open_context
+from nbamcp.actor.batching import BatchLoop
 from nbamcp.bus import REQUEST_ID_HEADER, InMemoryBus, Msg
+from nbamcp.bus.durable_sqlite import SqliteEvents
 from nbamcp.config import Config, PathsConfig, WorkersConfig
 from nbamcp.endpoints import Endpoint, Event
 from nbamcp.errors import NotFound, Unavailable
 from nbamcp.messages import ErrorReply, HealthPing, HealthReport, Message, decode, encode
+from nbamcp.subjects import EVENTS_PREDICTION
+from tests.predlog.conftest import TEST_SETTINGS
 from workers import WORKERS, build_worker
 
 
@@ -373,3 +378,34 @@ async def test_a_reply_too_large_for_the_bus_is_an_error_reply_not_a_timeout(
         assert small.text == "x" * 10
     finally:
         await actor.stop()
+
+
+async def test_wait_progress_after_a_count_does_not_wait_for_a_batch_already_handled(tmp_path: Path) -> None:
+    # The lost wake-up: a test read a count, awaited something (a status request) while the batch
+    # was handled, then waited for "the next batch", which never came, for its whole deadline.
+    ev = await SqliteEvents.open(tmp_path / "events.sqlite", settings=TEST_SETTINGS)
+    handled = asyncio.Event()
+
+    async def handler(batch: list[Any]) -> None:
+        handled.set()
+
+    batches = BatchLoop(
+        await ev.consumer("w", EVENTS_PREDICTION), handler, batch_size=8, max_delay_s=0.01, name="w"
+    )
+    batches.start()
+    try:
+        seen = batches.batches
+        await ev.publish(EVENTS_PREDICTION, b"e1")
+        async with asyncio.timeout(60):
+            await handled.wait()
+            while batches.batches == seen:  # acked just after the handler: one more turn of the loop
+                await batches.wait_progress(60)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await batches.wait_progress(60, after=seen)  # returns at once: a batch came after `seen`
+        assert loop.time() - t0 < 30
+    finally:
+        batches.request_stop()
+        if batches.task is not None:
+            await batches.task
+        await ev.close()

@@ -65,8 +65,12 @@ async def until_serving(h: Harness, champion: int, challenger: int) -> None:
 
 async def until_monitor(h: Harness, *, predictions: int = 0, resolved: int = 0) -> None:
     monitor = actor(h, "monitor")
-    while await monitor.book.predictions() < predictions or monitor.resolved < resolved:  # type: ignore[attr-defined]
-        await monitor.consumers["monitor"].wait_progress(30)
+    consumer = monitor.consumers["monitor"]
+    while True:
+        seen = consumer.batches  # before the awaited count: a batch handled meanwhile is not waited for
+        if await monitor.book.predictions() >= predictions and monitor.resolved >= resolved:  # type: ignore[attr-defined]
+            return
+        await consumer.wait_progress(30, after=seen)
 
 
 async def until_drift_checked(h: Harness) -> None:
