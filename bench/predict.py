@@ -450,38 +450,28 @@ async def one_run(
         direct = await stack.enter_async_context(
             open_server(python_params(__file__, "--serve-direct", str(home), str(path)))
         )
+
+        def miss_and_hit(kind: str, server: Any, at: str = "") -> list[Case]:
+            """nbamcp's two cases on ``server``: games never asked (miss), the captured one (hit)."""
+            return [
+                Case(
+                    f"{kind}-miss{at}", tool_call(server.session, "predict_game", lambda: next(games)), server
+                ),
+                Case(f"{kind}-hit{at}", tool_call(server.session, "predict_game", lambda: hit), server),
+            ]
+
         cases = [
             Case("bare", tool_call(floors.session, "noop", dict), floors),
             Case("fair", tool_call(floors.session, fair_name("predict_game"), lambda: hit), floors),
             Case("direct", tool_call(direct.session, "predict_game", lambda: next(games)), direct),
-            Case("memory-miss", tool_call(memory.session, "predict_game", lambda: next(games)), memory),
-            Case("memory-hit", tool_call(memory.session, "predict_game", lambda: hit), memory),
+            *miss_and_hit("memory", memory),
         ]
         if natsd is not None:
-            cases += [
-                Case("nats-miss", tool_call(natsd.session, "predict_game", lambda: next(games)), natsd),
-                Case("nats-hit", tool_call(natsd.session, "predict_game", lambda: hit), natsd),
-                Case("nats-rtt", rtt, None),
-            ]
+            cases += [*miss_and_hit("nats", natsd), Case("nats-rtt", rtt, None)]
         for ms, (o_memory, o_natsd, _) in others.items():
-            at = interval_key(ms)
-            cases += [
-                Case(
-                    f"memory-miss{at}",
-                    tool_call(o_memory.session, "predict_game", lambda: next(games)),
-                    o_memory,
-                ),
-                Case(f"memory-hit{at}", tool_call(o_memory.session, "predict_game", lambda: hit), o_memory),
-            ]
+            cases += miss_and_hit("memory", o_memory, interval_key(ms))
             if o_natsd is not None:
-                cases += [
-                    Case(
-                        f"nats-miss{at}",
-                        tool_call(o_natsd.session, "predict_game", lambda: next(games)),
-                        o_natsd,
-                    ),
-                    Case(f"nats-hit{at}", tool_call(o_natsd.session, "predict_game", lambda: hit), o_natsd),
-                ]
+                cases += miss_and_hit("nats", o_natsd, interval_key(ms))
         run = await measure(cases, rounds=rounds, n=n)
         tp = run.extra["throughput"] = {
             "direct": await throughput(direct, games, tp_n),
