@@ -175,7 +175,8 @@ def _with_bus(config: Config, bus: str | None) -> Config:
 def _run(args: argparse.Namespace) -> None:
     config = _with_bus(load_config(args.config), getattr(args, "bus", None))
     configure_logging(config.log.level, fmt=config.log.format)
-    sys.setswitchinterval(config.workers.switch_interval_ms / 1e3)  # why: WorkersConfig
+    # SQLite's threads wait less for the GIL while the event loop is busy (WorkersConfig says why).
+    sys.setswitchinterval(config.workers.switch_interval_ms / 1e3)
     if args.command == "keys":
         from nbamcp.frontend.auth.cli import run_keys  # offline: the keys file only
 

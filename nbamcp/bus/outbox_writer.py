@@ -77,8 +77,9 @@ class OutboxWriter:
 
         A handful of statements per group, not two per event: sqlite3 lets go of the GIL around
         every step, and while the event loop's thread is busy each step waits up to the switch
-        interval (5 ms) to take it back. Per-event look-ups and inserts went from ~10 µs to
-        1-1.7 ms each that way, and the writer fell behind for good (docs/benchmarks.md).
+        interval (Python's default 5 ms; ``[workers] switch_interval_ms``) to take it back.
+        Per-event look-ups and inserts went from ~10 µs to 1-1.7 ms each that way, and the writer
+        fell behind for good (docs/benchmarks.md).
         """
         conn = self.conn
         assert conn is not None
