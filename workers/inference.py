@@ -6,6 +6,9 @@ Subjects:
 - ``nba.models.changed`` (broadcast: every instance): reload the champion and
   challenger. The new sessions are loaded (artifact hash verified) before one
   attribute swap; requests in flight finish on the models they started with.
+  A reload that finds nobody to ask (the trainer not up yet, the bus away) is
+  tried again, 1 s doubling to 30 s, until one lands; a refused artifact waits
+  for the next announcement.
 - ``nba.events.games`` (broadcast): new results from the store feed the live
   feature state (the training feature code), so the next prediction sees them.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 import time
 from typing import TYPE_CHECKING
 
@@ -50,6 +54,7 @@ from nbamcp.serving.live_features import LiveFeatures, ResolvedGame
 from nbamcp.serving.live_games import LiveGames, open_live_games
 from nbamcp.serving.model_source import BusModelSource, ModelSource
 from nbamcp.serving.models import ModelSet, load_model_set
+from nbamcp.serving.retry import RetryPolicy
 from nbamcp.serving.scoring import RowScore, build_prediction, cache_key_for, prediction_events, score_rows
 
 if TYPE_CHECKING:
@@ -57,6 +62,8 @@ if TYPE_CHECKING:
 
 
 log = structlog.get_logger(__name__)
+# Pauses between tries of a reload that found nobody to ask: 1 s doubling to 30 s, jittered.
+RELOAD_RETRY = RetryPolicy(backoff_s=1.0, max_backoff_s=30.0)
 
 
 class InferenceWorker(Actor):
@@ -95,6 +102,9 @@ class InferenceWorker(Actor):
         self.reload_error = ""
         # Why the registry's champion is not what serves (its artifact refused): "" when it is.
         self.refused = ""
+        # A reload failed for a reason a later try may not meet (nobody answered): one is due.
+        self._reload_due = False
+        self._retrying: asyncio.Task[None] | None = None
         self.predictions = 0
         # Set after each reload: tests and benchmarks await it instead of sleeping.
         self.models_changed = asyncio.Event()
@@ -236,16 +246,22 @@ class InferenceWorker(Actor):
                 # Keep serving what is loaded; health and every reply say so.
                 self.reload_error = f"{exc.code}: {exc.message}"
                 if isinstance(exc, IntegrityError):
-                    # The registry names a champion whose artifact (or features) we refuse.
+                    # The registry names a champion whose artifact (or features) we refuse: asking
+                    # again gets the same bytes; the next announcement is what may change them.
                     self.refused = self.reload_error
+                    self._reload_due = False
+                else:
+                    self._retry_later()
                 log.error("inference.reload_failed", why=why, code=exc.code, error=exc.message)
             else:
                 if only_if_changed and not self.refused and _versions(models) == _versions(self.models):
                     self.reload_error = models.challenger_error  # the trainer answered this time
+                    self._reload_due = False
                     return
                 self.models = models  # the swap: one attribute, between two batches
                 self.reload_error = models.challenger_error
                 self.refused = ""
+                self._reload_due = False
                 self.reloads += 1
                 metrics.set_model_info(
                     self.settings.model_name,
@@ -262,6 +278,23 @@ class InferenceWorker(Actor):
                 )
             self.models_changed.set()
             self.models_changed = asyncio.Event()
+
+    def _retry_later(self) -> None:
+        # The trainer not up yet, or the bus away: the announcement that would have told us has
+        # been and gone (or never comes, when nothing changes), so we ask again until one lands.
+        self._reload_due = True
+        if self._retrying is None or self._retrying.done():
+            self._retrying = self.spawn(self._retry_reload(), name="reload-retry")
+
+    async def _retry_reload(self) -> None:
+        attempt = 0
+        while self._reload_due:
+            attempt += 1
+            pause = RELOAD_RETRY.pause(attempt, random.random())
+            log.info("inference.reload_retry", attempt=attempt, pause_s=round(pause, 2))
+            await asyncio.sleep(pause)
+            if self._reload_due:  # an announcement in the pause may have loaded them
+                await self._reload(f"retry {attempt}")
 
     async def on_stop(self) -> None:
         await self.offers.flush(self.remaining_s())

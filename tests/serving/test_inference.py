@@ -6,19 +6,24 @@ import asyncio
 import hashlib
 import math
 
-from nbamcp.bus.base import REQUEST_ID_HEADER, Bus
+from nbamcp import endpoints as ep
+from nbamcp.actor import Actor, Route, WorkerContext
+from nbamcp.bus.base import REQUEST_ID_HEADER, Bus, Msg
 from nbamcp.messages import (
     ErrorReply,
     GameQuery,
     ModelsChanged,
     PredictReply,
     PredictRequest,
+    ServingModels,
+    ServingModelsRequest,
     decode,
     encode,
 )
 from nbamcp.ml.features import FEATURE_NAMES
 from nbamcp.ml.ratings import win_prob
-from nbamcp.subjects import MODELS_CHANGED, PREDICT
+from nbamcp.ml.registry import ModelRegistry
+from nbamcp.subjects import MODELS_CHANGED, MODELS_SERVING, PREDICT
 from tests.serving.conftest import (
     MODEL,
     WAIT,
@@ -28,11 +33,15 @@ from tests.serving.conftest import (
     ingest,
     last_date,
     make_inference,
+    make_stats,
+    make_trainer,
     promote,
     register,
     running,
     serving,
 )
+from workers.inference import InferenceWorker
+from workers.trainer.registry_door import RegistryDoor
 
 
 async def ask(bus: Bus, req: PredictRequest, rid: str) -> PredictReply | ErrorReply:
@@ -153,6 +162,83 @@ async def test_hot_reload_under_load_fails_no_request(bus: Bus, home: Home, mode
         assert failures == []
         assert seen[0] == 1 and seen[-1] == 2 and set(seen) == {1, 2}
         assert worker.reloads == 2  # start + the change
+
+
+async def _until_champion(worker: InferenceWorker) -> None:
+    async with asyncio.timeout(WAIT):
+        while True:
+            changed = worker.models_changed  # taken before the look: a reload between is not missed
+            if worker.models.champion is not None:
+                return
+            await changed.wait()
+
+
+async def test_inference_started_before_the_trainer_serves_its_champion(
+    bus: Bus, home: Home, models: Models
+) -> None:
+    await register(home, models.lr1)
+    worker = await make_inference(bus, home)
+    async with running(await make_stats(bus, home), worker):
+        assert worker.models.champion is None and worker.reload_error.startswith("unavailable")
+        async with running(await make_trainer(bus, home)):
+            await _until_champion(worker)
+            reply = await ask(bus, one("BOS", "LAL", "2023-04-05"), "r-late")
+            assert isinstance(reply, PredictReply) and reply.predictions[0].source == "model"
+
+
+async def test_the_trainer_announces_only_what_it_answers_about(bus: Bus, home: Home, models: Models) -> None:
+    """A serving worker asks about an announced version at once: the trainer must already answer
+    (it used to announce before subscribing, and the question met "no responders")."""
+    await register(home, models.lr1)
+    answers: list[ServingModels | ErrorReply] = []
+    answered = asyncio.Event()
+
+    async def on_announcement(msg: Msg) -> None:
+        reply = await bus.request(MODELS_SERVING, encode(ServingModelsRequest(name=MODEL)), timeout=WAIT)
+        answers.append(decode(reply.data, ServingModels | ErrorReply))  # type: ignore[arg-type]
+        answered.set()
+
+    await bus.subscribe(MODELS_CHANGED, on_announcement)
+    async with running(await make_stats(bus, home)), running(await make_trainer(bus, home)):
+        async with asyncio.timeout(WAIT):
+            await answered.wait()
+    assert answers and all(isinstance(a, ServingModels) for a in answers), answers
+    assert answers[0].aliases == {"champion": 1}  # type: ignore[union-attr]
+
+
+class _RegistryDoorOnly(Actor):
+    """The trainer's answers about models and nothing else: no announcement is ever made."""
+
+    name = "trainer"
+
+    def __init__(self, ctx: WorkerContext, door: RegistryDoor) -> None:
+        super().__init__(ctx)
+        self.door = door
+
+    def routes(self) -> list[Route]:
+        return [Route(ep.MODELS_SERVING, self.door.serving)]
+
+
+async def test_a_reload_nobody_answered_is_tried_again(bus: Bus, home: Home, models: Models) -> None:
+    await register(home, models.lr1)
+    announced: list[bytes] = []
+
+    async def on_announcement(msg: Msg) -> None:
+        announced.append(msg.data)
+
+    await bus.subscribe(MODELS_CHANGED, on_announcement)
+    worker = await make_inference(bus, home)
+    async with running(await make_stats(bus, home), worker):
+        assert worker.models.champion is None and worker.reload_error.startswith("unavailable")
+        config = home.config()
+        ctx = await home.context(bus, config)
+        async with await ModelRegistry.open(home.registry, home.artifacts) as registry:
+            door = RegistryDoor(bus, registry, await ctx.stores.objects(config.data.models_bucket))
+            await door.reconcile()  # the artifact in the model store, as the trainer's start does
+            async with running(_RegistryDoorOnly(ctx, door)):
+                await _until_champion(worker)
+    assert worker.models.champion is not None and worker.models.champion.version == 1
+    assert worker.reload_error == "" and announced == []  # no announcement: the retry loaded it
 
 
 async def test_a_tampered_artifact_in_the_model_store_keeps_the_old_model(

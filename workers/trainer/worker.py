@@ -16,8 +16,9 @@ Subjects:
 - ``nba.models.list`` / ``.promote`` / ``.card`` / ``.serving`` (queue
   "trainer"): the registry (``workers.trainer.registry_door``). Artifacts go to
   the model object store before their version is announced on
-  ``nba.models.changed``; on start the trainer uploads what the store lacks and
-  announces every alias (serving workers that started first load from that).
+  ``nba.models.changed``; on start the trainer uploads what the store lacks and,
+  once it answers on these subjects, announces every alias (serving workers that
+  started first load from that).
 - the games dataset (a replica of the data bucket, replayed on start, then
   followed): what jobs train on; with ``trainer.auto_train`` and no champion
   of the served feature set yet, the replay (or new games) starts a training job.
@@ -135,7 +136,6 @@ class TrainerWorker(Actor):
         objects = await self.ctx.stores.objects(config.data.models_bucket)
         self.door = RegistryDoor(self.bus, registry, objects)
         await self.door.reconcile()
-        self.spawn(self._keep_reconciling(), name="reconcile")
         # The games arrive as the games dataset: replayed (before the trainer is ready), then followed.
         kv = await self.ctx.stores.kv(data_bucket(config))
         self.replica = GameReplica(kv)
@@ -170,6 +170,12 @@ class TrainerWorker(Actor):
         for sub in self._controls.values():
             await sub.unsubscribe()
         self._controls.clear()
+
+    async def on_subscribed(self) -> None:
+        # Announced only now that the registry's questions have a subscriber: a serving worker
+        # told of a version asks about it at once, and "no responders" then would leave it
+        # serving the baseline (an announcement is not sent twice).
+        self.spawn(self._keep_reconciling(), name="reconcile")
 
     async def on_recovered(self) -> None:
         # NATS came back, perhaps without its store: the artifacts again, then who serves.
