@@ -87,6 +87,31 @@ class Proc:
                 return None
             return record if where is None or where(record) else None
 
+        try:
+            return await self._wait_event(match, event, timeout, after)
+        except TimeoutError:
+            # What the process warned of is what says why it never got there (CI keeps no logs).
+            raise AssertionError(
+                f"no {event!r} within {timeout:g}s; the process's last warnings and errors:\n"
+                + "\n".join(self.notable())
+            ) from None
+
+    def notable(self, last: int = 20) -> list[str]:
+        """The last ``last`` lines at warning level or above (and unstructured ones: tracebacks)."""
+        out = []
+        for line in self.lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                out.append(line)
+                continue
+            if not isinstance(record, dict) or record.get("level") in ("warning", "error", "critical"):
+                out.append(line)
+        return out[-last:]
+
+    async def _wait_event(
+        self, match: Callable[[str], dict[str, Any] | None], event: str, timeout: float, after: int
+    ) -> dict[str, Any]:
         async with asyncio.timeout(timeout):
             async with self._changed:
                 seen = after
