@@ -16,7 +16,8 @@ the misses to inference. Subjects:
   end falls back to when no inference worker answers. It needs no model and no
   onnxruntime, only the live feature state the cache keeps anyway for its keys.
 - ``nba.models.changed`` (broadcast): drop every entry, re-read the aliases
-  (from the trainer, ``nba.models.serving``).
+  (from the trainer, ``nba.models.serving``); an alias announced again at the
+  version it has changes nothing.
 - the games dataset (a replica of the data bucket, ``nbamcp.serving.live_games``,
   snapshot in its own home): the feature state for keys and the baseline; each
   change drops the entries of the teams it touched.
@@ -306,10 +307,13 @@ class CacheWorker(Actor):
     async def on_models_changed(self, msg: ModelsChanged, ctx: Context) -> None:
         if msg.name != self.inference.model_name:
             return
-        self.invalidated += self.lru.clear()
-        # Keys carry the versions, so KV entries of the old model can no longer be hit; they expire.
-        self.aliases[msg.alias] = msg.version
-        await self._refresh_aliases(f"{msg.alias} -> v{msg.version}")
+        # The trainer announces every alias again at its start and after a recovery: the same
+        # versions key the same entries, which stay.
+        if self.aliases.get(msg.alias) != msg.version:
+            self.invalidated += self.lru.clear()
+            # Keys carry the versions, so KV entries of the old model can no longer be hit; they expire.
+            self.aliases[msg.alias] = msg.version
+            await self._refresh_aliases(f"{msg.alias} -> v{msg.version}")
         self.models_changed.set()
         self.models_changed = asyncio.Event()
 

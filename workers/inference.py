@@ -5,7 +5,8 @@ Subjects:
   Several instances share the load as one queue group.
 - ``nba.models.changed`` (broadcast: every instance): reload the champion and
   challenger. The new sessions are loaded (artifact hash verified) before one
-  attribute swap; requests in flight finish on the models they started with.
+  attribute swap; requests in flight finish on the models they started with. An
+  announcement of what is loaded already (the trainer's start, a recovery) loads nothing.
   A reload that finds nobody to ask (the trainer not up yet, the bus away) is
   tried again, 1 s doubling to 30 s, until one lands; a refused artifact waits
   for the next announcement.
@@ -226,10 +227,23 @@ class InferenceWorker(Actor):
     async def on_models_changed(self, msg: ModelsChanged, ctx: Context) -> None:
         if msg.name != self.settings.model_name:
             return
-        await self._reload(f"{msg.alias} -> v{msg.version}")
+        await self._reload(f"{msg.alias} -> v{msg.version}", announced=msg)
 
-    async def _reload(self, why: str, *, only_if_changed: bool = False) -> None:
+    def _serves(self, msg: ModelsChanged) -> bool:
+        """Whether ``msg`` announces what is loaded already, loaded cleanly (the trainer announces
+        every alias again at its start and after a recovery)."""
+        if self.refused or self.reload_error or self._reload_due:
+            return False  # something is amiss: the announcement is a reason to ask again
+        loaded = {"champion": self.models.champion, "challenger": self.models.challenger}.get(msg.alias)
+        return loaded is not None and loaded.version == msg.version
+
+    async def _reload(
+        self, why: str, *, only_if_changed: bool = False, announced: ModelsChanged | None = None
+    ) -> None:
         async with self._reload_lock:
+            if announced is not None and self._serves(announced):
+                log.debug("inference.models_unchanged", why=why)
+                return
             try:
                 models = await load_model_set(
                     self.source,

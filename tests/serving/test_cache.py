@@ -9,10 +9,12 @@ import numpy as np
 
 from nbamcp.bus.base import Bus
 from nbamcp.frontend.gateway import Gateway
-from nbamcp.messages import GameQuery
+from nbamcp.messages import GameQuery, ModelsChanged, encode
 from nbamcp.ml.features import FeatureState
 from nbamcp.serving.client import PredictClient
+from nbamcp.subjects import MODELS_CHANGED
 from tests.serving.conftest import (
+    MODEL,
     WAIT,
     Data,
     FakeClock,
@@ -75,6 +77,22 @@ async def test_invalidated_when_the_model_changes(bus: Bus, home: Home, models: 
         assert len(cache.lru) == 0 and cache.invalidated == 1
         again = await client.predict([BOS_LAL])
         assert again.cache_hits == 0 and again.predictions[0].model_version == 2
+
+
+async def test_kept_when_what_serves_is_announced_again(bus: Bus, home: Home, models: Models) -> None:
+    await register(home, models.lr1)
+    cache, inference = await make_cache(bus, home), await make_inference(bus, home)
+    client = client_for(bus)
+    async with serving(bus, home, cache, inference):
+        await client.predict([BOS_LAL])
+        await wait_fills(cache, 1)
+        changed = cache.models_changed
+        # What the trainer's start and its recoveries do: every alias announced again, unchanged.
+        await bus.publish(MODELS_CHANGED, encode(ModelsChanged(name=MODEL, alias="champion", version=1)))
+        async with asyncio.timeout(WAIT):
+            await changed.wait()
+        assert len(cache.lru) == 1 and cache.invalidated == 0
+        assert (await client.predict([BOS_LAL])).cache_hits == 1
 
 
 async def test_invalidated_for_the_teams_with_new_results(bus: Bus, home: Home, models: Models) -> None:

@@ -241,6 +241,25 @@ async def test_a_reload_nobody_answered_is_tried_again(bus: Bus, home: Home, mod
     assert worker.reload_error == "" and announced == []  # no announcement: the retry loaded it
 
 
+async def test_a_re_announcement_of_what_serves_is_not_a_reload(bus: Bus, home: Home, models: Models) -> None:
+    await register(home, models.lr1)
+    await register(home, models.lr2, alias=None)
+    worker = await make_inference(bus, home)
+    async with serving(bus, home, worker):
+        await _until_champion(worker)
+        reloads = worker.reloads
+        # The trainer's start and recoveries announce every alias again; then a real change.
+        await bus.publish(MODELS_CHANGED, encode(ModelsChanged(name=MODEL, alias="champion", version=1)))
+        await promote(bus, 2)
+        async with asyncio.timeout(WAIT):
+            while True:
+                changed = worker.models_changed
+                if worker.models.champion is not None and worker.models.champion.version == 2:
+                    break
+                await changed.wait()
+        assert worker.reloads == reloads + 1  # the change, not the re-announcement
+
+
 async def test_a_tampered_artifact_in_the_model_store_keeps_the_old_model(
     bus: Bus, home: Home, models: Models
 ) -> None:
