@@ -17,7 +17,8 @@ the misses to inference. Subjects:
   onnxruntime, only the live feature state the cache keeps anyway for its keys.
 - ``nba.models.changed`` (broadcast): drop every entry, re-read the aliases
   (from the trainer, ``nba.models.serving``); an alias announced again at the
-  version it has changes nothing.
+  version it has changes nothing. After a reconnect to the bus it asks once more:
+  an announcement made while it was away never arrives.
 - the games dataset (a replica of the data bucket, ``nbamcp.serving.live_games``,
   snapshot in its own home): the feature state for keys and the baseline; each
   change drops the entries of the teams it touched.
@@ -166,6 +167,11 @@ class CacheWorker(Actor):
     async def on_subscribed(self) -> None:
         # A promotion announced between the start's question and the subscription reached nobody.
         await self._refresh_aliases("subscribed")
+
+    async def on_recovered(self) -> None:
+        # A promotion announced while this process was away from the bus reached nobody here: its
+        # keys would name the old versions, and no fill of inference's would ever be hit again.
+        await self._refresh_aliases("recovered")
 
     async def on_stop(self) -> None:
         await self.events.flush(self.remaining_s())

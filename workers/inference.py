@@ -9,7 +9,8 @@ Subjects:
   announcement of what is loaded already (the trainer's start, a recovery) loads nothing.
   A reload that finds nobody to ask (the trainer not up yet, the bus away) is
   tried again, 1 s doubling to 30 s, until one lands; a refused artifact waits
-  for the next announcement.
+  for the next announcement. After a reconnect to the bus it asks once more: an
+  announcement made while it was away never arrives.
 - ``nba.events.games`` (broadcast): new results from the store feed the live
   feature state (the training feature code), so the next prediction sees them.
 
@@ -150,6 +151,11 @@ class InferenceWorker(Actor):
         # A promotion announced between the start's question to the trainer and the subscription
         # to the announcements reached nobody: ask once more, now that the next one cannot be missed.
         await self._reload("subscribed", only_if_changed=True)
+
+    async def on_recovered(self) -> None:
+        # An announcement made while this process was away from the bus reached nobody here (NATS
+        # keeps nothing for a client that is reconnecting, and nobody announces it again): ask.
+        await self._reload("recovered", only_if_changed=True)
 
     # ---- predictions -----------------------------------------------------------------------------
     async def predict(self, req: PredictRequest, ctx: Context) -> PredictReply:

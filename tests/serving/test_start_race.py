@@ -14,6 +14,8 @@ import pytest
 
 from nbamcp.bus.base import Bus
 from tests.serving.conftest import (
+    MODEL,
+    WAIT,
     Home,
     Models,
     make_cache,
@@ -58,3 +60,27 @@ def champion(actor: InferenceWorker | CacheWorker) -> int | None:
     if isinstance(actor, InferenceWorker):
         return actor.models.champion.version if actor.models.champion is not None else None
     return actor.aliases.get("champion")
+
+
+@pytest.mark.parametrize("worker", ["inference", "cache"])
+async def test_a_promotion_announced_while_the_worker_was_away_from_the_bus_is_served(
+    bus: Bus, home: Home, models: Models, worker: str
+) -> None:
+    """Core NATS keeps nothing for a client that is reconnecting (a server restart, or the server
+    dropping a process whose loop stalled under load): a promotion announced meanwhile never
+    reaches it, and it served the old champion until the next one. Here the alias moves in the
+    registry with no announcement (the one this worker was away for); then the bus link goes down
+    and recovers, as the NATS bus drives it, and the worker must serve v2."""
+    await register(home, models.lr1)
+    await register(home, models.lr2, alias=None)  # in the model store from the trainer's start on
+    actor = await (make_inference if worker == "inference" else make_cache)(bus, home)
+    async with serving(bus, home, actor) as trainer:
+        assert champion(actor) == 1
+        await trainer.registry.set_alias(
+            MODEL, "champion", 2, actor="test", reason="announced to nobody here"
+        )
+        recoveries = bus.link.recoveries
+        bus.link.mark_disconnected()
+        bus.link.mark_reconnected()
+        await bus.link.wait_until(lambda: bus.link.recoveries > recoveries, WAIT)
+        assert champion(actor) == 2
