@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -17,6 +18,7 @@ from mcp import Client
 
 from nbamcp import endpoints as ep
 from nbamcp.bus.base import Bus
+from nbamcp.bus.link import DISCONNECTED
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.bus.nats import NatsBus
 from nbamcp.config import InferenceConfig, RetrainConfig, TrainerConfig, WorkersConfig
@@ -37,11 +39,13 @@ from nbamcp.messages import (
 )
 from nbamcp.ml.registry import ModelRegistry
 from nbamcp.streams import publish_durable
+from tests.conftest import NatsServer, restart_nats_server, start_nats_server, stop_nats_server
 from tests.contexts import home_config
 from tests.trainer.conftest import WAIT, Home, models_changed, progress_events, running
 from tests.trainer.test_worker import call, run_job
 from workers.monitor import MonitorWorker
 from workers.trainer import TrainerWorker
+from workers.trainer.book import OPEN_STATES
 
 
 @pytest.fixture(params=["memory", "nats"])
@@ -464,3 +468,46 @@ async def test_ab_traffic_compares_the_arms_and_never_rolls_back(any_bus: Bus, h
     assert arms["answered"]["brier"] == pytest.approx(0.25)  # the coin, on its own games
     text = "\n".join(c.text for c in calib.content if getattr(c, "text", None))
     assert f"Games it answered: {len(served_by_2)}" in text
+
+
+@pytest.fixture
+async def nats_box(tmp_path: Path) -> AsyncIterator[tuple[NatsBus, dict[str, NatsServer]]]:
+    """A NATS bus and its server in a box (a test may restart the server); set up before ``home``,
+    so the home's contexts close while the bus is still open."""
+    box = {"server": start_nats_server(tmp_path / "nats")}
+    bus = await NatsBus.connect(box["server"].url, reconnect_time_wait=0.01, reconnect_max_wait=0.05)
+    try:
+        yield bus, box
+    finally:
+        async with asyncio.timeout(WAIT):
+            await bus.close()
+        stop_nats_server(box["server"])
+
+
+async def test_a_job_the_queue_did_not_take_is_queued_again(
+    nats_box: tuple[NatsBus, dict[str, NatsServer]], home: Home, tmp_path: Path
+) -> None:
+    """A trigger that opens a job while NATS is away (the schedule's timer needs no bus) records the
+    job as queued; its publish times out. nats-py sends the buffered message once it reconnects,
+    but to a server that lost its store it arrives before the recovery makes the queue's stream
+    again: stored nowhere. Every later trigger joined that job, and it ran only once the trainer
+    restarted: retraining stood still for good."""
+    bus, box = nats_box
+    trainer = await make(bus, home)
+    async with running(trainer):
+        stop_nats_server(box["server"])
+        await bus.link.wait_for(DISCONNECTED, WAIT)
+        async with asyncio.timeout(WAIT):
+            opened = await trainer.retrainer.trigger(trigger(1, "schedule"))  # its publish times out
+        assert opened is not None and opened[1]
+        job_id = opened[0].job_id
+        box["server"] = restart_nats_server(box["server"], keep_store=False, workdir=tmp_path / "fresh")
+        async with asyncio.timeout(4 * WAIT):  # a tiny job trains on a loaded machine
+            while True:
+                moved = trainer.progress
+                job = await trainer.retrainer.book.job(job_id)
+                if job is not None and job.state not in OPEN_STATES:
+                    break
+                await moved.wait()
+        # A later trigger is a job of its own, not one more joining a job that never runs.
+        assert job.state == "done" and trainer.retrainer.jobs_run == 1

@@ -13,6 +13,8 @@
   ``challenger`` at it, and only then acks. A trainer killed mid-job leaves the job
   unacked: it is delivered again after the restart and trained again (a version an
   earlier attempt registered is reused, not registered twice). A stop mid-job does the same.
+  A job the queue did not take (the server away) is put on it again, 1 s doubling to 30 s,
+  until it lands.
 - The gate (``workers.trainer.gatekeeper``) then decides on the challenger's realized games.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 import uuid
 from typing import TYPE_CHECKING
@@ -43,6 +46,7 @@ from nbamcp.messages import (
     TrainJobRequest,
 )
 from nbamcp.ml.registry import ModelVersion
+from nbamcp.serving.retry import RetryPolicy
 from nbamcp.streams import open_train_queue, publish_durable
 from workers.trainer.book import OPEN_STATES, RetrainBook
 from workers.trainer.gatekeeper import GateKeeper
@@ -53,6 +57,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 QUEUE_CONSUMER = "trainer"
+# Pauses between tries of a job the queue did not take: 1 s doubling to 30 s, jittered.
+ENQUEUE_RETRY = RetryPolicy(backoff_s=1.0, max_backoff_s=30.0)
 ACTOR = "trainer retraining"
 
 
@@ -69,6 +75,9 @@ class Retrainer:
         self.model = trainer.config.trainer.model_name
         self.started = asyncio.Event()
         self.jobs_run = 0  # jobs this process finished (done, failed or cancelled)
+        # Jobs recorded as queued whose message the queue did not take (job id -> job, request id).
+        self._unqueued: dict[str, tuple[JobRecord, str]] = {}
+        self._requeue: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         t = self.trainer
@@ -114,8 +123,25 @@ class Retrainer:
         )  # fmt: skip
         try:
             await publish_durable(self.queue, ep.TRAIN_QUEUE, msg, request_id=request_id or None)
-        except NbaError as exc:  # recorded as queued: put on the queue again at the next start
+        except NbaError as exc:
             log.error("trainer.retrain_enqueue_failed", job_id=job.job_id, code=exc.code, error=exc.message)
+            # Recorded as queued, every later trigger joins it: left off the queue it would never
+            # run (nor would any other) until the trainer restarted. The dedup id makes a second
+            # landing one job.
+            self._unqueued[job.job_id] = (job, request_id)
+            if self._requeue is None or self._requeue.done():
+                self._requeue = self.trainer.spawn(self._enqueue_again(), name="retrain-requeue")
+
+    async def _enqueue_again(self) -> None:
+        attempt = 0
+        while self._unqueued:
+            attempt += 1
+            await asyncio.sleep(ENQUEUE_RETRY.pause(attempt, random.random()))
+            for job_id, (job, request_id) in list(self._unqueued.items()):
+                del self._unqueued[job_id]
+                await self._enqueue(job, request_id=request_id)  # puts it back if it fails again
+                if job_id in self._unqueued:
+                    break  # still away: the next pause
 
     async def games_changed(self) -> None:
         """New results: a ``new_results`` trigger once enough arrived since the latest snapshot."""
