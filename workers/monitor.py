@@ -114,6 +114,8 @@ class MonitorWorker(Actor):
         self.drift_errors = 0
         self.scheduled_checks = 0  # attempted, whatever their outcome
         self.retrain_triggers = 0
+        # Standing alarms whose retraining request did not land (the bus away): asked again.
+        self._unasked: set[str] = set()
         self.alerter = Alerter(
             ctx.events, source=self.name, dedupe_window_s=ctx.config.alerts.dedupe_window_s
         )
@@ -228,10 +230,13 @@ class MonitorWorker(Actor):
             "monitor.drift_checked", trigger=trigger, version=report.model_version, rows=report.n_current,
             share=report.share, drifted=report.drifted, alarms=[a.condition for a in report.alarms],
         )  # fmt: skip
+        standing = {a.condition for a in report.alarms}
+        self._unasked &= standing  # an alarm that cleared asks for nothing any more
         for alarm in report.alarms:
-            if alarm.condition in before:
+            if alarm.condition in before and alarm.condition not in self._unasked:
                 continue  # raised by an earlier check: alerted and asked then
-            await self._alert(report, alarm)
+            if alarm.condition not in before:
+                await self._alert(report, alarm)
             if self.config.monitor.retrain_on_alarm and alarm.condition in RETRAIN_KINDS:
                 await self._ask_retraining(report, alarm)
         return report
@@ -250,7 +255,8 @@ class MonitorWorker(Actor):
 
     async def _ask_retraining(self, report: DriftReport, alarm: DriftAlarm) -> None:
         """A newly raised drift or concept-drift alarm asks the trainer for a new challenger (once per
-        alarm: the trigger id names it, so a re-sent one is recorded once)."""
+        alarm, and at each later check while its request has not landed: the trigger id names the
+        alarm, so a re-sent one is recorded once)."""
         kind = RETRAIN_KINDS[alarm.condition]
         metrics = {
             "drift_share": report.share, "games": float(report.n_current),
@@ -265,9 +271,13 @@ class MonitorWorker(Actor):
         )  # fmt: skip
         try:
             await publish_durable(self.ctx.events, ep.RETRAIN_TRIGGERS, event)
-        except NbaError as exc:  # the alarm stands; the next raise of it asks again
+        except NbaError as exc:
+            # The alarm stands, and may stand for good with nothing retraining: the next check
+            # asks again (same trigger id, so a request that did land after all is recorded once).
+            self._unasked.add(alarm.condition)
             log.warning("monitor.retrain_trigger_failed", kind=kind, code=exc.code, error=exc.message)
             return
+        self._unasked.discard(alarm.condition)
         self.retrain_triggers += 1
         log.info("monitor.retrain_asked", kind=kind, trigger_id=event.trigger_id, reason=event.reason)
 

@@ -30,6 +30,7 @@ from nbamcp import endpoints as ep
 from nbamcp.actor import open_context
 from nbamcp.bus.base import Bus
 from nbamcp.bus.durable import DurableStream
+from nbamcp.bus.link import CONNECTED, DISCONNECTED
 from nbamcp.bus.memory import InMemoryBus
 from nbamcp.bus.nats import NatsBus
 from nbamcp.config import Config, MonitorConfig, PathsConfig, TrainerConfig
@@ -50,7 +51,7 @@ from nbamcp.messages import (
 )
 from nbamcp.monitoring.calibration import reliability
 from nbamcp.streams import publish_durable
-from tests.conftest import NatsServer
+from tests.conftest import NatsServer, restart_nats_server, start_nats_server, stop_nats_server
 from workers.monitor import MonitorWorker
 from workers.trainer import TrainerWorker
 
@@ -141,10 +142,26 @@ class Rig:
     async def serve(self, lo: int, hi: int, X: np.ndarray | None = None, p: np.ndarray | None = None) -> None:
         """Publish the predictions of games [lo, hi) (features ``X`` instead of the real ones), then
         their results, and wait until the monitor has joined them and run its check after results."""
+        before = self.monitor.scheduled_checks
+        await self.publish(lo, hi, X, p)
+        with anyio.fail_after(180):
+            while self.monitor.resolved < hi:
+                await self.monitor.consumers["monitor"].wait_progress(30)
+            # The check after these results (an earlier one may still have been running).
+            while True:
+                await self.monitor.wait_checked(before)
+                before = self.monitor.scheduled_checks
+                latest = self.monitor.drift.latest
+                if latest is not None and latest.window_to == self.served.games[hi - 1].date:
+                    return
+
+    async def publish(
+        self, lo: int, hi: int, X: np.ndarray | None = None, p: np.ndarray | None = None
+    ) -> None:
+        """The predictions of games [lo, hi), then their results, on the durable stream."""
         s = self.served
         X = s.X[lo:hi] if X is None else X
         p = s.p[lo:hi] if p is None else p
-        before = self.monitor.scheduled_checks
         for i, (g, x, prob) in enumerate(zip(s.games[lo:hi], X, p, strict=True)):
             event = PredictionEvent(
                 request_id=f"r{lo + i}", ts=time.time(), model_name="game", model_version=1, source="model",
@@ -158,16 +175,6 @@ class Rig:
             date_from=rows[0].date, date_to=rows[-1].date, rows=rows,
         )  # fmt: skip
         await publish_durable(self.events, ep.GAMES_INGESTED, news)
-        with anyio.fail_after(180):
-            while self.monitor.resolved < hi:
-                await self.monitor.consumers["monitor"].wait_progress(30)
-            # The check after these results (an earlier one may still have been running).
-            while True:
-                await self.monitor.wait_checked(before)
-                before = self.monitor.scheduled_checks
-                latest = self.monitor.drift.latest
-                if latest is not None and latest.window_to == rows[-1].date:
-                    return
 
 
 @pytest.fixture(params=["memory", "nats"])
@@ -389,3 +396,58 @@ async def test_a_new_drift_alarm_alerts_and_asks_the_trainer_to_retrain_once(rig
     assert t.trigger_id.startswith("drift:game:v1:") and "features drifted" in t.reason
     assert t.metrics["drift_share"] > 0.5 and t.metrics["games"] == W
     assert rig.monitor.retrain_triggers == 1
+
+
+async def test_a_retraining_request_the_bus_did_not_take_is_asked_again(
+    tmp_path: Path, trained: tuple[Path, Served]
+) -> None:
+    """A drift alarm asks for retraining once, when it is raised. If that request did not land
+    (NATS away), the alarm stood with nothing retraining, and it may stand for good: the next
+    check must ask again. Checks run only when called here (no timer, none after results)."""
+    source, served = trained
+    home = tmp_path / "home"
+    shutil.copytree(source, home)
+    monitor_config = MonitorConfig(
+        max_delay_s=0.01, drift_every_s=0, drift_after_results=False, drift_window_predictions=W,
+        retrain_on_alarm=True,
+    )  # fmt: skip
+    config = Config(
+        paths=PathsConfig(home=str(home)), monitor=monitor_config, trainer=TrainerConfig(auto_train=False)
+    )
+    server = start_nats_server(tmp_path / "nats")
+    bus = await NatsBus.connect(server.url, reconnect_time_wait=0.01, reconnect_max_wait=0.05)
+    try:
+        async with open_context(bus, config) as ctx:
+            monitor, trainer = MonitorWorker(ctx), TrainerWorker(ctx)
+            with anyio.fail_after(120):
+                await trainer.start()
+                await monitor.start()
+            try:
+                rig = Rig(bus, monitor, trainer, served, ctx.events)
+                with anyio.fail_after(180):
+                    await monitor.reference.serving("prime")  # what a check fetches: known from now on
+                    await trainer.stop()  # no retraining job in this test
+                    await rig.publish(0, W, lost_history(served.names, served.X[:W]))
+                    while monitor.resolved < W:
+                        await monitor.consumers["monitor"].wait_progress(30)
+                    stop_nats_server(server)
+                    await bus.link.wait_for(DISCONNECTED, 30)
+                    report = await monitor.scheduled_check("schedule")
+                assert report is not None and "dataset_drift" in {a.condition for a in report.alarms}
+                assert monitor.retrain_triggers == 0  # raised, and its request did not land
+                server = restart_nats_server(server, keep_store=True)
+                with anyio.fail_after(180):
+                    await bus.link.wait_for(CONNECTED, 60)
+                    again = await monitor.scheduled_check("schedule")
+                assert again is not None and "dataset_drift" in {a.condition for a in again.alarms}
+                assert monitor.retrain_triggers == 1  # the standing alarm asked again
+                with anyio.fail_after(60):
+                    await monitor.scheduled_check("schedule")
+                assert monitor.retrain_triggers == 1  # and once it landed, not again
+            finally:
+                with anyio.fail_after(60):
+                    await monitor.stop()
+                    await trainer.stop()
+    finally:
+        await bus.close()
+        stop_nats_server(server)
