@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import random
 import time
 from typing import TYPE_CHECKING
 
@@ -56,7 +55,7 @@ from nbamcp.serving.live_features import LiveFeatures, ResolvedGame
 from nbamcp.serving.live_games import LiveGames, open_live_games
 from nbamcp.serving.model_source import BusModelSource, ModelSource
 from nbamcp.serving.models import ModelSet, load_model_set
-from nbamcp.serving.retry import RetryPolicy
+from nbamcp.serving.retry import retry_until
 from nbamcp.serving.scoring import RowScore, build_prediction, cache_key_for, prediction_events, score_rows
 
 if TYPE_CHECKING:
@@ -64,8 +63,6 @@ if TYPE_CHECKING:
 
 
 log = structlog.get_logger(__name__)
-# Pauses between tries of a reload that found nobody to ask: 1 s doubling to 30 s, jittered.
-RELOAD_RETRY = RetryPolicy(backoff_s=1.0, max_backoff_s=30.0)
 
 
 class InferenceWorker(Actor):
@@ -307,14 +304,12 @@ class InferenceWorker(Actor):
             self._retrying = self.spawn(self._retry_reload(), name="reload-retry")
 
     async def _retry_reload(self) -> None:
-        attempt = 0
-        while self._reload_due:
-            attempt += 1
-            pause = RELOAD_RETRY.pause(attempt, random.random())
-            log.info("inference.reload_retry", attempt=attempt, pause_s=round(pause, 2))
-            await asyncio.sleep(pause)
+        async def attempt(n: int) -> bool:
             if self._reload_due:  # an announcement in the pause may have loaded them
-                await self._reload(f"retry {attempt}")
+                await self._reload(f"retry {n}")
+            return not self._reload_due
+
+        await retry_until(attempt, what="inference reload")
 
     async def on_stop(self) -> None:
         await self.offers.flush(self.remaining_s())

@@ -2,7 +2,9 @@
 
 Only what may succeed on a second try is retried (the caller says which
 exceptions: timeouts, "no responders" while a worker restarts). ``sleep`` and
-``random`` are injectable so tests run without waiting.
+``random`` are injectable so tests run without waiting. ``retry_until`` is the
+unbounded kind, for background work that must land in the end (a model reload
+nobody answered, a job the queue did not take).
 """
 
 from __future__ import annotations
@@ -53,3 +55,27 @@ async def retry_call(
             pause = policy.pause(attempt, rnd())
             log.info("retry", what=what, attempt=attempt, pause_ms=round(pause * 1e3, 1), error=str(exc))
             await sleep(pause)
+
+
+# Background work that must land in the end: 1 s doubling to 30 s, jittered.
+UNTIL_IT_LANDS = RetryPolicy(backoff_s=1.0, max_backoff_s=30.0)
+
+
+async def retry_until(
+    attempt: Callable[[int], Awaitable[bool]],
+    *,
+    what: str,
+    policy: RetryPolicy = UNTIL_IT_LANDS,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    rnd: Callable[[], float] = random.random,
+) -> None:
+    """Pause, then ``await attempt(n)`` (n from 1), until it returns True; no give-up. ``attempt``
+    handles its own failures (and says True when there is nothing left to do)."""
+    n = 0
+    while True:
+        n += 1
+        pause = policy.pause(n, rnd())
+        log.info("retry", what=what, attempt=n, pause_ms=round(pause * 1e3, 1))
+        await sleep(pause)
+        if await attempt(n):
+            return

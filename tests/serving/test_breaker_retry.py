@@ -6,7 +6,7 @@ import pytest
 
 from nbamcp.errors import InvalidInput, Unavailable
 from nbamcp.serving.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
-from nbamcp.serving.retry import RetryPolicy, retry_call
+from nbamcp.serving.retry import RetryPolicy, retry_call, retry_until
 from tests.serving.conftest import FakeClock
 
 
@@ -131,3 +131,30 @@ async def test_retry_gives_up_and_never_retries_user_errors() -> None:
     with pytest.raises(InvalidInput):
         await retry_call(bad, policy=RetryPolicy(retries=2), transient=(Unavailable,), sleep=sleep)
     assert calls == 1
+
+
+async def test_retry_until_pauses_doubling_to_the_cap_and_stops_when_done() -> None:
+    pauses: list[float] = []
+    tried: list[int] = []
+
+    async def sleep(s: float) -> None:
+        pauses.append(s)
+
+    async def attempt(n: int) -> bool:
+        tried.append(n)
+        return n == 7  # six tries that did not land, then one that did
+
+    await retry_until(attempt, what="test", sleep=sleep, rnd=lambda: 0.0)
+    assert tried == [1, 2, 3, 4, 5, 6, 7]
+    assert pauses == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]  # UNTIL_IT_LANDS: 1 s doubling to 30 s
+    jittered: list[float] = []
+
+    async def jsleep(s: float) -> None:
+        jittered.append(s)
+
+    await retry_until(lambda n: _done_at(n, 2), what="test", sleep=jsleep, rnd=lambda: 0.99)
+    assert all(0.5 * base <= p <= base for p, base in zip(jittered, [1.0, 2.0], strict=True))
+
+
+async def _done_at(n: int, last: int) -> bool:
+    return n == last

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 import uuid
 from typing import TYPE_CHECKING
@@ -46,7 +45,7 @@ from nbamcp.messages import (
     TrainJobRequest,
 )
 from nbamcp.ml.registry import ModelVersion
-from nbamcp.serving.retry import RetryPolicy
+from nbamcp.serving.retry import retry_until
 from nbamcp.streams import open_train_queue, publish_durable
 from workers.trainer.book import OPEN_STATES, RetrainBook
 from workers.trainer.gatekeeper import GateKeeper
@@ -57,8 +56,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 QUEUE_CONSUMER = "trainer"
-# Pauses between tries of a job the queue did not take: 1 s doubling to 30 s, jittered.
-ENQUEUE_RETRY = RetryPolicy(backoff_s=1.0, max_backoff_s=30.0)
 ACTOR = "trainer retraining"
 
 
@@ -133,15 +130,15 @@ class Retrainer:
                 self._requeue = self.trainer.spawn(self._enqueue_again(), name="retrain-requeue")
 
     async def _enqueue_again(self) -> None:
-        attempt = 0
-        while self._unqueued:
-            attempt += 1
-            await asyncio.sleep(ENQUEUE_RETRY.pause(attempt, random.random()))
+        async def attempt(n: int) -> bool:
             for job_id, (job, request_id) in list(self._unqueued.items()):
                 del self._unqueued[job_id]
                 await self._enqueue(job, request_id=request_id)  # puts it back if it fails again
                 if job_id in self._unqueued:
-                    break  # still away: the next pause
+                    return False  # still away: the next pause
+            return True
+
+        await retry_until(attempt, what="retraining job to the queue")
 
     async def games_changed(self) -> None:
         """New results: a ``new_results`` trigger once enough arrived since the latest snapshot."""
