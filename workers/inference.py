@@ -8,8 +8,9 @@ Subjects:
   attribute swap; requests in flight finish on the models they started with. An
   announcement of what is loaded already (the trainer's start, a recovery) loads nothing.
   A reload that finds nobody to ask (the trainer not up yet, the bus away) is
-  tried again, 1 s doubling to 30 s, until one lands; a refused artifact waits
-  for the next announcement. After a reconnect to the bus it asks once more: an
+  tried again, 1 s doubling to 30 s, until the trainer itself answers (an answer
+  from the worker's own last-known record serves meanwhile); a refused artifact
+  waits for the next announcement. After a reconnect to the bus it asks once more: an
   announcement made while it was away never arrives.
 - ``nba.events.games`` (broadcast): new results from the store feed the live
   feature state (the training feature code), so the next prediction sees them.
@@ -257,8 +258,10 @@ class InferenceWorker(Actor):
                 )
             except NbaError as exc:
                 if only_if_changed:
-                    # A catch-up that could not ask changes nothing: what the start loaded serves.
+                    # A catch-up that could not ask changes nothing yet: what is loaded serves, and
+                    # the question is asked again (what it was to catch up on is announced no more).
                     log.warning("inference.catch_up_failed", why=why, code=exc.code, error=exc.message)
+                    self._retry_later()
                     return
                 # Keep serving what is loaded; health and every reply say so.
                 self.reload_error = f"{exc.code}: {exc.message}"
@@ -272,13 +275,13 @@ class InferenceWorker(Actor):
                 log.error("inference.reload_failed", why=why, code=exc.code, error=exc.message)
             else:
                 if only_if_changed and not self.refused and _versions(models) == _versions(self.models):
-                    self.reload_error = models.challenger_error  # the trainer answered this time
-                    self._reload_due = False
+                    self.reload_error = models.challenger_error
+                    self._settle()
                     return
                 self.models = models  # the swap: one attribute, between two batches
                 self.reload_error = models.challenger_error
                 self.refused = ""
-                self._reload_due = False
+                self._settle()
                 self.reloads += 1
                 metrics.set_model_info(
                     self.settings.model_name,
@@ -296,6 +299,13 @@ class InferenceWorker(Actor):
             self.models_changed.set()
             self.models_changed = asyncio.Event()
 
+    def _settle(self) -> None:
+        # What the worker's own record said (nobody answered) may be out of date: ask again.
+        if self.source.last_known:
+            self._retry_later()
+        else:
+            self._reload_due = False
+
     def _retry_later(self) -> None:
         # The trainer not up yet, or the bus away: the announcement that would have told us has
         # been and gone (or never comes, when nothing changes), so we ask again until one lands.
@@ -306,7 +316,8 @@ class InferenceWorker(Actor):
     async def _retry_reload(self) -> None:
         async def attempt(n: int) -> bool:
             if self._reload_due:  # an announcement in the pause may have loaded them
-                await self._reload(f"retry {n}")
+                # Only if changed: a retry of a catch-up must not reload what already serves.
+                await self._reload(f"retry {n}", only_if_changed=True)
             return not self._reload_due
 
         await retry_until(attempt, what="inference reload")

@@ -38,6 +38,8 @@ log = structlog.get_logger(__name__)
 
 
 class ModelSource(Protocol):
+    last_known: bool  # the latest ``serving`` answer came from the worker's own record, not the trainer
+
     async def serving(self, name: str) -> ServingModels:
         """The aliases of ``name`` and their versions (Unavailable when nobody knows)."""
         ...

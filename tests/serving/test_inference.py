@@ -241,6 +241,36 @@ async def test_a_reload_nobody_answered_is_tried_again(bus: Bus, home: Home, mod
     assert worker.reload_error == "" and announced == []  # no announcement: the retry loaded it
 
 
+async def test_a_catch_up_after_a_reconnect_that_nobody_answered_is_tried_again(
+    bus: Bus, home: Home, models: Models
+) -> None:
+    """v2 became champion while the worker was away from the bus (no announcement reaches it); its
+    catch-up after the reconnect finds the trainer gone too. It must still come to serve v2."""
+    await register(home, models.lr1)
+    await register(home, models.lr2, alias=None)  # in the model store from the trainer's start on
+    worker = await make_inference(bus, home)
+    async with serving(bus, home, worker) as trainer:
+        await _until_champion(worker)
+        await trainer.registry.set_alias(MODEL, "champion", 2, actor="test", reason="while it was away")
+        await trainer.stop()
+        recoveries = bus.link.recoveries
+        bus.link.mark_disconnected()
+        bus.link.mark_reconnected()
+        await bus.link.wait_until(lambda: bus.link.recoveries > recoveries, WAIT)
+        assert worker.models.champion is not None and worker.models.champion.version == 1
+        config = home.config()
+        ctx = await home.context(bus, config)
+        async with await ModelRegistry.open(home.registry, home.artifacts) as registry:
+            door = RegistryDoor(bus, registry, await ctx.stores.objects(config.data.models_bucket))
+            async with running(_RegistryDoorOnly(ctx, door)):  # answers, never announces
+                async with asyncio.timeout(WAIT):
+                    while True:
+                        changed = worker.models_changed
+                        if worker.models.champion is not None and worker.models.champion.version == 2:
+                            break
+                        await changed.wait()
+
+
 async def test_a_re_announcement_of_what_serves_is_not_a_reload(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
     await register(home, models.lr2, alias=None)
