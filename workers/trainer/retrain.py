@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 import uuid
 from typing import TYPE_CHECKING
@@ -31,7 +32,7 @@ import structlog
 
 from nbamcp import endpoints as ep
 from nbamcp.actor import Context
-from nbamcp.bus.durable import DurableMsg, DurableStream
+from nbamcp.bus.durable import DurableConsumer, DurableMsg, DurableStream
 from nbamcp.errors import ErrorCode, NbaError
 from nbamcp.log import bind_request
 from nbamcp.messages import (
@@ -45,7 +46,7 @@ from nbamcp.messages import (
     TrainJobRequest,
 )
 from nbamcp.ml.registry import ModelVersion
-from nbamcp.serving.retry import retry_until
+from nbamcp.serving.retry import UNTIL_IT_LANDS, retry_until
 from nbamcp.streams import open_train_queue, publish_durable
 from workers.trainer.book import OPEN_STATES, RetrainBook
 from workers.trainer.gatekeeper import GateKeeper
@@ -89,7 +90,10 @@ class Retrainer:
         # A job recorded but not on the queue (the process died between the two): put it there.
         for job in await self.book.open_jobs():
             await self._enqueue(job)
-        t.spawn(self._consume(), name="retrain-queue")
+        # Opened here, connected: opened in the task, a server lost meanwhile (and the queue's stream
+        # with it, until the recovery makes it again) ended the task and retraining for good.
+        consumer = await self.queue.consumer(QUEUE_CONSUMER)
+        t.spawn(self._consume(consumer), name="retrain-queue")
         if self.settings.schedule_s > 0:
             t.spawn(self._schedule(self.settings.schedule_s), name="retrain-schedule")
         t.spawn(self.gate.run(), name="gate")
@@ -193,11 +197,23 @@ class Retrainer:
                 log.warning("trainer.retrain_schedule_failed", code=exc.code, error=exc.message)
 
     # ---- the queue ----------------------------------------------------------------------------------
-    async def _consume(self) -> None:
-        consumer = await self.queue.consumer(QUEUE_CONSUMER)
+    async def _consume(self, consumer: DurableConsumer) -> None:
+        failed = 0
         try:
             while True:
-                for m in await consumer.fetch(1, timeout=5.0):
+                try:
+                    msgs = await consumer.fetch(1, timeout=5.0)
+                except NbaError as exc:
+                    # The server away: the queue's recovery makes its stream and consumer again.
+                    failed += 1
+                    pause = UNTIL_IT_LANDS.pause(failed, random.random())
+                    log.warning(
+                        "trainer.retrain_fetch_failed", code=exc.code, error=exc.message, pause_s=pause
+                    )
+                    await asyncio.sleep(pause)
+                    continue
+                failed = 0
+                for m in msgs:
                     try:
                         await self._handle(m)
                     except Exception:
