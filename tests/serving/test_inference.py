@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from nbamcp import endpoints as ep
 from nbamcp.actor import Actor, Route, WorkerContext
@@ -164,11 +166,13 @@ async def test_hot_reload_under_load_fails_no_request(bus: Bus, home: Home, mode
         assert worker.reloads == 2  # start + the change
 
 
-async def _until_champion(worker: InferenceWorker) -> None:
+async def _until_champion(worker: InferenceWorker, version: int | None = None) -> None:
+    """Until a champion is loaded (``version`` of it, if given)."""
     async with asyncio.timeout(WAIT):
         while True:
             changed = worker.models_changed  # taken before the look: a reload between is not missed
-            if worker.models.champion is not None:
+            c = worker.models.champion
+            if c is not None and (version is None or c.version == version):
                 return
             await changed.wait()
 
@@ -219,6 +223,18 @@ class _RegistryDoorOnly(Actor):
         return [Route(ep.MODELS_SERVING, self.door.serving)]
 
 
+@asynccontextmanager
+async def _only_the_registry_door(bus: Bus, home: Home) -> AsyncIterator[None]:
+    """The trainer's answers about models, from its registry, with nobody announcing anything."""
+    config = home.config()
+    ctx = await home.context(bus, config)
+    async with await ModelRegistry.open(home.registry, home.artifacts) as registry:
+        door = RegistryDoor(bus, registry, await ctx.stores.objects(config.data.models_bucket))
+        await door.reconcile()  # the artifacts in the model store, as the trainer's start does
+        async with running(_RegistryDoorOnly(ctx, door)):
+            yield
+
+
 async def test_a_reload_nobody_answered_is_tried_again(bus: Bus, home: Home, models: Models) -> None:
     await register(home, models.lr1)
     announced: list[bytes] = []
@@ -230,13 +246,8 @@ async def test_a_reload_nobody_answered_is_tried_again(bus: Bus, home: Home, mod
     worker = await make_inference(bus, home)
     async with running(await make_stats(bus, home), worker):
         assert worker.models.champion is None and worker.reload_error.startswith("unavailable")
-        config = home.config()
-        ctx = await home.context(bus, config)
-        async with await ModelRegistry.open(home.registry, home.artifacts) as registry:
-            door = RegistryDoor(bus, registry, await ctx.stores.objects(config.data.models_bucket))
-            await door.reconcile()  # the artifact in the model store, as the trainer's start does
-            async with running(_RegistryDoorOnly(ctx, door)):
-                await _until_champion(worker)
+        async with _only_the_registry_door(bus, home):
+            await _until_champion(worker)
     assert worker.models.champion is not None and worker.models.champion.version == 1
     assert worker.reload_error == "" and announced == []  # no announcement: the retry loaded it
 
@@ -258,17 +269,8 @@ async def test_a_catch_up_after_a_reconnect_that_nobody_answered_is_tried_again(
         bus.link.mark_reconnected()
         await bus.link.wait_until(lambda: bus.link.recoveries > recoveries, WAIT)
         assert worker.models.champion is not None and worker.models.champion.version == 1
-        config = home.config()
-        ctx = await home.context(bus, config)
-        async with await ModelRegistry.open(home.registry, home.artifacts) as registry:
-            door = RegistryDoor(bus, registry, await ctx.stores.objects(config.data.models_bucket))
-            async with running(_RegistryDoorOnly(ctx, door)):  # answers, never announces
-                async with asyncio.timeout(WAIT):
-                    while True:
-                        changed = worker.models_changed
-                        if worker.models.champion is not None and worker.models.champion.version == 2:
-                            break
-                        await changed.wait()
+        async with _only_the_registry_door(bus, home):
+            await _until_champion(worker, 2)
 
 
 async def test_a_re_announcement_of_what_serves_is_not_a_reload(bus: Bus, home: Home, models: Models) -> None:
@@ -281,12 +283,7 @@ async def test_a_re_announcement_of_what_serves_is_not_a_reload(bus: Bus, home: 
         # The trainer's start and recoveries announce every alias again; then a real change.
         await bus.publish(MODELS_CHANGED, encode(ModelsChanged(name=MODEL, alias="champion", version=1)))
         await promote(bus, 2)
-        async with asyncio.timeout(WAIT):
-            while True:
-                changed = worker.models_changed
-                if worker.models.champion is not None and worker.models.champion.version == 2:
-                    break
-                await changed.wait()
+        await _until_champion(worker, 2)
         assert worker.reloads == reloads + 1  # the change, not the re-announcement
 
 
